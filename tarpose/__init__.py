@@ -1,0 +1,28 @@
+"""tarpose: Temporal Aggregate-and-Restore (TAR-ViTPose) for any ViTPose.
+
+The public API::
+
+    JointTemporalAggregator, GlobalRestoringAttention, heatmap_mask   # the modules
+    TemporalWrapper                                                     # retrofit a model
+    ViTPose, ViTPoseConfig, create_model, list_models                  # built-in ViTPose
+"""
+
+from .layers import GlobalRestoringAttention, JointTemporalAggregator, heatmap_mask
+from .models import ViTPose, ViTPoseConfig, create_model, list_models, register_model
+from .wrapper import TemporalOutput, TemporalWrapper
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "GlobalRestoringAttention",
+    "JointTemporalAggregator",
+    "TemporalOutput",
+    "TemporalWrapper",
+    "ViTPose",
+    "ViTPoseConfig",
+    "__version__",
+    "create_model",
+    "heatmap_mask",
+    "list_models",
+    "register_model",
+]

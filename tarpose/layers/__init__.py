@@ -1,0 +1,21 @@
+"""Building blocks: attention, the heatmap mask, JTA and GRA."""
+
+from .attention import MultiHeadAttention, attention_costs
+from .gra import GlobalRestoringAttention
+from .jta import JointTemporalAggregator, JTALayer
+from .mask import heatmap_mask
+from .mlp import Mlp
+from .tokens import map_to_tokens, mask_to_rows, tokens_to_map
+
+__all__ = [
+    "GlobalRestoringAttention",
+    "JTALayer",
+    "JointTemporalAggregator",
+    "Mlp",
+    "MultiHeadAttention",
+    "attention_costs",
+    "heatmap_mask",
+    "map_to_tokens",
+    "mask_to_rows",
+    "tokens_to_map",
+]

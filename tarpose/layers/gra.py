@@ -1,0 +1,73 @@
+"""Global Restoring Attention (GRA)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+
+from .._checks import expect_shape
+from .attention import MultiHeadAttention, Strategy
+from .tokens import TokenLayout, check_token_layout, map_to_tokens, tokens_to_map
+
+Restore = Literal["residual", "postnorm"]
+RESTORE_MODES: tuple[str, ...] = ("residual", "postnorm")
+
+
+class GlobalRestoringAttention(nn.Module):
+    """Every token of the target frame's map reads the aggregated joint tokens.
+
+    Args:
+        dim: channels C.
+        num_heads: attention heads (4 in the paper).
+        restore: ``"residual"`` (default): ``F + gate * Attn(F, Q)`` with a per-channel gate that
+            starts at zero, so at initialisation the restored map equals the input map and a
+            wrapped model starts exactly where the single-frame model is. ``"postnorm"``:
+            ``LN(F + Attn(F, Q))`` as the reference code (needed to load its weights).
+        token_layout: ``"spatial"`` (default) or ``"official"``, see :mod:`tarpose.layers.tokens`.
+        attention: attention strategy, see :class:`~tarpose.layers.attention.MultiHeadAttention`.
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        num_heads: int = 4,
+        restore: Restore = "residual",
+        *,
+        token_layout: TokenLayout = "spatial",
+        attention: Strategy = "auto",
+    ) -> None:
+        super().__init__()
+        check_token_layout(token_layout)
+        if restore not in RESTORE_MODES:
+            raise ValueError(f"restore must be one of {RESTORE_MODES}, got {restore!r}")
+        self.dim = dim
+        self.restore = restore
+        self.token_layout = token_layout
+        self.attn = MultiHeadAttention(dim, num_heads, strategy=attention)
+        if restore == "residual":
+            self.gate = nn.Parameter(torch.zeros(dim))
+        else:
+            self.norm = nn.LayerNorm(dim)
+
+    def forward(self, feature_map: Tensor, joint_tokens: Tensor) -> Tensor:
+        """Restore the target frame's map.
+
+        Args:
+            feature_map: ``(B, C, h, w)``.
+            joint_tokens: ``(B, J, C)`` from :class:`~tarpose.JointTemporalAggregator`.
+
+        Returns:
+            ``(B, C, h, w)``.
+        """
+        expect_shape("feature_map", feature_map, "(B, C, h, w)", (None, self.dim, None, None))
+        b, _, h, w = feature_map.shape
+        expect_shape("joint_tokens", joint_tokens, "(B, J, C)", (b, None, self.dim))
+        tokens = map_to_tokens(feature_map, self.token_layout)  # (b, h*w, c)
+        update = self.attn(tokens, joint_tokens)  # (b, h*w, c)
+        if self.restore == "residual":
+            restored = tokens + self.gate * update
+        else:
+            restored = self.norm(tokens + update)
+        return tokens_to_map(restored, h, w, self.token_layout)

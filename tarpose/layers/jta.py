@@ -1,0 +1,136 @@
+"""Joint-centric Temporal Aggregation (JTA)."""
+
+from __future__ import annotations
+
+import torch
+from einops import rearrange, repeat
+from torch import Tensor, nn
+
+from .._checks import expect_bool, expect_shape, is_tracing
+from .attention import MultiHeadAttention, Strategy
+from .mask import heatmap_mask
+from .mlp import Mlp
+from .tokens import TokenLayout, check_token_layout, map_to_tokens, mask_to_rows
+
+
+class JTALayer(nn.Module):
+    """Masked cross-attention to all frame tokens -> self-attention among joints -> FFN.
+
+    Post-norm residuals ``LN(x + sublayer(x))`` as in the reference code.
+    """
+
+    def __init__(
+        self, dim: int, num_heads: int, mlp_ratio: float, attention: Strategy = "auto"
+    ) -> None:
+        super().__init__()
+        self.cross_attn = MultiHeadAttention(dim, num_heads, strategy=attention)
+        self.norm1 = nn.LayerNorm(dim)
+        self.self_attn = MultiHeadAttention(dim, num_heads, strategy=attention)
+        self.norm2 = nn.LayerNorm(dim)
+        self.mlp = Mlp(dim, int(dim * mlp_ratio))
+        self.norm3 = nn.LayerNorm(dim)
+
+    def forward(self, joints: Tensor, tokens: Tensor, mask: Tensor) -> Tensor:
+        """joints ``(B, J, C)``, tokens ``(B, N, C)``, mask bool ``(B, J, N)`` -> ``(B, J, C)``."""
+        joints = self.norm1(joints + self.cross_attn(joints, tokens, mask))
+        joints = self.norm2(joints + self.self_attn(joints, joints))
+        return self.norm3(joints + self.mlp(joints))
+
+
+class JointTemporalAggregator(nn.Module):
+    """J learnable joint queries gather their joint's evidence from every frame of the window.
+
+    Each query attends only to the tokens its joint's initial heatmap points at (the heatmap mask),
+    in all ``T`` frames at once, so one softmax weighs the frames against each other.
+
+    Args:
+        dim: channels C of the encoder feature maps.
+        num_joints: J, the number of keypoints (17 for COCO).
+        depth: number of layers (6 in the paper).
+        num_heads: attention heads (4 in the paper).
+        mlp_ratio: FFN hidden size as a multiple of ``dim`` (2.0 in the paper).
+        mask_threshold: the heatmap-mask threshold phi (0.2 in the paper).
+        token_layout: ``"spatial"`` (correct, default) or ``"official"`` (the reference code's
+            scrambled layout, only for its released weights; see :mod:`tarpose.layers.tokens`).
+        attention: attention strategy, see :class:`~tarpose.layers.attention.MultiHeadAttention`.
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        num_joints: int = 17,
+        depth: int = 6,
+        num_heads: int = 4,
+        mlp_ratio: float = 2.0,
+        mask_threshold: float = 0.2,
+        *,
+        token_layout: TokenLayout = "spatial",
+        attention: Strategy = "auto",
+    ) -> None:
+        super().__init__()
+        check_token_layout(token_layout)
+        if depth < 1 or num_joints < 1:
+            raise ValueError(f"depth and num_joints must be >= 1, got {depth} and {num_joints}")
+        self.dim = dim
+        self.num_joints = num_joints
+        self.mask_threshold = mask_threshold
+        self.token_layout = token_layout
+        self.query_embed = nn.Parameter(torch.randn(num_joints, dim))  # (j, c)
+        self.query_pos = nn.Parameter(torch.randn(num_joints, dim))  # (j, c), added once
+        self.layers = nn.ModuleList(
+            JTALayer(dim, num_heads, mlp_ratio, attention) for _ in range(depth)
+        )
+
+    def forward(
+        self,
+        features: Tensor,
+        heatmaps: Tensor | None = None,
+        *,
+        mask: Tensor | None = None,
+        frame_valid: Tensor | None = None,
+    ) -> Tensor:
+        """Aggregate the joints of a window of frames.
+
+        Args:
+            features: encoder maps of all frames ``(B, T, C, h, w)``.
+            heatmaps: initial heatmaps of all frames ``(B, T, J, H, W)``, any resolution; the
+                mask is computed from them with :func:`~tarpose.heatmap_mask`.
+            mask: instead of ``heatmaps``, an explicit bool mask ``(B, T, J, h, w)``, True = may
+                attend.
+            frame_valid: optional bool ``(B, T)``; tokens of invalid frames (clip edges, dropped
+                frames) are never attended. At least one frame per clip must be valid.
+
+        Returns:
+            joint tokens ``(B, J, C)``.
+
+        A joint whose mask allows nothing (e.g. all its heatmaps are constant) attends to every
+        token of the valid frames instead of producing NaN.
+        """
+        expect_shape("features", features, "(B, T, C, h, w)", (None, None, self.dim, None, None))
+        b, t, _, h, w = features.shape
+        if (heatmaps is None) == (mask is None):
+            raise ValueError("pass exactly one of heatmaps (B, T, J, H, W) or mask (B, T, J, h, w)")
+        if mask is None:
+            expect_shape("heatmaps", heatmaps, "(B, T, J, H, W)", (b, t, self.num_joints, None, None))
+            mask = heatmap_mask(heatmaps, (h, w), self.mask_threshold)
+        else:
+            expect_shape("mask", mask, "(B, T, J, h, w)", (b, t, self.num_joints, h, w))
+            expect_bool("mask", mask)
+        allowed = mask_to_rows(mask, self.token_layout)  # (b, j, t*h*w)
+        if frame_valid is not None:
+            expect_shape("frame_valid", frame_valid, "(B, T)", (b, t))
+            expect_bool("frame_valid", frame_valid)
+            if not is_tracing() and not bool(frame_valid.any(dim=1).all()):
+                raise ValueError("frame_valid marks every frame of a clip invalid")
+            valid_tokens = repeat(frame_valid, "b t -> b 1 (t n)", n=h * w)  # (b, 1, t*h*w)
+            allowed = allowed & valid_tokens
+        else:
+            valid_tokens = torch.ones_like(allowed[:, :1])  # (b, 1, t*h*w)
+        empty_rows = ~allowed.any(dim=-1, keepdim=True)  # (b, j, 1)
+        allowed = allowed | (empty_rows & valid_tokens)  # an empty row attends everywhere valid
+
+        tokens = rearrange(map_to_tokens(features, self.token_layout), "b t n c -> b (t n) c")
+        joints = repeat(self.query_embed + self.query_pos, "j c -> b j c", b=b)  # (b, j, c)
+        for layer in self.layers:
+            joints = layer(joints, tokens, allowed)
+        return joints

@@ -1,0 +1,93 @@
+"""MultiHeadAttention: every strategy equals torch's nn.MultiheadAttention on the same weights."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from reference_tar import randomise_
+from tarpose.layers.attention import MultiHeadAttention, attention_costs
+
+STRATEGIES = ["project", "fold_context", "fold_query"]
+
+
+def torch_mha(attn: MultiHeadAttention) -> nn.MultiheadAttention:
+    mha = nn.MultiheadAttention(attn.dim, attn.num_heads, batch_first=True)
+    mha.load_state_dict(attn.state_dict())  # same parameter names and shapes
+    return mha
+
+
+def blocked(mask: torch.Tensor, heads: int) -> torch.Tensor:
+    """tarpose's (B, L, S) True=attend -> torch's per-head (B*H, L, S) True=blocked."""
+    return (~mask).repeat_interleave(heads, dim=0)
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+@pytest.mark.parametrize("lengths", [(3, 40), (40, 3), (7, 7)])
+def test_equals_torch_multihead_attention(strategy, lengths):
+    torch.manual_seed(1)
+    lq, ls = lengths
+    attn = randomise_(MultiHeadAttention(24, 4, strategy=strategy))
+    q, ctx = torch.randn(2, lq, 24), torch.randn(2, ls, 24)
+    mask = torch.rand(2, lq, ls) > 0.4
+    mask[..., 0] = True  # no empty rows (torch gives NaN there)
+    ref, _ = torch_mha(attn)(q, ctx, ctx, attn_mask=blocked(mask, 4))
+    torch.testing.assert_close(attn(q, ctx, mask), ref, atol=1e-5, rtol=1e-5)
+    ref_nomask, _ = torch_mha(attn)(q, ctx, ctx)
+    torch.testing.assert_close(attn(q, ctx), ref_nomask, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_gradients_equal_torch_in_float64(strategy):
+    attn = randomise_(MultiHeadAttention(12, 3, strategy=strategy)).double()
+    mha = torch_mha(attn).double()
+    q = torch.randn(2, 4, 12, dtype=torch.float64, requires_grad=True)
+    ctx = torch.randn(2, 9, 12, dtype=torch.float64, requires_grad=True)
+    mask = torch.rand(2, 4, 9) > 0.3
+    mask[..., -1] = True
+    ours = attn(q, ctx, mask)
+    theirs, _ = mha(q, ctx, ctx, attn_mask=blocked(mask, 3))
+    g = torch.randn_like(ours)
+    grads = torch.autograd.grad((ours * g).sum(), [q, ctx, *attn.parameters()])
+    grads_ref = torch.autograd.grad((theirs * g).sum(), [q, ctx, *mha.parameters()])
+    for a, b in zip(grads, grads_ref):
+        torch.testing.assert_close(a, b, atol=1e-10, rtol=1e-8)
+
+
+def test_state_dict_interchangeable_with_torch():
+    mha = nn.MultiheadAttention(16, 2, batch_first=True)
+    attn = MultiHeadAttention(16, 2)
+    attn.load_state_dict(mha.state_dict())  # strict
+    assert set(attn.state_dict()) == set(mha.state_dict())
+
+
+def test_auto_picks_the_cheapest():
+    attn = MultiHeadAttention(768, 4)
+    assert attn.choose_strategy(17, 2160) == "fold_context"  # JTA: 17 joints over 5 frames
+    assert attn.choose_strategy(432, 17) == "fold_query"  # GRA: 24x18 map over 17 joints
+    costs = attention_costs(17, 2160, 768, 4)
+    assert costs["project"] > 9 * costs["fold_context"]
+
+
+def test_mask_is_broadcast_over_heads_not_copied(monkeypatch):
+    seen = []
+    real = F.scaled_dot_product_attention
+
+    def spy(q, k, v, attn_mask=None, **kw):
+        seen.append((q.shape, None if attn_mask is None else attn_mask.shape))
+        return real(q, k, v, attn_mask=attn_mask, **kw)
+
+    monkeypatch.setattr(F, "scaled_dot_product_attention", spy)
+    attn = MultiHeadAttention(16, 4, strategy="fold_context")
+    attn(torch.randn(2, 3, 16), torch.randn(2, 10, 16), torch.rand(2, 3, 10) > 0.5)
+    (q_shape, m_shape), = seen
+    assert q_shape[1] == 4 and m_shape == (2, 1, 3, 10)
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="divisible"):
+        MultiHeadAttention(10, 4)
+    with pytest.raises(ValueError, match="strategy"):
+        MultiHeadAttention(8, 2, strategy="fast")

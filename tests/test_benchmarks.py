@@ -1,0 +1,20 @@
+"""The benchmark scripts run (tiny settings; they check their own numerical agreement).
+
+No timing is asserted here: speed targets live in the benchmarks' printed ratios.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from conftest import ROOT
+
+
+def test_temporal_head_benchmark_smoke():
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_temporal_head.py"), "--small", "--repeats", "2"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "speed-up" in result.stdout and "JTA+GRA" in result.stdout

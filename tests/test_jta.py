@@ -1,0 +1,177 @@
+"""JointTemporalAggregator: spatial meaning, masks, missing frames, NaN-safety, reference equality."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from conftest import peaked_heatmaps
+from reference_tar import ReferenceTemporalHead, copy_reference_into, randomise_
+from tarpose import GlobalRestoringAttention, JointTemporalAggregator, heatmap_mask
+
+B, T, C, H, W, J = 2, 5, 16, 4, 3, 4
+
+
+def make_jta(layout: str = "spatial", **kw) -> JointTemporalAggregator:
+    torch.manual_seed(0)
+    return randomise_(JointTemporalAggregator(C, J, depth=2, num_heads=2, token_layout=layout, **kw)).eval()
+
+
+def inputs(seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    feats = torch.randn(B, T, C, H, W, generator=g)
+    heat = peaked_heatmaps(B, T, J, size=(4 * H, 4 * W), sigma=1.5, generator=g)
+    return feats, heat
+
+
+def positions_outside_every_mask(mask: torch.Tensor, frame: int):
+    """(b, y, x) positions of a frame that no joint may attend."""
+    return (~mask[:, frame].any(dim=1)).nonzero().tolist()
+
+
+def test_tokens_are_spatial_positions():
+    """Changing a neighbour frame where no joint's mask looks changes nothing; inside it does."""
+    jta = make_jta()
+    feats, heat = inputs()
+    mask = heatmap_mask(heat, (H, W), jta.mask_threshold)
+    outside = positions_outside_every_mask(mask, frame=0)
+    inside = mask[:, 0].any(dim=1).nonzero().tolist()
+    assert outside and inside
+    base = jta(feats, heat)
+
+    changed = feats.clone()
+    for b, y, x in outside:
+        changed[b, 0, :, y, x] += 10 * torch.randn(C)
+    torch.testing.assert_close(jta(changed, heat), base, atol=1e-6, rtol=0)
+
+    changed = feats.clone()
+    b, y, x = inside[0]
+    changed[b, 0, :, y, x] += 10 * torch.randn(C)
+    assert (jta(changed, heat)[b] - base[b]).abs().max() > 1e-3
+
+
+def test_official_layout_has_no_spatial_meaning():
+    """The reference layout mixes positions into tokens: the same edit outside the masks leaks in."""
+    jta = make_jta("official")
+    feats, heat = inputs()
+    mask = heatmap_mask(heat, (H, W), jta.mask_threshold)
+    changed = feats.clone()
+    for b, y, x in positions_outside_every_mask(mask, frame=0):
+        changed[b, 0, :, y, x] += 10 * torch.randn(C)
+    assert (jta(changed, heat) - jta(feats, heat)).abs().max() > 1e-3
+
+
+def test_explicit_mask_equals_heatmap_mask():
+    jta = make_jta()
+    feats, heat = inputs()
+    mask = heatmap_mask(heat, (H, W), jta.mask_threshold)
+    torch.testing.assert_close(jta(feats, mask=mask), jta(feats, heat), atol=0, rtol=0)
+
+
+def test_missing_frames_are_excluded_not_duplicated():
+    """A window with frame 0 marked invalid equals the same window without frame 0."""
+    jta = make_jta()
+    feats, heat = inputs()
+    valid = torch.ones(B, T, dtype=torch.bool)
+    valid[:, 0] = False
+    out = jta(feats, heat, frame_valid=valid)
+    torch.testing.assert_close(out, jta(feats[:, 1:], heat[:, 1:]), atol=1e-6, rtol=1e-5)
+    garbage_feats, garbage_heat = feats.clone(), heat.clone()
+    garbage_feats[:, 0] = 1e3 * torch.randn(B, C, H, W)
+    garbage_heat[:, 0] = torch.rand(B, J, 4 * H, 4 * W)
+    torch.testing.assert_close(jta(garbage_feats, garbage_heat, frame_valid=valid), out, atol=1e-6, rtol=0)
+
+
+def test_empty_rows_attend_everywhere_without_nan():
+    jta = make_jta()
+    feats, _ = inputs()
+    everywhere = jta(feats, mask=torch.ones(B, T, J, H, W, dtype=torch.bool))
+    for heat in (torch.zeros(B, T, J, 16, 12), torch.full((B, T, J, 16, 12), 2.5)):
+        out = jta(feats, heat)
+        assert torch.isfinite(out).all()
+        torch.testing.assert_close(out, everywhere, atol=1e-6, rtol=0)
+    nothing = jta(feats, mask=torch.zeros(B, T, J, H, W, dtype=torch.bool))
+    torch.testing.assert_close(nothing, everywhere, atol=1e-6, rtol=0)
+
+
+def test_only_the_centre_frame_valid():
+    jta = make_jta()
+    feats, heat = inputs()
+    valid = torch.zeros(B, T, dtype=torch.bool)
+    valid[:, T // 2] = True
+    for h in (heat, torch.zeros_like(heat)):
+        out = jta(feats, h, frame_valid=valid)
+        assert torch.isfinite(out).all()
+        torch.testing.assert_close(out, jta(feats[:, 2:3], h[:, 2:3]), atol=1e-6, rtol=1e-5)
+
+
+def test_batch_elements_are_independent():
+    jta = make_jta()
+    feats, heat = inputs()
+    out = jta(feats, heat)
+    feats2, heat2 = feats.clone(), heat.clone()
+    feats2[1] = torch.randn(T, C, H, W)
+    heat2[1] = torch.rand(T, J, 4 * H, 4 * W)
+    torch.testing.assert_close(jta(feats2, heat2)[0], out[0], atol=0, rtol=0)
+    torch.testing.assert_close(jta(feats[:1], heat[:1])[0], out[0], atol=1e-6, rtol=1e-6)
+
+
+@pytest.mark.parametrize("t", [1, 3, 5, 7])
+def test_any_window_length(t):
+    jta = make_jta()
+    feats = torch.randn(B, t, C, H, W)
+    out = jta(feats, peaked_heatmaps(B, t, J, size=(8, 6)))
+    assert out.shape == (B, J, C) and torch.isfinite(out).all()
+
+
+@pytest.mark.parametrize("layout", ["spatial", "official"])
+@pytest.mark.parametrize("attention", ["auto", "project"])
+def test_equals_the_reference_computation(layout, attention):
+    torch.manual_seed(3)
+    ref = randomise_(ReferenceTemporalHead(C, J, T, depth=2, heads=2, layout=layout))
+    jta = JointTemporalAggregator(C, J, depth=2, num_heads=2, token_layout=layout, attention=attention)
+    gra = GlobalRestoringAttention(C, 2, "postnorm", token_layout=layout, attention=attention)
+    copy_reference_into(ref, jta, gra)
+    feats, heat = inputs(1)
+    with torch.no_grad():
+        expected = ref(feats, heat)
+        got = gra(feats[:, T // 2], jta(feats, heat))
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
+
+
+def test_gradcheck_float64():
+    torch.manual_seed(0)
+    jta = randomise_(JointTemporalAggregator(6, 2, depth=1, num_heads=2)).double()
+    feats = torch.randn(1, 3, 6, 2, 2, dtype=torch.float64, requires_grad=True)
+    heat = peaked_heatmaps(1, 3, 2, size=(8, 8)).double()
+    assert torch.autograd.gradcheck(lambda f: jta(f, heat), (feats,))
+
+
+def test_every_parameter_gets_gradient():
+    jta = make_jta().train()
+    feats, heat = inputs()
+    jta(feats.requires_grad_(), heat).square().sum().backward()
+    for name, p in jta.named_parameters():
+        assert p.grad is not None and p.grad.abs().sum() > 0, name
+    assert feats.grad.abs().sum() > 0
+
+
+def test_bad_input_names_the_shapes():
+    jta = make_jta()
+    feats, heat = inputs()
+    with pytest.raises(ValueError, match=r"features.*\(B, T, C, h, w\).*\(2, 5, 8, 4, 3\)"):
+        jta(feats[:, :, :8], heat)
+    with pytest.raises(ValueError, match="5 dims"):
+        jta(feats[0], heat)
+    with pytest.raises(ValueError, match=r"heatmaps.*\(2, 5, 3, 16, 12\)"):
+        jta(feats, heat[:, :, :3])
+    with pytest.raises(ValueError, match="exactly one"):
+        jta(feats)
+    with pytest.raises(ValueError, match="bool"):
+        jta(feats, mask=torch.ones(B, T, J, H, W))
+    with pytest.raises(ValueError, match=r"frame_valid.*\(B, T\)"):
+        jta(feats, heat, frame_valid=torch.ones(B, T + 1, dtype=torch.bool))
+    with pytest.raises(ValueError, match="every frame"):
+        jta(feats, heat, frame_valid=torch.zeros(B, T, dtype=torch.bool))
+    with pytest.raises(ValueError, match="token_layout"):
+        JointTemporalAggregator(C, token_layout="chunks")
