@@ -16,8 +16,6 @@ from huggingface_hub import ModelCard, PyTorchModelHubMixin
 
 from .safe_io import write_safetensors
 
-PAPER_URL = "https://arxiv.org/abs/2603.05929"
-
 MODEL_CARD = """---
 {{ card_data }}
 ---
@@ -30,7 +28,7 @@ weights).
 
 tarpose implements **TAR-ViTPose** from *Beyond Static Frames: Temporal Aggregate-and-Restore
 Vision Transformer for Human Pose Estimation* (Fang, Cai, Wang, Yang; CVPR 2026,
-[arXiv:2603.05929]({{ paper_url }})): joint-centric temporal aggregation (JTA) and global
+[arXiv:2603.05929](https://arxiv.org/abs/2603.05929)): joint-centric temporal aggregation (JTA) and global
 restoring attention (GRA) over a ViTPose, for pose estimation in video. The authors' reference
 code is at https://github.com/zgspose/TARViTPose.
 
@@ -65,7 +63,6 @@ class HubMixin(
     PyTorchModelHubMixin,
     library_name="tarpose",
     license="apache-2.0",
-    paper_url=PAPER_URL,
     pipeline_tag="keypoint-detection",
     tags=["pose-estimation", "vitpose", "tar-vitpose", "video"],
     model_card_template=MODEL_CARD,

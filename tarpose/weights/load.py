@@ -18,7 +18,7 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from ..models.vitpose import ViTPose, resize_pos_embed
+from ..models.vitpose import ViTPose, ViTPoseConfig, resize_pos_embed
 from ..wrapper import TemporalWrapper
 from .errors import CheckpointError
 from .formats import Remapped, find_state_dict, remap
@@ -52,8 +52,9 @@ def load_vitpose(
         source: a Hub repo id (``"usyd-community/vitpose-base-simple"``), a local directory
             (``config.json`` + ``model.safetensors``, as ``save_pretrained`` writes) or a file
             (``.safetensors``, ``.pth``, ``.pt``, ``.bin``). The layout is detected: tarpose,
-            Hugging Face transformers, official ViTPose / ViTPose+, easy_ViTPose, mmpose 1.x,
-            or an official TAR-ViTPose checkpoint (its single-frame part).
+            Hugging Face transformers, official ViTPose / ViTPose+, easy_ViTPose, mmpose 1.x;
+            of a temporal checkpoint (tarpose's or an official TAR-ViTPose one) the
+            single-frame part (encoder + decoder) is returned.
         format: force a layout instead of detecting it (one of
             :data:`tarpose.weights.formats.FORMATS`).
         dataset_index: ViTPose+ dataset (0 COCO, 1 AIC, 2 MPII, 3 AP-10K, 4 APT-36K,
@@ -130,12 +131,20 @@ def build_model(
 
 
 def read_remapped(
-    source: str | Path, *, format: str | None = None, dataset_index: int | None = None, **hub: Any
+    source: str | Path,
+    *,
+    format: str | None = None,
+    dataset_index: int | None = None,
+    filename: str | None = None,
+    revision: str | None = None,
+    cache_dir: str | Path | None = None,
+    token: str | bool | None = None,
+    local_files_only: bool = False,
+    force_download: bool = False,
 ) -> tuple[Remapped, str]:
     """The checkpoint at ``source`` in tarpose's names, and how to name it in messages."""
-    return _read(source, format, dataset_index, hub.get("filename"), hub.get("revision"),
-                 hub.get("cache_dir"), hub.get("token"), hub.get("local_files_only", False),
-                 hub.get("force_download", False))
+    return _read(source, format, dataset_index, filename, revision, cache_dir, token,
+                 local_files_only, force_download)
 
 
 def _read(
@@ -156,7 +165,9 @@ def _read(
     return remapped, f"{described} ({fmt} layout)"
 
 
-def _vitpose_state(remapped: Remapped, overrides: dict[str, Any], described: str):
+def _vitpose_state(
+    remapped: Remapped, overrides: dict[str, Any], described: str
+) -> tuple[ViTPoseConfig, dict[str, Tensor]]:
     config, grid = infer_config(remapped.vitpose, remapped.config, overrides, source=described)
     state = dict(remapped.vitpose)
     target = token_grid(config.img_size, config.patch_size, config.patch_padding)

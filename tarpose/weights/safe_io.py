@@ -82,8 +82,11 @@ def read_pickle(path: str | Path) -> Any:
     dtypes = getattr(np, "dtypes", None)  # numpy >= 1.25: one class per dtype
     allowed = [getattr(dtypes, n) for n in dir(dtypes) if n.endswith("DType")] if dtypes else []
     allowed += [_numpy_core_global(name) for name in _NUMPY_DATA_GLOBALS]
+    safe_globals = getattr(torch.serialization, "safe_globals", None)  # torch >= 2.5
     try:
-        with torch.serialization.safe_globals(allowed):
+        if safe_globals is None:
+            return torch.load(path, map_location="cpu", weights_only=True)
+        with safe_globals(allowed):
             return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
         match = _REFUSED_GLOBAL.search(str(error))

@@ -101,7 +101,7 @@ def _resolve_hub(
     force_download: bool,
 ) -> ResolvedSource:
     from huggingface_hub import constants, hf_hub_download
-    from huggingface_hub.errors import (
+    from huggingface_hub.utils import (  # (also huggingface_hub.errors in recent versions)
         EntryNotFoundError,
         LocalEntryNotFoundError,
         RepositoryNotFoundError,
