@@ -338,6 +338,23 @@ def test_two_gloo_processes_end_with_identical_weights_equal_to_one_process(tmp_
         assert torch.allclose(rank0[key], single[key], atol=2e-5, rtol=1e-4), key
 
 
+@pytest.mark.slow
+def test_cli_under_torchrun_equals_one_process_with_the_global_batch(tmp_path):
+    args = ["train", "--model", "vitpose-s-simple", *TINY, *DATA, "--steps", "3", "--workers", "0",
+            "--lr", "1e-3"]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(TESTS)]), "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+           "-m", "tarpose", *args, "--batch-size", "2", "--out", str(tmp_path / "ddp")]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "of 2 x 2 process(es)" in done.stdout and done.stdout.count("trained vitpose-s-simple") == 1
+    assert main([*args, "--batch-size", "4", "--out", str(tmp_path / "one")]) == 0
+    ddp = load_file(str(tmp_path / "ddp" / "model.safetensors"))
+    one = load_file(str(tmp_path / "one" / "model.safetensors"))
+    for key in one:
+        assert torch.allclose(ddp[key], one[key], atol=2e-5, rtol=1e-4), key
+
+
 # -- command line -----------------------------------------------------------------------------
 
 TINY = ["--model-opt", "embed_dim=32", "depth=2", "num_heads=4", "deconv_channels=16",

@@ -125,6 +125,8 @@ class TrainConfig:
         if problems:
             raise ValueError("invalid training config: " + "; ".join(problems))
         HeatmapLoss(self.joint_weights, self.initial_loss_weight)  # validates both
+        if self.joint_weights is not None and not isinstance(self.joint_weights, str):
+            self.joint_weights = [float(w) for w in self.joint_weights]  # as JSON stores it
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -348,6 +350,35 @@ def _forward(
     return getattr(out, "heatmaps", out), None
 
 
+def _train_step(
+    net: nn.Module,
+    batch: Mapping[str, Any],
+    loss_fn: HeatmapLoss,
+    optimizer: torch.optim.Optimizer,
+    scaler: torch.amp.GradScaler,
+    config: TrainConfig,
+    amp_dtype: torch.dtype | None,
+    device: torch.device,
+) -> Tensor:
+    """Forward (under autocast), loss in float32, backward, clip, step; returns the loss."""
+    autocast = torch.autocast(device.type, dtype=amp_dtype) if amp_dtype else nullcontext()
+    with autocast:
+        heatmaps, initial = _forward(net, batch, config.target_frame, loss_fn.initial_weight > 0, device)
+    loss = loss_fn(
+        heatmaps.float(), batch["target"].to(device), batch["target_weight"].to(device),
+        None if initial is None else initial.float(),
+    )
+    optimizer.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    if config.clip_grad is not None:
+        scaler.unscale_(optimizer)
+        params = [p for group in optimizer.param_groups for p in group["params"]]
+        nn.utils.clip_grad_norm_(params, config.clip_grad)
+    scaler.step(optimizer)
+    scaler.update()
+    return loss.detach()
+
+
 def train(
     model: nn.Module,
     dataset: Dataset,
@@ -385,6 +416,8 @@ def train(
         log: where rank 0's progress lines go (None: silent).
     """
     config = config or TrainConfig()
+    if model_spec is not None:  # as JSON stores it (tuples become lists)
+        model_spec = json.loads(json.dumps(dict(model_spec)))
     out_dir = Path(out) if out is not None else None
     if resume and out_dir is None:
         raise ValueError("resume=True needs the out directory holding the checkpoint")
@@ -448,7 +481,7 @@ def _train(
 
     step = 0
     if resume:
-        step = _restore(out_dir / CHECKPOINT, model, optimizer, scaler, info, env.device)
+        step = _restore(out_dir / CHECKPOINT, model, optimizer, scaler, info)
         say(f"resumed from {out_dir / CHECKPOINT} at step {step}/{total}")
     history = _read_log(out_dir, step) if env.main else []
 
@@ -485,7 +518,6 @@ def _train(
         samples, batch_size=config.batch_size, sampler=sampler, num_workers=config.workers,
         drop_last=True, pin_memory=env.device.type == "cuda",
     )
-    params = [p for g in optimizer.param_groups for p in g["params"]]
     if out_dir is not None and env.main:
         out_dir.mkdir(parents=True, exist_ok=True)
     say(
@@ -494,9 +526,6 @@ def _train(
         f"{env.device}, amp {amp_dtype or 'off'}"
     )
     net.train()
-    autocast = (
-        (lambda: torch.autocast(env.device.type, dtype=amp_dtype)) if amp_dtype else nullcontext
-    )
     running = torch.zeros((), device=env.device)
     count, tic = 0, time.perf_counter()
     while step < total:
@@ -508,33 +537,22 @@ def _train(
             for group in optimizer.param_groups:
                 group["lr"] = group["base_lr"] * factor
             torch.manual_seed(_mix(config.seed, 1, env.rank, step))
-            with autocast():
-                heatmaps, initial = _forward(
-                    net, batch, config.target_frame, config.initial_loss_weight > 0, env.device
-                )
-            loss = loss_fn(
-                heatmaps.float(), batch["target"].to(env.device), batch["target_weight"].to(env.device),
-                None if initial is None else initial.float(),
-            )
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            if config.clip_grad is not None:
-                scaler.unscale_(optimizer)
-                nn.utils.clip_grad_norm_(params, config.clip_grad)
-            scaler.step(optimizer)
-            scaler.update()
+            loss = _train_step(net, batch, loss_fn, optimizer, scaler, config, amp_dtype, env.device)
             step += 1
-            running += loss.detach()
+            running += loss
             count += 1
             if step % config.log_every == 0 or step == total:
                 mean = env.mean(running / count)
                 if not math.isfinite(mean):
                     raise FloatingPointError(f"the loss is {mean} at step {step}: lower the learning rate")
-                rate = count * config.batch_size * env.world_size / (time.perf_counter() - tic)
+                seconds = time.perf_counter() - tic
+                rate = count * config.batch_size * env.world_size / seconds
                 lrs = {g["name"].split("/")[0]: g["lr"] for g in optimizer.param_groups}
+                eta = (total - step) * seconds / count
                 say(
                     f"epoch {epoch} step {step}/{total} loss {mean:.4e} lr "
-                    + " ".join(f"{k}={v:.2e}" for k, v in lrs.items()) + f" {rate:.1f} samples/s"
+                    + " ".join(f"{k}={v:.2e}" for k, v in lrs.items())
+                    + f" {rate:.1f} samples/s eta {eta / 60:.1f} min"
                 )
                 record({"step": step, "epoch": epoch, "loss": mean, "lr": lrs, "samples_per_s": rate})
                 running.zero_()
@@ -543,7 +561,7 @@ def _train(
             if epoch_end or step == total or (config.save_every and step % config.save_every == 0):
                 save()
             if on_step is not None:
-                on_step(step, float(loss.detach()))
+                on_step(step, float(loss))
             if epoch_end and (epoch + 1) % config.val_every == 0 and step < total:
                 run_validation(epoch)
             if step >= total:
@@ -562,10 +580,9 @@ def _restore(
     optimizer: torch.optim.Optimizer,
     scaler: torch.amp.GradScaler,
     info: Mapping[str, Any],
-    device: torch.device,
 ) -> int:
     """Load a checkpoint into model/optimizer/scaler after checking it belongs to this run."""
-    checkpoint = load_checkpoint(path, device=device)
+    checkpoint = load_checkpoint(path)  # on the CPU: load_state_dict moves it to the parameters
     saved = checkpoint.info
     for key, what in (("config", "training config"), ("world_size", "number of processes"),
                       ("dataset_size", "dataset size"), ("model_spec", "model")):
