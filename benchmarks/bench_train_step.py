@@ -31,8 +31,12 @@ class RandomClips(Dataset):
         return self.size
 
     def __getitem__(self, i: int) -> dict:
-        return {"clip": self.clip, "frame_valid": torch.ones(self.frames, dtype=torch.bool),
-                "target": self.target, "target_weight": torch.ones(self.joints)}
+        return {
+            "clip": self.clip,
+            "frame_valid": torch.ones(self.frames, dtype=torch.bool),
+            "target": self.target,
+            "target_weight": torch.ones(self.joints),
+        }
 
 
 def main() -> None:
@@ -50,15 +54,25 @@ def main() -> None:
     options = {"img_size": tuple(args.img_size)}
     if args.small:
         args.img_size, args.frames, args.batch_size = (64, 48), 3, 2
-        options = {"img_size": (64, 48), "embed_dim": 32, "depth": 2, "num_heads": 4, "deconv_channels": 16}
+        options = {
+            "img_size": (64, 48),
+            "embed_dim": 32,
+            "depth": 2,
+            "num_heads": 4,
+            "deconv_channels": 16,
+        }
     probe = tarpose.create_model(args.model, **options)
     temporal = isinstance(probe, tarpose.TemporalWrapper)
     frames = args.frames if temporal else 1
     if temporal:
         options["num_frames"] = frames
-    data = RandomClips(args.batch_size * (args.warmup + args.steps), frames, 17, tuple(args.img_size))
-    print(f"{args.model} {args.img_size[0]}x{args.img_size[1]}, T={frames}, batch {args.batch_size}, "
-          f"device {args.device}, {args.steps} timed steps")
+    data = RandomClips(
+        args.batch_size * (args.warmup + args.steps), frames, 17, tuple(args.img_size)
+    )
+    print(
+        f"{args.model} {args.img_size[0]}x{args.img_size[1]}, T={frames}, batch {args.batch_size}, "
+        f"device {args.device}, {args.steps} timed steps"
+    )
     rates = {}
     for amp in args.amp:
         torch.manual_seed(0)
@@ -70,8 +84,13 @@ def main() -> None:
                 torch.cuda.synchronize()
             stamps.append(time.perf_counter())
 
-        config = TrainConfig(steps=args.warmup + args.steps, batch_size=args.batch_size, amp=amp,
-                             log_every=10**9, schedule="constant")
+        config = TrainConfig(
+            steps=args.warmup + args.steps,
+            batch_size=args.batch_size,
+            amp=amp,
+            log_every=10**9,
+            schedule="constant",
+        )
         train(model, data, config, device=args.device, on_step=tick, log=None)
         seconds = stamps[-1] - stamps[args.warmup - 1]
         rates[amp] = args.steps * args.batch_size / seconds

@@ -61,13 +61,19 @@ class HeatmapLoss(nn.Module):
         super().__init__()
         if isinstance(joint_weights, str):
             if joint_weights != "coco":
-                raise ValueError(f"joint_weights must be 'coco', a list of floats or None, got {joint_weights!r}")
+                raise ValueError(
+                    f"joint_weights must be 'coco', a list of floats or None, got {joint_weights!r}"
+                )
             joint_weights = COCO_JOINT_WEIGHTS
         if initial_weight < 0:
             raise ValueError(f"initial_weight must be >= 0, got {initial_weight}")
-        weights = None if joint_weights is None else torch.tensor(joint_weights, dtype=torch.float32)
+        weights = (
+            None if joint_weights is None else torch.tensor(joint_weights, dtype=torch.float32)
+        )
         if weights is not None and (weights.ndim != 1 or bool((weights < 0).any())):
-            raise ValueError(f"joint_weights must be J non-negative floats, got {list(joint_weights)}")
+            raise ValueError(
+                f"joint_weights must be J non-negative floats, got {list(joint_weights)}"
+            )
         self.register_buffer("joint_weights", weights, persistent=False)
         self.initial_weight = float(initial_weight)
 
