@@ -79,7 +79,7 @@ def main() -> None:
         model = tarpose.create_model(args.model, **options)
         stamps: list[float] = []
 
-        def tick(step: int, loss: float) -> None:
+        def tick(step: int, loss: float, stamps: list[float] = stamps) -> None:
             if args.device.startswith("cuda"):
                 torch.cuda.synchronize()
             stamps.append(time.perf_counter())
