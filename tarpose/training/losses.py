@@ -16,9 +16,10 @@ def heatmap_mse(
 ) -> Tensor:
     """Weighted heatmap MSE: ``mean_{b,j,y,x} w[b,j] * (pred - target)^2``.
 
-    ``w = target_weight * joint_weights`` weighs each joint's squared error linearly (as mmpose
-    1.x's ``KeypointMSELoss``); HRNet's ``JointsMSELoss`` instead halves the result and squares
-    the weights, which only rescales the loss for 0/1 target weights.
+    ``w = target_weight * joint_weights`` weighs each joint's squared error linearly, as mmpose
+    1.x's ``KeypointMSELoss``. HRNet's ``JointsMSELoss`` multiplies
+    the heatmaps by the weights before squaring and halves the result: the same loss up to a
+    factor 1/2 for 0/1 weights, while its effective joint weights are the squares (1.44, 2.25).
 
     Args:
         pred: ``(B, J, h, w)`` predicted heatmaps (any float dtype; computed in float32).
