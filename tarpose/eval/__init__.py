@@ -1,0 +1,32 @@
+"""Evaluation: keypoint metrics (PCK, OKS, COCO OKS AP, jitter) and the PoseTrack mAP.
+
+Import-light: only torch and NumPy; pycocotools is imported only by :func:`oks_ap_cocoeval`.
+"""
+
+from .metrics import (
+    AREA_RANGES,
+    OKS_THRESHOLDS,
+    OKSAP,
+    bbox_size,
+    head_size,
+    jitter,
+    oks,
+    oks_ap,
+    oks_ap_cocoeval,
+    pck,
+    pck_per_joint,
+)
+
+__all__ = [
+    "AREA_RANGES",
+    "OKSAP",
+    "OKS_THRESHOLDS",
+    "bbox_size",
+    "head_size",
+    "jitter",
+    "oks",
+    "oks_ap",
+    "oks_ap_cocoeval",
+    "pck",
+    "pck_per_joint",
+]
