@@ -8,8 +8,8 @@ import math
 
 import numpy as np
 import pytest
-
 from conftest import SHARED
+
 from tarpose.data.posetrack_format import (
     POSETRACK_EVAL_JOINTS,
     POSETRACK_KEYPOINTS,
@@ -36,15 +36,27 @@ def pose(origin, labelled=EVALUATED) -> np.ndarray:
 
 
 def person(image_id, kp, scores=None, **extra) -> dict:
-    ann = {"image_id": image_id, "keypoints": kp.reshape(-1).tolist(), "bbox_head": HEAD,
-           "scores": [] if scores is None else [float(scores)] * 17, "category_id": 1}
+    ann = {
+        "image_id": image_id,
+        "keypoints": kp.reshape(-1).tolist(),
+        "bbox_head": HEAD,
+        "scores": [] if scores is None else [float(scores)] * 17,
+        "category_id": 1,
+    }
     ann.update(extra)
     return ann
 
 
 def video(annotations, frames=3, name="000001_test") -> dict:
-    images = [{"id": i + 1, "file_name": f"images/val/{name}/{i:06d}.jpg", "nframes": frames,
-               "is_labeled": True} for i in range(frames)]
+    images = [
+        {
+            "id": i + 1,
+            "file_name": f"images/val/{name}/{i:06d}.jpg",
+            "nframes": frames,
+            "is_labeled": True,
+        }
+        for i in range(frames)
+    ]
     for n, ann in enumerate(annotations):
         ann.setdefault("id", n + 1)
     return {"images": images, "annotations": annotations, "categories": [posetrack_category()]}
@@ -54,16 +66,25 @@ def hand_case():
     """Frame 1: people A, B; frame 2: C without ankles; frame 3: nobody (not evaluated).
     Predictions: f far away (0.95), a = A (0.9), c = C plus two ankles C lacks (0.7),
     b = B with both wrists 20 px off (0.5), and one on frame 3 (ignored)."""
-    a, b, c = pose((100, 100)), pose((1000, 100)), pose((100, 600), [s for s in EVALUATED if s not in ANKLES])
+    a, b, c = (
+        pose((100, 100)),
+        pose((1000, 100)),
+        pose((100, 600), [s for s in EVALUATED if s not in ANKLES]),
+    )
     gt = video([person(1, a), person(1, b), person(2, c)])
     b_pred = b.copy()
     b_pred[WRISTS, 0] += 20
     c_pred = c.copy()
     c_pred[ANKLES] = pose((100, 600))[ANKLES]
-    pred = video([
-        person(1, pose((5000, 5000)), 0.95), person(1, a, 0.9), person(2, c_pred, 0.7),
-        person(1, b_pred, 0.5), person(3, pose((100, 100)), 0.99),
-    ])
+    pred = video(
+        [
+            person(1, pose((5000, 5000)), 0.95),
+            person(1, a, 0.9),
+            person(2, c_pred, 0.7),
+            person(1, b_pred, 0.5),
+            person(3, pose((100, 100)), 0.99),
+        ]
+    )
     return gt, pred
 
 
@@ -73,7 +94,15 @@ def test_hand_made_case():
     # wrists: FP, TP, TP, FP of 3 -> recall 2/3 at precision 2/3 -> 44.4
     # ankles: FP, TP, FP, TP of 2 -> recall 1/2 at 1/2, then 1 at 1/2 -> 50
     summary = result.summary()
-    expected = {"Head": 75, "Shoulder": 75, "Elbow": 75, "Wrist": 400 / 9, "Hip": 75, "Knee": 75, "Ankle": 50}
+    expected = {
+        "Head": 75,
+        "Shoulder": 75,
+        "Elbow": 75,
+        "Wrist": 400 / 9,
+        "Hip": 75,
+        "Knee": 75,
+        "Ankle": 50,
+    }
     for row, value in expected.items():
         assert summary[row] == pytest.approx(value), row
     assert summary["Total"] == pytest.approx((11 * 75 + 2 * 400 / 9 + 2 * 50) / 15)
@@ -96,8 +125,9 @@ def test_each_prediction_keeps_only_its_best_person():
     g2[EVALUATED, 0] += 20
     p1 = g2.copy()
     p1[EVALUATED[:6]] = g1[EVALUATED[:6]]
-    result = evaluate_posetrack(video([person(1, g1), person(1, g2)], 1),
-                                video([person(1, p1, 0.9), person(1, g2, 0.8)], 1))
+    result = evaluate_posetrack(
+        video([person(1, g1), person(1, g2)], 1), video([person(1, p1, 0.9), person(1, g2, 0.8)], 1)
+    )
     assert result.ap == pytest.approx((25.0,) * 15)
 
 
@@ -113,11 +143,15 @@ def test_head_size_normalises_the_match():
 def test_missing_scores_rank_last():
     gt = video([person(1, pose((100, 100))), person(1, pose((1000, 100)))], 1)
     far = person(1, pose((5000, 5000)))  # no scores -> -9999
-    result = evaluate_posetrack(gt, video([person(1, pose((100, 100)), 0.5), person(1, pose((1000, 100)), 0.4), far], 1))
+    result = evaluate_posetrack(
+        gt, video([person(1, pose((100, 100)), 0.5), person(1, pose((1000, 100)), 0.4), far], 1)
+    )
     assert result.summary()["Total"] == pytest.approx(100.0)  # the unscored FP ranks after both TPs
     scored = copy.deepcopy(far)
     scored["scores"] = [0.6] * 17
-    result = evaluate_posetrack(gt, video([person(1, pose((100, 100)), 0.5), person(1, pose((1000, 100)), 0.4), scored], 1))
+    result = evaluate_posetrack(
+        gt, video([person(1, pose((100, 100)), 0.5), person(1, pose((1000, 100)), 0.4), scored], 1)
+    )
     assert result.summary()["Total"] == pytest.approx(100 * 2 / 3)  # FP, TP, TP: envelope 2/3
 
 
@@ -149,7 +183,9 @@ def test_inside_polygon_equals_shapely():
     for _ in range(20):
         n = rng.integers(3, 12)
         angles = np.sort(rng.uniform(0, 2 * np.pi, n))
-        polygon = np.stack([np.cos(angles), np.sin(angles)], -1) * rng.uniform(20, 100, (n, 1)) + 200
+        polygon = (
+            np.stack([np.cos(angles), np.sin(angles)], -1) * rng.uniform(20, 100, (n, 1)) + 200
+        )
         polygon = np.round(polygon)
         edges = (polygon + np.roll(polygon, -1, 0)) / 2  # edge midpoints: on the boundary
         points = np.concatenate([rng.uniform(80, 320, (300, 2)).round(), polygon, edges])
@@ -192,10 +228,23 @@ def to_posetrack17(data: dict) -> dict:
                     point["score"] = [ann["scores"][POSETRACK_KEYPOINTS.index(name)]]
                 points.append(point)
             hx, hy, hw, hh = ann["bbox_head"]
-            rects.append({"x1": [hx], "y1": [hy], "x2": [hx + hw], "y2": [hy + hh], "track_id": [0],
-                          "annopoints": [{"point": points}]})
-        annolist.append({"image": [{"name": image["file_name"]}], "annorect": rects,
-                         "is_labeled": [int(bool(rects))]})
+            rects.append(
+                {
+                    "x1": [hx],
+                    "y1": [hy],
+                    "x2": [hx + hw],
+                    "y2": [hy + hh],
+                    "track_id": [0],
+                    "annopoints": [{"point": points}],
+                }
+            )
+        annolist.append(
+            {
+                "image": [{"name": image["file_name"]}],
+                "annorect": rects,
+                "is_labeled": [int(bool(rects))],
+            }
+        )
     return {"annolist": annolist}
 
 
@@ -207,16 +256,47 @@ def test_posetrack17_files_give_the_same_result():
 
 
 def test_convert_posetrack17_fields():
-    data = {"annolist": [
-        {"image": [{"name": "images/bonn/000342_mpii/00000001.jpg"}], "is_labeled": [1],
-         "annorect": [{"x1": [10], "y1": [20], "x2": [40], "y2": [60], "track_id": [3],
-                       "annopoints": [{"point": [
-                           {"id": [13], "x": [100.0], "y": [50.0], "is_visible": [1], "score": [0.7]},
-                           {"id": [0], "x": [120.0], "y": [250.0], "is_visible": [0], "score": [0.2]},
-                       ]}]}],
-         "ignore_regions": [{"point": [{"x": [1], "y": [2]}, {"x": [3], "y": [4]}, {"x": [5], "y": [9]}]}]},
-        {"image": [{"name": "images/bonn/000342_mpii/00000002.jpg"}], "annorect": []},
-    ]}
+    data = {
+        "annolist": [
+            {
+                "image": [{"name": "images/bonn/000342_mpii/00000001.jpg"}],
+                "is_labeled": [1],
+                "annorect": [
+                    {
+                        "x1": [10],
+                        "y1": [20],
+                        "x2": [40],
+                        "y2": [60],
+                        "track_id": [3],
+                        "annopoints": [
+                            {
+                                "point": [
+                                    {
+                                        "id": [13],
+                                        "x": [100.0],
+                                        "y": [50.0],
+                                        "is_visible": [1],
+                                        "score": [0.7],
+                                    },
+                                    {
+                                        "id": [0],
+                                        "x": [120.0],
+                                        "y": [250.0],
+                                        "is_visible": [0],
+                                        "score": [0.2],
+                                    },
+                                ]
+                            }
+                        ],
+                    }
+                ],
+                "ignore_regions": [
+                    {"point": [{"x": [1], "y": [2]}, {"x": [3], "y": [4]}, {"x": [5], "y": [9]}]}
+                ],
+            },
+            {"image": [{"name": "images/bonn/000342_mpii/00000002.jpg"}], "annorect": []},
+        ]
+    }
     out = convert_posetrack17(data)
     first, second = out["images"]
     assert first["id"] == 10003420001 and first["nframes"] == 2 and first["is_labeled"] is True
@@ -230,7 +310,9 @@ def test_convert_posetrack17_fields():
     assert ann["scores"][0] == 0.7 and ann["scores"][16] == 0.2 and ann["scores"][5] == 0
     assert ann["bbox_head"] == [10, 20, 30, 40] and ann["track_id"] == 3
     assert ann["id"] == 10003420001 * 100
-    assert ann["bbox"] == pytest.approx([110 - 13, 150 - 130, 26, 260])  # extent x1.3 about its centre
+    assert ann["bbox"] == pytest.approx(
+        [110 - 13, 150 - 130, 26, 260]
+    )  # extent x1.3 about its centre
 
 
 @needs_shared
@@ -238,7 +320,9 @@ def test_real_ground_truth_against_itself_is_100():
     result = evaluate_posetrack(PT18 / "val", PT18 / "val")
     assert result.num_frames == 3 and sum(result.num_gt) > 150
     assert all(v == pytest.approx(100.0) for v in result.summary().values())
-    single = evaluate_posetrack(PT18 / "test_posetrack18_val.json", PT18 / "test_posetrack18_val.json")
+    single = evaluate_posetrack(
+        PT18 / "test_posetrack18_val.json", PT18 / "test_posetrack18_val.json"
+    )
     assert single.ap == result.ap and single.num_gt == result.num_gt
 
 
@@ -250,11 +334,16 @@ def evaluated_joints(data: dict, annotation_ids, shapely) -> np.ndarray:
         if ann["id"] not in annotation_ids:
             continue
         image = images[ann["image_id"]]
-        regions = [shapely.geometry.Polygon(list(zip(x, y))) for x, y in zip(image["ignore_regions_x"], image["ignore_regions_y"])]
+        regions = [
+            shapely.geometry.Polygon(list(zip(x, y)))
+            for x, y in zip(image["ignore_regions_x"], image["ignore_regions_y"])
+        ]
         kp = np.asarray(ann["keypoints"]).reshape(17, 3)
         for joint, name in enumerate(POSETRACK_EVAL_JOINTS):
             x, y, v = kp[POSETRACK_KEYPOINTS.index(name)]
-            if not (x == 0 and y == 0 and v == 0) and not any(r.contains(shapely.geometry.Point(x, y)) for r in regions):
+            if not (x == 0 and y == 0 and v == 0) and not any(
+                r.contains(shapely.geometry.Point(x, y)) for r in regions
+            ):
                 counts[joint] += 1
     return counts
 
@@ -279,8 +368,12 @@ def test_real_files_with_perturbed_predictions(tmp_path):
                 ann["scores"] = [0.5] * 17
         (pred_dir / file.name).write_text(json.dumps(data))
     # ranked: every kept person's joints (TP) first, then the moved ones (FP): AP = kept / all
-    total = evaluated_joints(json.loads((PT18 / "test_posetrack18_val.json").read_text()), everyone, shapely)
-    kept = evaluated_joints(json.loads((PT18 / "test_posetrack18_val.json").read_text()), everyone - moved, shapely)
+    total = evaluated_joints(
+        json.loads((PT18 / "test_posetrack18_val.json").read_text()), everyone, shapely
+    )
+    kept = evaluated_joints(
+        json.loads((PT18 / "test_posetrack18_val.json").read_text()), everyone - moved, shapely
+    )
     result = evaluate_posetrack(gt_dir, pred_dir)
     assert result.num_gt == tuple(total.astype(int))
     np.testing.assert_allclose(result.ap, 100 * kept / total)
@@ -310,11 +403,16 @@ def test_real_files_shifted_within_the_threshold(tmp_path):
     found, lost = np.zeros(15), np.zeros(15)
     for g, p in zip(gt["annotations"], pred["annotations"]):
         image = images[g["image_id"]]
-        regions = [shapely.geometry.Polygon(list(zip(x, y))) for x, y in zip(image["ignore_regions_x"], image["ignore_regions_y"])]
+        regions = [
+            shapely.geometry.Polygon(list(zip(x, y)))
+            for x, y in zip(image["ignore_regions_x"], image["ignore_regions_y"])
+        ]
         g_kp, p_kp = (np.asarray(a["keypoints"]).reshape(17, 3) for a in (g, p))
         for joint, name in enumerate(POSETRACK_EVAL_JOINTS):
             slot = POSETRACK_KEYPOINTS.index(name)
-            if g_kp[slot, 2] == 0 or any(r.contains(shapely.geometry.Point(*g_kp[slot, :2])) for r in regions):
+            if g_kp[slot, 2] == 0 or any(
+                r.contains(shapely.geometry.Point(*g_kp[slot, :2])) for r in regions
+            ):
                 continue
             found[joint] += 1
             lost[joint] += any(r.contains(shapely.geometry.Point(*p_kp[slot, :2])) for r in regions)
@@ -329,7 +427,9 @@ def test_real_files_shifted_beyond_the_threshold(video):
     # 0.55 head sizes: no joint matches (in these videos no one stands within reach of another)
     gt = json.loads((PT18 / "val" / f"{video}.json").read_text())
     assert max(evaluate_posetrack(gt, shifted(gt, 0.55)).ap) == 0.0
-    assert min(v for v in evaluate_posetrack(gt, shifted(gt, 0.0)).ap if v > 0) == pytest.approx(100.0)
+    assert min(v for v in evaluate_posetrack(gt, shifted(gt, 0.0)).ap if v > 0) == pytest.approx(
+        100.0
+    )
 
 
 @needs_shared
@@ -338,12 +438,20 @@ def test_write_predictions_round_trip(tmp_path):
     for file in sorted((PT18 / "val").glob("*.json")):
         for ann in json.loads(file.read_text())["annotations"]:
             kp = np.asarray(ann["keypoints"], float).reshape(17, 3)
-            predictions.append({"image_id": ann["image_id"], "keypoints": kp[:, :2], "scores": kp[:, 2]})  # unlabelled: score 0
+            predictions.append(
+                {"image_id": ann["image_id"], "keypoints": kp[:, :2], "scores": kp[:, 2]}
+            )  # unlabelled: score 0
     written = write_posetrack_predictions(PT18 / "val", predictions, tmp_path / "out")
     assert sorted(p.name for p in written) == sorted(p.name for p in (PT18 / "val").glob("*.json"))
-    assert evaluate_posetrack(PT18 / "val", tmp_path / "out").summary()["Total"] == pytest.approx(100.0)
+    assert evaluate_posetrack(PT18 / "val", tmp_path / "out").summary()["Total"] == pytest.approx(
+        100.0
+    )
     with pytest.raises(ValueError, match="image_id 42"):
-        write_posetrack_predictions(PT18 / "val", [{"image_id": 42, "keypoints": np.zeros((17, 2)), "scores": np.ones(17)}], tmp_path / "x")
+        write_posetrack_predictions(
+            PT18 / "val",
+            [{"image_id": 42, "keypoints": np.zeros((17, 2)), "scores": np.ones(17)}],
+            tmp_path / "x",
+        )
 
 
 def test_bad_input_is_named(tmp_path):
@@ -375,11 +483,25 @@ def test_cli_prints_the_table_and_writes_json(tmp_path, capsys):
     (tmp_path / "gt" / "000001_test.json").write_text(json.dumps(gt))
     (tmp_path / "pred" / "000001_test.json").write_text(json.dumps(pred))
     out = tmp_path / "result.json"
-    assert main(["evaluate", "posetrack", str(tmp_path / "gt"), str(tmp_path / "pred"), "--json", str(out)]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                "posetrack",
+                str(tmp_path / "gt"),
+                str(tmp_path / "pred"),
+                "--json",
+                str(out),
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "Head" in printed and "75.0" in printed and "44.4" in printed
     saved = json.loads(out.read_text())
-    assert saved["ap"]["Wrist"] == pytest.approx(400 / 9) and saved["per_joint"]["nose"]["num_gt"] == 3
+    assert (
+        saved["ap"]["Wrist"] == pytest.approx(400 / 9) and saved["per_joint"]["nose"]["num_gt"] == 3
+    )
     (tmp_path / "pred" / "000001_test.json").unlink()
     assert main(["evaluate", "posetrack", str(tmp_path / "gt"), str(tmp_path / "pred")]) == 2
     assert "no prediction file" in capsys.readouterr().err

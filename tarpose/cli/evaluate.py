@@ -20,9 +20,15 @@ HELP = "evaluate predictions (PoseTrack mAP, as poseval computes it)"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="benchmark", required=True, metavar="BENCHMARK")
     p = sub.add_parser("posetrack", help="PoseTrack mAP (poseval rules)", description=__doc__)
-    p.add_argument("gt", type=Path, help="ground-truth directory of per-video JSON files (or one file)")
-    p.add_argument("predictions", type=Path, help="prediction directory with the same file names (or one file)")
-    p.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the results as JSON")
+    p.add_argument(
+        "gt", type=Path, help="ground-truth directory of per-video JSON files (or one file)"
+    )
+    p.add_argument(
+        "predictions", type=Path, help="prediction directory with the same file names (or one file)"
+    )
+    p.add_argument(
+        "--json", type=Path, default=None, metavar="PATH", help="also write the results as JSON"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -35,7 +41,9 @@ def run(args: argparse.Namespace) -> int:
         result = evaluate_posetrack(args.gt, args.predictions)
     except (FileNotFoundError, NotADirectoryError, ValueError) as error:
         raise CLIError(str(error)) from None
-    print(f"PoseTrack AP (poseval rules), {result.num_frames} frames, {sum(result.num_gt)} ground-truth joints")
+    print(
+        f"PoseTrack AP (poseval rules), {result.num_frames} frames, {sum(result.num_gt)} ground-truth joints"
+    )
     print(result.table())
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)

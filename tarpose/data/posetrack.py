@@ -25,7 +25,14 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from ..codec import gaussian_targets
-from ..geometry import apply_affine, box_to_center_scale, crop_matrices, invert_affine, normalize_images, warp_crops
+from ..geometry import (
+    apply_affine,
+    box_to_center_scale,
+    crop_matrices,
+    invert_affine,
+    normalize_images,
+    warp_crops,
+)
 from ..keypoints import COCO_UPPER_BODY, flip_permutation
 from . import register_dataset
 from .posetrack_format import (
@@ -56,11 +63,15 @@ def _pillow():
     try:
         from PIL import Image
     except ImportError as error:
-        raise ImportError('reading PoseTrack images needs Pillow: pip install "tarpose[data]"') from error
+        raise ImportError(
+            'reading PoseTrack images needs Pillow: pip install "tarpose[data]"'
+        ) from error
     return Image
 
 
-def read_image_region(path: str | Path, matrix: Tensor, output_size: tuple[int, int]) -> tuple[Tensor, Tensor]:
+def read_image_region(
+    path: str | Path, matrix: Tensor, output_size: tuple[int, int]
+) -> tuple[Tensor, Tensor]:
     """Decode only the part of an image that a crop needs.
 
     Args:
@@ -119,7 +130,9 @@ class _Record:
 def _frame_number(file_name: str) -> int:
     stem = Path(file_name).stem.split("_")[0]
     if not stem.isdigit():
-        raise ValueError(f"cannot read a frame number from {file_name!r} (PoseTrack names frames 000000.jpg, ...)")
+        raise ValueError(
+            f"cannot read a frame number from {file_name!r} (PoseTrack names frames 000000.jpg, ...)"
+        )
     return int(stem)
 
 
@@ -170,12 +183,16 @@ class PoseTrackDataset(Dataset):
         if target not in ("center", "last"):
             raise ValueError(f"target must be 'center' or 'last', got {target!r}")
         if num_frames < 1 or (target == "center" and num_frames % 2 == 0):
-            raise ValueError(f"num_frames must be >= 1 (and odd for target='center'), got {num_frames}")
+            raise ValueError(
+                f"num_frames must be >= 1 (and odd for target='center'), got {num_frames}"
+            )
         if missing_frames not in ("error", "invalid"):
             raise ValueError(f"missing_frames must be 'error' or 'invalid', got {missing_frames!r}")
         h, w = input_size
         if h % heatmap_stride or w % heatmap_stride:
-            raise ValueError(f"input_size {input_size} must be divisible by heatmap_stride {heatmap_stride}")
+            raise ValueError(
+                f"input_size {input_size} must be divisible by heatmap_stride {heatmap_stride}"
+            )
         self.num_frames, self.target, self.input_size = num_frames, target, (int(h), int(w))
         self.heatmap_size = (h // heatmap_stride, w // heatmap_stride)
         self.sigma, self.unbiased, self.padding = sigma, unbiased, padding
@@ -183,7 +200,9 @@ class PoseTrackDataset(Dataset):
         self.missing_frames = missing_frames
         self.flip_perm = flip_permutation(len(POSETRACK_KEYPOINTS), POSETRACK_FLIP_PAIRS)
         self.offsets = (
-            list(range(-(num_frames // 2), num_frames // 2 + 1)) if target == "center" else list(range(1 - num_frames, 1))
+            list(range(-(num_frames // 2), num_frames // 2 + 1))
+            if target == "center"
+            else list(range(1 - num_frames, 1))
         )
 
         files = posetrack_files(annotations)
@@ -198,7 +217,11 @@ class PoseTrackDataset(Dataset):
                 video.files[_frame_number(image["file_name"])] = image["file_name"]
                 video.nframes = max(video.nframes, int(image.get("nframes", 0)))
                 images[image["id"]] = (image, key)
-            people += [(a, images[a["image_id"]][0]) for a in data["annotations"] if a.get("image_id") in images]
+            people += [
+                (a, images[a["image_id"]][0])
+                for a in data["annotations"]
+                if a.get("image_id") in images
+            ]
         for video in self.videos.values():
             listed = sorted(video.files)
             nframes = video.nframes or len(listed)
@@ -225,12 +248,16 @@ class PoseTrackDataset(Dataset):
         for parent in annotations.resolve().parents:
             if (parent / first).is_file():
                 return parent
-        raise ValueError(f"cannot find {first} above {annotations}: pass root= (the folder file_name is relative to)")
+        raise ValueError(
+            f"cannot find {first} above {annotations}: pass root= (the folder file_name is relative to)"
+        )
 
     def _add_person(self, ann: dict, image: dict) -> None:
         kp = np.asarray(ann.get("keypoints", []), np.float64)
         if kp.size != 3 * len(POSETRACK_KEYPOINTS):
-            raise ValueError(f"annotation {ann.get('id')} has {kp.size} keypoint numbers, expected {3 * len(POSETRACK_KEYPOINTS)}")
+            raise ValueError(
+                f"annotation {ann.get('id')} has {kp.size} keypoint numbers, expected {3 * len(POSETRACK_KEYPOINTS)}"
+            )
         kp = kp.reshape(-1, 3)
         visible = (kp[:, 2] > 0).astype(np.float32)
         if not visible.any():
@@ -240,18 +267,35 @@ class PoseTrackDataset(Dataset):
         else:  # the labelled joints' extent, enlarged 1.3x (poseval's box for PoseTrack17 people)
             pts = kp[visible > 0, :2]
             (x0, y0), (x1, y1) = pts.min(0), pts.max(0)
-            x, y, w, h = (x0 + x1) / 2 - 0.65 * (x1 - x0), (y0 + y1) / 2 - 0.65 * (y1 - y0), 1.3 * (x1 - x0), 1.3 * (y1 - y0)
+            x, y, w, h = (
+                (x0 + x1) / 2 - 0.65 * (x1 - x0),
+                (y0 + y1) / 2 - 0.65 * (y1 - y0),
+                1.3 * (x1 - x0),
+                1.3 * (y1 - y0),
+            )
         if "width" in image and "height" in image:  # clip to the image, as the reference training
-            x1, y1 = min(image["width"] - 1, max(0.0, x) + max(0.0, w - 1)), min(image["height"] - 1, max(0.0, y) + max(0.0, h - 1))
+            x1, y1 = (
+                min(image["width"] - 1, max(0.0, x) + max(0.0, w - 1)),
+                min(image["height"] - 1, max(0.0, y) + max(0.0, h - 1)),
+            )
             x, y = max(0.0, x), max(0.0, y)
             w, h = x1 - x, y1 - y
         if w <= 0 or h <= 0:
             return
         key = str(Path(image["file_name"]).parent)
-        self.records.append(_Record(
-            key, _frame_number(image["file_name"]), image["file_name"], int(image["id"]), (x, y, w, h),
-            kp[:, :2].copy(), visible, int(ann.get("id", -1)), int(ann.get("track_id", -1)),
-        ))
+        self.records.append(
+            _Record(
+                key,
+                _frame_number(image["file_name"]),
+                image["file_name"],
+                int(image["id"]),
+                (x, y, w, h),
+                kp[:, :2].copy(),
+                visible,
+                int(ann.get("id", -1)),
+                int(ann.get("track_id", -1)),
+            )
+        )
 
     def _add_detections(self, detections, images: dict, min_score: float) -> None:
         if isinstance(detections, (str, Path)):
@@ -260,7 +304,9 @@ class PoseTrackDataset(Dataset):
             with open(detections) as f:
                 detections = json.load(f)
         if not isinstance(detections, list):
-            raise ValueError("detections must be a list of {'image_id', 'bbox', 'score'} (COCO results)")
+            raise TypeError(
+                "detections must be a list of {'image_id', 'bbox', 'score'} (COCO results)"
+            )
         self.skipped_detections = 0
         for det in detections:
             if det.get("image_id") not in images:
@@ -272,11 +318,18 @@ class PoseTrackDataset(Dataset):
             x, y, w, h = (float(v) for v in det["bbox"])
             if w <= 0 or h <= 0:
                 continue
-            self.records.append(_Record(
-                key, _frame_number(image["file_name"]), image["file_name"], int(image["id"]), (x, y, w, h),
-                np.zeros((len(POSETRACK_KEYPOINTS), 2)), np.zeros(len(POSETRACK_KEYPOINTS), np.float32),
-                score=float(det.get("score", 1.0)),
-            ))
+            self.records.append(
+                _Record(
+                    key,
+                    _frame_number(image["file_name"]),
+                    image["file_name"],
+                    int(image["id"]),
+                    (x, y, w, h),
+                    np.zeros((len(POSETRACK_KEYPOINTS), 2)),
+                    np.zeros(len(POSETRACK_KEYPOINTS), np.float32),
+                    score=float(det.get("score", 1.0)),
+                )
+            )
         if not self.records:
             raise ValueError("no detection matched an image of the annotations (check image_id)")
 
@@ -298,16 +351,22 @@ class PoseTrackDataset(Dataset):
         if len(labelled) > aug.half_body_min_joints and torch.rand(()) < aug.half_body:
             upper = [j for j in labelled if j in COCO_UPPER_BODY]
             lower = [j for j in labelled if j not in COCO_UPPER_BODY]
-            chosen = upper if (torch.rand(()) < 0.5 and len(upper) > 2) or len(lower) <= 2 else lower
+            chosen = (
+                upper if (torch.rand(()) < 0.5 and len(upper) > 2) or len(lower) <= 2 else lower
+            )
             if len(chosen) >= 2:
                 pts = rec.keypoints[chosen]
                 (x0, y0), (x1, y1) = pts.min(0), pts.max(0)
-                center, scale = box_to_center_scale(torch.tensor([[x0, y0, x1 - x0, y1 - y0]]), w / h, 1.5)
+                center, scale = box_to_center_scale(
+                    torch.tensor([[x0, y0, x1 - x0, y1 - y0]]), w / h, 1.5
+                )
                 center, scale = center[0], scale[0]
         factor = float(torch.randn(())) * aug.scale + 1
         scale = scale * min(max(factor, 1 - aug.scale), 1 + aug.scale)
         if torch.rand(()) < aug.rotation_prob:
-            rotation = min(max(float(torch.randn(())) * aug.rotation, -2 * aug.rotation), 2 * aug.rotation)
+            rotation = min(
+                max(float(torch.randn(())) * aug.rotation, -2 * aug.rotation), 2 * aug.rotation
+            )
         flip = bool(torch.rand(()) < aug.flip)
         return center, scale, rotation, flip
 
@@ -315,17 +374,29 @@ class PoseTrackDataset(Dataset):
         rec = self.records[index]
         h, w = self.input_size
         center, scale, rotation, flip = self._region(rec)
-        matrix = crop_matrices(center[None], scale[None], (h, w), rotation)[0]  # (2, 3) image -> crop
+        matrix = crop_matrices(center[None], scale[None], (h, w), rotation)[
+            0
+        ]  # (2, 3) image -> crop
         perm = list(range(len(POSETRACK_KEYPOINTS)))
         if flip:  # mirror the crop: x -> W - x, and swap left/right labels
             mirror = torch.tensor([[-1.0, 0.0, w], [0.0, 1.0, 0.0]], dtype=torch.float64)
-            matrix = mirror[:, :2] @ matrix + torch.cat([torch.zeros(2, 2, dtype=torch.float64), mirror[:, 2:]], 1)
+            matrix = mirror[:, :2] @ matrix + torch.cat(
+                [torch.zeros(2, 2, dtype=torch.float64), mirror[:, 2:]], 1
+            )
             perm = self.flip_perm
         keypoints = torch.from_numpy(rec.keypoints[perm])  # (J, 2) image coordinates, target order
         visible = torch.from_numpy(rec.visible[perm])  # (J,)
         in_crop = apply_affine(keypoints[None], matrix[None])[0]  # (J, 2)
-        stride = torch.tensor([w / self.heatmap_size[1], h / self.heatmap_size[0]], dtype=torch.float64)
-        target, weight = gaussian_targets((in_crop / stride)[None].float(), visible[None], self.heatmap_size, self.sigma, self.unbiased)
+        stride = torch.tensor(
+            [w / self.heatmap_size[1], h / self.heatmap_size[0]], dtype=torch.float64
+        )
+        target, weight = gaussian_targets(
+            (in_crop / stride)[None].float(),
+            visible[None],
+            self.heatmap_size,
+            self.sigma,
+            self.unbiased,
+        )
 
         clip, valid = self._clip(rec, matrix)
         return {
@@ -337,9 +408,15 @@ class PoseTrackDataset(Dataset):
             "visible": visible.float(),
             "matrix": matrix,
             "meta": {
-                "video": rec.video, "frame": rec.frame, "image_id": rec.image_id, "file_name": rec.file_name,
-                "annotation_id": rec.annotation_id, "track_id": rec.track_id, "score": rec.score,
-                "flipped": flip, "rotation": rotation,
+                "video": rec.video,
+                "frame": rec.frame,
+                "image_id": rec.image_id,
+                "file_name": rec.file_name,
+                "annotation_id": rec.annotation_id,
+                "track_id": rec.track_id,
+                "score": rec.score,
+                "flipped": flip,
+                "rotation": rotation,
             },
         }
 
@@ -358,13 +435,19 @@ class PoseTrackDataset(Dataset):
             path = self.root / video.file(frame, rec.file_name)
             if not path.is_file():
                 if frame == rec.frame or self.missing_frames == "error":
-                    hint = "" if frame == rec.frame else "; missing_frames='invalid' marks such frames invalid"
+                    hint = (
+                        ""
+                        if frame == rec.frame
+                        else "; missing_frames='invalid' marks such frames invalid"
+                    )
                     raise FileNotFoundError(
                         f"frame {path} (frame {frame} of {rec.video}, in the window of {rec.file_name}) does not exist{hint}"
                     )
                 continue
             pixels, region_matrix = read_image_region(path, matrix, self.input_size)
-            crops[frame] = warp_crops(pixels[None].float() / 255, region_matrix[None], self.input_size)[0]
+            crops[frame] = warp_crops(
+                pixels[None].float() / 255, region_matrix[None], self.input_size
+            )[0]
         valid = [v and f in crops for f, v in zip(frames, valid)]
         clip = torch.stack([crops.get(f, crops[rec.frame]) for f in frames])  # (T, 3, H, W)
         return normalize_images(clip), torch.tensor(valid)

@@ -21,6 +21,7 @@ import zlib
 from pathlib import Path
 from typing import Any
 
+# fmt: off
 #: the 17 keypoint slots of PoseTrack18/21 files (COCO order; eyes -> head_bottom/head_top)
 POSETRACK_KEYPOINTS: tuple[str, ...] = (
     "nose", "head_bottom", "head_top", "left_ear", "right_ear",
@@ -28,13 +29,15 @@ POSETRACK_KEYPOINTS: tuple[str, ...] = (
     "left_wrist", "right_wrist", "left_hip", "right_hip",
     "left_knee", "right_knee", "left_ankle", "right_ankle",
 )
+# fmt: on
 
 #: left/right pairs of the 17 slots. Unlike COCO_FLIP_PAIRS there is no (1, 2): head_bottom and
 #: head_top are not a left/right pair and must not be swapped by a horizontal flip.
 POSETRACK_FLIP_PAIRS: tuple[tuple[int, int], ...] = (
     (3, 4), (5, 6), (7, 8), (9, 10), (11, 12), (13, 14), (15, 16),
-)
+)  # fmt: skip
 
+# fmt: off
 #: the 15 joints poseval evaluates, in its id order (PoseTrack17 ``annopoints`` ids); "neck" of
 #: poseval's tables is head_bottom
 POSETRACK_EVAL_JOINTS: tuple[str, ...] = (
@@ -42,19 +45,25 @@ POSETRACK_EVAL_JOINTS: tuple[str, ...] = (
     "right_wrist", "right_elbow", "right_shoulder", "left_shoulder", "left_elbow", "left_wrist",
     "head_bottom", "nose", "head_top",
 )
+# fmt: on
 
+# fmt: off
 #: PoseTrack18 skeleton (1-based, as in the files' ``categories``)
 POSETRACK_SKELETON: tuple[tuple[int, int], ...] = (
     (16, 14), (14, 12), (17, 15), (15, 13), (12, 13), (6, 12), (7, 13), (6, 7), (6, 8), (7, 9),
     (8, 10), (9, 11), (2, 3), (1, 2), (1, 3), (2, 4), (3, 5), (4, 6), (5, 7),
 )
+# fmt: on
 
 
 def posetrack_category() -> dict[str, Any]:
     """The ``categories[0]`` entry of a PoseTrack18 file."""
     return {
-        "supercategory": "person", "id": 1, "name": "person",
-        "keypoints": list(POSETRACK_KEYPOINTS), "skeleton": [list(s) for s in POSETRACK_SKELETON],
+        "supercategory": "person",
+        "id": 1,
+        "name": "person",
+        "keypoints": list(POSETRACK_KEYPOINTS),
+        "skeleton": [list(s) for s in POSETRACK_SKELETON],
     }
 
 
@@ -85,7 +94,9 @@ def load_posetrack(source: str | Path | dict) -> dict[str, Any]:
         except json.JSONDecodeError as error:
             raise ValueError(f"{where} is not valid JSON: {error}") from None
     if not isinstance(data, dict):
-        raise ValueError(f"{where}: expected a JSON object with 'images'/'annotations' or 'annolist'")
+        raise ValueError(
+            f"{where}: expected a JSON object with 'images'/'annotations' or 'annolist'"
+        )
     if "annolist" in data:
         return convert_posetrack17(data)
     missing = {"images", "annotations"} - set(data)
@@ -145,8 +156,11 @@ def convert_posetrack17(data: dict[str, Any]) -> dict[str, Any]:
         rects = entry.get("annorect") or []
         labeled = entry.get("is_labeled")
         image = {
-            "file_name": name, "id": image_id, "frame_id": image_id,
-            "vid_id": Path(name).parent.name.split("_")[0], "nframes": len(annolist),
+            "file_name": name,
+            "id": image_id,
+            "frame_id": image_id,
+            "vid_id": Path(name).parent.name.split("_")[0],
+            "nframes": len(annolist),
             "is_labeled": bool(labeled[0]) if labeled else bool(rects),
         }
         regions = entry.get("ignore_regions") or []
@@ -165,14 +179,17 @@ def convert_posetrack17(data: dict[str, Any]) -> dict[str, Any]:
                     raise ValueError(f"{name}: joint id {joint} outside 0..14")
                 slot = slot_of[joint]
                 visible = p["is_visible"][0] if "is_visible" in p else 1
-                keypoints[3 * slot: 3 * slot + 3] = [p["x"][0], p["y"][0], visible]
+                keypoints[3 * slot : 3 * slot + 3] = [p["x"][0], p["y"][0], visible]
                 if "score" in p:
                     scores[slot] = p["score"][0]
                     has_scores = True
             person: dict[str, Any] = {
-                "id": image_id * 100 + index, "image_id": image_id, "category_id": 1,
+                "id": image_id * 100 + index,
+                "image_id": image_id,
+                "category_id": 1,
                 "track_id": rect["track_id"][0] if "track_id" in rect else index,
-                "keypoints": keypoints, "scores": scores if has_scores else [],
+                "keypoints": keypoints,
+                "scores": scores if has_scores else [],
             }
             if all(k in rect for k in ("x1", "y1", "x2", "y2")):
                 x1, y1, x2, y2 = (rect[k][0] for k in ("x1", "y1", "x2", "y2"))

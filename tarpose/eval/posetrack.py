@@ -89,14 +89,18 @@ def _people(annotations: list[dict], slots: list[int | None], where: str, gt: bo
         flat = ann.get("keypoints")
         if flat is None or len(flat) != 3 * len(slots):
             got = "none" if flat is None else f"{len(flat)} numbers"
-            raise ValueError(f"{where}: annotation {ann.get('id')} needs {3 * len(slots)} keypoint numbers, has {got}")
+            raise ValueError(
+                f"{where}: annotation {ann.get('id')} needs {3 * len(slots)} keypoint numbers, has {got}"
+            )
         person_scores = ann.get("scores") or []  # poseval: an empty list means no scores
         if person_scores and len(person_scores) != len(slots):
-            raise ValueError(f"{where}: annotation {ann.get('id')} has {len(person_scores)} scores for {len(slots)} keypoints")
+            raise ValueError(
+                f"{where}: annotation {ann.get('id')} has {len(person_scores)} scores for {len(slots)} keypoints"
+            )
         for s, joint in enumerate(slots):
             if joint is None:
                 continue
-            x, y, v = flat[3 * s: 3 * s + 3]
+            x, y, v = flat[3 * s : 3 * s + 3]
             if x == 0 and y == 0 and v == 0:  # unannotated / not predicted
                 continue
             points[i, joint] = (x, y)
@@ -106,7 +110,9 @@ def _people(annotations: list[dict], slots: list[int | None], where: str, gt: bo
         if box is not None:
             head[i] = 0.6 * math.hypot(box[2], box[3])
         elif gt and present[i].any():
-            raise ValueError(f"{where}: ground-truth annotation {ann.get('id')} has joints but no bbox_head")
+            raise ValueError(
+                f"{where}: ground-truth annotation {ann.get('id')} has joints but no bbox_head"
+            )
     return _People(points, present, scores, head)
 
 
@@ -132,8 +138,10 @@ def inside_polygon(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:
     cross = (b[..., 0] - a[..., 0]) * (py - ay) - (by - ay) * (px - a[..., 0])
     on_edge = (
         (cross == 0)
-        & (px >= np.minimum(a[..., 0], b[..., 0])) & (px <= np.maximum(a[..., 0], b[..., 0]))
-        & (py >= np.minimum(ay, by)) & (py <= np.maximum(ay, by))
+        & (px >= np.minimum(a[..., 0], b[..., 0]))
+        & (px <= np.maximum(a[..., 0], b[..., 0]))
+        & (py >= np.minimum(ay, by))
+        & (py <= np.maximum(ay, by))
     ).any(-1)
     return inside & ~on_edge
 
@@ -178,11 +186,15 @@ def _frames(gt: dict, pred: dict, where: str) -> list[_Frame]:
                 continue
             name = f"{where} ({image['file_name']})"
             regions = _regions(image)
-            frames.append(_Frame(
-                _drop_ignored(_people(people, gt_slots, name, gt=True), regions),
-                _drop_ignored(_people(pred_by_image[image["id"]], pred_slots, name, gt=False), regions),
-                regions,
-            ))
+            frames.append(
+                _Frame(
+                    _drop_ignored(_people(people, gt_slots, name, gt=True), regions),
+                    _drop_ignored(
+                        _people(pred_by_image[image["id"]], pred_slots, name, gt=False), regions
+                    ),
+                    regions,
+                )
+            )
     return frames
 
 
@@ -195,7 +207,9 @@ def _assign(frame: _Frame) -> tuple[np.ndarray, np.ndarray]:
         return labels, pred.present
     both = pred.present[:, None] & gt.present[None]  # (P, G, 15)
     with np.errstate(divide="ignore", invalid="ignore"):
-        distance = np.linalg.norm(pred.points[:, None] - gt.points[None], axis=-1) / gt.head[None, :, None]
+        distance = (
+            np.linalg.norm(pred.points[:, None] - gt.points[None], axis=-1) / gt.head[None, :, None]
+        )
     distance = np.where(both, distance, np.inf)
     match = distance <= PCKH_THRESHOLD  # NaN (no head box) never matches
     annotated = gt.present.sum(1)  # (G,)
@@ -212,7 +226,9 @@ def _assign(frame: _Frame) -> tuple[np.ndarray, np.ndarray]:
     return labels, pred.present
 
 
-def _average_precision(scores: np.ndarray, labels: np.ndarray, positives: int) -> tuple[float, float, float]:
+def _average_precision(
+    scores: np.ndarray, labels: np.ndarray, positives: int
+) -> tuple[float, float, float]:
     """poseval's per-joint AP, final precision and final recall (x100)."""
     if len(scores) == 0:
         return 0.0, 0.0, 0.0
@@ -245,7 +261,9 @@ class PoseTrackAP:
         ``precision`` or ``recall`` (Total: mean over the 15 joints, NaN joints left out)."""
         per_joint = np.asarray(getattr(self, values), np.float64)
         index = {name: i for i, name in enumerate(POSETRACK_EVAL_JOINTS)}
-        rows = {row: float(per_joint[[index[j] for j in joints]].mean()) for row, joints in ROWS.items()}
+        rows = {
+            row: float(per_joint[[index[j] for j in joints]].mean()) for row, joints in ROWS.items()
+        }
         finite = per_joint[~np.isnan(per_joint)]
         rows["Total"] = float(finite.mean()) if finite.size else float("nan")
         return rows
@@ -261,11 +279,15 @@ class PoseTrackAP:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: the summary rows and the per-joint values."""
         return {
-            "ap": self.summary("ap"), "precision": self.summary("precision"),
-            "recall": self.summary("recall"), "num_frames": self.num_frames,
+            "ap": self.summary("ap"),
+            "precision": self.summary("precision"),
+            "recall": self.summary("recall"),
+            "num_frames": self.num_frames,
             "per_joint": {
                 name: {"ap": a, "precision": p, "recall": r, "num_gt": n}
-                for name, a, p, r, n in zip(POSETRACK_EVAL_JOINTS, self.ap, self.precision, self.recall, self.num_gt)
+                for name, a, p, r, n in zip(
+                    POSETRACK_EVAL_JOINTS, self.ap, self.precision, self.recall, self.num_gt
+                )
             },
         }
 
@@ -273,22 +295,31 @@ class PoseTrackAP:
 Source = str | Path | Mapping[str, Any]
 
 
-def _pairs(gt: Source | Sequence[Mapping[str, Any]], predictions: Source | Sequence[Mapping[str, Any]]):
+def _pairs(
+    gt: Source | Sequence[Mapping[str, Any]], predictions: Source | Sequence[Mapping[str, Any]]
+):
     """(where, gt dict, prediction dict) for each video file."""
     if isinstance(gt, Mapping) or isinstance(predictions, Mapping):
         if not (isinstance(gt, Mapping) and isinstance(predictions, Mapping)):
-            raise TypeError("give gt and predictions both as dicts, both as lists of dicts, or both as paths")
+            raise TypeError(
+                "give gt and predictions both as dicts, both as lists of dicts, or both as paths"
+            )
         return [("the given dicts", load_posetrack(dict(gt)), load_posetrack(dict(predictions)))]
     if isinstance(gt, (list, tuple)):
         if not isinstance(predictions, (list, tuple)) or len(gt) != len(predictions):
             raise ValueError("lists of gt and prediction dicts must have the same length")
-        return [(f"video {i}", load_posetrack(dict(g)), load_posetrack(dict(p))) for i, (g, p) in enumerate(zip(gt, predictions))]
+        return [
+            (f"video {i}", load_posetrack(dict(g)), load_posetrack(dict(p)))
+            for i, (g, p) in enumerate(zip(gt, predictions))
+        ]
     gt_path, pred_path = Path(gt), Path(predictions)
     pairs = []
     for file in posetrack_files(gt_path):
         pred_file = pred_path / file.name if gt_path.is_dir() else pred_path
         if gt_path.is_dir() and not pred_path.is_dir():
-            raise NotADirectoryError(f"ground truth {gt_path} is a directory, so predictions must be one too: {pred_path}")
+            raise NotADirectoryError(
+                f"ground truth {gt_path} is a directory, so predictions must be one too: {pred_path}"
+            )
         if not pred_file.is_file():
             raise FileNotFoundError(f"no prediction file {pred_file} for ground truth {file}")
         pairs.append((str(pred_file), load_posetrack(file), load_posetrack(pred_file)))
@@ -357,15 +388,22 @@ def write_posetrack_predictions(
     for person in predictions:
         image_id = person["image_id"]
         if image_id not in owner:
-            raise ValueError(f"prediction for image_id {image_id}, which no ground-truth file in {gt} lists")
+            raise ValueError(
+                f"prediction for image_id {image_id}, which no ground-truth file in {gt} lists"
+            )
         kp = np.asarray(person["keypoints"], np.float64)
         sc = np.asarray(person["scores"], np.float64).reshape(-1)
         if kp.ndim != 2 or kp.shape[1] not in (2, 3) or sc.shape != (kp.shape[0],):
-            raise ValueError(f"keypoints must be (K, 2|3) and scores (K,); got {kp.shape} and {sc.shape}")
+            raise ValueError(
+                f"keypoints must be (K, 2|3) and scores (K,); got {kp.shape} and {sc.shape}"
+            )
         flat = np.concatenate([kp[:, :2], np.ones((len(kp), 1))], 1).reshape(-1)
         n = owner[image_id]
         entry = {
-            "image_id": image_id, "category_id": 1, "keypoints": flat.tolist(), "scores": sc.tolist(),
+            "image_id": image_id,
+            "category_id": 1,
+            "keypoints": flat.tolist(),
+            "scores": sc.tolist(),
             "track_id": int(person.get("track_id", len(per_file[n]))),
             "id": len(per_file[n]),
         }
@@ -375,10 +413,16 @@ def write_posetrack_predictions(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    for (file, data), annotations in zip(loaded, per_file):
+    for (file, data), people in zip(loaded, per_file):
         path = out_dir / file.name
         with open(path, "w") as f:
-            json.dump({"images": data["images"], "annotations": annotations,
-                       "categories": data.get("categories", [])}, f)
+            json.dump(
+                {
+                    "images": data["images"],
+                    "annotations": people,
+                    "categories": data.get("categories", []),
+                },
+                f,
+            )
         written.append(path)
     return written
