@@ -9,8 +9,8 @@ import sys
 import numpy as np
 import pytest
 import torch
-
 from conftest import ROOT
+
 from tarpose.eval import (
     OKS_THRESHOLDS,
     bbox_size,
@@ -78,8 +78,15 @@ def test_oks_formula_by_hand():
     visible[0, [0, 1]] = 1  # joint 1 exact -> 1
     assert oks(pred, gt, visible, torch.tensor([area])).item() == pytest.approx((0.5 + 1.0) / 2)
     # broadcasting gives the (D, G) matrix
-    matrix = oks(pred[:, None].expand(3, 2, 17, 2), gt.expand(2, 17, 2), visible.expand(2, 17), torch.tensor([area, area]))
-    assert matrix.shape == (3, 2) and torch.allclose(matrix, torch.full((3, 2), 0.75, dtype=torch.float64))
+    matrix = oks(
+        pred[:, None].expand(3, 2, 17, 2),
+        gt.expand(2, 17, 2),
+        visible.expand(2, 17),
+        torch.tensor([area, area]),
+    )
+    assert matrix.shape == (3, 2) and torch.allclose(
+        matrix, torch.full((3, 2), 0.75, dtype=torch.float64)
+    )
     assert math.isnan(oks(pred, gt, torch.zeros(1, 17), torch.tensor([area])).item())
     with pytest.raises(ValueError, match="sigmas"):
         oks(torch.zeros(1, 5, 2), torch.zeros(1, 5, 2), torch.ones(1, 5), torch.ones(1))
@@ -109,12 +116,24 @@ def test_oks_ap_needs_boxes_for_people_without_labelled_joints():
     with pytest.raises(ValueError, match="pass gt_boxes"):
         oks_ap(torch.zeros(2, 17, 2), torch.ones(2), torch.zeros(2, 17, 2), visible, torch.ones(2))
     with pytest.raises(ValueError, match="counts must agree"):
-        oks_ap(torch.zeros(3, 17, 2), torch.ones(3), torch.zeros(2, 17, 2), torch.ones(2, 17), torch.ones(2))
+        oks_ap(
+            torch.zeros(3, 17, 2),
+            torch.ones(3),
+            torch.zeros(2, 17, 2),
+            torch.ones(2, 17),
+            torch.ones(2),
+        )
     with pytest.raises(ValueError, match="gt_areas"):
         oks_ap(torch.zeros(2, 17, 2), torch.ones(2), torch.zeros(2, 17, 2), torch.ones(2, 17))
     with pytest.raises(ValueError, match="both pred_image_ids and gt_image_ids"):
-        oks_ap(torch.zeros(2, 17, 2), torch.ones(2), torch.zeros(2, 17, 2), torch.ones(2, 17),
-               torch.ones(2), pred_image_ids=[0, 1])
+        oks_ap(
+            torch.zeros(2, 17, 2),
+            torch.ones(2),
+            torch.zeros(2, 17, 2),
+            torch.ones(2, 17),
+            torch.ones(2),
+            pred_image_ids=[0, 1],
+        )
 
 
 def random_case(seed: int) -> dict:
@@ -148,13 +167,26 @@ def random_case(seed: int) -> dict:
             scores.append(rng.random())
             pimg.append(image)
     if not gts:  # keep one person so that AP is defined
-        gts, gvis, gboxes, gareas, gimg, crowd = [np.ones((k, 2))], [np.ones(k, bool)], [[0, 0, 5, 5]], [25.0], [3], [False]
+        gts, gvis, gboxes, gareas, gimg, crowd = (
+            [np.ones((k, 2))],
+            [np.ones(k, bool)],
+            [[0, 0, 5, 5]],
+            [25.0],
+            [3],
+            [False],
+        )
     if not preds:
         preds, scores, pimg = [np.ones((k, 2))], [0.3], [3]
     return dict(
-        pred_keypoints=np.stack(preds), pred_scores=np.array(scores), gt_keypoints=np.stack(gts),
-        gt_visible=np.stack(gvis), gt_areas=np.array(gareas), gt_boxes=np.array(gboxes),
-        pred_image_ids=np.array(pimg), gt_image_ids=np.array(gimg), gt_crowd=np.array(crowd),
+        pred_keypoints=np.stack(preds),
+        pred_scores=np.array(scores),
+        gt_keypoints=np.stack(gts),
+        gt_visible=np.stack(gvis),
+        gt_areas=np.array(gareas),
+        gt_boxes=np.array(gboxes),
+        pred_image_ids=np.array(pimg),
+        gt_image_ids=np.array(gimg),
+        gt_crowd=np.array(crowd),
     )
 
 
@@ -172,7 +204,9 @@ def test_oks_ap_equals_pycocotools(seed):
     assert 0.0 < mine.ap < 1.0  # informative cases, not all-or-nothing
     assert_same(mine, oks_ap_cocoeval(**case))
     for area_range in ("medium", "large"):
-        assert_same(oks_ap(**case, area_range=area_range), oks_ap_cocoeval(**case, area_range=area_range))
+        assert_same(
+            oks_ap(**case, area_range=area_range), oks_ap_cocoeval(**case, area_range=area_range)
+        )
     few = dict(max_dets=2, thresholds=(0.3, 0.62, 0.9))
     assert_same(oks_ap(**case, **few), oks_ap_cocoeval(**case, **few))
 
@@ -190,10 +224,20 @@ def test_oks_ap_top_down_form_equals_pycocotools():
 
 def test_oks_ap_without_counted_people_is_nan():
     visible = torch.ones(1, 17)
-    result = oks_ap(torch.zeros(1, 17, 2), torch.ones(1), torch.zeros(1, 17, 2), visible, torch.ones(1),
-                    gt_crowd=[True])
+    result = oks_ap(
+        torch.zeros(1, 17, 2),
+        torch.ones(1),
+        torch.zeros(1, 17, 2),
+        visible,
+        torch.ones(1),
+        gt_crowd=[True],
+    )
     assert math.isnan(result.ap)
-    assert OKS_THRESHOLDS[0] == 0.5 and OKS_THRESHOLDS[-1] == pytest.approx(0.95) and len(OKS_THRESHOLDS) == 10
+    assert (
+        OKS_THRESHOLDS[0] == 0.5
+        and OKS_THRESHOLDS[-1] == pytest.approx(0.95)
+        and len(OKS_THRESHOLDS) == 10
+    )
 
 
 # ---------------------------------------------------------------------------------- jitter
@@ -230,5 +274,7 @@ def test_jitter_leaves_out_triples_that_touch_a_gap():
 
 
 def test_eval_package_is_import_light():
-    code = "import sys, tarpose.eval; assert 'pycocotools' not in sys.modules, 'pycocotools imported'"
+    code = (
+        "import sys, tarpose.eval; assert 'pycocotools' not in sys.modules, 'pycocotools imported'"
+    )
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)

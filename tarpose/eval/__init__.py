@@ -1,4 +1,4 @@
-"""Evaluation: keypoint metrics (PCK, OKS, COCO OKS AP, jitter) and the PoseTrack mAP.
+"""Evaluation: keypoint metrics (PCK, OKS, COCO OKS AP, jitter) and the PoseTrack mAP (poseval rules).
 
 Import-light: only torch and NumPy; pycocotools is imported only by :func:`oks_ap_cocoeval`.
 """
@@ -16,12 +16,15 @@ from .metrics import (
     pck,
     pck_per_joint,
 )
+from .posetrack import PoseTrackAP, evaluate_posetrack, write_posetrack_predictions
 
 __all__ = [
     "AREA_RANGES",
     "OKSAP",
     "OKS_THRESHOLDS",
+    "PoseTrackAP",
     "bbox_size",
+    "evaluate_posetrack",
     "head_size",
     "jitter",
     "oks",
@@ -29,4 +32,5 @@ __all__ = [
     "oks_ap_cocoeval",
     "pck",
     "pck_per_joint",
+    "write_posetrack_predictions",
 ]

@@ -128,7 +128,9 @@ def pck_per_joint(pred, gt, visible, norm, threshold: float = 0.05) -> Tensor:
 def _sigmas(sigmas, k: int) -> np.ndarray:
     s = _array("sigmas", COCO_SIGMAS if sigmas is None else sigmas, ndim=1)
     if s.shape[0] != k:
-        raise ValueError(f"{s.shape[0]} sigmas for {k} keypoints; pass sigmas= for this keypoint set")
+        raise ValueError(
+            f"{s.shape[0]} sigmas for {k} keypoints; pass sigmas= for this keypoint set"
+        )
     return s
 
 
@@ -209,8 +211,16 @@ class _Inputs:
 
 
 def _inputs(
-    pred_keypoints, pred_scores, gt_keypoints, gt_visible, gt_areas, gt_boxes, pred_image_ids,
-    gt_image_ids, gt_crowd, sigmas,
+    pred_keypoints,
+    pred_scores,
+    gt_keypoints,
+    gt_visible,
+    gt_areas,
+    gt_boxes,
+    pred_image_ids,
+    gt_image_ids,
+    gt_crowd,
+    sigmas,
 ) -> _Inputs:
     pred = _array("pred_keypoints", pred_keypoints, ndim=3, last=2)
     gt = _array("gt_keypoints", gt_keypoints, ndim=3, last=2)
@@ -264,8 +274,17 @@ def _inputs(
     if not (np.isfinite(pred).all() and np.isfinite(scores).all()):
         raise ValueError("pred_keypoints and pred_scores must be finite")
     return _Inputs(
-        pred, scores, pred_images, gt, visible, areas, boxes, gt_images, crowd,
-        _sigmas(sigmas, k), np.unique(np.concatenate([gt_images, pred_images])),
+        pred,
+        scores,
+        pred_images,
+        gt,
+        visible,
+        areas,
+        boxes,
+        gt_images,
+        crowd,
+        _sigmas(sigmas, k),
+        np.unique(np.concatenate([gt_images, pred_images])),
     )
 
 
@@ -325,7 +344,9 @@ def _evaluate_image(x: _Inputs, image: int, thresholds: np.ndarray, max_dets: in
                 det_ignored[ti, di] = ignore[m]
                 taken[m] = True
     pts = x.pred[dets]  # (d, K, 2): COCO's result area = the keypoints' extent
-    extent = (pts[..., 0].max(-1) - pts[..., 0].min(-1)) * (pts[..., 1].max(-1) - pts[..., 1].min(-1))
+    extent = (pts[..., 0].max(-1) - pts[..., 0].min(-1)) * (
+        pts[..., 1].max(-1) - pts[..., 1].min(-1)
+    )
     outside = (extent < lo) | (extent > hi)
     det_ignored |= ~matched & outside[None]
     return x.scores[dets], matched, det_ignored, int((~ignore).sum())
@@ -374,8 +395,16 @@ def oks_ap(
         :class:`OKSAP` (``.ap``, ``.at(0.5)``, ``.ar``, ...).
     """
     x = _inputs(
-        pred_keypoints, pred_scores, gt_keypoints, gt_visible, gt_areas, gt_boxes,
-        pred_image_ids, gt_image_ids, gt_crowd, sigmas,
+        pred_keypoints,
+        pred_scores,
+        gt_keypoints,
+        gt_visible,
+        gt_areas,
+        gt_boxes,
+        pred_image_ids,
+        gt_image_ids,
+        gt_crowd,
+        sigmas,
     )
     area_range = AREA_RANGES[area_range] if isinstance(area_range, str) else tuple(area_range)
     t = np.asarray(thresholds, dtype=np.float64)
@@ -438,8 +467,16 @@ def oks_ap_cocoeval(
             "(or use oks_ap, which computes the same without it)"
         ) from error
     x = _inputs(
-        pred_keypoints, pred_scores, gt_keypoints, gt_visible, gt_areas, gt_boxes,
-        pred_image_ids, gt_image_ids, gt_crowd, sigmas,
+        pred_keypoints,
+        pred_scores,
+        gt_keypoints,
+        gt_visible,
+        gt_areas,
+        gt_boxes,
+        pred_image_ids,
+        gt_image_ids,
+        gt_crowd,
+        sigmas,
     )
     area_range = AREA_RANGES[area_range] if isinstance(area_range, str) else tuple(area_range)
     t = np.asarray(thresholds, dtype=np.float64)
@@ -455,11 +492,18 @@ def oks_ap_cocoeval(
         else:  # only read by COCO for people without labelled joints, which need gt_boxes
             pts = x.gt[gi][vis]
             box = [*pts.min(0).tolist(), *(pts.max(0) - pts.min(0)).tolist()]
-        annotations.append({
-            "id": gi + 1, "image_id": image_index[int(x.gt_images[gi])], "category_id": 1,
-            "keypoints": flat.reshape(-1).tolist(), "num_keypoints": int(vis.sum()),
-            "area": float(x.areas[gi]), "bbox": box, "iscrowd": int(x.crowd[gi]),
-        })
+        annotations.append(
+            {
+                "id": gi + 1,
+                "image_id": image_index[int(x.gt_images[gi])],
+                "category_id": 1,
+                "keypoints": flat.reshape(-1).tolist(),
+                "num_keypoints": int(vis.sum()),
+                "area": float(x.areas[gi]),
+                "bbox": box,
+                "iscrowd": int(x.crowd[gi]),
+            }
+        )
     dataset = {
         "images": [{"id": i} for i in image_index.values()],
         "annotations": annotations,
@@ -467,7 +511,8 @@ def oks_ap_cocoeval(
     }
     results = [
         {
-            "image_id": image_index[int(x.pred_images[d])], "category_id": 1,
+            "image_id": image_index[int(x.pred_images[d])],
+            "category_id": 1,
             "keypoints": np.concatenate([x.pred[d], np.ones((k, 1))], axis=1).reshape(-1).tolist(),
             "score": float(x.scores[d]),
         }
@@ -479,8 +524,11 @@ def oks_ap_cocoeval(
         coco_gt.createIndex()
         if not results:  # COCO.loadRes cannot load an empty list
             n_gt = sum(
-                1 for a in annotations
-                if not a["iscrowd"] and a["num_keypoints"] > 0 and area_range[0] <= a["area"] <= area_range[1]
+                1
+                for a in annotations
+                if not a["iscrowd"]
+                and a["num_keypoints"] > 0
+                and area_range[0] <= a["area"] <= area_range[1]
             )
             value = 0.0 if n_gt else float("nan")
             return OKSAP(value, (value,) * len(t), (value,) * len(t), tuple(t.tolist()))
