@@ -16,6 +16,7 @@ from collections.abc import Sequence
 COMMANDS: dict[str, str] = {
     "models": "tarpose.cli.models",
     "train": "tarpose.cli.train",
+    "evaluate": "tarpose.cli.evaluate",
 }
 
 
