@@ -10,7 +10,7 @@ import sys
 
 import pytest
 import torch
-from conftest import ROOT, tiny_vitpose
+from conftest import ROOT, SHARED, tiny_vitpose
 from safetensors.torch import load_file
 from toy_pose_data import ToyPoses
 
@@ -584,7 +584,10 @@ def test_cli_resume_continues_a_run(tmp_path, capsys):
         (["--dataset", "toy_pose_data:Nope"], "module 'toy_pose_data' has no callable 'Nope'"),
         (DATA + ["--data-opt", "colour=1"], "rejected the options"),
         (DATA + ["--lr", "-1"], "lr must be a finite number >= 0"),
-        (DATA + ["--num-frames", "5"], "windows of 5 frames but the dataset's clips have T=3 frames"),
+        (
+            DATA + ["--num-frames", "5"],
+            "windows of 5 frames but the dataset's clips have T=3 frames",
+        ),
         (DATA + ["--init-from", "/nonexistent"], "--init-from: no trained model at /nonexistent"),
         (DATA + ["--model-opt", "embed_dim=33"], "cannot build 'tar-vitpose-s'"),
     ],
@@ -594,3 +597,38 @@ def test_cli_errors_are_one_line(tmp_path, capsys, extra, message):
     assert main([*base, *extra, "--out", str(tmp_path / "run"), "--steps", "1"]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+
+
+@pytest.mark.skipif(
+    not (SHARED / "data" / "posetrack18").is_dir(), reason="needs ../shared/data/posetrack18"
+)
+def test_cli_trains_on_real_posetrack18_files_with_augmentation(tmp_path):
+    annotations = SHARED / "data" / "posetrack18" / "annotations" / "val"
+    args = [
+        "train",
+        "--model",
+        "tar-vitpose-s",
+        *TINY[:-2],
+        "num_joints=17",
+        "img_size=[64,48]",
+        "--dataset",
+        "posetrack",
+        "--data-opt",
+        f"annotations={annotations}",
+        "missing_frames=invalid",
+        "input_size=[64,48]",
+        "augment=true",
+        "--batch-size",
+        "4",
+        "--steps",
+        "2",
+        "--workers",
+        "0",
+        "--joint-weights",
+        "coco",
+    ]
+    assert main([*args, "--out", str(tmp_path / "a")]) == 0
+    assert main([*args, "--out", str(tmp_path / "b")]) == 0  # augmentation is seeded
+    a = load_file(str(tmp_path / "a" / "model.safetensors"))
+    assert states_equal(a, load_file(str(tmp_path / "b" / "model.safetensors")))
+    assert load_trained(tmp_path / "a").num_frames == 5
