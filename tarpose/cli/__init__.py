@@ -16,6 +16,8 @@ from collections.abc import Sequence
 COMMANDS: dict[str, str] = {
     "models": "tarpose.cli.models",
     "convert": "tarpose.cli.convert",
+    "train": "tarpose.cli.train",
+    "evaluate": "tarpose.cli.evaluate",
 }
 
 
