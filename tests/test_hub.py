@@ -187,3 +187,21 @@ def test_files_and_directories_resolve(tmp_path):
     assert resolve_source(tmp_path, filename="other.pth").weights == tmp_path / "other.pth"
     with pytest.raises(FileNotFoundError, match="absent.pth not found in"):
         resolve_source(tmp_path, filename="absent.pth")
+
+
+def test_models_written_by_tarpose_train_load(tmp_path):
+    from tarpose.training import save_trained
+
+    options = {"img_size": [64, 48], "depth": 1, "num_joints": 5, "num_frames": 3}
+    model = tarpose.create_model("tar-vitpose-s", **options).eval()
+    with torch.no_grad():
+        for p in model.new_parameters():
+            p.normal_(0, 0.3)
+    save_trained(tmp_path / "run", model, {"name": "tar-vitpose-s", "options": options})
+    assert_identical(tarpose.load_model(tmp_path / "run"), model)
+    assert_identical(tarpose.TemporalWrapper.from_pretrained(tmp_path / "run"), model)
+    (tmp_path / "run" / "config.json").unlink()  # the spec also travels in the file's metadata
+    loaded = tarpose.load_model(tmp_path / "run" / "model.safetensors")
+    assert_identical(loaded, model)
+    with torch.no_grad():
+        assert torch.equal(loaded(CLIP), model(CLIP))

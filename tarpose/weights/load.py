@@ -23,7 +23,7 @@ from ..wrapper import TemporalWrapper
 from .errors import CheckpointError
 from .formats import Remapped, find_state_dict, remap
 from .infer import CONFIG_FIELDS, infer_config, token_grid
-from .safe_io import read_checkpoint
+from .safe_io import embedded_config, read_checkpoint
 from .sources import resolve_source
 from .strict import load_state_strict
 
@@ -158,8 +158,9 @@ def _read(
     )
     described = resolved.description
     state = find_state_dict(read_checkpoint(resolved.weights), source=described)
+    config = resolved.config if resolved.config is not None else embedded_config(resolved.weights)
     try:
-        fmt, remapped = remap(state, resolved.config, format=format, dataset_index=dataset_index)
+        fmt, remapped = remap(state, config, format=format, dataset_index=dataset_index)
     except CheckpointError as error:
         raise CheckpointError(f"{described}: {error}") from None
     return remapped, f"{described} ({fmt} layout)"

@@ -8,6 +8,7 @@ to call, a class to build) is refused before it runs, and tarpose says which glo
 
 from __future__ import annotations
 
+import json
 import pickle
 import re
 from pathlib import Path
@@ -72,6 +73,23 @@ def read_safetensors(path: str | Path) -> dict[str, Tensor]:
             f"{path} is not a readable safetensors file ({error}); it is truncated, empty or "
             "not a safetensors file"
         ) from None
+
+
+def embedded_config(path: str | Path) -> dict[str, Any] | None:
+    """The model config a safetensors file carries in its metadata (``"config"``, as
+    ``tarpose train`` writes it), or ``None``."""
+    from safetensors import safe_open
+
+    path = Path(path)
+    if not is_safetensors(path):
+        return None
+    with safe_open(str(path), framework="pt") as f:
+        text = (f.metadata() or {}).get("config")
+    try:
+        config = json.loads(text) if text else None
+    except json.JSONDecodeError:
+        return None
+    return config if isinstance(config, dict) else None
 
 
 def read_pickle(path: str | Path) -> Any:

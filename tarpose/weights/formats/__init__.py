@@ -1,15 +1,13 @@
 """Checkpoint layouts tarpose reads, one key-remapping function per source format.
 
-========================  ===============================================================
-format                    source
-========================  ===============================================================
-``"tarpose"``             tarpose's own ``save_pretrained`` (ViTPose or TemporalWrapper)
-``"transformers"``        Hugging Face ``VitPoseForPoseEstimation`` (``usyd-community/*``)
-``"official"``            ViTAE-Transformer/ViTPose ``.pth`` (ViTPose and ViTPose+)
-``"easy_vitpose"``        JunkyByte/easy_ViTPose ``.pth`` (the official layout)
-``"mmpose"``              mmpose 1.x ``TopdownPoseEstimator`` (mmpretrain ViT backbone)
-``"tar_official"``        zgspose/TARViTPose ``.pt`` (``{"model_state_dict": ...}``)
-========================  ===============================================================
+| format | source |
+|---|---|
+| `"tarpose"` | tarpose's own `save_pretrained` (ViTPose or TemporalWrapper), `tarpose train` output |
+| `"transformers"` | Hugging Face `VitPoseForPoseEstimation` (`usyd-community/*`) |
+| `"official"` | ViTAE-Transformer/ViTPose `.pth` (ViTPose and ViTPose+) |
+| `"easy_vitpose"` | JunkyByte/easy_ViTPose `.pth` (the official layout) |
+| `"mmpose"` | mmpose 1.x `TopdownPoseEstimator` (mmpretrain ViT backbone) |
+| `"tar_official"` | zgspose/TARViTPose `.pt` (`{"model_state_dict": ...}`) |
 """
 
 from __future__ import annotations
