@@ -93,7 +93,7 @@ def test_from_pretrained_overrides(tmp_path):
     clip = torch.randn(1, 3, 3, 96, 64)
     with torch.no_grad():  # load-time resize == the run-time resize of the original
         torch.testing.assert_close(big(clip), wrapper(clip), atol=1e-6, rtol=0)
-    with pytest.raises(TypeError, match=r"unknown overrides \['num_frame'\]"):
+    with pytest.raises(TypeError, match=r"unknown options \['num_frame'\]"):
         tarpose.TemporalWrapper.from_pretrained(tmp_path, num_frame=3)
     tiny_vitpose().save_pretrained(tmp_path / "single")
     with pytest.raises(TypeError, match=r"single-frame ViTPose; \['num_frames'\] apply to temporal models"):

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import fnmatch
+import inspect
 from collections.abc import Callable
 from dataclasses import fields
 from typing import Any
@@ -48,6 +49,9 @@ def list_models(pattern: str | None = None, pretrained: bool = False) -> list[st
 def create_model(name: str, pretrained: bool = False, **overrides: Any) -> nn.Module:
     """Build a registered model; keyword overrides go to its config (e.g. ``img_size=(384, 288)``).
 
+    For a temporal (``tar-``) model the overrides are routed by :func:`split_overrides`:
+    ``create_model("tar-vitpose-b", depth=4, vitpose={"img_size": (384, 288)})``.
+
     With ``pretrained=True`` the weights of the name's entry in the pretrained table are loaded
     (through the Hugging Face Hub for a repo id, so its cache and ``HF_HUB_OFFLINE`` apply) and
     checked against the registered architecture; ``model.pretrained_cfg`` then says which input
@@ -71,8 +75,7 @@ def create_model(name: str, pretrained: bool = False, **overrides: Any) -> nn.Mo
         expected = _MODELS[name](**overrides)
     remapped, source = read_remapped(cfg.source, revision=cfg.revision, dataset_index=cfg.dataset_index)
     if isinstance(expected, TemporalWrapper) and remapped.temporal is None:
-        base = {k: v for k, v in overrides.items() if k in _CONFIG_FIELDS}
-        temporal = {k: v for k, v in overrides.items() if k not in _CONFIG_FIELDS}
+        base, temporal = split_overrides(dict(overrides), overrides.pop("vitpose", None))
         model = TemporalWrapper(build_model(remapped, base, source=source), **temporal).eval()
     else:
         model = build_model(remapped, overrides, source=source)
@@ -92,11 +95,45 @@ def _vitpose(size: str, decoder: str, **overrides: Any) -> ViTPose:
     return ViTPose(ViTPoseConfig(**{**VITPOSE_SIZES[size], "decoder": decoder, **overrides}))
 
 
-def _tar_vitpose(size: str, decoder: str, **overrides: Any) -> nn.Module:
+def temporal_fields() -> frozenset[str]:
+    """Keyword arguments of :class:`~tarpose.TemporalWrapper` that configure the temporal part."""
     from ..wrapper import TemporalWrapper
 
-    base = {k: v for k, v in overrides.items() if k in _CONFIG_FIELDS}
-    temporal = {k: v for k, v in overrides.items() if k not in _CONFIG_FIELDS}
+    return frozenset(
+        name for name in inspect.signature(TemporalWrapper.__init__).parameters
+        if name not in ("self", "model", "encoder", "decoder", "dim", "num_joints")
+    )
+
+
+def split_overrides(
+    overrides: dict[str, Any], vitpose: dict[str, Any] | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Route the overrides of a temporal model: ``(base ViTPose fields, TemporalWrapper arguments)``.
+
+    A name the wrapper takes (``depth``, ``num_heads``, ``mlp_ratio``, ``num_frames``, ...) goes to
+    the temporal modules; any other :class:`ViTPoseConfig` field (``img_size``, ``num_joints``,
+    ``embed_dim``, ...) to the base model; ``vitpose={...}`` sets base fields explicitly, e.g.
+    ``vitpose={"depth": 2}`` for the backbone's depth.
+    """
+    temporal_names = temporal_fields()
+    unknown = sorted(set(overrides) - temporal_names - _CONFIG_FIELDS)
+    if unknown:
+        raise TypeError(
+            f"unknown options {unknown}; a temporal model takes TemporalWrapper arguments "
+            f"{sorted(temporal_names)}, ViTPoseConfig fields {sorted(_CONFIG_FIELDS)} and "
+            "vitpose={...} for the base model"
+        )
+    temporal = {k: v for k, v in overrides.items() if k in temporal_names}
+    base = {k: v for k, v in overrides.items() if k not in temporal_names}
+    return {**base, **(vitpose or {})}, temporal
+
+
+def _tar_vitpose(
+    size: str, decoder: str, vitpose: dict[str, Any] | None = None, **overrides: Any
+) -> nn.Module:
+    from ..wrapper import TemporalWrapper
+
+    base, temporal = split_overrides(overrides, vitpose)
     return TemporalWrapper(_vitpose(size, decoder, **base), **temporal)
 
 

@@ -10,7 +10,6 @@ complete model in eval mode or raises.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 
 from torch import Tensor, nn
 
+from ..models.registry import split_overrides, temporal_fields
 from ..models.vitpose import ViTPose, ViTPoseConfig, resize_pos_embed
 from ..wrapper import TemporalWrapper
 from .errors import CheckpointError
@@ -27,10 +27,7 @@ from .safe_io import embedded_config, read_checkpoint
 from .sources import resolve_source
 from .strict import load_state_strict
 
-TEMPORAL_FIELDS: frozenset[str] = frozenset(
-    name for name in inspect.signature(TemporalWrapper.__init__).parameters
-    if name not in ("self", "model", "encoder", "decoder")
-)
+TEMPORAL_FIELDS: frozenset[str] = temporal_fields()
 
 
 def load_vitpose(
@@ -188,15 +185,8 @@ def _build_vitpose(remapped: Remapped, overrides: dict[str, Any], described: str
 def _build_temporal(
     remapped: Remapped, overrides: dict[str, Any], vitpose: dict[str, Any], described: str
 ) -> TemporalWrapper:
-    unknown = sorted(set(overrides) - CONFIG_FIELDS - TEMPORAL_FIELDS)
-    if unknown:
-        raise TypeError(
-            f"unknown overrides {unknown}; valid: TemporalWrapper arguments "
-            f"{sorted(TEMPORAL_FIELDS)} and ViTPoseConfig fields {sorted(CONFIG_FIELDS)}"
-        )
-    base = {k: v for k, v in overrides.items() if k not in TEMPORAL_FIELDS}  # ViTPose-only names
-    base.update(vitpose)
-    temporal = {**(remapped.temporal_config or {}), **{k: v for k, v in overrides.items() if k in TEMPORAL_FIELDS}}
+    base, temporal_overrides = split_overrides(overrides, vitpose)
+    temporal = {**(remapped.temporal_config or {}), **temporal_overrides}
     config, vit_state = _vitpose_state(remapped, base, described)
     with skip_init():
         model = TemporalWrapper(ViTPose(config), **temporal)
