@@ -101,7 +101,7 @@ def test_mode_checks():
     with pytest.raises(ValueError, match="mode must be"):
         StreamingPredictor(temporal(num_frames=3), mode="sideways")
     with pytest.raises(TypeError, match="TemporalWrapper"):
-        StreamingPredictor(tiny_vitpose())
+        StreamingPredictor(tiny_vitpose())  # noqa
 
 
 class EncoderCalls:

@@ -15,6 +15,7 @@ onnx/onnxruntime for export) are imported only when used.
 from .atomic import atomic_output
 from .export import OnnxTemporalModel, export_onnx, onnx_paths
 from .render import draw_box, draw_label, draw_pose, draw_poses, encode_png, track_color, write_png
+from .single import SingleFrameModel
 from .source import resolve_model
 from .stream import FramePoses, StreamingPredictor, model_input_size
 from .topdown import (
@@ -33,6 +34,7 @@ __all__ = [
     "FramePoses",
     "IoUTracker",
     "OnnxTemporalModel",
+    "SingleFrameModel",
     "StreamingPredictor",
     "VideoReader",
     "VideoWriter",

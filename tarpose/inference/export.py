@@ -93,6 +93,12 @@ def export_onnx(
     size = input_size or model_input_size(model)
     if size is None:
         raise ValueError(f"cannot read the crop size off {type(model).__name__}: pass input_size=(H, W)")
+    size_bytes = 4 * sum(p.numel() for p in {id(p): p for p in model.parameters()}.values())
+    if size_bytes >= 2**31:
+        raise ValueError(
+            f"the model has {size_bytes / 2**30:.1f} GiB of float32 weights: ONNX files over 2 GiB "
+            "(ViT-H) need external data, which export_onnx does not write yet"
+        )
     encode_path, temporal_path = onnx_paths(path)
     model = copy.deepcopy(model).float().cpu().eval()
     t = int(model.num_frames)
@@ -133,6 +139,31 @@ def export_onnx(
         with atomic_output(out_path) as tmp:
             onnx.save_model(proto, str(tmp))
     return encode_path, temporal_path
+
+
+def verify_onnx(model: nn.Module, path: str | os.PathLike[str], batch: int = 3, seed: int = 0) -> dict[str, float]:
+    """Max absolute differences between onnxruntime (the graphs at ``path``) and PyTorch on random
+    crops (a batch size other than the export's) and a window with a missing frame:
+    ``{"features", "heatmaps", "final"}``."""
+    onnx_model = OnnxTemporalModel(path)
+    model = copy.deepcopy(model).float().cpu().eval()
+    g = torch.Generator().manual_seed(seed)
+    t = onnx_model.num_frames
+    images = torch.randn(batch * t, 3, *onnx_model.image_size, generator=g)
+    frame_valid = torch.ones(batch, t, dtype=torch.bool)
+    if t > 1:
+        frame_valid[0, 0 if onnx_model.target_index else t - 1] = False
+    with torch.no_grad():
+        features, heatmaps = model.encode(images)
+        window = (features.view(batch, t, *features.shape[1:]), heatmaps.view(batch, t, *heatmaps.shape[1:]))
+        final = model.aggregate_restore(*window, frame_valid)
+    o_features, o_heatmaps = onnx_model.encode(images)
+    o_final = onnx_model.aggregate_restore(*window, frame_valid)
+    return {
+        "features": float((o_features - features).abs().max()),
+        "heatmaps": float((o_heatmaps - heatmaps).abs().max()),
+        "final": float((o_final - final).abs().max()),
+    }
 
 
 @contextlib.contextmanager

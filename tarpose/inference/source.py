@@ -16,14 +16,14 @@ def resolve_model(source: str | os.PathLike[str] | nn.Module, *, warn: bool = Tr
     (``STEM.onnx`` / ``STEM.encode.onnx``), or anything :func:`tarpose.load_model` loads (a
     checkpoint directory, a Hub id, a ViTPose checkpoint). Without ``tarpose.load_model`` a
     registered architecture name (``tarpose models``) builds that model with random weights (a
-    warning says so). A single-frame model is wrapped as ``TemporalWrapper(model, num_frames=1)``,
-    which returns exactly the model's own heatmaps.
+    warning says so). A single-frame ViTPose becomes a :class:`SingleFrameModel` (its own heatmaps,
+    frame by frame).
 
     Raises ``ValueError`` (unknown source) or ``FileNotFoundError`` with a one-line message.
     """
     import tarpose
 
-    from ..wrapper import TemporalWrapper
+    from .single import SingleFrameModel
 
     if isinstance(source, nn.Module):
         model = source
@@ -51,5 +51,5 @@ def resolve_model(source: str | os.PathLike[str] | nn.Module, *, warn: bool = Tr
                 f"{', '.join(tarpose.list_models())}"
             )
     if not hasattr(model, "aggregate_restore"):
-        model = TemporalWrapper(model, num_frames=1)
+        model = SingleFrameModel(model)
     return model.eval()

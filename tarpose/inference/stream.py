@@ -191,7 +191,7 @@ class StreamingPredictor:
             if not hasattr(model, name):
                 raise TypeError(
                     f"{type(model).__name__} has no {name!r}: the predictor needs a temporal model; "
-                    "wrap a single-frame ViTPose as tarpose.TemporalWrapper(model, num_frames=1)"
+                    "wrap a single-frame ViTPose as tarpose.inference.SingleFrameModel(model)"
                 )
         window, target = int(model.num_frames), int(model.target_index)
         lookahead = window - 1 - target
