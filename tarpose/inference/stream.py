@@ -94,15 +94,18 @@ class FramePoses:
 
     def records(self, decimals: int = 3) -> list[dict[str, Any]]:
         """JSON-ready records, one per person: ``frame``, ``track_id``, ``bbox`` ``[x, y, w, h]``,
-        ``keypoints`` ``[[x, y, score], ...]`` (COCO order) and ``score`` (mean keypoint score)."""
+        ``keypoints`` ``[[x, y, score], ...]`` (COCO order) and ``score`` (mean keypoint score);
+        coordinates rounded to ``decimals`` places, scores to one more."""
         out = []
         for i, track_id in enumerate(self.track_ids):
-            points = torch.cat([self.keypoints[i], self.scores[i, :, None].double()], dim=-1)
             out.append({
                 "frame": self.index,
                 "track_id": track_id,
                 "bbox": [round(v, decimals) for v in self.boxes[i].tolist()],
-                "keypoints": [[round(v, decimals) for v in p] for p in points.tolist()],
+                "keypoints": [
+                    [round(x, decimals), round(y, decimals), round(s, decimals + 1)]
+                    for (x, y), s in zip(self.keypoints[i].tolist(), self.scores[i].tolist())
+                ],
                 "score": round(float(self.scores[i].mean()), decimals + 1),
             })
         return out
