@@ -74,11 +74,10 @@ def crop_images(
     The crop is taken from the raw image (black outside it) and then ImageNet-normalised.
     """
     n = matrices.shape[0]
+    images = images.to(dtype) / 255 if images.dtype == torch.uint8 else images.to(dtype)
     if images.ndim == 3:
         images = images.unsqueeze(0).expand(n, -1, -1, -1)  # (n, 3, hi, wi), no copy
-    if images.dtype == torch.uint8:
-        images = images.to(dtype) / 255
-    crops = warp_crops(images.to(dtype), matrices, input_size)  # (n, 3, h, w)
+    crops = warp_crops(images, matrices, input_size)  # (n, 3, h, w)
     return normalize_images(crops)
 
 
