@@ -237,3 +237,19 @@ def test_bad_push_input():
         predictor.push(frame, [[0, 0, 10, 10], [5, 5, 10, 10]], [1])
     with pytest.raises(ValueError, match=r"\(H, W, 3\)"):
         predictor.push(frame[..., :2], [[0, 0, 10, 10]])
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_matches_cpu():
+    """On CUDA: float32 equals the CPU; the default bfloat16 autocast stays close."""
+    frames = random_video(6, seed=8).numpy()
+    boxes = [[(5.0, 5.0, 30.0, 50.0), (40.0, 10.0, 30.0, 60.0)]] * 6
+    items = [(f, b, [0, 1]) for f, b in zip(frames, boxes)]
+    cpu = list(StreamingPredictor(temporal(), keep_heatmaps=True, flip=True, flip_pairs=[(1, 2)]).run(items))
+    for precision, tolerance in (("float32", 1e-4), ("auto", 5e-2)):
+        predictor = StreamingPredictor(temporal().cuda(), keep_heatmaps=True, flip=True, flip_pairs=[(1, 2)],
+                                       precision=precision)
+        assert predictor.autocast_dtype == (torch.bfloat16 if precision == "auto" else None)
+        for a, b in zip(predictor.run(items), cpu):
+            scale = b.heatmaps.abs().max()
+            assert (a.heatmaps - b.heatmaps).abs().max() <= tolerance * scale, precision
