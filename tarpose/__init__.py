@@ -5,17 +5,20 @@ The public API::
     JointTemporalAggregator, GlobalRestoringAttention, heatmap_mask   # the modules
     TemporalWrapper                                                     # retrofit a model
     ViTPose, ViTPoseConfig, create_model, list_models                  # built-in ViTPose
+    StreamingPredictor                                                  # video (tarpose.inference)
 """
 
 from .layers import GlobalRestoringAttention, JointTemporalAggregator, heatmap_mask
 from .models import ViTPose, ViTPoseConfig, create_model, list_models, register_model
 from .wrapper import TemporalOutput, TemporalWrapper
+from .inference import StreamingPredictor  # noqa: E402  (after the wrapper it builds on)
 
 __version__ = "0.1.0"
 
 __all__ = [
     "GlobalRestoringAttention",
     "JointTemporalAggregator",
+    "StreamingPredictor",
     "TemporalOutput",
     "TemporalWrapper",
     "ViTPose",

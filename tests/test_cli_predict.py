@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +17,7 @@ import tarpose
 from conftest import ROOT, SHARED, tiny_vitpose
 from tarpose.cli import main
 from tarpose.inference import StreamingPredictor, VideoReader, VideoWriter
+from tarpose.models import registry
 from test_topdown import BlobDecoder, BlobEncoder, blob_frame
 
 pytest.importorskip("av")
@@ -40,9 +43,19 @@ def _blob(**_: object) -> tarpose.TemporalWrapper:
     return model.eval()
 
 
-for _name, _factory in ((TINY, _tiny), (BLOB, _blob)):
-    if _name not in tarpose.list_models():
-        tarpose.register_model(_name)(_factory)
+@contextlib.contextmanager
+def registered_test_models() -> Iterator[None]:
+    """TINY and BLOB in the model registry for the duration (removed afterwards)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(registry._MODELS, TINY, _tiny)
+        patch.setitem(registry._MODELS, BLOB, _blob)
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _registered() -> Iterator[None]:
+    with registered_test_models():
+        yield
 
 
 def leftovers(directory: Path) -> list[str]:

@@ -9,7 +9,7 @@ import torch
 
 from tarpose.cli import main
 from tarpose.inference import OnnxTemporalModel, StreamingPredictor, export_onnx, onnx_paths
-from test_cli_predict import TINY, _tiny, blob_video, leftovers
+from test_cli_predict import TINY, _registered, _tiny, blob_video, leftovers, registered_test_models  # noqa: F401
 from test_stream import random_video
 
 pytest.importorskip("onnxruntime")
@@ -22,7 +22,8 @@ pytestmark = pytest.mark.slow  # the exporter traces the model: ~10-20 s
 def exported(tmp_path_factory):
     """The tiny temporal model (T=3, 17 joints) exported by `tarpose export`."""
     directory = tmp_path_factory.mktemp("onnx")
-    assert main(["export", TINY, str(directory / "tiny.onnx")]) == 0
+    with registered_test_models():
+        assert main(["export", TINY, str(directory / "tiny.onnx")]) == 0
     return directory
 
 

@@ -100,8 +100,10 @@ def test_mode_checks():
         StreamingPredictor(temporal(num_frames=3, target="last"), mode="centred")
     with pytest.raises(ValueError, match="mode must be"):
         StreamingPredictor(temporal(num_frames=3), mode="sideways")
-    with pytest.raises(TypeError, match="TemporalWrapper"):
-        StreamingPredictor(tiny_vitpose())  # noqa
+    with pytest.raises(TypeError, match="SingleFrameModel"):
+        StreamingPredictor(tiny_vitpose())
+    with pytest.raises(ValueError, match="refine"):
+        StreamingPredictor(temporal(num_frames=3), refine="soft-argmax")
 
 
 class EncoderCalls:
@@ -253,3 +255,23 @@ def test_cuda_matches_cpu():
         for a, b in zip(predictor.run(items), cpu):
             scale = b.heatmaps.abs().max()
             assert (a.heatmaps - b.heatmaps).abs().max() <= tolerance * scale, precision
+
+
+def test_single_frame_model_streams_the_plain_vitpose():
+    from tarpose.inference import SingleFrameModel, resolve_model
+
+    vitpose = tiny_vitpose()
+    frames = random_video(3, seed=9)
+    box = (8.0, 6.0, 40.0, 60.0)
+    out = list(StreamingPredictor(SingleFrameModel(vitpose), keep_heatmaps=True).run(
+        (f, [box], [0]) for f in frames.numpy()
+    ))
+    with torch.no_grad():
+        expected = vitpose(crops_with(frames, box))
+    for t, poses in enumerate(out):
+        torch.testing.assert_close(poses.heatmaps, expected[t : t + 1], atol=1e-5, rtol=0)
+    assert isinstance(resolve_model(vitpose), SingleFrameModel)
+    wrapper = temporal(num_frames=3)
+    assert resolve_model(wrapper) is wrapper
+    with pytest.raises(ValueError, match="unknown model 'nope'"):
+        resolve_model("nope")

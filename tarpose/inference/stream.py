@@ -213,6 +213,8 @@ class StreamingPredictor:
                 f"centred mode needs a model whose target frame is the centre of its window; this "
                 f"model's target is frame {target} of {window} (use mode='causal')"
             )
+        if refine not in ("dark", "none"):
+            raise ValueError(f"refine must be 'dark' or 'none', got {refine!r}")
         if precision not in ("auto", "float32", "bfloat16"):
             raise ValueError(f"precision must be 'auto', 'float32' or 'bfloat16', got {precision!r}")
         size = input_size or model_input_size(model)
