@@ -240,3 +240,28 @@ def test_command_line_exit_status(tmp_path):
     assert result.stderr.strip().splitlines() == [
         f"tarpose predict: error: video {str(tmp_path / 'missing.mp4')!r} does not exist"
     ]
+
+
+def test_predict_with_a_trained_model_directory(tmp_path, capsys):
+    """--model DIR loads a model written by `tarpose train` (weights and config)."""
+    from tarpose.training import save_trained
+
+    model = _tiny()
+    with torch.no_grad():
+        model.gra.gate.fill_(1.5)  # differs from the registered factory's weights
+        model.jta.query_embed.mul_(-1)
+    save_trained(tmp_path / "run", model, {"name": TINY, "options": {}})
+    video = tmp_path / "blob.mp4"
+    blob_video(video, n=4)
+    out = tmp_path / "k.json"
+    assert main(["predict", str(video), "--model", str(tmp_path / "run"), "--full-frame", "--out", str(out),
+                 "--quiet"]) == 0, capsys.readouterr().err
+    with VideoReader(video) as reader:
+        frames = list(reader)
+    expected = list(StreamingPredictor(model).run((f, [[0, 0, 160, 120]], [0]) for f in frames))
+    untrained = list(StreamingPredictor(_tiny()).run((f, [[0, 0, 160, 120]], [0]) for f in frames))
+    assert max(float((a.keypoints - b.keypoints).abs().max()) for a, b in zip(expected, untrained)) > 0.1
+    for record, poses in zip(json.loads(out.read_text())["predictions"], expected):
+        np.testing.assert_allclose(np.array(record["keypoints"])[:, :2], poses.keypoints[0].numpy(), atol=2e-3)
+    capsys.readouterr()
+    _fails(tmp_path, capsys, [str(video), "--model", str(tmp_path), "--full-frame"], "no trained model")

@@ -14,8 +14,9 @@ def resolve_model(source: str | os.PathLike[str] | nn.Module, *, warn: bool = Tr
 
     ``source`` is a model object, the exported ONNX pair of :func:`~tarpose.inference.export_onnx`
     (``STEM.onnx`` / ``STEM.encode.onnx``), or anything :func:`tarpose.load_model` loads (a
-    checkpoint directory, a Hub id, a ViTPose checkpoint). Without ``tarpose.load_model`` a
-    registered architecture name (``tarpose models``) builds that model with random weights (a
+    checkpoint directory, a Hub id, a ViTPose checkpoint). Without ``tarpose.load_model``: a
+    directory written by ``tarpose train`` (:func:`tarpose.training.load_trained`), or a registered
+    architecture name (``tarpose models``), which builds that model with random weights (a
     warning says so). A single-frame ViTPose becomes a :class:`SingleFrameModel` (its own heatmaps,
     frame by frame).
 
@@ -43,8 +44,10 @@ def resolve_model(source: str | os.PathLike[str] | nn.Module, *, warn: bool = Tr
                     file=sys.stderr,
                 )
             model = tarpose.create_model(source)
-        elif os.path.exists(source):
-            raise ValueError(f"cannot load model {source!r}: loading checkpoints needs tarpose.load_model")
+        elif os.path.exists(source):  # a model written by `tarpose train` (save_trained)
+            from ..training import load_trained
+
+            model = load_trained(source)
         else:
             raise ValueError(
                 f"unknown model {source!r}: not a file or directory, and not one of "
