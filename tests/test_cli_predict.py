@@ -16,7 +16,7 @@ import torch
 import tarpose
 from conftest import ROOT, SHARED, tiny_vitpose
 from tarpose.cli import main
-from tarpose.inference import StreamingPredictor, VideoReader, VideoWriter
+from tarpose.inference import SingleFrameModel, StreamingPredictor, VideoReader, VideoWriter
 from tarpose.models import registry
 from test_topdown import BlobDecoder, BlobEncoder, blob_frame
 
@@ -189,7 +189,7 @@ def test_bad_input_is_one_line_and_leaves_no_file(tmp_path, capsys):
     _fails(tmp_path, capsys, [str(tmp_path / "missing.avi"), *model, "--full-frame"], "does not exist")
     _fails(tmp_path, capsys, [str(junk), *model, "--full-frame"], "cannot read video")
     _fails(tmp_path, capsys, [str(tmp_path), *model, "--full-frame"], "is a directory")
-    _fails(tmp_path, capsys, [str(video), "--model", "no-such-model", "--full-frame"], "unknown model")
+    _fails(tmp_path, capsys, [str(video), "--model", "no-such-model", "--full-frame"], "no such checkpoint")
     cases = {
         "{not json": "not valid JSON",
         '{"frame": 0}': "must hold a list",
@@ -242,15 +242,26 @@ def test_command_line_exit_status(tmp_path):
     ]
 
 
-def test_predict_with_a_trained_model_directory(tmp_path, capsys):
-    """--model DIR loads a model written by `tarpose train` (weights and config)."""
+@pytest.mark.parametrize("kind", ["save_pretrained", "tarpose train", "single-frame ViTPose"])
+def test_predict_loads_model_directories(kind, tmp_path, capsys):
+    """--model DIR goes through tarpose.load_model: a save_pretrained directory, the output of
+    `tarpose train`, or a plain ViTPose (run frame by frame); the weights are the saved ones."""
     from tarpose.training import save_trained
 
-    model = _tiny()
-    with torch.no_grad():
-        model.gra.gate.fill_(1.5)  # differs from the registered factory's weights
-        model.jta.query_embed.mul_(-1)
-    save_trained(tmp_path / "run", model, {"name": TINY, "options": {}})
+    if kind == "single-frame ViTPose":
+        model = tiny_vitpose(num_joints=17, seed=3)
+        model.save_pretrained(tmp_path / "run")
+        untrained = tiny_vitpose(num_joints=17)
+        model, untrained = SingleFrameModel(model), SingleFrameModel(untrained)
+    else:
+        model, untrained = _tiny(), _tiny()
+        with torch.no_grad():
+            model.gra.gate.fill_(1.5)  # differs from the registered factory's weights
+            model.jta.query_embed.mul_(-1)
+        if kind == "save_pretrained":
+            model.save_pretrained(tmp_path / "run")
+        else:
+            save_trained(tmp_path / "run", model, {"name": TINY, "options": {}})
     video = tmp_path / "blob.mp4"
     blob_video(video, n=4)
     out = tmp_path / "k.json"
@@ -259,9 +270,11 @@ def test_predict_with_a_trained_model_directory(tmp_path, capsys):
     with VideoReader(video) as reader:
         frames = list(reader)
     expected = list(StreamingPredictor(model).run((f, [[0, 0, 160, 120]], [0]) for f in frames))
-    untrained = list(StreamingPredictor(_tiny()).run((f, [[0, 0, 160, 120]], [0]) for f in frames))
-    assert max(float((a.keypoints - b.keypoints).abs().max()) for a, b in zip(expected, untrained)) > 0.1
-    for record, poses in zip(json.loads(out.read_text())["predictions"], expected):
+    other = list(StreamingPredictor(untrained).run((f, [[0, 0, 160, 120]], [0]) for f in frames))
+    assert max(float((a.keypoints - b.keypoints).abs().max()) for a, b in zip(expected, other)) > 0.1
+    doc = json.loads(out.read_text())
+    assert doc["num_frames_window"] == (1 if kind == "single-frame ViTPose" else 3)
+    for record, poses in zip(doc["predictions"], expected):
         np.testing.assert_allclose(np.array(record["keypoints"])[:, :2], poses.keypoints[0].numpy(), atol=2e-3)
     capsys.readouterr()
-    _fails(tmp_path, capsys, [str(video), "--model", str(tmp_path), "--full-frame"], "no trained model")
+    _fails(tmp_path, capsys, [str(video), "--model", str(tmp_path), "--full-frame"], "holds no model.safetensors")

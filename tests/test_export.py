@@ -75,7 +75,7 @@ def test_streaming_under_onnxruntime_equals_pytorch(exported, tmp_path, capsys):
 
 def test_export_errors(tmp_path, capsys):
     assert main(["export", "no-such-model", str(tmp_path / "x.onnx")]) == 2
-    assert "unknown model" in capsys.readouterr().err
+    assert "no such checkpoint" in capsys.readouterr().err
     assert main(["export", TINY, str(tmp_path / "missing" / "x.onnx")]) == 2
     assert "does not exist" in capsys.readouterr().err
     with pytest.raises(FileNotFoundError, match="tarpose export"):

@@ -273,5 +273,5 @@ def test_single_frame_model_streams_the_plain_vitpose():
     assert isinstance(resolve_model(vitpose), SingleFrameModel)
     wrapper = temporal(num_frames=3)
     assert resolve_model(wrapper) is wrapper
-    with pytest.raises(ValueError, match="unknown model 'nope'"):
+    with pytest.raises(FileNotFoundError, match="no such checkpoint file or directory: nope"):
         resolve_model("nope")

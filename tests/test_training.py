@@ -489,6 +489,17 @@ TINY = [
     "num_joints=5",
     "img_size=[64,48]",
 ]
+# a tiny temporal model: the base's depth and heads through vitpose={...}, the JTA's directly
+TINY_TAR = [
+    "--model-opt",
+    "embed_dim=32",
+    'vitpose={"depth": 2, "num_heads": 4}',
+    "depth=2",
+    "num_heads=4",
+    "deconv_channels=16",
+    "num_joints=5",
+    "img_size=[64,48]",
+]
 DATA = ["--dataset", "toy_pose_data:ToyPoses", "--data-opt", "size=8"]
 
 
@@ -593,7 +604,7 @@ def test_cli_resume_continues_a_run(tmp_path, capsys):
     ],
 )
 def test_cli_errors_are_one_line(tmp_path, capsys, extra, message):
-    base = ["train", "--model", "tar-vitpose-s", *TINY, "--dataset", "toy_pose_data:ToyPoses"]
+    base = ["train", "--model", "tar-vitpose-s", *TINY_TAR, "--dataset", "toy_pose_data:ToyPoses"]
     assert main([*base, *extra, "--out", str(tmp_path / "run"), "--steps", "1"]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
@@ -608,7 +619,7 @@ def test_cli_trains_on_real_posetrack18_files_with_augmentation(tmp_path):
         "train",
         "--model",
         "tar-vitpose-s",
-        *TINY[:-2],
+        *TINY_TAR[:-2],
         "num_joints=17",
         "img_size=[64,48]",
         "--dataset",

@@ -18,7 +18,7 @@ HELP = "export a temporal model to ONNX (encoder part + temporal part)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("source", help="model directory (tarpose train) or registered architecture name")
+    parser.add_argument("source", help="anything tarpose.load_model loads, or a registered architecture name")
     parser.add_argument("out", metavar="OUT.onnx", help="STEM.onnx: writes STEM.encode.onnx and STEM.temporal.onnx")
     parser.add_argument("--input-size", type=int, nargs=2, metavar=("H", "W"),
                         help="crop size (default: the model's own)")

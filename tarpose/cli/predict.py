@@ -40,8 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("video", help="input video (any container/codec FFmpeg reads: AVI, MP4, ...)")
     parser.add_argument("--model", required=True, metavar="SOURCE",
-                        help="model directory (tarpose train), exported STEM.onnx, or a registered "
-                             "architecture name (random weights)")
+                        help="checkpoint directory or file, Hub id, tarpose train output (all through "
+                             "tarpose.load_model), exported STEM.onnx, or a registered architecture "
+                             "name (random weights)")
     people = parser.add_mutually_exclusive_group(required=True)
     people.add_argument("--boxes", metavar="BOXES.json", help="person boxes per frame (see above)")
     people.add_argument("--full-frame", action="store_true", help="one person: the whole frame")

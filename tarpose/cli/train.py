@@ -208,7 +208,7 @@ def build_model(args: argparse.Namespace, num_frames: int) -> tuple[Any, dict[st
     import torch
 
     from ..models import create_model
-    from ..models.registry import _CONFIG_FIELDS
+    from ..models.registry import split_overrides
     from ..training.export import read_spec
     from ..wrapper import TemporalWrapper
 
@@ -223,13 +223,18 @@ def build_model(args: argparse.Namespace, num_frames: int) -> tuple[Any, dict[st
         if name == init_spec["name"]:
             options = {**init_spec["options"], **options}
         elif name == f"tar-{init_spec['name']}":
-            clash = sorted(set(options) & _CONFIG_FIELDS)
-            if clash:
+            try:
+                clash, temporal = split_overrides(options, options.get("vitpose"))
+            except TypeError as error:
+                raise CLIError(str(error)) from None
+            clash.pop("vitpose", None)
+            if clash or "vitpose" in options:
                 raise CLIError(
-                    f"--model-opt {clash} would change the architecture given by --init-from"
+                    f"--model-opt {sorted(clash) or ['vitpose']} would change the architecture "
+                    "given by --init-from"
                 )
             base = init_spec
-            options = {**init_spec["options"], **options}
+            options = {**temporal, "vitpose": init_spec["options"]}
         else:
             raise CLIError(
                 f"--init-from holds a {init_spec['name']!r} model: train it as --model "
@@ -272,9 +277,7 @@ def build_model(args: argparse.Namespace, num_frames: int) -> tuple[Any, dict[st
     except RuntimeError as error:
         raise CLIError(f"--init-from {weights} does not fit {name!r}: {error}") from None
     if base is not None:
-        model = TemporalWrapper(
-            model, **{k: v for k, v in options.items() if k not in _CONFIG_FIELDS}
-        )
+        model = TemporalWrapper(model, **{k: v for k, v in options.items() if k != "vitpose"})
     return model, spec
 
 
