@@ -275,3 +275,25 @@ def test_single_frame_model_streams_the_plain_vitpose():
     assert resolve_model(wrapper) is wrapper
     with pytest.raises(FileNotFoundError, match="no such checkpoint file or directory: nope"):
         resolve_model("nope")
+
+
+@pytest.mark.slow
+def test_compiled_stream_equals_eager():
+    model = temporal(num_frames=3)
+    frames = random_video(5).numpy()
+    box = [(10.0, 8.0, 40.0, 60.0)]
+    eager = list(StreamingPredictor(model).run((f, box, [0]) for f in frames))
+    compiled = list(StreamingPredictor(model, compile=True).run((f, box, [0]) for f in frames))
+    assert len(eager) == len(compiled) == 5
+    for a, b in zip(eager, compiled):
+        torch.testing.assert_close(b.keypoints, a.keypoints, atol=1e-3, rtol=0)
+    with pytest.raises(ValueError, match="compile=True needs a PyTorch model"):
+        StreamingPredictor(_NotAModule(model), compile=True, input_size=SIZE)
+
+
+class _NotAModule:
+    """The temporal interface without being an nn.Module (like the ONNX runner)."""
+
+    def __init__(self, model):
+        self.num_frames, self.target_index, self.num_joints = model.num_frames, model.target_index, model.num_joints
+        self.encode, self.aggregate_restore = model.encode, model.aggregate_restore

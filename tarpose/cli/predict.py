@@ -55,6 +55,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       help="crop every window frame with the current box (training protocol; T x slower)")
     parser.add_argument("--flip", action="store_true", help="flip test (mirrored crops averaged in)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda[:N] (cuda runs under bfloat16 autocast)")
+    parser.add_argument("--compile", action="store_true",
+                        help="torch.compile the model (CUDA graphs on a GPU; the first frames compile)")
     parser.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames")
     parser.add_argument("--padding", type=float, default=1.25, help="box enlargement (default 1.25)")
     parser.add_argument("--threshold", type=float, default=0.3, help="render joints scoring at least this")
@@ -96,7 +98,9 @@ def run(args: argparse.Namespace) -> int:
             raise CLIError("an ONNX model runs on the CPU here: use --device cpu")
         mode = "causal" if args.causal else "exact" if args.exact else None
         try:
-            predictor = StreamingPredictor(model, mode=mode, flip=args.flip, padding=args.padding)
+            predictor = StreamingPredictor(
+                model, mode=mode, flip=args.flip, padding=args.padding, compile=args.compile
+            )
         except ValueError as error:
             raise CLIError(str(error)) from None
         if mode is None and predictor.mode == "causal" and predictor.window > 1:
