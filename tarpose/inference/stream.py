@@ -132,7 +132,7 @@ class _Entry:
 def _compiled(fn: Any, mode: str | None) -> Any:
     """``torch.compile(fn)`` returning copies: CUDA graphs reuse their output buffers, and the
     feature cache keeps encoder outputs across calls."""
-    inner = torch.compile(fn, mode=mode)
+    inner = torch.compile(fn, mode=mode, dynamic=True)  # persons per frame vary: compile once
 
     def call(*args: Any, **kwargs: Any) -> Any:
         out = inner(*args, **kwargs)
