@@ -56,7 +56,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--flip", action="store_true", help="flip test (mirrored crops averaged in)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda[:N] (cuda runs under bfloat16 autocast)")
     parser.add_argument("--compile", action="store_true",
-                        help="torch.compile the model (CUDA graphs on a GPU; the first frames compile)")
+                        help="torch.compile the model (CUDA graphs on a GPU): minutes of compiling "
+                        "at the start, then faster; for long videos")
     parser.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames")
     parser.add_argument("--padding", type=float, default=1.25, help="box enlargement (default 1.25)")
     parser.add_argument("--threshold", type=float, default=0.3, help="render joints scoring at least this")

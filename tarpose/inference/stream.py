@@ -188,8 +188,10 @@ class StreamingPredictor:
         keep_heatmaps: also return the final heatmaps (memory!).
         compile: run the model's ``encode`` and ``aggregate_restore`` through ``torch.compile``
             (CUDA graphs on a GPU, where small batches are otherwise bound by kernel launches:
-            streaming costs 1.07x single-frame compiled against 1.94x eager on an H100 with 4
-            persons). The first frames, and each new number of persons, compile first.
+            streaming costs 1.06x single-frame compiled against 1.94x eager on an H100 with 4
+            persons). Compiling takes minutes at the first frame (about 2.5 for ViT-B on an H100;
+            shapes are dynamic, so a changing number of persons does not recompile): it pays off
+            on long videos, not on short clips.
     """
 
     def __init__(
