@@ -61,7 +61,9 @@ def build_dataset(name: str, **kwargs: Any) -> Dataset:
 
 
 #: modules that register the built-in datasets when imported
-_BUILTIN: tuple[str, ...] = ()
+_BUILTIN: tuple[str, ...] = (
+    "tarpose.data.synthetic",
+)
 
 
 def _import_builtin() -> None:
