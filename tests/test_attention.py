@@ -71,19 +71,24 @@ def test_auto_picks_the_cheapest():
     assert costs["project"] > 9 * costs["fold_context"]
 
 
-def test_mask_is_broadcast_over_heads_not_copied(monkeypatch):
+@pytest.mark.parametrize("strategy", ["project", "fold_context", "auto"])
+def test_mask_is_broadcast_over_heads_not_copied(monkeypatch, strategy):
     seen = []
     real = F.scaled_dot_product_attention
 
     def spy(q, k, v, attn_mask=None, **kw):
-        seen.append((q.shape, None if attn_mask is None else attn_mask.shape))
+        seen.append((q.shape, attn_mask))
         return real(q, k, v, attn_mask=attn_mask, **kw)
 
     monkeypatch.setattr(F, "scaled_dot_product_attention", spy)
-    attn = MultiHeadAttention(16, 4, strategy="fold_context")
-    attn(torch.randn(2, 3, 16), torch.randn(2, 10, 16), torch.rand(2, 3, 10) > 0.5)
-    (q_shape, m_shape), = seen
-    assert q_shape[1] == 4 and m_shape == (2, 1, 3, 10)
+    attn = MultiHeadAttention(16, 4, strategy=strategy)
+    mask = torch.rand(2, 3, 10) > 0.5
+    mask[..., 0] = True
+    attn(torch.randn(2, 3, 16), torch.randn(2, 10, 16), mask)
+    assert attn.choose_strategy(40, 3, masked=True) != "fold_query"
+    (q_shape, passed), = seen
+    assert 4 in q_shape[1:3]  # the 4 heads are a batch dim of the call
+    assert passed.numel() == mask.numel()  # one mask for all heads, broadcast, not repeated
 
 
 def test_bad_arguments():

@@ -219,7 +219,7 @@ def test_all_attention_goes_through_sdpa(monkeypatch):
     real = F.scaled_dot_product_attention
 
     def spy(q, k, v, attn_mask=None, **kw):
-        calls.append(None if attn_mask is None else tuple(attn_mask.shape))
+        calls.append(None if attn_mask is None else (tuple(attn_mask.shape), attn_mask.numel()))
         return real(q, k, v, attn_mask=attn_mask, **kw)
 
     monkeypatch.setattr(F, "scaled_dot_product_attention", spy)
@@ -227,8 +227,9 @@ def test_all_attention_goes_through_sdpa(monkeypatch):
     assert not any(isinstance(m, nn.MultiheadAttention) for m in wrapper.modules())
     with torch.no_grad():
         wrapper(clip_for())
-    masked = [s for s in calls if s is not None and len(s) == 4 and s[-1] == T * 4 * 3]
-    assert len(masked) == 2 and all(s[1] == 1 for s in masked)  # JTA masks broadcast over heads
+    masked = [c for c in calls if c is not None and c[0][-1] == T * 4 * 3]
+    # JTA's (B, J, T*h*w) masks are broadcast over the heads, never repeated per head
+    assert len(masked) == 2 and all(numel == 2 * 5 * T * 4 * 3 for _, numel in masked)
     assert len(calls) == 2 * 2 + 2 + 1  # ViT blocks, JTA (cross + self) x depth, GRA
 
 

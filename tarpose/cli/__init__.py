@@ -15,6 +15,8 @@ from collections.abc import Sequence
 #: subcommand -> module implementing it
 COMMANDS: dict[str, str] = {
     "models": "tarpose.cli.models",
+    "train": "tarpose.cli.train",
+    "evaluate": "tarpose.cli.evaluate",
 }
 
 

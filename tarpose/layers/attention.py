@@ -80,11 +80,18 @@ class MultiHeadAttention(nn.Module):
     def extra_repr(self) -> str:
         return f"dim={self.dim}, num_heads={self.num_heads}, strategy={self.strategy!r}"
 
-    def choose_strategy(self, query_len: int, context_len: int) -> str:
-        """The strategy used for these lengths."""
+    def choose_strategy(self, query_len: int, context_len: int, masked: bool = False) -> str:
+        """The strategy used for these lengths.
+
+        ``"auto"`` never picks ``"fold_query"`` for a masked call: there the mask would merge
+        with that strategy's per-head score bias into a per-head tensor, and masks are meant to be
+        broadcast over heads. (Asked for explicitly, ``"fold_query"`` still handles masks.)
+        """
         if self.strategy != "auto":
             return self.strategy
         costs = attention_costs(query_len, context_len, self.dim, self.num_heads)
+        if masked:
+            del costs["fold_query"]
         return min(costs, key=costs.__getitem__)
 
     def forward(self, query: Tensor, context: Tensor, mask: Tensor | None = None) -> Tensor:
@@ -101,7 +108,7 @@ class MultiHeadAttention(nn.Module):
         """
         if mask is not None:
             mask = rearrange(mask, "b l s -> b 1 l s")  # broadcast over heads, no copies
-        strategy = self.choose_strategy(query.shape[1], context.shape[1])
+        strategy = self.choose_strategy(query.shape[1], context.shape[1], mask is not None)
         if strategy == "fold_context":
             return self._fold_context(query, context, mask)
         if strategy == "fold_query":
@@ -131,7 +138,8 @@ class MultiHeadAttention(nn.Module):
         q = rearrange(F.linear(query, w_q, b_q), "b l (h d) -> b h l d", h=h)  # (b, h, l, d)
         w_k = rearrange(w_k, "(h d) c -> h d c", h=h)  # (h, d, c)
         q_folded = torch.einsum("bhld,hdc->bhlc", q, w_k)  # (b, h, l, c)
-        tokens = repeat(context, "b s c -> b h s c", h=h)  # (b, h, s, c), a stride-0 view
+        # cast before expanding: autocast would otherwise materialise the expanded copy
+        tokens = repeat(context.to(q_folded.dtype), "b s c -> b h s c", h=h)  # (b, h, s, c) view
         pooled = F.scaled_dot_product_attention(
             q_folded, tokens, tokens, attn_mask=mask, scale=self.head_dim**-0.5
         )  # (b, h, l, c): attention-weighted raw tokens
@@ -155,7 +163,7 @@ class MultiHeadAttention(nn.Module):
         bias = rearrange(bias, "b h s -> b h 1 s")
         if mask is not None:
             bias = bias.masked_fill(~mask, float("-inf"))
-        queries = repeat(query, "b l c -> b h l c", h=h)  # (b, h, l, c), a stride-0 view
+        queries = repeat(query.to(k_folded.dtype), "b l c -> b h l c", h=h)  # (b, h, l, c) view
         out = F.scaled_dot_product_attention(
             queries, k_folded, v_folded, attn_mask=bias.to(queries.dtype), scale=scale
         )  # (b, h, l, c): each head's share of the output projection

@@ -1,0 +1,168 @@
+"""Training checkpoints: one safetensors file, written atomically, loaded without pickles.
+
+A checkpoint holds the model's state dict (``model/<key>``), the optimizer's tensors
+(``optimizer/<param>/<name>``) and, in the safetensors metadata, a JSON document with everything
+else (optimizer hyper-parameters, step, configs). Writing goes to a temporary file in the same
+directory, which is flushed to disk and then renamed over the old checkpoint: a crash at any point
+leaves either the old or the new checkpoint, never a torn one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+FORMAT = "tarpose-checkpoint"
+VERSION = 1
+
+
+@dataclass
+class Checkpoint:
+    """What :func:`load_checkpoint` returns."""
+
+    model: dict[str, Tensor]
+    optimizer: dict[str, Any] | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
+    """Call ``write(tmp_path)``, fsync the file, then atomically rename it to ``path``.
+
+    If ``write`` (or anything after it) fails, ``path`` is untouched and the temporary is removed.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        write(str(tmp))
+        os.chmod(tmp, 0o666 & ~_umask())  # as a plain open() would (some writers use 0o600)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    _fsync_dir(path.parent)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:  # e.g. Windows: directories cannot be opened
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _cpu(t: Tensor) -> Tensor:
+    # a private contiguous copy: safetensors refuses tensors sharing storage
+    return t.detach().to("cpu", copy=True).contiguous()
+
+
+def _json_value(value: Any, where: str) -> Any:
+    try:
+        json.dumps(value)
+    except TypeError as error:
+        raise TypeError(f"cannot store {where}={value!r} in a checkpoint: {error}") from None
+    return value
+
+
+def flatten_optimizer(state: dict[str, Any]) -> tuple[dict[str, Tensor], dict[str, Any]]:
+    """``optimizer.state_dict()`` -> (tensors, JSON structure); inverse: :func:`unflatten_optimizer`."""
+    tensors: dict[str, Tensor] = {}
+    per_param: dict[str, dict[str, Any]] = {}
+    for index, values in state["state"].items():
+        entry = {}
+        for name, value in values.items():
+            if isinstance(value, Tensor):
+                key = f"optimizer/{index}/{name}"
+                tensors[key] = _cpu(value)
+                entry[name] = {"tensor": key}
+            else:
+                entry[name] = {"value": _json_value(value, f"optimizer state {name}")}
+        per_param[str(index)] = entry
+    groups = [_json_value(dict(g), "optimizer param group") for g in state["param_groups"]]
+    return tensors, {"state": per_param, "param_groups": groups}
+
+
+def unflatten_optimizer(tensors: dict[str, Tensor], structure: dict[str, Any]) -> dict[str, Any]:
+    state: dict[int, dict[str, Any]] = {}
+    for index, entry in structure["state"].items():
+        state[int(index)] = {
+            name: tensors[v["tensor"]] if "tensor" in v else v["value"] for name, v in entry.items()
+        }
+    groups = []
+    for group in structure["param_groups"]:
+        group = dict(group)
+        if isinstance(group.get("betas"), list):
+            group["betas"] = tuple(group["betas"])
+        groups.append(group)
+    return {"state": state, "param_groups": groups}
+
+
+def save_checkpoint(
+    path: str | os.PathLike,
+    model: dict[str, Tensor],
+    optimizer: dict[str, Any] | None = None,
+    info: dict[str, Any] | None = None,
+) -> None:
+    """Atomically write a checkpoint.
+
+    Args:
+        path: the ``.safetensors`` file to (re)place.
+        model: a model ``state_dict()``.
+        optimizer: an ``optimizer.state_dict()`` (tensors + JSON-able values), or None.
+        info: any JSON-able document (step, configs, scaler state, ...).
+    """
+    from safetensors.torch import save_file
+
+    tensors = {f"model/{k}": _cpu(v) for k, v in model.items()}
+    document: dict[str, Any] = {"info": _json_value(info or {}, "info"), "optimizer": None}
+    if optimizer is not None:
+        opt_tensors, document["optimizer"] = flatten_optimizer(optimizer)
+        tensors.update(opt_tensors)
+    metadata = {"format": FORMAT, "version": str(VERSION), "document": json.dumps(document)}
+    atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=metadata))
+
+
+def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu") -> Checkpoint:
+    """Read a checkpoint written by :func:`save_checkpoint` (no pickle involved)."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint at {path}")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            metadata = f.metadata() or {}
+        tensors = load_file(str(path), device=str(device))
+    except Exception as error:  # safetensors raises its own error types on corrupt files
+        raise ValueError(f"{path} is not a readable safetensors checkpoint: {error}") from error
+    if metadata.get("format") != FORMAT:
+        raise ValueError(f"{path} is not a tarpose training checkpoint (format={metadata.get('format')!r})")
+    if int(metadata.get("version", -1)) > VERSION:
+        raise ValueError(f"{path} has checkpoint version {metadata['version']}; this tarpose reads <= {VERSION}")
+    document = json.loads(metadata["document"])
+    model = {k[len("model/"):]: v for k, v in tensors.items() if k.startswith("model/")}
+    optimizer = None
+    if document["optimizer"] is not None:
+        optimizer = unflatten_optimizer(tensors, document["optimizer"])
+    return Checkpoint(model=model, optimizer=optimizer, info=document["info"])
