@@ -5,11 +5,13 @@ The public API::
     JointTemporalAggregator, GlobalRestoringAttention, heatmap_mask   # the modules
     TemporalWrapper                                                     # retrofit a model
     ViTPose, ViTPoseConfig, create_model, list_models                  # built-in ViTPose
+    load_demo_models                                                    # the bundled demo models
 """
 
 from .layers import GlobalRestoringAttention, JointTemporalAggregator, heatmap_mask
 from .models import ViTPose, ViTPoseConfig, create_model, list_models, register_model
 from .wrapper import TemporalOutput, TemporalWrapper
+from .demo import load_demo_models  # noqa: E402
 
 __version__ = "0.1.0"
 
@@ -24,5 +26,6 @@ __all__ = [
     "create_model",
     "heatmap_mask",
     "list_models",
+    "load_demo_models",
     "register_model",
 ]

@@ -17,6 +17,7 @@ COMMANDS: dict[str, str] = {
     "models": "tarpose.cli.models",
     "train": "tarpose.cli.train",
     "evaluate": "tarpose.cli.evaluate",
+    "demo": "tarpose.cli.demo",
 }
 
 

@@ -132,15 +132,18 @@ class CorruptionPlan:
 
     def apply(self, images: Tensor, frames: Tensor, linear: Tensor | None = None) -> Tensor:
         """Blur, noise and drops of ``frames`` ``(n,)`` applied to rendered ``images``
-        ``(n, 3, H, W)`` in 0..1 (occluders are drawn by the renderer). ``linear``: the ``(2, 2)``
-        linear part of the image -> view map when the images are a crop (blur scales with it)."""
+        ``(n, 3, H, W)`` in 0..1 (occluders are drawn by the renderer). ``linear``: the linear
+        part ``(n, 2, 2)`` of each image -> view map when the images are crops (blur scales with
+        it)."""
         code = self.code[frames]
         out = images.clone()
-        linear = torch.eye(2, dtype=torch.float64) if linear is None else linear.to(torch.float64)
+        if linear is None:
+            linear = torch.eye(2, dtype=torch.float64).expand(len(frames), 2, 2)
+        linear = linear.to(torch.float64)
         for bit, make in ((MOTION_BLUR, self._line_kernel), (DEFOCUS, self._disc_kernel)):
             sel = ((code & bit) != 0).nonzero().flatten()
             if len(sel):
-                kernels = [make(int(frames[i]), linear) for i in sel.tolist()]
+                kernels = [make(int(frames[i]), linear[i]) for i in sel.tolist()]
                 out[sel] = _convolve(out[sel], kernels)
         for i in ((code & NOISE) != 0).nonzero().flatten().tolist():
             frame = int(frames[i])

@@ -143,12 +143,28 @@ class SyntheticPoseDataset(Dataset):
         if self.cache is None:
             return self._sample(index, self._render(index))
         store = self._store()
-        if not store["done"][index]:
-            raw = self._render(index)
-            for key, value in raw.items():
-                store[key][index] = value
-            store["done"][index] = 1  # after the data: a reader never sees a half-written sample
+        if not store["done"][index]:  # render the whole video: most of the work is shared
+            v = index // self.video_length
+            for t, raw in enumerate(self._render_video(v)):
+                i = v * self.video_length + t
+                for key, value in raw.items():
+                    store[key][i] = value
+                store["done"][i] = 1  # after the data: a reader never sees a half-written sample
         return self._sample(index, {key: torch.from_numpy(np.array(store[key][index])) for key in _RAW})
+
+    def _render_video(self, v: int) -> list[dict[str, Tensor]]:
+        """The rendered part of every sample of video ``v``, in one render call."""
+        video = self.video(v)
+        windows = [self.window(t)[0] for t in range(self.video_length)]
+        matrices = [self.matrix(video.boxes[t].double()) for t in range(self.video_length)]
+        images, area = video.render(
+            torch.cat(windows), matrix=torch.stack(matrices).repeat_interleave(self.num_frames, 0),
+            size=self.input_size,
+        )
+        images = images.view(self.video_length, self.num_frames, *images.shape[1:])
+        area = area.view(self.video_length, self.num_frames)
+        return [self._labels(video, t, matrices[t], images[t], area[t, self.target_index])
+                for t in range(self.video_length)]
 
     def _render(self, index: int) -> dict[str, Tensor]:
         """The expensive part of a sample: its crops (uint8) and the target frame's labels."""
@@ -158,13 +174,17 @@ class SyntheticPoseDataset(Dataset):
         unique, inverse = torch.unique(frames, return_inverse=True)
         matrix = self.matrix(video.boxes[t].double())
         images, area = video.render(unique, matrix=matrix, size=self.input_size)
+        return self._labels(video, t, matrix, images[inverse], area[inverse[self.target_index]])
+
+    @staticmethod
+    def _labels(video: SyntheticVideo, t: int, matrix: Tensor, crops: Tensor, area: Tensor) -> dict[str, Tensor]:
         return {
-            "crops": images[inverse],
+            "crops": crops,
             "keypoints": video.keypoints[t].float(),
             "visibility": video.visibility[t].to(torch.int8),
             "matrix": matrix,
             "corruption": video.corruption[t].to(torch.int32),
-            "area": area[inverse[self.target_index]].float(),
+            "area": area.float(),
             "action": torch.tensor(ACTIONS.index(video.action), dtype=torch.int8),
         }
 
@@ -235,7 +255,7 @@ class SyntheticPoseDataset(Dataset):
         return {**self.__dict__, "_arrays": None, "_cache": OrderedDict()}
 
 
-_CACHE_VERSION = 1
+_CACHE_VERSION = 2
 _RAW = ("crops", "keypoints", "visibility", "matrix", "corruption", "area", "action")
 
 

@@ -109,12 +109,21 @@ def paint(u: Tensor, v: Tensor, radius: Tensor, index: Tensor, style: Paint) -> 
     return color * light[:, None]
 
 
-def rasterize(prims: Primitives, style: Paint, size: tuple[int, int]) -> tuple[Tensor, Tensor]:
+def rasterize(
+    prims: Primitives, style: Paint, size: tuple[int, int], texture_scale: Tensor | None = None
+) -> tuple[Tensor, Tensor]:
     """Paint primitives back to front (ascending ``depth``, the 'over' operator) onto a
     transparent ``(H, W)`` canvas per frame.
 
     Sparse: each primitive is evaluated only over the pixels of its bounding box, and the
     fragments of a pixel are composited by a segmented product over its depth-sorted fragments.
+
+    Args:
+        prims: ``(F, P)`` primitives in canvas pixels.
+        style: their paint (``P`` rows; texture frequencies per unscaled pixel).
+        size: canvas ``(H, W)``.
+        texture_scale: ``(F,)`` canvas pixels per texture pixel (a zoomed view shows the same
+            textures larger).
 
     Returns premultiplied colours ``(F, 3, H*W)`` and opacity ``(F, H*W)``.
     """
@@ -156,7 +165,8 @@ def rasterize(prims: Primitives, style: Paint, size: tuple[int, int]) -> tuple[T
     first[1:] = pixel[1:] != pixel[:-1]
     group_start = torch.cummax(torch.where(first, torch.arange(len(pixel)), 0), 0).values
     weight = alpha * torch.exp(total - total[group_start]).to(alpha.dtype)
-    colors = paint(u, v, radius, q % p, style) * weight[:, None]
+    scale = 1.0 if texture_scale is None else texture_scale.to(u.dtype)[q // p]
+    colors = paint(u / scale, v / scale, radius / scale, q % p, style) * weight[:, None]
     out = torch.zeros(f * h * w, 3, dtype=colors.dtype).index_add_(0, pixel, colors)
     opacity = torch.zeros(f * h * w, dtype=colors.dtype).index_add_(0, pixel, weight)
     return out.view(f, h * w, 3).transpose(1, 2), opacity.view(f, h * w)

@@ -238,15 +238,6 @@ class SyntheticVideo:
         y = -(world[None, :, 1] - cam[:, None, 1]) * scale + h / 2 + offset[1]
         return torch.stack([x, y], -1)
 
-    def _to_world(self, pixels: Tensor, frames: Tensor) -> Tensor:
-        """Pixels ``(N, 2)`` of some frames -> world points ``(n, N, 2)``."""
-        cam, zoom, ppu, offset = self._camera
-        h, w = self.image_size
-        scale = (ppu * zoom[frames])[:, None]
-        x = (pixels[None, :, 0] - w / 2 - offset[0]) / scale + cam[frames, None, 0]
-        y = -(pixels[None, :, 1] - h / 2 - offset[1]) / scale + cam[frames, None, 1]
-        return torch.stack([x, y], -1)
-
     def body_primitives(self, frames: Tensor | None = None) -> Primitives:
         """The figure's parts (:data:`PART_NAMES`) in some frames, ``(n, P)``."""
         frames = torch.arange(self.num_frames) if frames is None else frames
@@ -329,16 +320,16 @@ class SyntheticVideo:
         matrix: Tensor | None = None,
         size: tuple[int, int] | None = None,
     ) -> tuple[Tensor, Tensor]:
-        """Render frames, whole or through a crop.
+        """Render frames, whole or through crops.
 
         Args:
-            frames: frame indices (default: all).
+            frames: frame indices ``(n,)`` (default: all; repeats allowed).
             corrupt: apply the corruption plan (``False``: the clean footage).
-            matrix: optional image -> crop affine ``(2, 3)`` (:func:`tarpose.geometry.crop_matrices`;
-                a similarity: scale, rotation, optionally a flip). The scene is rendered straight
-                into the crop at its own resolution, as ``warp_crops`` of the whole frame would
-                show it, only sharper and cheaper.
-            size: the crop ``(H, W)`` (with ``matrix``).
+            matrix: image -> crop affine ``(2, 3)``, or one per frame ``(n, 2, 3)``
+                (:func:`tarpose.geometry.crop_matrices`; similarities: scale, rotation, flip).
+                The scene is rendered straight into the crop at its own resolution, as
+                ``warp_crops`` of the whole frame would show it, only sharper and cheaper.
+            size: the crops' ``(H, W)`` (with ``matrix``).
 
         Returns:
             images uint8 ``(n, 3, H, W)`` and the figure's silhouette areas ``(n,)`` in image
@@ -351,26 +342,31 @@ class SyntheticVideo:
             raise ValueError(f"frames must be in [0, {self.num_frames}), got {frames.tolist()}")
         if (matrix is None) != (size is None):
             raise ValueError("pass both matrix= and size= (a crop), or neither (whole frames)")
+        n = len(frames)
         if matrix is None:
             matrix = torch.tensor([[1.0, 0, 0], [0, 1.0, 0]], dtype=torch.float64)
             size = self.image_size
         matrix = torch.as_tensor(matrix, dtype=torch.float64)
-        if matrix.shape != (2, 3):
-            raise ValueError(f"matrix must be (2, 3), got shape {tuple(matrix.shape)}")
-        linear = matrix[:, :2]
-        scale = float(linear.det().abs().sqrt())
-        if scale <= 0 or not torch.allclose(linear.T @ linear, scale**2 * torch.eye(2, dtype=torch.float64), atol=1e-6 * scale**2):
-            raise ValueError(f"matrix must be a similarity (scale, rotation, flip), got {matrix.tolist()}")
+        if matrix.shape == (2, 3):
+            matrix = matrix.expand(n, 2, 3)
+        if matrix.shape != (n, 2, 3):
+            raise ValueError(f"matrix must be (2, 3) or ({n}, 2, 3) for {n} frames, got {tuple(matrix.shape)}")
+        linear = matrix[..., :2]
+        scale = linear.det().abs().sqrt()  # (n,)
+        gram = linear.transpose(1, 2) @ linear
+        if not bool((scale > 0).all()) or not torch.allclose(
+            gram, scale[:, None, None] ** 2 * torch.eye(2, dtype=torch.float64), atol=1e-6 * float(scale.max()) ** 2
+        ):
+            raise ValueError(f"matrix must be a similarity (scale, rotation, flip), got {matrix[0].tolist()}")
         h, w = size
-        n = len(frames)
         image = self._background_image(frames, matrix, (h, w))  # (n, 3, h*w)
         body = _transform(self.body_primitives(frames), matrix)
-        colors, opacity = rasterize(_float(body), _float(_scale_paint(self._paint, scale)), (h, w))
+        colors, opacity = rasterize(_float(body), _float(self._paint), (h, w), scale.float())
         image = colors + (1 - opacity[:, None]) * image
-        area = opacity.sum(-1) / scale**2
+        area = opacity.sum(-1) / scale.float() ** 2
         if corrupt:
             occluders = _transform(self.plan.select(frames), matrix)
-            colors, opacity = rasterize(_float(occluders), _float(_scale_paint(self.plan.paint, scale)), (h, w))
+            colors, opacity = rasterize(_float(occluders), _float(self.plan.paint), (h, w), scale.float())
             image = colors + (1 - opacity[:, None]) * image
         image = image.view(n, 3, h, w)
         if corrupt:
@@ -379,19 +375,18 @@ class SyntheticVideo:
 
     def _background_image(self, frames: Tensor, matrix: Tensor, size: tuple[int, int]) -> Tensor:
         """The static background (texture and distractor shapes) seen by some frames through
-        ``matrix``, ``(n, 3, H*W)``.
+        ``matrix`` ``(n, 2, 3)``, ``(n, 3, H*W)``.
 
-        It is rendered once on a plate, a pixel lattice fixed in the world (pixel ``i`` covers
-        world x in ``[i, i+1) / res``), over the region these views see, then resampled per
-        frame; a frame looks the same whichever frames are rendered with it.
+        It is rendered on a plate, a pixel lattice fixed in the world for the whole video (pixel
+        ``i`` covers world x in ``[i, i+1) / res``), over the region these views see, then
+        resampled per view: a frame looks the same whichever frames are rendered with it.
         """
         h, w = size
         cam, zoom, ppu, _ = self._camera
-        inverse = invert_affine(matrix[None])
-        scale = float(matrix[:, :2].det().abs().sqrt())
-        res = float(ppu * zoom.max()) * scale  # plate pixels per world unit: at least the view's
+        inverse = invert_affine(matrix)
+        res = float(ppu * zoom.max()) * _PLATE_RESOLUTION  # plate pixels per world unit
         corners = torch.tensor([[0.0, 0.0], [w, 0.0], [0.0, h], [w, h]], dtype=torch.float64)
-        world = self._to_world(apply_affine(corners[None], inverse)[0], frames).reshape(-1, 2)
+        world = self._to_world_each(apply_affine(corners.expand(len(frames), 4, 2), inverse), frames).reshape(-1, 2)
         ix0 = math.floor(float(world[:, 0].min()) * res) - 2
         ix1 = math.ceil(float(world[:, 0].max()) * res) + 2
         iy0 = math.floor(-float(world[:, 1].max()) * res) - 2  # plate rows go down, world y up
@@ -404,15 +399,25 @@ class SyntheticVideo:
         d = len(self._distractor_radius)
         prims = Primitives(ends[0][None], ends[1][None], self._distractor_radius[None] * res,
                            self._distractor_kind, -torch.arange(d, dtype=torch.float64)[None])
-        paint_ = _scale_paint(self._distractor_paint, res / ppu)
-        colors, opacity = rasterize(_float(prims), _float(paint_), (ph, pw))
+        colors, opacity = rasterize(_float(prims), _float(self._distractor_paint), (ph, pw),
+                                    torch.tensor([res / ppu]))
         plate = (colors[0] + (1 - opacity[0]) * background).view(1, 3, ph, pw)
         # each view pixel centre -> image -> world -> plate coordinates normalised to [-1, 1]
-        grid = self._to_world(apply_affine(pixel_centres((h, w)).double()[None], inverse)[0], frames)
+        grid = pixel_centres((h, w)).double().expand(len(frames), -1, -1)
+        grid = self._to_world_each(apply_affine(grid, inverse), frames)
         norm = torch.stack([(grid[..., 0] * res - ix0) / pw, (-grid[..., 1] * res - iy0) / ph], -1) * 2 - 1
         out = F.grid_sample(plate.expand(len(frames), -1, -1, -1), norm[:, :, None].float(),
                             mode="bilinear", padding_mode="border", align_corners=False)
         return out[..., 0]
+
+    def _to_world_each(self, pixels: Tensor, frames: Tensor) -> Tensor:
+        """Pixels ``(n, N, 2)``, row ``i`` of frame ``frames[i]`` -> world points ``(n, N, 2)``."""
+        cam, zoom, ppu, offset = self._camera
+        h, w = self.image_size
+        scale = (ppu * zoom[frames])[:, None]
+        x = (pixels[..., 0] - w / 2 - offset[0]) / scale + cam[frames, None, 0]
+        y = -(pixels[..., 1] - h / 2 - offset[1]) / scale + cam[frames, None, 1]
+        return torch.stack([x, y], -1)
 
     def _background_colors(self, world: Tensor) -> Tensor:
         """Texture of the static background at world points ``(N, 2)`` -> ``(3, N)``."""
@@ -434,17 +439,15 @@ class SyntheticVideo:
 
 
 def _transform(prims: Primitives, matrix: Tensor) -> Primitives:
-    """Primitives through a similarity ``(2, 3)``: ends mapped, half-widths scaled."""
-    scale = float(matrix[:, :2].det().abs().sqrt())
-    a = apply_affine(prims.a, matrix.expand(len(prims.a), -1, -1))
-    b = apply_affine(prims.b, matrix.expand(len(prims.b), -1, -1))
+    """Primitives ``(n, P)`` through similarities ``(n, 2, 3)``: ends mapped, half-widths
+    scaled (unused primitives keep their negative radius)."""
+    scale = matrix[..., :2].det().abs().sqrt()[:, None]  # (n, 1)
     radius = torch.where(prims.radius > 0, prims.radius * scale, prims.radius)
-    return Primitives(a, b, radius, prims.kind, prims.depth)
+    return Primitives(apply_affine(prims.a, matrix), apply_affine(prims.b, matrix), radius, prims.kind, prims.depth)
 
 
-def _scale_paint(style: Paint, scale: float) -> Paint:
-    """Textures of a view ``scale`` times larger: frequencies per pixel divided by ``scale``."""
-    return Paint(style.color, style.color2, style.wave / scale, style.mix, style.shade)
+#: background plate pixels per image pixel (crops zoom in a little)
+_PLATE_RESOLUTION = 1.25
 
 
 def _float(x: Primitives | Paint) -> Primitives | Paint:

@@ -1,0 +1,38 @@
+"""The demo architecture: a small ViTPose for 128x96 crops, trained on synthetic video.
+
+``vitpose-demo`` is a 6-layer, 128-wide ViT with a light classic decoder (1.1 M parameters);
+``tar-vitpose-demo`` wraps it in a 5-frame :class:`~tarpose.TemporalWrapper` with the paper's
+JTA/GRA settings. The trained weights ship with tarpose (:func:`tarpose.demo.load_demo_models`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import nn
+
+from .registry import _CONFIG_FIELDS, register_model
+from .vitpose import ViTPose, ViTPoseConfig
+
+#: ``ViTPoseConfig`` fields of the demo ViTPose
+DEMO_CONFIG: dict[str, Any] = {
+    "img_size": (128, 96), "embed_dim": 128, "depth": 6, "num_heads": 4, "mlp_ratio": 2.0,
+    "decoder": "classic", "deconv_channels": 64,
+}
+
+
+@register_model("vitpose-demo")
+def vitpose_demo(**overrides: Any) -> ViTPose:
+    """The demo ViTPose (``DEMO_CONFIG``, any field overridable)."""
+    return ViTPose(ViTPoseConfig(**{**DEMO_CONFIG, **overrides}))
+
+
+@register_model("tar-vitpose-demo")
+def tar_vitpose_demo(**overrides: Any) -> nn.Module:
+    """The demo ViTPose in a 5-frame TemporalWrapper; config fields go to the ViTPose, the rest
+    to the wrapper."""
+    from ..wrapper import TemporalWrapper
+
+    base = {k: v for k, v in overrides.items() if k in _CONFIG_FIELDS}
+    temporal = {"num_frames": 5, **{k: v for k, v in overrides.items() if k not in _CONFIG_FIELDS}}
+    return TemporalWrapper(vitpose_demo(**base), **temporal)
