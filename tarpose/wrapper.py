@@ -15,6 +15,8 @@ from .layers.attention import Strategy
 from .layers.gra import GlobalRestoringAttention, Restore
 from .layers.jta import JointTemporalAggregator
 from .layers.tokens import TokenLayout
+from .models.vitpose import ViTPose, ViTPoseConfig
+from .weights.hub import HubMixin
 
 Target = Literal["center", "last"]
 
@@ -27,7 +29,15 @@ class TemporalOutput(NamedTuple):
     initial_heatmaps: Tensor
 
 
-class TemporalWrapper(nn.Module):
+def _encode_vitpose(model: ViTPose) -> dict:
+    return model.config.to_dict()
+
+
+def _decode_vitpose(config: dict) -> ViTPose:
+    return ViTPose(ViTPoseConfig(**config))
+
+
+class TemporalWrapper(nn.Module, HubMixin, coders={ViTPose: (_encode_vitpose, _decode_vitpose)}):
     """TAR-ViTPose around an existing single-frame model.
 
     ``forward(clip (B, T, 3, H, W)) -> heatmaps (B, J, Hh, Wh)`` of the target frame. The encoder
@@ -52,6 +62,11 @@ class TemporalWrapper(nn.Module):
             ``requires_grad=False`` and the base stays in eval mode (BatchNorm statistics frozen).
         dataset_index: expert of a transformers ViTPose+ backbone (0 = COCO).
         attention: attention strategy of the new modules (``"auto"``: fastest exact one).
+
+    Over a built-in :class:`~tarpose.ViTPose`, ``save_pretrained(dir)`` writes ``config.json``
+    (these arguments, the ViTPose as its :class:`~tarpose.ViTPoseConfig`), ``model.safetensors``
+    and a model card; ``TemporalWrapper.from_pretrained(repo_id_or_dir, revision=...)`` loads it
+    back strictly and ``push_to_hub(repo_id)`` uploads it.
     """
 
     def __init__(
@@ -97,6 +112,7 @@ class TemporalWrapper(nn.Module):
         self.target_index = num_frames // 2 if target == "center" else num_frames - 1
         self.in_chans = split.in_chans
         self.image_size = split.image_size
+        self._base_config = model.config if isinstance(model, ViTPose) else None
         self.freeze_base = freeze_base
         self.encoder = split.encoder
         self.decoder = split.decoder
@@ -126,6 +142,22 @@ class TemporalWrapper(nn.Module):
         if encoder is None or decoder is None:
             raise ValueError("pass a model, or both encoder= and decoder=")
         return SplitModel(as_module(encoder), as_module(decoder))
+
+    @property
+    def base_config(self) -> ViTPoseConfig | None:
+        """The config of the built-in :class:`~tarpose.ViTPose` this wraps (``None`` for others)."""
+        return self._base_config
+
+    def _hub_config(self) -> dict:
+        config = dict(self._hub_mixin_config or {})
+        if self._base_config is None or not isinstance(config.get("model"), dict):
+            raise ValueError(
+                "save_pretrained/push_to_hub need a TemporalWrapper over a built-in tarpose.ViTPose "
+                "(passed as model=): only then can config.json rebuild it. For a transformers, "
+                "mmpose or official model, load its weights into one first, e.g. "
+                "TemporalWrapper(tarpose.load_vitpose('usyd-community/vitpose-base-simple'))"
+            )
+        return config
 
     def base_parameters(self) -> list[nn.Parameter]:
         """Parameters of the wrapped model (encoder and decoder)."""

@@ -18,3 +18,13 @@ def test_temporal_head_benchmark_smoke():
     )
     assert result.returncode == 0, result.stderr
     assert "speed-up" in result.stdout and "JTA+GRA" in result.stdout
+
+
+def test_train_step_benchmark_smoke():
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_train_step.py"), "--small", "--device", "cpu",
+         "--steps", "1", "--warmup", "1", "--amp", "off"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "samples/s" in result.stdout and "x off" in result.stdout

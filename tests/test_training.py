@@ -10,10 +10,11 @@ import sys
 
 import pytest
 import torch
+from conftest import ROOT, SHARED, tiny_vitpose
 from safetensors.torch import load_file
+from toy_pose_data import ToyPoses
 
 import tarpose
-from conftest import ROOT, tiny_vitpose
 from tarpose.cli import main
 from tarpose.keypoints import COCO_JOINT_WEIGHTS
 from tarpose.training import (
@@ -27,7 +28,6 @@ from tarpose.training import (
     save_checkpoint,
     train,
 )
-from toy_pose_data import ToyPoses
 
 TESTS = ROOT / "tests"
 
@@ -61,7 +61,9 @@ def test_heatmap_mse_matches_hand_computation():
     expected = total / (2 * 3 * 4 * 5)
     assert torch.allclose(heatmap_mse(pred, target, tw, jw), expected, rtol=1e-6)
     # without joint weights, with all-ones target weights it is plain MSE
-    assert torch.allclose(heatmap_mse(pred, target, torch.ones(2, 3)), torch.nn.functional.mse_loss(pred, target))
+    assert torch.allclose(
+        heatmap_mse(pred, target, torch.ones(2, 3)), torch.nn.functional.mse_loss(pred, target)
+    )
 
 
 def test_heatmap_loss_adds_weighted_initial_loss_with_coco_weights():
@@ -111,7 +113,9 @@ def test_checkpoint_round_trip_restores_model_and_optimizer(tmp_path):
     for i in a["state"]:
         assert all(torch.equal(a["state"][i][k], b["state"][i][k]) for k in a["state"][i])
     # a safetensors file: readable without any pickle
-    assert set(load_file(str(tmp_path / "c.safetensors"))) >= {f"model/{k}" for k in model.state_dict()}
+    assert set(load_file(str(tmp_path / "c.safetensors"))) >= {
+        f"model/{k}" for k in model.state_dict()
+    }
 
 
 def test_crash_mid_write_leaves_previous_checkpoint_loadable(tmp_path, monkeypatch):
@@ -134,17 +138,21 @@ def test_crash_mid_write_leaves_previous_checkpoint_loadable(tmp_path, monkeypat
             p.add_(1.0)
     with pytest.raises(OSError, match="disk full"):
         save_checkpoint(path, model.state_dict(), opt.state_dict(), {"step": 2})
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.safetensors"]  # no temporaries
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "checkpoint.safetensors"
+    ]  # no temporaries
     loaded = load_checkpoint(path)
     assert loaded.info["step"] == 1
-    assert not torch.equal(loaded.model["keypoint_head.final_layer.weight"],
-                           model.state_dict()["keypoint_head.final_layer.weight"])
+    assert not torch.equal(
+        loaded.model["keypoint_head.final_layer.weight"],
+        model.state_dict()["keypoint_head.final_layer.weight"],
+    )
 
 
 def test_load_checkpoint_rejects_torn_or_foreign_files(tmp_path):
     with pytest.raises(FileNotFoundError, match="no checkpoint at"):
         load_checkpoint(tmp_path / "missing.safetensors")
-    (tmp_path / "torn.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{\"a\"")
+    (tmp_path / "torn.safetensors").write_bytes(b'\x10\x00\x00\x00\x00\x00\x00\x00{"a"')
     with pytest.raises(ValueError, match="not a readable safetensors checkpoint"):
         load_checkpoint(tmp_path / "torn.safetensors")
     safetensors = pytest.importorskip("safetensors.torch")
@@ -160,14 +168,24 @@ def test_parameter_groups_split_base_and_new_and_skip_decay_of_vectors():
     model = tiny_tar()
     groups = {g["name"]: g for g in parameter_groups(model, 1e-4, 1e-3, 0.05)}
     assert set(groups) == {"base", "base/no_decay", "new", "new/no_decay"}
-    ids = lambda ps: {id(p) for p in ps}  # noqa: E731
-    assert ids(groups["base"]["params"]) | ids(groups["base/no_decay"]["params"]) == ids(model.base_parameters())
-    assert ids(groups["new"]["params"]) | ids(groups["new/no_decay"]["params"]) == ids(model.new_parameters())
+    ids = lambda ps: {id(p) for p in ps}
+    assert ids(groups["base"]["params"]) | ids(groups["base/no_decay"]["params"]) == ids(
+        model.base_parameters()
+    )
+    assert ids(groups["new"]["params"]) | ids(groups["new/no_decay"]["params"]) == ids(
+        model.new_parameters()
+    )
     assert groups["new"]["lr"] == 1e-3 and groups["base"]["lr"] == 1e-4
     assert groups["base"]["weight_decay"] == 0.05 and groups["new/no_decay"]["weight_decay"] == 0.0
     no_decay = ids(groups["base/no_decay"]["params"]) | ids(groups["new/no_decay"]["params"])
-    for p in (model.gra.gate, model.jta.query_embed, model.jta.query_pos,
-              model.encoder.backbone.pos_embed if hasattr(model.encoder, "backbone") else model.jta.query_pos):
+    for p in (
+        model.gra.gate,
+        model.jta.query_embed,
+        model.jta.query_pos,
+        model.encoder.backbone.pos_embed
+        if hasattr(model.encoder, "backbone")
+        else model.jta.query_pos,
+    ):
         assert id(p) in no_decay
     assert all(p.ndim >= 2 for p in groups["base"]["params"] + groups["new"]["params"])
     with pytest.raises(ValueError, match="lr_new applies to the new modules"):
@@ -188,8 +206,9 @@ def test_separate_learning_rates_are_applied():
     """Adam's first step moves every parameter with a gradient by ~lr (|m / sqrt(v)| = 1)."""
     model = tiny_tar(decoder="simple")
     before = snapshot(model)
-    config = TrainConfig(steps=1, batch_size=4, lr=1e-4, lr_new=1e-2, weight_decay=0.0,
-                         schedule="constant")
+    config = TrainConfig(
+        steps=1, batch_size=4, lr=1e-4, lr_new=1e-2, weight_decay=0.0, schedule="constant"
+    )
     train(model, ToyPoses(size=4), config, log=None, device="cpu")
     new_ids = {id(p) for p in model.new_parameters()}
     moved = {"base": [], "new": []}
@@ -210,7 +229,9 @@ def test_freeze_base_trains_only_the_new_modules():
     new = [k for k in after if k.startswith(("jta.", "gra."))]
     assert base and new and len(base) + len(new) == len(after)
     assert all(torch.equal(after[k], before[k]) for k in base)  # incl. BN running statistics
-    assert all(not torch.equal(after[k], before[k]) for k in new if after[k].dtype.is_floating_point)
+    assert all(
+        not torch.equal(after[k], before[k]) for k in new if after[k].dtype.is_floating_point
+    )
     assert model.freeze_base and not any(p.requires_grad for p in model.base_parameters())
 
 
@@ -230,7 +251,13 @@ def test_single_frame_model_trains_on_the_target_frame():
     clips = torch.stack([data[i]["clip"] for i in range(4)])
     for frame, index in (("center", 1), ("last", 2)):
         seen.clear()
-        train(Spy(), data, TrainConfig(steps=1, batch_size=4, target_frame=frame), log=None, device="cpu")
+        train(
+            Spy(),
+            data,
+            TrainConfig(steps=1, batch_size=4, target_frame=frame),
+            log=None,
+            device="cpu",
+        )
         (images,) = seen
         matches = [any(torch.equal(img, c[index]) for c in clips) for img in images]
         assert all(matches), frame
@@ -242,10 +269,28 @@ def test_single_frame_model_trains_on_the_target_frame():
 def _resume_run(out, workers=0, on_step=None, resume=False):
     torch.manual_seed(0)
     model = tarpose.TemporalWrapper(tiny_vitpose(drop_path_rate=0.3), num_frames=3, depth=1)
-    config = TrainConfig(epochs=2, batch_size=4, lr=2e-3, lr_new=5e-3, schedule="step",
-                         lr_step_epochs=1, save_every=3, workers=workers, seed=5, log_every=1)
-    return train(model, ToyPoses(size=16), config, out, resume=resume, on_step=on_step, log=None,
-                 device="cpu")
+    config = TrainConfig(
+        epochs=2,
+        batch_size=4,
+        lr=2e-3,
+        lr_new=5e-3,
+        schedule="step",
+        lr_step_epochs=1,
+        save_every=3,
+        workers=workers,
+        seed=5,
+        log_every=1,
+    )
+    return train(
+        model,
+        ToyPoses(size=16),
+        config,
+        out,
+        resume=resume,
+        on_step=on_step,
+        log=None,
+        device="cpu",
+    )
 
 
 def test_resumed_run_matches_uninterrupted_run_bit_for_bit(tmp_path):
@@ -258,12 +303,12 @@ def test_resumed_run_matches_uninterrupted_run_bit_for_bit(tmp_path):
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        _resume_run(tmp_path / "b", workers=2, on_step=crash)
+        _resume_run(tmp_path / "b", workers=1, on_step=crash)
     assert load_checkpoint(tmp_path / "b" / "checkpoint.safetensors").info["step"] == 6
     resumed = _resume_run(tmp_path / "b", resume=True)
     assert resumed.step == reference.step == 8
     assert states_equal(snapshot(resumed.model), snapshot(reference.model))
-    losses = lambda run: [e["loss"] for e in run.history if "loss" in e]  # noqa: E731
+    losses = lambda run: [e["loss"] for e in run.history if "loss" in e]
     assert losses(resumed) == losses(reference)  # the log, cut back to step 6, continues the same
     final = load_file(str(tmp_path / "b" / "model.safetensors"))
     assert states_equal(final, {k: v for k, v in snapshot(reference.model).items()})
@@ -271,12 +316,25 @@ def test_resumed_run_matches_uninterrupted_run_bit_for_bit(tmp_path):
 
 def test_resume_refuses_a_changed_config_and_fresh_runs_refuse_a_used_directory(tmp_path):
     model = tiny_vitpose(decoder="simple")
-    train(model, ToyPoses(size=4), TrainConfig(steps=1, batch_size=4), tmp_path, log=None, device="cpu")
+    train(
+        model,
+        ToyPoses(size=4),
+        TrainConfig(steps=1, batch_size=4),
+        tmp_path,
+        log=None,
+        device="cpu",
+    )
     with pytest.raises(FileExistsError, match="already holds a checkpoint"):
         train(model, ToyPoses(size=4), TrainConfig(steps=1, batch_size=4), tmp_path, log=None)
     with pytest.raises(ValueError, match=r"the training config changed \(lr: 0.0005 -> 0.001\)"):
-        train(model, ToyPoses(size=4), TrainConfig(steps=1, batch_size=4, lr=1e-3), tmp_path,
-              resume=True, log=None)
+        train(
+            model,
+            ToyPoses(size=4),
+            TrainConfig(steps=1, batch_size=4, lr=1e-3),
+            tmp_path,
+            resume=True,
+            log=None,
+        )
     with pytest.raises(FileNotFoundError, match="no checkpoint at"):
         train(model, ToyPoses(size=4), TrainConfig(), tmp_path / "new", resume=True, log=None)
 
@@ -289,9 +347,17 @@ def test_bad_config_and_data_give_clear_errors():
     with pytest.raises(ValueError, match="fewer than one batch of 8"):
         train(tiny_vitpose(), ToyPoses(size=4), TrainConfig(batch_size=8), log=None, device="cpu")
     with pytest.raises(ValueError, match="freeze_base applies to a TemporalWrapper"):
-        train(tiny_vitpose(), ToyPoses(size=4), TrainConfig(freeze_base=True), log=None, device="cpu")
+        train(
+            tiny_vitpose(), ToyPoses(size=4), TrainConfig(freeze_base=True), log=None, device="cpu"
+        )
     with pytest.raises(ValueError, match="predicted heatmaps .* do not match the targets"):
-        train(tiny_vitpose(num_joints=3), ToyPoses(size=4), TrainConfig(batch_size=4), log=None, device="cpu")
+        train(
+            tiny_vitpose(num_joints=3),
+            ToyPoses(size=4),
+            TrainConfig(batch_size=4),
+            log=None,
+            device="cpu",
+        )
 
 
 def test_validation_runs_in_eval_mode_and_is_logged(tmp_path):
@@ -302,16 +368,28 @@ def test_validation_runs_in_eval_mode_and_is_logged(tmp_path):
         return {"score": 1.5}
 
     config = TrainConfig(epochs=2, batch_size=4, log_every=100)
-    result = train(tiny_vitpose(decoder="simple"), ToyPoses(size=8), config, tmp_path,
-                   validate=validate, log=None, device="cpu")
+    result = train(
+        tiny_vitpose(decoder="simple"),
+        ToyPoses(size=8),
+        config,
+        tmp_path,
+        validate=validate,
+        log=None,
+        device="cpu",
+    )
     assert modes == [False, False] and result.model.training
     logged = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
     assert [e["validation"] for e in logged if "validation" in e] == [{"score": 1.5}] * 2
 
 
 def test_bf16_autocast_step_runs_on_cpu():
-    result = train(tiny_tar(), ToyPoses(size=4), TrainConfig(steps=1, batch_size=4, amp="bf16",
-                   log_every=1), log=None, device="cpu")
+    result = train(
+        tiny_tar(),
+        ToyPoses(size=4),
+        TrainConfig(steps=1, batch_size=4, amp="bf16", log_every=1),
+        log=None,
+        device="cpu",
+    )
     assert math.isfinite(result.history[-1]["loss"])
 
 
@@ -321,9 +399,22 @@ def test_bf16_autocast_step_runs_on_cpu():
 @pytest.mark.slow
 def test_two_gloo_processes_end_with_identical_weights_equal_to_one_process(tmp_path):
     """torchrun, 2 CPU processes x batch 2 == 1 process x batch 4 (same samples, averaged grads)."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(TESTS)]), "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-           str(TESTS / "ddp_train_worker.py"), str(tmp_path), "2"]
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), str(TESTS)]),
+        "OMP_NUM_THREADS": "1",
+    }
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc-per-node",
+        "2",
+        str(TESTS / "ddp_train_worker.py"),
+        str(tmp_path),
+        "2",
+    ]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
     rank0 = load_file(str(tmp_path / "rank0.safetensors"))
@@ -332,29 +423,130 @@ def test_two_gloo_processes_end_with_identical_weights_equal_to_one_process(tmp_
     from ddp_train_worker import run
 
     single = run(str(tmp_path), 4)
-    initial = snapshot(tarpose.TemporalWrapper(tiny_vitpose("simple", seed=0), num_frames=3, depth=1))
+    initial = snapshot(
+        tarpose.TemporalWrapper(tiny_vitpose("simple", seed=0), num_frames=3, depth=1)
+    )
     assert not states_equal(single, initial)
     for key in single:
         assert torch.allclose(rank0[key], single[key], atol=2e-5, rtol=1e-4), key
 
 
+@pytest.mark.slow
+def test_cli_under_torchrun_equals_one_process_with_the_global_batch(tmp_path):
+    args = [
+        "train",
+        "--model",
+        "vitpose-s-simple",
+        *TINY,
+        *DATA,
+        "--steps",
+        "3",
+        "--workers",
+        "0",
+        "--lr",
+        "1e-3",
+    ]
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), str(TESTS)]),
+        "OMP_NUM_THREADS": "1",
+    }
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc-per-node",
+        "2",
+        "-m",
+        "tarpose",
+        *args,
+        "--batch-size",
+        "2",
+        "--out",
+        str(tmp_path / "ddp"),
+    ]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert (
+        "of 2 x 2 process(es)" in done.stdout and done.stdout.count("trained vitpose-s-simple") == 1
+    )
+    assert main([*args, "--batch-size", "4", "--out", str(tmp_path / "one")]) == 0
+    ddp = load_file(str(tmp_path / "ddp" / "model.safetensors"))
+    one = load_file(str(tmp_path / "one" / "model.safetensors"))
+    for key in one:
+        assert torch.allclose(ddp[key], one[key], atol=2e-5, rtol=1e-4), key
+
+
 # -- command line -----------------------------------------------------------------------------
 
-TINY = ["--model-opt", "embed_dim=32", "depth=2", "num_heads=4", "deconv_channels=16",
-        "num_joints=5", "img_size=[64,48]"]
+TINY = [
+    "--model-opt",
+    "embed_dim=32",
+    "depth=2",
+    "num_heads=4",
+    "deconv_channels=16",
+    "num_joints=5",
+    "img_size=[64,48]",
+]
+# a tiny temporal model: the base's depth and heads through vitpose={...}, the JTA's directly
+TINY_TAR = [
+    "--model-opt",
+    "embed_dim=32",
+    'vitpose={"depth": 2, "num_heads": 4}',
+    "depth=2",
+    "num_heads=4",
+    "deconv_channels=16",
+    "num_joints=5",
+    "img_size=[64,48]",
+]
 DATA = ["--dataset", "toy_pose_data:ToyPoses", "--data-opt", "size=8"]
 
 
 def test_cli_trains_single_frame_then_wraps_it_as_temporal(tmp_path, capsys):
     common = DATA + ["--batch-size", "4", "--workers", "0", "--log-every", "1"]
-    assert main(["train", "--model", "vitpose-s", *TINY, *common, "--steps", "3",
-                 "--out", str(tmp_path / "single")]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--model",
+                "vitpose-s",
+                *TINY,
+                *common,
+                "--steps",
+                "3",
+                "--out",
+                str(tmp_path / "single"),
+            ]
+        )
+        == 0
+    )
     single = load_trained(tmp_path / "single")
     assert isinstance(single, tarpose.ViTPose)
-    assert main(["train", "--model", "tar-vitpose-s", "--init-from", str(tmp_path / "single"),
-                 *common, "--epochs", "1", "--freeze-base", "--lr-new", "1e-3",
-                 "--val-dataset", "toy_pose_data:ToyPoses", "--val-data-opt", "size=4",
-                 "--out", str(tmp_path / "tar")]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--model",
+                "tar-vitpose-s",
+                "--init-from",
+                str(tmp_path / "single"),
+                *common,
+                "--epochs",
+                "1",
+                "--freeze-base",
+                "--lr-new",
+                "1e-3",
+                "--val-dataset",
+                "toy_pose_data:ToyPoses",
+                "--val-data-opt",
+                "size=4",
+                "--out",
+                str(tmp_path / "tar"),
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "validation after epoch 0: loss" in out and "trained tar-vitpose-s for 2 steps" in out
     tar = load_trained(tmp_path / "tar")
@@ -370,8 +562,21 @@ def test_cli_trains_single_frame_then_wraps_it_as_temporal(tmp_path, capsys):
 
 
 def test_cli_resume_continues_a_run(tmp_path, capsys):
-    args = ["train", "--model", "vitpose-s", *TINY, *DATA, "--batch-size", "4", "--workers", "0",
-            "--epochs", "2", "--out", str(tmp_path)]
+    args = [
+        "train",
+        "--model",
+        "vitpose-s",
+        *TINY,
+        *DATA,
+        "--batch-size",
+        "4",
+        "--workers",
+        "0",
+        "--epochs",
+        "2",
+        "--out",
+        str(tmp_path),
+    ]
     assert main(args) == 0
     first = load_file(str(tmp_path / "model.safetensors"))
     assert main(args) == 2
@@ -382,18 +587,59 @@ def test_cli_resume_continues_a_run(tmp_path, capsys):
     assert "the training config changed (epochs: 2 -> 3)" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("extra, message", [
-    (["--dataset", "nope"], "unknown dataset 'nope'"),
-    (["--dataset", "no_such_module:f"], "cannot import the dataset module 'no_such_module'"),
-    (["--dataset", "toy_pose_data:Nope"], "module 'toy_pose_data' has no callable 'Nope'"),
-    (DATA + ["--data-opt", "colour=1"], "rejected the options"),
-    (DATA + ["--lr", "-1"], "lr must be a finite number >= 0"),
-    (DATA + ["--num-frames", "5"], "--num-frames 5 but the dataset's clips have T=3 frames"),
-    (DATA + ["--init-from", "/nonexistent"], "--init-from: no trained model at /nonexistent"),
-    (DATA + ["--model-opt", "embed_dim=33"], "cannot build 'tar-vitpose-s'"),
-])
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--dataset", "nope"], "unknown dataset 'nope'"),
+        (["--dataset", "no_such_module:f"], "cannot import the dataset module 'no_such_module'"),
+        (["--dataset", "toy_pose_data:Nope"], "module 'toy_pose_data' has no callable 'Nope'"),
+        (DATA + ["--data-opt", "colour=1"], "rejected the options"),
+        (DATA + ["--lr", "-1"], "lr must be a finite number >= 0"),
+        (
+            DATA + ["--num-frames", "5"],
+            "windows of 5 frames but the dataset's clips have T=3 frames",
+        ),
+        (DATA + ["--init-from", "/nonexistent"], "--init-from: no trained model at /nonexistent"),
+        (DATA + ["--model-opt", "embed_dim=33"], "cannot build 'tar-vitpose-s'"),
+    ],
+)
 def test_cli_errors_are_one_line(tmp_path, capsys, extra, message):
-    base = ["train", "--model", "tar-vitpose-s", *TINY, "--dataset", "toy_pose_data:ToyPoses"]
+    base = ["train", "--model", "tar-vitpose-s", *TINY_TAR, "--dataset", "toy_pose_data:ToyPoses"]
     assert main([*base, *extra, "--out", str(tmp_path / "run"), "--steps", "1"]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+
+
+@pytest.mark.skipif(
+    not (SHARED / "data" / "posetrack18").is_dir(), reason="needs ../shared/data/posetrack18"
+)
+def test_cli_trains_on_real_posetrack18_files_with_augmentation(tmp_path):
+    annotations = SHARED / "data" / "posetrack18" / "annotations" / "val"
+    args = [
+        "train",
+        "--model",
+        "tar-vitpose-s",
+        *TINY_TAR[:-2],
+        "num_joints=17",
+        "img_size=[64,48]",
+        "--dataset",
+        "posetrack",
+        "--data-opt",
+        f"annotations={annotations}",
+        "missing_frames=invalid",
+        "input_size=[64,48]",
+        "augment=true",
+        "--batch-size",
+        "4",
+        "--steps",
+        "2",
+        "--workers",
+        "0",
+        "--joint-weights",
+        "coco",
+    ]
+    assert main([*args, "--out", str(tmp_path / "a")]) == 0
+    assert main([*args, "--out", str(tmp_path / "b")]) == 0  # augmentation is seeded
+    a = load_file(str(tmp_path / "a" / "model.safetensors"))
+    assert states_equal(a, load_file(str(tmp_path / "b" / "model.safetensors")))
+    assert load_trained(tmp_path / "a").num_frames == 5

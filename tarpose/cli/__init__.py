@@ -15,6 +15,7 @@ from collections.abc import Sequence
 #: subcommand -> module implementing it
 COMMANDS: dict[str, str] = {
     "models": "tarpose.cli.models",
+    "convert": "tarpose.cli.convert",
     "train": "tarpose.cli.train",
     "evaluate": "tarpose.cli.evaluate",
     "demo": "tarpose.cli.demo",

@@ -1,4 +1,4 @@
-"""List the registered models, with their sizes."""
+"""List the registered models, with their sizes and where their pretrained weights come from."""
 
 from __future__ import annotations
 
@@ -14,14 +14,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from ..models import create_model, list_models
+    from ..models import create_model, list_models, pretrained_cfg
+    from ..weights.load import skip_init
     from ..wrapper import count_parameters
 
     names = list_models(args.pattern)
     width = max((len(n) for n in names), default=4)
-    print(f"{'name':<{width}}  params")
+    print(f"{'name':<{width}}  params  weights")
     for name in names:
-        with torch.device("meta"):  # sizes without allocating weights
+        with skip_init(), torch.device("meta"):  # sizes without allocating or initialising
             model = create_model(name)
-        print(f"{name:<{width}}  {count_parameters(model) / 1e6:6.1f}M")
+        cfg = pretrained_cfg(name)
+        print(f"{name:<{width}}  {count_parameters(model) / 1e6:6.1f}M  {cfg.source if cfg else '-'}")
     return 0

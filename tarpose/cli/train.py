@@ -2,8 +2,9 @@
 
 Examples:
 
-  tarpose train --model vitpose-s --dataset synthetic --data-opt num_frames=1 --out runs/single
-  tarpose train --model tar-vitpose-s --init-from runs/single --dataset synthetic --out runs/tar
+  tarpose train --model vitpose-s --dataset my_module:make_dataset --out runs/single
+  tarpose train --model tar-vitpose-s --init-from runs/single --lr 5e-6 --lr-new 5e-4 \\
+      --dataset my_module:make_dataset --data-opt num_frames=5 --out runs/tar
   torchrun --nproc-per-node 4 -m tarpose train --model tar-vitpose-b ... --out runs/tar-b
 
 KEY=VALUE options are parsed as JSON where possible (numbers, true/false, [64,48]), else kept as
@@ -39,32 +40,73 @@ def _joint_weights(text: str) -> str | list[float] | None:
     try:
         return [float(v) for v in text.split(",")]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected none, coco or comma-separated floats, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected none, coco or comma-separated floats, got {text!r}"
+        ) from None
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """Keeps the description's line breaks and shows the defaults."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.formatter_class = _Formatter
     m = parser.add_argument_group("model")
-    m.add_argument("--model", help="registered model name (tarpose models), e.g. vitpose-s, tar-vitpose-s")
-    m.add_argument("--model-opt", type=_key_value, action="extend", nargs="+", default=[], metavar="KEY=VALUE",
-                   help="create_model override, e.g. embed_dim=192 img_size=[128,96] (repeatable)")
-    m.add_argument("--init-from", type=Path, metavar="DIR",
-                   help="start from a previous run's model; with --model tar-X and a run of X, wrap it")
-    m.add_argument("--num-frames", type=int, help="window length of a temporal model (default: the dataset's)")
+    m.add_argument(
+        "--model", help="registered model name (tarpose models), e.g. vitpose-s, tar-vitpose-s"
+    )
+    m.add_argument(
+        "--model-opt",
+        type=_key_value,
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="create_model override, e.g. embed_dim=192 img_size=[128,96] (repeatable)",
+    )
+    m.add_argument(
+        "--init-from",
+        type=Path,
+        metavar="DIR",
+        help="start from a previous run's model; with --model tar-X and a run of X, wrap it",
+    )
+    m.add_argument(
+        "--num-frames", type=int, help="window length of a temporal model (default: the dataset's)"
+    )
     d = parser.add_argument_group("data")
     d.add_argument("--dataset", required=True, help="registered dataset name, or module:factory")
-    d.add_argument("--data-opt", type=_key_value, action="extend", nargs="+", default=[], metavar="KEY=VALUE",
-                   help="dataset option (repeatable)")
-    d.add_argument("--val-dataset", help="validation dataset (name or module:factory): its loss is logged")
-    d.add_argument("--val-data-opt", type=_key_value, action="extend", nargs="+", default=[], metavar="KEY=VALUE")
-    d.add_argument("--workers", type=int, default=2, help="data loader processes (results do not depend on it)")
+    d.add_argument(
+        "--data-opt",
+        type=_key_value,
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="dataset option (repeatable)",
+    )
+    d.add_argument(
+        "--val-dataset", help="validation dataset (name or module:factory): its loss is logged"
+    )
+    d.add_argument(
+        "--val-data-opt",
+        type=_key_value,
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+    )
+    d.add_argument(
+        "--workers", type=int, default=2, help="data loader processes (results do not depend on it)"
+    )
     o = parser.add_argument_group("optimisation")
     length = o.add_mutually_exclusive_group()
     length.add_argument("--epochs", type=int, default=10)
     length.add_argument("--steps", type=int, help="total optimizer steps instead of --epochs")
     o.add_argument("--batch-size", type=int, default=16, help="per process")
     o.add_argument("--lr", type=float, default=5e-4, help="learning rate of the base model")
-    o.add_argument("--lr-new", type=float, help="learning rate of the new temporal modules (default --lr)")
+    o.add_argument(
+        "--lr-new", type=float, help="learning rate of the new temporal modules (default --lr)"
+    )
     o.add_argument("--weight-decay", type=float, default=0.1)
     o.add_argument("--schedule", choices=("constant", "step", "cosine"), default="cosine")
     o.add_argument("--lr-step-epochs", type=float, default=5.0, help="step schedule period")
@@ -72,21 +114,40 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     o.add_argument("--warmup-steps", type=int, default=0)
     o.add_argument("--clip-grad", type=float, help="max gradient norm")
     o.add_argument("--freeze-base", action="store_true", help="train only the temporal modules")
-    o.add_argument("--joint-weights", type=_joint_weights, default=None, metavar="none|coco|W,W,...")
-    o.add_argument("--initial-loss-weight", type=float, default=0.0,
-                   help="weight of the loss on the initial heatmaps (temporal models)")
-    o.add_argument("--target-frame", choices=("center", "last"), default="center",
-                   help="frame of the window a single-frame model trains on")
+    o.add_argument(
+        "--joint-weights", type=_joint_weights, default=None, metavar="none|coco|W,W,..."
+    )
+    o.add_argument(
+        "--initial-loss-weight",
+        type=float,
+        default=0.0,
+        help="weight of the loss on the initial heatmaps (temporal models)",
+    )
+    o.add_argument(
+        "--target-frame",
+        choices=("center", "last"),
+        default="center",
+        help="frame of the window a single-frame model trains on",
+    )
     r = parser.add_argument_group("run")
     r.add_argument("--out", type=Path, required=True, metavar="DIR", help="run directory")
     r.add_argument("--resume", action="store_true", help="continue DIR/checkpoint.safetensors")
     r.add_argument("--seed", type=int, default=0)
-    r.add_argument("--amp", choices=("auto", "off", "bf16", "fp16"), default="auto",
-                   help="mixed precision (auto: bf16 on CUDA, off on CPU)")
+    r.add_argument(
+        "--amp",
+        choices=("auto", "off", "bf16", "fp16"),
+        default="auto",
+        help="mixed precision (auto: bf16 on CUDA, off on CPU)",
+    )
     r.add_argument("--device", help="cpu, cuda (default: cuda:LOCAL_RANK if available)")
     r.add_argument("--log-every", type=int, default=50, metavar="STEPS")
-    r.add_argument("--save-every", type=int, default=0, metavar="STEPS",
-                   help="checkpoint interval (always at epoch ends)")
+    r.add_argument(
+        "--save-every",
+        type=int,
+        default=0,
+        metavar="STEPS",
+        help="checkpoint interval (always at epoch ends)",
+    )
     r.add_argument("--val-every", type=int, default=1, metavar="EPOCHS")
 
 
@@ -124,9 +185,15 @@ def _check_sample(dataset: Any, what: str) -> tuple[int, int]:
     if len(dataset) == 0:
         raise CLIError(f"the {what} is empty")
     sample = dataset[0]
-    missing = [k for k in ("clip", "target", "target_weight") if not isinstance(sample, dict) or k not in sample]
+    missing = [
+        k
+        for k in ("clip", "target", "target_weight")
+        if not isinstance(sample, dict) or k not in sample
+    ]
     if missing:
-        raise CLIError(f"the {what}'s samples lack {missing} (see tarpose.data for the sample format)")
+        raise CLIError(
+            f"the {what}'s samples lack {missing} (see tarpose.data for the sample format)"
+        )
     clip, target = sample["clip"], sample["target"]
     if clip.ndim != 4 or target.ndim != 3:
         raise CLIError(
@@ -141,7 +208,7 @@ def build_model(args: argparse.Namespace, num_frames: int) -> tuple[Any, dict[st
     import torch
 
     from ..models import create_model
-    from ..models.registry import _CONFIG_FIELDS
+    from ..models.registry import split_overrides
     from ..training.export import read_spec
     from ..wrapper import TemporalWrapper
 
@@ -156,11 +223,18 @@ def build_model(args: argparse.Namespace, num_frames: int) -> tuple[Any, dict[st
         if name == init_spec["name"]:
             options = {**init_spec["options"], **options}
         elif name == f"tar-{init_spec['name']}":
-            clash = sorted(set(options) & _CONFIG_FIELDS)
-            if clash:
-                raise CLIError(f"--model-opt {clash} would change the architecture given by --init-from")
+            try:
+                clash, temporal = split_overrides(options, options.get("vitpose"))
+            except TypeError as error:
+                raise CLIError(str(error)) from None
+            clash.pop("vitpose", None)
+            if clash or "vitpose" in options:
+                raise CLIError(
+                    f"--model-opt {sorted(clash) or ['vitpose']} would change the architecture "
+                    "given by --init-from"
+                )
             base = init_spec
-            options = {**init_spec["options"], **options}
+            options = {**temporal, "vitpose": init_spec["options"]}
         else:
             raise CLIError(
                 f"--init-from holds a {init_spec['name']!r} model: train it as --model "
@@ -182,7 +256,10 @@ def build_model(args: argparse.Namespace, num_frames: int) -> tuple[Any, dict[st
     if isinstance(probe, TemporalWrapper):
         wanted = args.num_frames or options.get("num_frames") or num_frames
         if wanted != num_frames:
-            raise CLIError(f"--num-frames {wanted} but the dataset's clips have T={num_frames} frames")
+            raise CLIError(
+                f"the model would take windows of {wanted} frames but the dataset's clips have "
+                f"T={num_frames} frames (set the dataset's window, or --num-frames {num_frames})"
+            )
         options["num_frames"] = wanted
     elif args.num_frames is not None:
         raise CLIError(f"--num-frames applies to temporal models; {name!r} is single-frame")
@@ -200,7 +277,7 @@ def build_model(args: argparse.Namespace, num_frames: int) -> tuple[Any, dict[st
     except RuntimeError as error:
         raise CLIError(f"--init-from {weights} does not fit {name!r}: {error}") from None
     if base is not None:
-        model = TemporalWrapper(model, **{k: v for k, v in options.items() if k not in _CONFIG_FIELDS})
+        model = TemporalWrapper(model, **{k: v for k, v in options.items() if k != "vitpose"})
     return model, spec
 
 
@@ -219,8 +296,16 @@ def _loss_validator(dataset: Any, batch_size: int, config: Any) -> Any:
         for batch in DataLoader(dataset, batch_size=batch_size):
             heatmaps, _ = _forward(model, batch, config.target_frame, False, device)
             n = batch["clip"].shape[0]
-            total += float(loss_fn(heatmaps.float(), batch["target"].to(device),
-                                   batch["target_weight"].to(device))) * n
+            total += (
+                float(
+                    loss_fn(
+                        heatmaps.float(),
+                        batch["target"].to(device),
+                        batch["target_weight"].to(device),
+                    )
+                )
+                * n
+            )
             count += n
         return {"loss": total / count}
 
@@ -236,13 +321,27 @@ def run(args: argparse.Namespace) -> int:
     num_frames, _ = _check_sample(dataset, "dataset")
     try:
         config = TrainConfig(
-            epochs=args.epochs, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
-            lr_new=args.lr_new, weight_decay=args.weight_decay, schedule=args.schedule,
-            lr_step_epochs=args.lr_step_epochs, lr_gamma=args.lr_gamma,
-            warmup_steps=args.warmup_steps, clip_grad=args.clip_grad, freeze_base=args.freeze_base,
-            joint_weights=args.joint_weights, initial_loss_weight=args.initial_loss_weight,
-            target_frame=args.target_frame, amp=args.amp, seed=args.seed, workers=args.workers,
-            log_every=args.log_every, save_every=args.save_every, val_every=args.val_every,
+            epochs=args.epochs,
+            steps=args.steps,
+            batch_size=args.batch_size,
+            lr=args.lr,
+            lr_new=args.lr_new,
+            weight_decay=args.weight_decay,
+            schedule=args.schedule,
+            lr_step_epochs=args.lr_step_epochs,
+            lr_gamma=args.lr_gamma,
+            warmup_steps=args.warmup_steps,
+            clip_grad=args.clip_grad,
+            freeze_base=args.freeze_base,
+            joint_weights=args.joint_weights,
+            initial_loss_weight=args.initial_loss_weight,
+            target_frame=args.target_frame,
+            amp=args.amp,
+            seed=args.seed,
+            workers=args.workers,
+            log_every=args.log_every,
+            save_every=args.save_every,
+            val_every=args.val_every,
         )
     except ValueError as error:
         raise CLIError(str(error)) from None
@@ -256,20 +355,34 @@ def run(args: argparse.Namespace) -> int:
     from ..training.engine import CHECKPOINT
 
     if not args.resume and (args.out / CHECKPOINT).exists():
-        raise CLIError(f"{args.out} already holds a checkpoint: add --resume, or choose another --out")
+        raise CLIError(
+            f"{args.out} already holds a checkpoint: add --resume, or choose another --out"
+        )
     torch.manual_seed(args.seed)  # the initial weights
     model, spec = build_model(args, num_frames)
-    if int(os.environ.get("RANK", 0)) == 0 and not args.resume:
+    if int(os.environ.get("RANK", "0")) == 0 and not args.resume:
         args.out.mkdir(parents=True, exist_ok=True)
-        record = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
-                  if not k.startswith("_") and k != "command"}
-        (args.out / "train.json").write_text(json.dumps({"args": record, "model": spec,
-                                                         "config": config.to_dict()}, indent=2) + "\n")
+        record = {
+            k: (str(v) if isinstance(v, Path) else v)
+            for k, v in vars(args).items()
+            if not k.startswith("_") and k != "command"
+        }
+        (args.out / "train.json").write_text(
+            json.dumps({"args": record, "model": spec, "config": config.to_dict()}, indent=2) + "\n"
+        )
     try:
-        result = train(model, dataset, config, args.out, resume=args.resume, validate=validate,
-                       model_spec=spec, device=args.device)
+        result = train(
+            model,
+            dataset,
+            config,
+            args.out,
+            resume=args.resume,
+            validate=validate,
+            model_spec=spec,
+            device=args.device,
+        )
     except (ValueError, FileNotFoundError, FileExistsError) as error:
         raise CLIError(str(error)) from None
-    if int(os.environ.get("RANK", 0)) == 0:
+    if int(os.environ.get("RANK", "0")) == 0:
         print(f"trained {spec['name']} for {result.step} steps: {args.out / 'model.safetensors'}")
     return 0

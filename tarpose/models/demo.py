@@ -11,7 +11,7 @@ from typing import Any
 
 from torch import nn
 
-from .registry import _CONFIG_FIELDS, register_model
+from .registry import register_model, split_overrides
 from .vitpose import ViTPose, ViTPoseConfig
 
 #: ``ViTPoseConfig`` fields of the demo ViTPose
@@ -28,11 +28,10 @@ def vitpose_demo(**overrides: Any) -> ViTPose:
 
 
 @register_model("tar-vitpose-demo")
-def tar_vitpose_demo(**overrides: Any) -> nn.Module:
-    """The demo ViTPose in a 5-frame TemporalWrapper; config fields go to the ViTPose, the rest
-    to the wrapper."""
+def tar_vitpose_demo(vitpose: dict[str, Any] | None = None, **overrides: Any) -> nn.Module:
+    """The demo ViTPose in a 5-frame TemporalWrapper (overrides routed as
+    :func:`~tarpose.models.registry.split_overrides` does)."""
     from ..wrapper import TemporalWrapper
 
-    base = {k: v for k, v in overrides.items() if k in _CONFIG_FIELDS}
-    temporal = {"num_frames": 5, **{k: v for k, v in overrides.items() if k not in _CONFIG_FIELDS}}
-    return TemporalWrapper(vitpose_demo(**base), **temporal)
+    base, temporal = split_overrides(overrides, vitpose)
+    return TemporalWrapper(vitpose_demo(**base), **{"num_frames": 5, **temporal})

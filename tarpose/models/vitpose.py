@@ -18,6 +18,7 @@ from torch import Tensor, nn
 
 from .._checks import expect_shape
 from ..layers.mlp import Mlp
+from ..weights.hub import HubMixin
 
 Decoder = Literal["classic", "simple"]
 
@@ -220,13 +221,18 @@ class HeatmapHead(nn.Module):
         return self.final_layer(self.deconv_layers(features))
 
 
-class ViTPose(nn.Module):
+class ViTPose(nn.Module, HubMixin):
     """Top-down single-frame ViTPose: crops ``(N, 3, H, W)`` -> heatmaps ``(N, J, H/4, W/4)``.
 
     Build one with :func:`tarpose.create_model` (``"vitpose-b"``, ...) or from a
     :class:`ViTPoseConfig`. ``backbone`` is the encoder and ``keypoint_head`` the decoder that
-    :class:`~tarpose.TemporalWrapper` uses.
+    :class:`~tarpose.TemporalWrapper` uses. ``save_pretrained(dir)`` writes ``config.json`` (the
+    config) and ``model.safetensors``; ``ViTPose.from_pretrained(source)`` is
+    :func:`tarpose.load_vitpose`, so it also reads transformers, official, mmpose and
+    easy_ViTPose checkpoints.
     """
+
+    _hub_loader = "load_vitpose"
 
     def __init__(self, config: ViTPoseConfig | None = None, **overrides: Any) -> None:
         super().__init__()
@@ -243,6 +249,9 @@ class ViTPose(nn.Module):
     @property
     def embed_dim(self) -> int:
         return self.config.embed_dim
+
+    def _hub_config(self) -> dict[str, Any]:
+        return self.config.to_dict()
 
     @property
     def num_joints(self) -> int:

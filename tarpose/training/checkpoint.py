@@ -85,7 +85,7 @@ def _json_value(value: Any, where: str) -> Any:
 
 
 def flatten_optimizer(state: dict[str, Any]) -> tuple[dict[str, Tensor], dict[str, Any]]:
-    """``optimizer.state_dict()`` -> (tensors, JSON structure); inverse: :func:`unflatten_optimizer`."""
+    """``optimizer.state_dict()`` -> (tensors, JSON structure); see :func:`unflatten_optimizer`."""
     tensors: dict[str, Tensor] = {}
     per_param: dict[str, dict[str, Any]] = {}
     for index, values in state["state"].items():
@@ -157,11 +157,15 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu")
     except Exception as error:  # safetensors raises its own error types on corrupt files
         raise ValueError(f"{path} is not a readable safetensors checkpoint: {error}") from error
     if metadata.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a tarpose training checkpoint (format={metadata.get('format')!r})")
+        raise ValueError(
+            f"{path} is not a tarpose training checkpoint (format={metadata.get('format')!r})"
+        )
     if int(metadata.get("version", -1)) > VERSION:
-        raise ValueError(f"{path} has checkpoint version {metadata['version']}; this tarpose reads <= {VERSION}")
+        raise ValueError(
+            f"{path} has checkpoint version {metadata['version']}; this tarpose reads <= {VERSION}"
+        )
     document = json.loads(metadata["document"])
-    model = {k[len("model/"):]: v for k, v in tensors.items() if k.startswith("model/")}
+    model = {k[len("model/") :]: v for k, v in tensors.items() if k.startswith("model/")}
     optimizer = None
     if document["optimizer"] is not None:
         optimizer = unflatten_optimizer(tensors, document["optimizer"])

@@ -105,10 +105,13 @@ class TrainConfig:
         if self.weight_decay < 0:
             problems.append(f"weight_decay must be >= 0, got {self.weight_decay}")
         if self.schedule not in ("constant", "step", "cosine"):
-            problems.append(f"schedule must be 'constant', 'step' or 'cosine', got {self.schedule!r}")
+            problems.append(
+                f"schedule must be 'constant', 'step' or 'cosine', got {self.schedule!r}"
+            )
         if self.lr_step_epochs <= 0 or not 0 < self.lr_gamma <= 1:
             problems.append(
-                f"need lr_step_epochs > 0 and 0 < lr_gamma <= 1, got {self.lr_step_epochs}, {self.lr_gamma}"
+                "need lr_step_epochs > 0 and 0 < lr_gamma <= 1, got "
+                f"{self.lr_step_epochs} and {self.lr_gamma}"
             )
         if self.clip_grad is not None and self.clip_grad <= 0:
             problems.append(f"clip_grad must be > 0 or None, got {self.clip_grad}")
@@ -125,6 +128,8 @@ class TrainConfig:
         if problems:
             raise ValueError("invalid training config: " + "; ".join(problems))
         HeatmapLoss(self.joint_weights, self.initial_loss_weight)  # validates both
+        if self.joint_weights is not None and not isinstance(self.joint_weights, str):
+            self.joint_weights = [float(w) for w in self.joint_weights]  # as JSON stores it
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -195,7 +200,7 @@ class ResumableSampler(Sampler[int]):
         self.skip = skip
 
     def __iter__(self) -> Iterator[int]:
-        return iter(list(self.inner)[self.skip:])
+        return iter(list(self.inner)[self.skip :])
 
     def __len__(self) -> int:
         return len(self.inner) - self.skip
@@ -213,8 +218,8 @@ def freeze_base(model: nn.Module) -> None:
     """Train only the temporal modules of a :class:`~tarpose.TemporalWrapper`."""
     if not isinstance(model, TemporalWrapper):
         raise ValueError(
-            f"freeze_base needs a TemporalWrapper (a single-frame {type(model).__name__} has no new "
-            "modules to train)"
+            f"freeze_base needs a TemporalWrapper (a single-frame {type(model).__name__} has no "
+            "new modules to train)"
         )
     model.freeze_base = True
     for p in model.base_parameters():
@@ -236,7 +241,8 @@ def parameter_groups(
         new_ids = {id(p) for p in model.new_parameters()}
     elif lr_new is not None:
         raise ValueError(
-            f"lr_new applies to the new modules of a TemporalWrapper; {type(model).__name__} has none"
+            "lr_new applies to the new modules of a TemporalWrapper; "
+            f"{type(model).__name__} has none"
         )
     groups: dict[str, dict[str, Any]] = {}
     for name, p in model.named_parameters():  # shared parameters are listed once
@@ -248,7 +254,10 @@ def parameter_groups(
         if key not in groups:
             group_lr = lr_new if part == "new" and lr_new is not None else lr
             groups[key] = {
-                "name": key, "params": [], "lr": group_lr, "base_lr": group_lr,
+                "name": key,
+                "params": [],
+                "lr": group_lr,
+                "base_lr": group_lr,
                 "weight_decay": weight_decay if decay else 0.0,
             }
         groups[key]["params"].append(p)
@@ -259,7 +268,7 @@ def parameter_groups(
 
 
 def lr_factor(config: TrainConfig, step: int, total_steps: int, steps_per_epoch: int) -> float:
-    """The schedule's multiplier of each group's ``base_lr`` at optimizer step ``step`` (0-based)."""
+    """The schedule's multiplier of the groups' ``base_lr`` at optimizer step ``step`` (from 0)."""
     warm = config.warmup_steps
     factor = min(1.0, (step + 1) / warm) if warm else 1.0
     if config.schedule == "step":
@@ -298,7 +307,7 @@ class _Dist:
 
 def _setup(device: str | torch.device | None) -> _Dist:
     """Join the process group that ``torchrun`` describes (if any) and pick this rank's device."""
-    local_rank = int(os.environ.get("LOCAL_RANK", 0))
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     if device is None:
         device = torch.device(f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu")
     device = torch.device(device)
@@ -307,7 +316,7 @@ def _setup(device: str | torch.device | None) -> _Dist:
     if device.type == "cuda":
         torch.cuda.set_device(device)
     created = False
-    if not dist.is_initialized() and int(os.environ.get("WORLD_SIZE", 1)) > 1:
+    if not dist.is_initialized() and int(os.environ.get("WORLD_SIZE", "1")) > 1:
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
         created = True
     if dist.is_initialized():
@@ -327,14 +336,20 @@ def _amp_dtype(amp: str, device: torch.device) -> torch.dtype | None:
 
 
 def _forward(
-    model: nn.Module, batch: Mapping[str, Any], target_frame: str, initial: bool, device: torch.device
+    model: nn.Module,
+    batch: Mapping[str, Any],
+    target_frame: str,
+    initial: bool,
+    device: torch.device,
 ) -> tuple[Tensor, Tensor | None]:
     """Final heatmaps ``(B, J, h, w)`` and, if asked, the initial ones of the target frame."""
     # contiguous: collating in a worker or in this process may give other strides, and kernels
     # chosen by layout (channels-last convolutions) would change the last bits of the result
     clip = batch["clip"].to(device, non_blocking=True).contiguous()  # (b, t, 3, H, W)
     if clip.ndim != 5:
-        raise ValueError(f"samples' clip must be (T, 3, H, W), got a batch of shape {tuple(clip.shape)}")
+        raise ValueError(
+            f"samples' clip must be (T, 3, H, W), got a batch of shape {tuple(clip.shape)}"
+        )
     core = unwrap(model)
     if isinstance(core, TemporalWrapper):
         valid = batch.get("frame_valid")
@@ -346,6 +361,39 @@ def _forward(
     t = clip.shape[1]
     out = model(clip[:, t - 1 if target_frame == "last" else t // 2])
     return getattr(out, "heatmaps", out), None
+
+
+def _train_step(
+    net: nn.Module,
+    batch: Mapping[str, Any],
+    loss_fn: HeatmapLoss,
+    optimizer: torch.optim.Optimizer,
+    scaler: torch.amp.GradScaler,
+    config: TrainConfig,
+    amp_dtype: torch.dtype | None,
+    device: torch.device,
+) -> Tensor:
+    """Forward (under autocast), loss in float32, backward, clip, step; returns the loss."""
+    autocast = torch.autocast(device.type, dtype=amp_dtype) if amp_dtype else nullcontext()
+    with autocast:
+        heatmaps, initial = _forward(
+            net, batch, config.target_frame, loss_fn.initial_weight > 0, device
+        )
+    loss = loss_fn(
+        heatmaps.float(),
+        batch["target"].to(device),
+        batch["target_weight"].to(device),
+        None if initial is None else initial.float(),
+    )
+    optimizer.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    if config.clip_grad is not None:
+        scaler.unscale_(optimizer)
+        params = [p for group in optimizer.param_groups for p in group["params"]]
+        nn.utils.clip_grad_norm_(params, config.clip_grad)
+    scaler.step(optimizer)
+    scaler.update()
+    return loss.detach()
 
 
 def train(
@@ -385,6 +433,8 @@ def train(
         log: where rank 0's progress lines go (None: silent).
     """
     config = config or TrainConfig()
+    if model_spec is not None:  # as JSON stores it (tuples become lists)
+        model_spec = json.loads(json.dumps(dict(model_spec)))
     out_dir = Path(out) if out is not None else None
     if resume and out_dir is None:
         raise ValueError("resume=True needs the out directory holding the checkpoint")
@@ -397,7 +447,9 @@ def train(
     env = _setup(device)
     say = log if (log is not None and env.main) else (lambda _msg: None)
     try:
-        return _train(model, dataset, config, out_dir, resume, validate, model_spec, on_step, say, env)
+        return _train(
+            model, dataset, config, out_dir, resume, validate, model_spec, on_step, say, env
+        )
     finally:
         if env.created_group:
             dist.destroy_process_group()
@@ -420,7 +472,8 @@ def _train(
         for name in ("freeze_base", "initial_loss_weight"):
             if getattr(config, name):
                 raise ValueError(
-                    f"{name} applies to a TemporalWrapper; {type(model).__name__} is a single-frame model"
+                    f"{name} applies to a TemporalWrapper; {type(model).__name__} is a "
+                    "single-frame model"
                 )
     if config.freeze_base:
         freeze_base(model)
@@ -442,21 +495,30 @@ def _train(
         )
     total = config.steps or config.epochs * steps_per_epoch
     info = {
-        "config": config.result_fields(), "world_size": env.world_size,
-        "dataset_size": len(samples), "model_spec": dict(model_spec) if model_spec else None,
+        "config": config.result_fields(),
+        "world_size": env.world_size,
+        "dataset_size": len(samples),
+        "model_spec": dict(model_spec) if model_spec else None,
     }
 
     step = 0
     if resume:
-        step = _restore(out_dir / CHECKPOINT, model, optimizer, scaler, info, env.device)
+        step = _restore(out_dir / CHECKPOINT, model, optimizer, scaler, info)
         say(f"resumed from {out_dir / CHECKPOINT} at step {step}/{total}")
     history = _read_log(out_dir, step) if env.main else []
 
     def save() -> None:
         if env.main and out_dir is not None:
-            save_checkpoint(out_dir / CHECKPOINT, model.state_dict(), optimizer.state_dict(), {
-                **info, "step": step, "scaler": scaler.state_dict() if scaler.is_enabled() else None,
-            })
+            save_checkpoint(
+                out_dir / CHECKPOINT,
+                model.state_dict(),
+                optimizer.state_dict(),
+                {
+                    **info,
+                    "step": step,
+                    "scaler": scaler.state_dict() if scaler.is_enabled() else None,
+                },
+            )
 
     def record(entry: dict[str, Any]) -> None:
         history.append(entry)
@@ -473,7 +535,10 @@ def _train(
             with torch.no_grad():
                 metrics = {k: float(v) for k, v in validate(model).items()}
             model.train(was_training)
-            say(f"validation after epoch {epoch}: " + ", ".join(f"{k} {v:.4g}" for k, v in metrics.items()))
+            say(
+                f"validation after epoch {epoch}: "
+                + ", ".join(f"{k} {v:.4g}" for k, v in metrics.items())
+            )
             record({"step": step, "epoch": epoch, "validation": metrics})
         env.barrier()
 
@@ -482,10 +547,13 @@ def _train(
         ids = [env.device.index] if env.device.type == "cuda" else None
         net = nn.parallel.DistributedDataParallel(model, device_ids=ids)
     loader = DataLoader(
-        samples, batch_size=config.batch_size, sampler=sampler, num_workers=config.workers,
-        drop_last=True, pin_memory=env.device.type == "cuda",
+        samples,
+        batch_size=config.batch_size,
+        sampler=sampler,
+        num_workers=config.workers,
+        drop_last=True,
+        pin_memory=env.device.type == "cuda",
     )
-    params = [p for g in optimizer.param_groups for p in g["params"]]
     if out_dir is not None and env.main:
         out_dir.mkdir(parents=True, exist_ok=True)
     say(
@@ -494,9 +562,6 @@ def _train(
         f"{env.device}, amp {amp_dtype or 'off'}"
     )
     net.train()
-    autocast = (
-        (lambda: torch.autocast(env.device.type, dtype=amp_dtype)) if amp_dtype else nullcontext
-    )
     running = torch.zeros((), device=env.device)
     count, tic = 0, time.perf_counter()
     while step < total:
@@ -508,42 +573,37 @@ def _train(
             for group in optimizer.param_groups:
                 group["lr"] = group["base_lr"] * factor
             torch.manual_seed(_mix(config.seed, 1, env.rank, step))
-            with autocast():
-                heatmaps, initial = _forward(
-                    net, batch, config.target_frame, config.initial_loss_weight > 0, env.device
-                )
-            loss = loss_fn(
-                heatmaps.float(), batch["target"].to(env.device), batch["target_weight"].to(env.device),
-                None if initial is None else initial.float(),
+            loss = _train_step(
+                net, batch, loss_fn, optimizer, scaler, config, amp_dtype, env.device
             )
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            if config.clip_grad is not None:
-                scaler.unscale_(optimizer)
-                nn.utils.clip_grad_norm_(params, config.clip_grad)
-            scaler.step(optimizer)
-            scaler.update()
             step += 1
-            running += loss.detach()
+            running += loss
             count += 1
             if step % config.log_every == 0 or step == total:
                 mean = env.mean(running / count)
                 if not math.isfinite(mean):
-                    raise FloatingPointError(f"the loss is {mean} at step {step}: lower the learning rate")
-                rate = count * config.batch_size * env.world_size / (time.perf_counter() - tic)
+                    raise FloatingPointError(
+                        f"the loss is {mean} at step {step}: lower the learning rate"
+                    )
+                seconds = time.perf_counter() - tic
+                rate = count * config.batch_size * env.world_size / seconds
                 lrs = {g["name"].split("/")[0]: g["lr"] for g in optimizer.param_groups}
+                eta = (total - step) * seconds / count
                 say(
                     f"epoch {epoch} step {step}/{total} loss {mean:.4e} lr "
-                    + " ".join(f"{k}={v:.2e}" for k, v in lrs.items()) + f" {rate:.1f} samples/s"
+                    + " ".join(f"{k}={v:.2e}" for k, v in lrs.items())
+                    + f" {rate:.1f} samples/s eta {eta / 60:.1f} min"
                 )
-                record({"step": step, "epoch": epoch, "loss": mean, "lr": lrs, "samples_per_s": rate})
+                record(
+                    {"step": step, "epoch": epoch, "loss": mean, "lr": lrs, "samples_per_s": rate}
+                )
                 running.zero_()
                 count, tic = 0, time.perf_counter()
             epoch_end = step % steps_per_epoch == 0
             if epoch_end or step == total or (config.save_every and step % config.save_every == 0):
                 save()
             if on_step is not None:
-                on_step(step, float(loss.detach()))
+                on_step(step, float(loss))
             if epoch_end and (epoch + 1) % config.val_every == 0 and step < total:
                 run_validation(epoch)
             if step >= total:
@@ -562,16 +622,23 @@ def _restore(
     optimizer: torch.optim.Optimizer,
     scaler: torch.amp.GradScaler,
     info: Mapping[str, Any],
-    device: torch.device,
 ) -> int:
     """Load a checkpoint into model/optimizer/scaler after checking it belongs to this run."""
-    checkpoint = load_checkpoint(path, device=device)
+    checkpoint = load_checkpoint(path)  # on the CPU: load_state_dict moves it to the parameters
     saved = checkpoint.info
-    for key, what in (("config", "training config"), ("world_size", "number of processes"),
-                      ("dataset_size", "dataset size"), ("model_spec", "model")):
+    for key, what in (
+        ("config", "training config"),
+        ("world_size", "number of processes"),
+        ("dataset_size", "dataset size"),
+        ("model_spec", "model"),
+    ):
         if saved.get(key) != info[key]:
             if key == "config":
-                diff = {k: (saved[key].get(k), v) for k, v in info[key].items() if saved[key].get(k) != v}
+                diff = {
+                    k: (saved[key].get(k), v)
+                    for k, v in info[key].items()
+                    if saved[key].get(k) != v
+                }
                 detail = ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in diff.items())
             else:
                 detail = f"{saved.get(key)!r} -> {info[key]!r}"
@@ -598,6 +665,13 @@ def _read_log(out_dir: Path | None, step: int) -> list[dict[str, Any]]:
 
 
 __all__: Sequence[str] = (
-    "SeededSamples", "ResumableSampler", "TrainConfig", "TrainResult", "freeze_base",
-    "lr_factor", "parameter_groups", "train", "unwrap",
+    "ResumableSampler",
+    "SeededSamples",
+    "TrainConfig",
+    "TrainResult",
+    "freeze_base",
+    "lr_factor",
+    "parameter_groups",
+    "train",
+    "unwrap",
 )

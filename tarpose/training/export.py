@@ -22,7 +22,9 @@ WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
 
 
-def save_trained(directory: str | os.PathLike, model: nn.Module, spec: Mapping[str, Any] | None) -> Path:
+def save_trained(
+    directory: str | os.PathLike, model: nn.Module, spec: Mapping[str, Any] | None
+) -> Path:
     """Write ``directory/model.safetensors`` (and ``config.json`` when ``spec`` is given).
 
     Args:
@@ -36,7 +38,11 @@ def save_trained(directory: str | os.PathLike, model: nn.Module, spec: Mapping[s
     tensors = {k: _cpu(v) for k, v in model.state_dict().items()}
     metadata = {"format": FORMAT}
     if spec is not None:
-        config = {"format": FORMAT, "name": spec["name"], "options": dict(spec.get("options") or {})}
+        config = {
+            "format": FORMAT,
+            "name": spec["name"],
+            "options": dict(spec.get("options") or {}),
+        }
         metadata["config"] = json.dumps(config)
     atomic_write(directory / WEIGHTS, lambda tmp: save_file(tensors, tmp, metadata=metadata))
     if spec is not None:
@@ -63,7 +69,9 @@ def read_spec(path: str | os.PathLike) -> tuple[dict[str, Any], Path]:
             raise ValueError(f"{weights} carries no model config and there is no {config_file}")
         config = json.loads(text)
     if config.get("format") != FORMAT or "name" not in config:
-        raise ValueError(f"{config_file if config_file.is_file() else weights} is not a tarpose model config")
+        raise ValueError(
+            f"{config_file if config_file.is_file() else weights} is not a tarpose model config"
+        )
     return {"name": config["name"], "options": dict(config.get("options") or {})}, weights
 
 

@@ -16,9 +16,10 @@ def heatmap_mse(
 ) -> Tensor:
     """Weighted heatmap MSE: ``mean_{b,j,y,x} w[b,j] * (pred - target)^2``.
 
-    ``w = target_weight * joint_weights`` weighs each joint's squared error linearly (as mmpose
-    1.x's ``KeypointMSELoss``); HRNet's ``JointsMSELoss`` instead halves the result and squares
-    the weights, which only rescales the loss for 0/1 target weights.
+    ``w = target_weight * joint_weights`` weighs each joint's squared error linearly, as mmpose
+    1.x's ``KeypointMSELoss``. HRNet's ``JointsMSELoss`` multiplies
+    the heatmaps by the weights before squaring and halves the result: the same loss up to a
+    factor 1/2 for 0/1 weights, while its effective joint weights are the squares (1.44, 2.25).
 
     Args:
         pred: ``(B, J, h, w)`` predicted heatmaps (any float dtype; computed in float32).
@@ -61,13 +62,19 @@ class HeatmapLoss(nn.Module):
         super().__init__()
         if isinstance(joint_weights, str):
             if joint_weights != "coco":
-                raise ValueError(f"joint_weights must be 'coco', a list of floats or None, got {joint_weights!r}")
+                raise ValueError(
+                    f"joint_weights must be 'coco', a list of floats or None, got {joint_weights!r}"
+                )
             joint_weights = COCO_JOINT_WEIGHTS
         if initial_weight < 0:
             raise ValueError(f"initial_weight must be >= 0, got {initial_weight}")
-        weights = None if joint_weights is None else torch.tensor(joint_weights, dtype=torch.float32)
+        weights = (
+            None if joint_weights is None else torch.tensor(joint_weights, dtype=torch.float32)
+        )
         if weights is not None and (weights.ndim != 1 or bool((weights < 0).any())):
-            raise ValueError(f"joint_weights must be J non-negative floats, got {list(joint_weights)}")
+            raise ValueError(
+                f"joint_weights must be J non-negative floats, got {list(joint_weights)}"
+            )
         self.register_buffer("joint_weights", weights, persistent=False)
         self.initial_weight = float(initial_weight)
 

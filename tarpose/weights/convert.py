@@ -1,0 +1,53 @@
+"""Official TAR-ViTPose checkpoints -> tarpose checkpoint directories.
+
+The released weights were trained with the reference code's reshape-based token layout and
+post-norm restore, so the converted :class:`~tarpose.TemporalWrapper` uses
+``token_layout="official"`` and ``restore="postnorm"``, which reproduce that computation
+exactly, at the reference's 384x288 input (position embeddings stored for 256x192 and resized
+bicubically, as mmpretrain does at run time).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..wrapper import TemporalWrapper
+from .errors import CheckpointError
+from .load import build_model, read_remapped
+
+
+def convert_tar_checkpoint(
+    source: str | Path, save_directory: str | Path, **overrides: Any
+) -> TemporalWrapper:
+    """Convert an official TAR-ViTPose checkpoint and ``save_pretrained`` it.
+
+    Args:
+        source: the reference code's ``.pt`` (``{"model_state_dict": ...}``), a local path or
+            anything :func:`tarpose.load_model` resolves (``filename=``, ``revision=``... pass
+            through).
+        save_directory: where ``config.json``, ``model.safetensors`` and the model card go.
+        **overrides: e.g. ``img_size=(256, 192)`` or ``num_frames=3`` where the checkpoint was
+            trained differently from the reference config (384x288, 5 frames); see
+            :func:`tarpose.load_model` (``vitpose={"num_heads": ...}`` for a backbone width
+            that is not a ViTPose size).
+
+    Returns:
+        the converted model (eval mode); load it again with
+        ``tarpose.TemporalWrapper.from_pretrained(save_directory)``.
+    """
+    hub = {k: overrides.pop(k) for k in _HUB_OPTIONS if k in overrides}
+    vitpose = overrides.pop("vitpose", None)
+    remapped, described = read_remapped(source, **hub)
+    if remapped.format != "tar_official":
+        raise CheckpointError(
+            f"{described} is not an official TAR-ViTPose checkpoint; load it with "
+            "tarpose.load_model (or load_vitpose) instead"
+        )
+    model = build_model(remapped, overrides, source=described, vitpose=vitpose)
+    assert isinstance(model, TemporalWrapper)  # the tar_official layout always has a temporal head
+    model.save_pretrained(save_directory)
+    return model
+
+
+_HUB_OPTIONS = ("filename", "revision", "cache_dir", "token", "local_files_only", "force_download")

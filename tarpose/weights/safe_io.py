@@ -1,0 +1,144 @@
+"""Reading checkpoints without running code, writing them as safetensors.
+
+``.safetensors`` files are read with :mod:`safetensors`; every other file (``.pth``, ``.pt``,
+``.bin``, ``.ckpt``) is a pickle and goes through ``torch.load(weights_only=True)``, whose
+unpickler only builds tensors and plain containers. A pickle that names anything else (a function
+to call, a class to build) is refused before it runs, and tarpose says which global it named.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import re
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from .errors import CheckpointError
+
+#: numpy types that training loops leave in checkpoint metadata (e.g. a best score as a numpy
+#: float). They only rebuild numbers, so reading them cannot run code.
+_NUMPY_DATA_GLOBALS = ("scalar", "dtype")
+
+_REFUSED_GLOBAL = re.compile(r"(?:Unsupported global|GLOBAL)\W+(?:GLOBAL\s+)?([\w.]+)")
+
+
+def read_checkpoint(path: str | Path) -> Any:
+    """The object stored in a checkpoint file: a ``{name: tensor}`` dict for safetensors, the
+    unpickled object (usually a dict holding a state dict) for a pickle.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        CheckpointError: the file is empty, truncated, not a checkpoint, or a pickle that would
+            run code (it is refused and nothing runs).
+    """
+    path = Path(path)
+    if not path.is_file():
+        if path.is_dir():
+            raise CheckpointError(f"{path} is a directory, not a checkpoint file")
+        raise FileNotFoundError(f"checkpoint file not found: {path}")
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"{path} is empty (0 bytes): not a checkpoint")
+    if is_safetensors(path):
+        return read_safetensors(path)
+    return read_pickle(path)
+
+
+def is_safetensors(path: Path) -> bool:
+    """By extension, or for an unknown extension by the header (8-byte length, then ``{``)."""
+    if path.suffix == ".safetensors":
+        return True
+    if path.suffix in (".pth", ".pt", ".bin", ".ckpt", ".tar", ".pkl"):
+        return False
+    with path.open("rb") as f:
+        head = f.read(9)
+    return len(head) == 9 and head[8:9] == b"{"
+
+
+def read_safetensors(path: str | Path) -> dict[str, Tensor]:
+    """``{name: tensor}`` from a safetensors file, with a clear error for damaged files."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint file not found: {path}")
+    try:
+        return load_file(str(path))
+    except SafetensorError as error:
+        raise CheckpointError(
+            f"{path} is not a readable safetensors file ({error}); it is truncated, empty or "
+            "not a safetensors file"
+        ) from None
+
+
+def embedded_config(path: str | Path) -> dict[str, Any] | None:
+    """The model config a safetensors file carries in its metadata (``"config"``, as
+    ``tarpose train`` writes it), or ``None``."""
+    from safetensors import safe_open
+
+    path = Path(path)
+    if not is_safetensors(path):
+        return None
+    with safe_open(str(path), framework="pt") as f:
+        text = (f.metadata() or {}).get("config")
+    try:
+        config = json.loads(text) if text else None
+    except json.JSONDecodeError:
+        return None
+    return config if isinstance(config, dict) else None
+
+
+def read_pickle(path: str | Path) -> Any:
+    """Unpickle with ``torch.load(weights_only=True)`` only; refuse anything that would run code."""
+    import numpy as np
+
+    path = Path(path)
+    dtypes = getattr(np, "dtypes", None)  # numpy >= 1.25: one class per dtype
+    allowed = [getattr(dtypes, n) for n in dir(dtypes) if n.endswith("DType")] if dtypes else []
+    allowed += [_numpy_core_global(name) for name in _NUMPY_DATA_GLOBALS]
+    safe_globals = getattr(torch.serialization, "safe_globals", None)  # torch >= 2.5
+    try:
+        if safe_globals is None:
+            return torch.load(path, map_location="cpu", weights_only=True)
+        with safe_globals(allowed):
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        match = _REFUSED_GLOBAL.search(str(error))
+        what = f"the global `{match.group(1)}`" if match else "an object that is not plain data"
+        raise CheckpointError(
+            f"refused to load {path}: the pickle refers to {what}, which could run code. tarpose "
+            "reads pickles only with torch.load(weights_only=True) and executed nothing. If you "
+            "trust the file, load it yourself and re-save its state dict with "
+            "safetensors.torch.save_file"
+        ) from None
+    except (EOFError, RuntimeError, ValueError, OSError) as error:
+        raise CheckpointError(
+            f"cannot read {path} as a PyTorch checkpoint ({type(error).__name__}: {error}); it is "
+            "truncated or not a checkpoint"
+        ) from None
+
+
+def _numpy_core_global(name: str) -> Any:
+    import numpy as np
+
+    core = getattr(np, "_core", None) or np.core  # numpy 2 renamed numpy.core to numpy._core
+    return getattr(core.multiarray, name)
+
+
+def write_safetensors(state: dict[str, Tensor], path: str | Path) -> Path:
+    """Write ``{name: tensor}`` to ``path`` as safetensors (contiguous CPU copies, no aliasing)."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    save_file({k: _owned(v) for k, v in state.items()}, str(path), metadata={"format": "pt"})
+    return path
+
+
+def _owned(tensor: Tensor) -> Tensor:
+    """A contiguous CPU tensor owning its storage (a view of a larger tensor is copied)."""
+    tensor = tensor.detach().to("cpu").contiguous()
+    return tensor if tensor.untyped_storage().nbytes() == tensor.nbytes else tensor.clone()

@@ -1,0 +1,164 @@
+"""Where a checkpoint comes from: a file, a local directory, or a Hugging Face Hub repo.
+
+:func:`resolve_source` turns what a user passes (``"usyd-community/vitpose-base-simple"``,
+``"./my_model"``, ``"vitpose-b.pth"``) into a local weights file plus the ``config.json`` found
+beside it, downloading through :mod:`huggingface_hub` (so its cache, ``HF_HUB_OFFLINE``,
+tokens and revisions all apply) when the source is a repo id.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import CheckpointError
+
+#: Weight files looked for, in this order, in a directory or Hub repo without ``filename=``.
+WEIGHT_FILES: tuple[str, ...] = ("model.safetensors", "pytorch_model.bin")
+CONFIG_FILE = "config.json"
+_CHECKPOINT_SUFFIXES = (".safetensors", ".pth", ".pt", ".bin", ".ckpt")
+_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+@dataclass
+class ResolvedSource:
+    """A checkpoint found on disk."""
+
+    weights: Path  #: the weights file (safetensors or a pickle)
+    config: dict[str, Any] | None  #: the ``config.json`` beside it, parsed, if there is one
+    description: str  #: how to name the source in messages
+
+
+def resolve_source(
+    source: str | Path,
+    *,
+    filename: str | None = None,
+    revision: str | None = None,
+    cache_dir: str | Path | None = None,
+    token: str | bool | None = None,
+    local_files_only: bool = False,
+    force_download: bool = False,
+) -> ResolvedSource:
+    """Find the weights file (and ``config.json``) of ``source``.
+
+    Args:
+        source: a checkpoint file; a directory holding ``model.safetensors`` /
+            ``pytorch_model.bin`` (or a single checkpoint file); or a Hub repo id ``"org/name"``.
+        filename: the weights file to use inside a directory or repo (e.g. easy_ViTPose's
+            ``"torch/coco/vitpose-b-coco.pth"``).
+        revision: Hub branch, tag or commit.
+        cache_dir, token, local_files_only, force_download: passed to ``hf_hub_download``.
+
+    Raises:
+        FileNotFoundError: a missing path, a directory without weights, a repo not on the Hub,
+            or (offline) a repo not in the local cache; the message says which.
+    """
+    path = Path(source).expanduser()
+    if path.is_file():
+        if filename is not None:
+            raise ValueError(f"filename={filename!r} only applies to a directory or Hub repo, "
+                             f"but {path} is a file")
+        return ResolvedSource(path, _read_config(path.parent / CONFIG_FILE), str(path))
+    if path.is_dir():
+        return _resolve_directory(path, filename)
+    if isinstance(source, str) and _REPO_ID.match(source) and path.suffix not in _CHECKPOINT_SUFFIXES:
+        return _resolve_hub(source, filename, revision, cache_dir, token, local_files_only, force_download)
+    raise FileNotFoundError(
+        f"no such checkpoint file or directory: {source} (and it is not a Hub repo id "
+        "'org/name')"
+    )
+
+
+def _resolve_directory(path: Path, filename: str | None) -> ResolvedSource:
+    config = _read_config(path / CONFIG_FILE)
+    if filename is not None:
+        weights = path / filename
+        if not weights.is_file():
+            raise FileNotFoundError(f"{filename} not found in {path}")
+        return ResolvedSource(weights, config, str(weights))
+    for name in WEIGHT_FILES:
+        if (path / name).is_file():
+            return ResolvedSource(path / name, config, str(path))
+    candidates = sorted(p for p in path.iterdir() if p.suffix in _CHECKPOINT_SUFFIXES)
+    if len(candidates) == 1:
+        return ResolvedSource(candidates[0], config, str(candidates[0]))
+    found = ", ".join(p.name for p in candidates) or "no checkpoint files"
+    raise FileNotFoundError(
+        f"{path} holds no {' or '.join(WEIGHT_FILES)} ({found}); pass filename= to pick one"
+    )
+
+
+def _resolve_hub(
+    repo_id: str,
+    filename: str | None,
+    revision: str | None,
+    cache_dir: str | Path | None,
+    token: str | bool | None,
+    local_files_only: bool,
+    force_download: bool,
+) -> ResolvedSource:
+    from huggingface_hub import constants, hf_hub_download
+    from huggingface_hub.utils import (  # (also huggingface_hub.errors in recent versions)
+        EntryNotFoundError,
+        LocalEntryNotFoundError,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
+
+    def download(name: str) -> Path:
+        return Path(hf_hub_download(
+            repo_id, name, revision=revision, cache_dir=cache_dir, token=token,
+            local_files_only=local_files_only, force_download=force_download,
+        ))
+
+    at = f"{repo_id}" + (f" (revision {revision})" if revision else "")
+    offline = local_files_only or constants.HF_HUB_OFFLINE
+    weights: Path | None = None
+    try:
+        for name in [filename] if filename else WEIGHT_FILES:
+            try:
+                weights = download(name)
+                break
+            except LocalEntryNotFoundError:
+                continue  # not cached (offline): try the next name, then report
+            except EntryNotFoundError:
+                if filename:
+                    raise FileNotFoundError(f"{filename} not found in Hub repo {at}") from None
+    except RepositoryNotFoundError:
+        raise FileNotFoundError(
+            f"{repo_id} is neither a local path nor a Hub repo you can access (repository not "
+            "found; for a private repo pass token=)"
+        ) from None
+    except RevisionNotFoundError:
+        raise FileNotFoundError(f"Hub repo {repo_id} has no revision {revision!r}") from None
+    if weights is None:
+        names = filename or " / ".join(WEIGHT_FILES)
+        if offline:
+            cache = cache_dir or constants.HF_HUB_CACHE
+            raise FileNotFoundError(
+                f"{at} is not a local path, and as a Hub repo it is not in the local Hugging Face "
+                f"cache ({cache}) while downloads are off "
+                f"(HF_HUB_OFFLINE=1 or local_files_only=True), so {names} cannot be fetched; "
+                "download it once while online"
+            )
+        raise FileNotFoundError(f"Hub repo {at} has no {names}; pass filename=")
+    try:
+        config = _read_config(download(CONFIG_FILE))
+    except EntryNotFoundError:  # includes "not cached": the weights alone may suffice
+        config = None
+    return ResolvedSource(weights, config, f"{at} ({weights.name})")
+
+
+def _read_config(path: Path) -> dict[str, Any] | None:
+    if not path.is_file():
+        return None
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise CheckpointError(f"{path} is not valid JSON ({error})") from None
+    if not isinstance(config, dict):
+        raise CheckpointError(f"{path} must hold a JSON object, got {type(config).__name__}")
+    return config

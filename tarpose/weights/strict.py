@@ -1,0 +1,50 @@
+"""Strict state-dict loading: every key must exist on both sides with the same shape."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from .errors import CheckpointError, key_list
+
+
+def load_state_strict(module: nn.Module, state: dict[str, Tensor], *, source: str) -> nn.Module:
+    """Load ``state`` into ``module`` or raise :class:`CheckpointError` naming the mismatches.
+
+    Everything is checked before anything is copied, so a failure leaves ``module`` untouched.
+    Tensors are assigned (``load_state_dict(assign=True)``): the module's own tensors, even
+    uninitialised or on the meta device, are replaced; floating tensors take the module's dtype
+    and views are copied into contiguous memory of their own.
+    """
+    expected = module.state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    shapes = [
+        f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(v.shape)}"
+        for k, v in expected.items()
+        if k in state and state[k].shape != v.shape
+    ]
+    if missing or unexpected or shapes:
+        problems = []
+        if missing:
+            problems.append(f"missing keys ({len(missing)}): {key_list(missing)}")
+        if unexpected:
+            problems.append(f"unexpected keys ({len(unexpected)}): {key_list(unexpected)}")
+        if shapes:
+            problems.append(f"shape mismatches ({len(shapes)}): {key_list(shapes, 4)}")
+        raise CheckpointError(
+            f"{source} does not fit {type(module).__name__}: " + "; ".join(problems)
+        )
+    settled = {k: _settle(v, expected[k]) for k, v in state.items()}
+    module.load_state_dict(settled, strict=True, assign=True)
+    return module
+
+
+def _settle(tensor: Tensor, like: Tensor) -> Tensor:
+    """The module's dtype, contiguous, in memory of its own: a view into a file buffer (safetensors)
+    or a transposed result is copied, so kernels see what a freshly built model holds and the same
+    weights give bit-identical outputs however they were loaded."""
+    if tensor.is_floating_point() and like.is_floating_point():
+        tensor = tensor.to(like.dtype)
+    owned = tensor.untyped_storage().nbytes() == tensor.nbytes and tensor.data_ptr() % 64 == 0
+    return tensor if tensor.is_contiguous() and owned else tensor.clone(memory_format=torch.contiguous_format)
