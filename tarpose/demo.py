@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 from einops import rearrange
@@ -25,8 +24,7 @@ from torch import Tensor, nn
 from .codec import decode_heatmaps, heatmap_to_image
 from .geometry import box_to_center_scale, crop_matrices, normalize_images
 
-#: where the bundled weights live
-ASSETS = Path(__file__).resolve().parent / "assets"
+from .models.demo import ASSETS
 #: model name -> bundled weights file
 DEMO_WEIGHTS: dict[str, str] = {
     "vitpose-demo": "vitpose-demo.safetensors",

@@ -2,17 +2,24 @@
 
 ``vitpose-demo`` is a 6-layer, 128-wide ViT with a light classic decoder (1.1 M parameters);
 ``tar-vitpose-demo`` wraps it in a 5-frame :class:`~tarpose.TemporalWrapper` with the paper's
-JTA/GRA settings. The trained weights ship with tarpose (:func:`tarpose.demo.load_demo_models`).
+JTA/GRA settings. The trained weights ship inside tarpose: ``create_model(name, pretrained=True)``
+or :func:`tarpose.demo.load_demo_models`.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from torch import nn
 
+from .pretrained import PretrainedCfg, register_pretrained
 from .registry import register_model, split_overrides
 from .vitpose import ViTPose, ViTPoseConfig
+
+#: the bundled weights (half precision; ``tarpose.create_model(name, pretrained=True)`` or
+#: :func:`tarpose.demo.load_demo_models` load them, no network needed)
+ASSETS = Path(__file__).resolve().parents[1] / "assets"
 
 #: ``ViTPoseConfig`` fields of the demo ViTPose
 DEMO_CONFIG: dict[str, Any] = {
@@ -35,3 +42,14 @@ def tar_vitpose_demo(vitpose: dict[str, Any] | None = None, **overrides: Any) ->
 
     base, temporal = split_overrides(overrides, vitpose)
     return TemporalWrapper(vitpose_demo(**base), **{"num_frames": 5, **temporal})
+
+
+for _name, _what in (
+    ("vitpose-demo", "demo ViTPose trained on synthetic video (tarpose.data.synthetic)"),
+    ("tar-vitpose-demo", "demo TAR-ViTPose trained on synthetic video (tarpose.data.synthetic)"),
+):
+    register_pretrained(
+        _name,
+        PretrainedCfg(str(ASSETS / f"{_name}.safetensors"), img_size=DEMO_CONFIG["img_size"], description=_what),
+        temporal=False,
+    )
