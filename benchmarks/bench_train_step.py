@@ -54,13 +54,11 @@ def main() -> None:
     options = {"img_size": tuple(args.img_size)}
     if args.small:
         args.img_size, args.frames, args.batch_size = (64, 48), 3, 2
-        options = {
-            "img_size": (64, 48),
-            "embed_dim": 32,
-            "depth": 2,
-            "num_heads": 4,
-            "deconv_channels": 16,
-        }
+        tiny = {"img_size": (64, 48), "embed_dim": 32, "deconv_channels": 16}
+        backbone = {"depth": 2, "num_heads": 4}
+        options = {**tiny, **backbone}
+        if args.model.startswith("tar-"):  # the backbone's depth/heads through vitpose={...}
+            options = {**tiny, "vitpose": backbone, **backbone}
     probe = tarpose.create_model(args.model, **options)
     temporal = isinstance(probe, tarpose.TemporalWrapper)
     frames = args.frames if temporal else 1

@@ -90,14 +90,15 @@ def warp_crops(images: Tensor, matrices: Tensor, output_size: tuple[int, int]) -
     n, _, img_h, img_w = images.shape
     out_h, out_w = output_size
     inverse = invert_affine(matrices.to(torch.float64))  # crop -> image
-    ys = torch.arange(out_h, dtype=torch.float64) + 0.5
-    xs = torch.arange(out_w, dtype=torch.float64) + 0.5
+    ys = torch.arange(out_h, dtype=torch.float64, device=inverse.device) + 0.5
+    xs = torch.arange(out_w, dtype=torch.float64, device=inverse.device) + 0.5
     grid = torch.stack(torch.meshgrid(xs, ys, indexing="xy"), dim=-1)  # (h, w, 2) pixel centres
     points = apply_affine(repeat(grid, "h w i -> n (h w) i", n=n), inverse)  # image coords
-    norm = torch.tensor([2 / img_w, 2 / img_h], dtype=torch.float64)
+    norm = torch.tensor([2 / img_w, 2 / img_h], dtype=torch.float64, device=inverse.device)
     grid = rearrange(points * norm - 1, "n (h w) i -> n h w i", h=out_h)
     return F.grid_sample(
-        images, grid.to(images.dtype), mode="bilinear", padding_mode="zeros", align_corners=False
+        images, grid.to(device=images.device, dtype=images.dtype), mode="bilinear",
+        padding_mode="zeros", align_corners=False,
     )
 
 

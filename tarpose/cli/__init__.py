@@ -18,6 +18,8 @@ COMMANDS: dict[str, str] = {
     "convert": "tarpose.cli.convert",
     "train": "tarpose.cli.train",
     "evaluate": "tarpose.cli.evaluate",
+    "predict": "tarpose.cli.predict",
+    "export": "tarpose.cli.export",
     "demo": "tarpose.cli.demo",
 }
 

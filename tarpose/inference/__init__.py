@@ -1,0 +1,63 @@
+"""Inference on images and video: top-down crops, tracking, streaming, rendering, ONNX export.
+
+Layers stay apart: the models take tensors; this package turns frames and person boxes into
+model inputs and heatmaps back into image keypoints. Optional dependencies (PyAV for video,
+onnx/onnxruntime for export) are imported only when used.
+
+- :mod:`.topdown`: boxes -> normalised crops, heatmaps -> image keypoints (DARK), flip test.
+- :mod:`.tracker`: :class:`IoUTracker`.
+- :mod:`.stream`: :class:`StreamingPredictor` (per-track feature cache; centred / causal / exact).
+- :mod:`.video`: :class:`VideoReader`, :class:`VideoWriter`, :func:`read_video`, :func:`write_video`.
+- :mod:`.render`: :func:`draw_pose`, :func:`draw_poses`, :func:`write_png`.
+- :mod:`.export`: :func:`export_onnx`, :class:`OnnxTemporalModel`.
+"""
+
+from .atomic import atomic_output
+from .export import OnnxTemporalModel, export_onnx, onnx_paths
+from .render import draw_box, draw_label, draw_pose, draw_poses, encode_png, track_color, write_png
+from .single import SingleFrameModel
+from .source import resolve_model
+from .stream import FramePoses, StreamingPredictor, model_input_size
+from .topdown import (
+    as_boxes,
+    as_image_tensor,
+    box_matrices,
+    crop_images,
+    flip_crops,
+    heatmaps_to_keypoints,
+    merge_flipped,
+)
+from .tracker import IoUTracker, box_iou
+from .video import VideoReader, VideoWriter, read_video, write_video
+
+__all__ = [
+    "FramePoses",
+    "IoUTracker",
+    "OnnxTemporalModel",
+    "SingleFrameModel",
+    "StreamingPredictor",
+    "VideoReader",
+    "VideoWriter",
+    "as_boxes",
+    "as_image_tensor",
+    "atomic_output",
+    "box_iou",
+    "box_matrices",
+    "crop_images",
+    "draw_box",
+    "draw_label",
+    "draw_pose",
+    "draw_poses",
+    "encode_png",
+    "export_onnx",
+    "flip_crops",
+    "heatmaps_to_keypoints",
+    "merge_flipped",
+    "model_input_size",
+    "onnx_paths",
+    "read_video",
+    "resolve_model",
+    "track_color",
+    "write_png",
+    "write_video",
+]

@@ -1,0 +1,428 @@
+"""StreamingPredictor: frames and person boxes in, keypoints out, each crop encoded once.
+
+A temporal model has two halves (:class:`~tarpose.TemporalWrapper`): ``encode`` (per frame: crop
+-> feature map + initial heatmaps) and ``aggregate_restore`` (per window of ``T`` frames -> final
+heatmaps of the target frame). The reference code recomputes all ``T`` frames of a window for
+every output frame; here every person crop goes through ``encode`` exactly once (all persons of a
+frame in one batch) and its outputs wait in a per-track cache until the windows that need them are
+complete. Windows are assembled from the cache and run through ``aggregate_restore`` batched over
+the persons of the frame.
+
+Modes:
+
+``"centred"`` (target in the middle of the window, the paper): frame ``t``'s output is ready once
+    frame ``t + T//2`` has been pushed. :meth:`StreamingPredictor.flush` emits the last frames
+    with the window's missing future frames excluded through ``frame_valid``, so every frame gets
+    an output. Latency: ``T//2`` frames.
+``"causal"``: a model with ``target="last"`` (trained that way): output at once from frames
+    ``t-T+1 .. t``. Latency: none.
+``"exact"``: the training protocol, for evaluation: every frame of the window is cropped with the
+    *target* frame's box and encoded afresh (``T`` encoder passes per output).
+
+Cached streaming crops each neighbour frame with that frame's OWN box (the box the person had
+then), while training and ``"exact"`` crop the whole window with the target frame's box. The two
+agree exactly when a person's box does not change across the window (tested), and differ slightly
+when it moves.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+import torch
+from einops import rearrange
+from torch import Tensor, nn
+
+from ..keypoints import COCO_FLIP_PAIRS, flip_permutation
+from .topdown import (
+    as_boxes,
+    as_image_tensor,
+    box_matrices,
+    crop_images,
+    flip_crops,
+    heatmaps_to_keypoints,
+    merge_flipped,
+)
+from .tracker import IoUTracker
+
+Mode = Literal["centred", "causal", "exact"]
+MODES: tuple[str, ...] = ("centred", "causal", "exact")
+Precision = Literal["auto", "float32", "bfloat16"]
+
+
+class TemporalModel(Protocol):
+    """What the predictor needs of a model (:class:`~tarpose.TemporalWrapper`, or
+    :class:`~tarpose.inference.OnnxTemporalModel`)."""
+
+    num_frames: int
+    target_index: int
+    num_joints: int
+
+    def encode(self, images: Tensor) -> tuple[Tensor, Tensor]: ...
+
+    def aggregate_restore(
+        self, features: Tensor, heatmaps: Tensor, frame_valid: Tensor | None = None
+    ) -> Tensor: ...
+
+
+@dataclass
+class FramePoses:
+    """The poses of one frame.
+
+    Attributes:
+        index: the frame's number in the stream (0 = the first frame pushed).
+        track_ids: one id per person.
+        boxes: ``(N, 4)`` float64 person boxes ``x, y, w, h`` as given.
+        keypoints: ``(N, J, 2)`` float64 ``(x, y)`` in image coordinates (continuous: pixel
+            ``(i, j)`` covers ``[i, i+1) x [j, j+1)``; subtract 0.5 for pixel-index coordinates).
+        scores: ``(N, J)`` float32 heatmap maxima.
+        heatmaps: ``(N, J, h, w)`` final heatmaps, kept only with ``keep_heatmaps=True``.
+    """
+
+    index: int
+    track_ids: list[int]
+    boxes: Tensor
+    keypoints: Tensor
+    scores: Tensor
+    heatmaps: Tensor | None = field(default=None, repr=False)
+
+    def __len__(self) -> int:
+        return len(self.track_ids)
+
+    def records(self, decimals: int = 3) -> list[dict[str, Any]]:
+        """JSON-ready records, one per person: ``frame``, ``track_id``, ``bbox`` ``[x, y, w, h]``,
+        ``keypoints`` ``[[x, y, score], ...]`` (COCO order) and ``score`` (mean keypoint score);
+        coordinates rounded to ``decimals`` places, scores to one more."""
+        out = []
+        for i, track_id in enumerate(self.track_ids):
+            out.append({
+                "frame": self.index,
+                "track_id": track_id,
+                "bbox": [round(v, decimals) for v in self.boxes[i].tolist()],
+                "keypoints": [
+                    [round(x, decimals), round(y, decimals), round(s, decimals + 1)]
+                    for (x, y), s in zip(self.keypoints[i].tolist(), self.scores[i].tolist())
+                ],
+                "score": round(float(self.scores[i].mean()), decimals + 1),
+            })
+        return out
+
+
+@dataclass
+class _Pending:
+    """A pushed frame waiting for its window to complete."""
+
+    index: int
+    track_ids: list[int]
+    boxes: Tensor  # (n, 4) float64
+    matrices: Tensor  # (n, 2, 3) float64 image -> crop
+
+
+@dataclass
+class _Entry:
+    """One track's encoder outputs at one frame, ``v`` views (2 with the flip test)."""
+
+    features: Tensor  # (v, c, h, w)
+    heatmaps: Tensor  # (v, j, hh, wh)
+
+
+def model_input_size(model: Any) -> tuple[int, int] | None:
+    """The crop size ``(H, W)`` a model was built for, where it can be read off the model."""
+    size = getattr(model, "image_size", None)
+    if size is None:
+        cfg = getattr(getattr(model, "encoder", None), "cfg", None)
+        size = getattr(cfg, "img_size", None)
+    return None if size is None else (int(size[0]), int(size[1]))
+
+
+def model_device(model: Any) -> torch.device:
+    if isinstance(model, nn.Module):
+        for p in model.parameters():
+            return p.device
+    return torch.device(getattr(model, "device", "cpu"))
+
+
+class StreamingPredictor:
+    """Top-down temporal pose estimation on a stream of frames.
+
+    Example::
+
+        predictor = StreamingPredictor(model)                  # a TemporalWrapper
+        for frame, boxes in video:                             # RGB (H, W, 3) uint8, (N, 4) xywh
+            for poses in predictor.push(frame, boxes):         # frames whose windows are complete
+                ...
+        for poses in predictor.flush():                        # the last frames
+            ...
+
+    Args:
+        model: a :class:`~tarpose.TemporalWrapper` (put in eval mode here) or anything with its
+            ``encode`` / ``aggregate_restore`` / ``num_frames`` / ``target_index`` /
+            ``num_joints`` (e.g. :class:`~tarpose.inference.OnnxTemporalModel`).
+        mode: ``"centred"``, ``"causal"`` or ``"exact"`` (see the module docs). ``None``: causal
+            for a model whose target is the last frame of its window, centred otherwise.
+        flip: flip test: each crop is also encoded mirrored, both windows go through the temporal
+            part, and the mirrored result is mapped back and averaged.
+        flip_pairs: left/right joint pairs (COCO's by default).
+        input_size: crop ``(H, W)``; read off the model when it is ``None``.
+        padding: box enlargement (1.25 as ViTPose).
+        refine: heatmap decoding, ``"dark"`` (sub-pixel) or ``"none"``.
+        precision: ``"auto"`` (bfloat16 autocast on CUDA, float32 elsewhere), ``"float32"`` or
+            ``"bfloat16"``.
+        tracker: links boxes to tracks when :meth:`push` gets no ``track_ids`` (default: a new
+            :class:`~tarpose.inference.IoUTracker`).
+        keep_heatmaps: also return the final heatmaps (memory!).
+    """
+
+    def __init__(
+        self,
+        model: TemporalModel,
+        *,
+        mode: Mode | None = None,
+        flip: bool = False,
+        flip_pairs: Sequence[tuple[int, int]] = COCO_FLIP_PAIRS,
+        input_size: tuple[int, int] | None = None,
+        padding: float = 1.25,
+        refine: str = "dark",
+        precision: Precision = "auto",
+        tracker: IoUTracker | None = None,
+        keep_heatmaps: bool = False,
+    ) -> None:
+        for name in ("encode", "aggregate_restore", "num_frames", "target_index", "num_joints"):
+            if not hasattr(model, name):
+                raise TypeError(
+                    f"{type(model).__name__} has no {name!r}: the predictor needs a temporal model; "
+                    "wrap a single-frame ViTPose as tarpose.inference.SingleFrameModel(model)"
+                )
+        window, target = int(model.num_frames), int(model.target_index)
+        lookahead = window - 1 - target
+        if mode is None:
+            mode = "causal" if lookahead == 0 else "centred"
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        if mode == "causal" and lookahead:
+            raise ValueError(
+                f"causal mode needs a model whose target frame is the last of its window "
+                f"(TemporalWrapper(..., target='last'), trained that way); this model's target is "
+                f"frame {target} of {window}"
+            )
+        if mode == "centred" and target != window // 2:
+            raise ValueError(
+                f"centred mode needs a model whose target frame is the centre of its window; this "
+                f"model's target is frame {target} of {window} (use mode='causal')"
+            )
+        if refine not in ("dark", "none"):
+            raise ValueError(f"refine must be 'dark' or 'none', got {refine!r}")
+        if precision not in ("auto", "float32", "bfloat16"):
+            raise ValueError(f"precision must be 'auto', 'float32' or 'bfloat16', got {precision!r}")
+        size = input_size or model_input_size(model)
+        if size is None:
+            raise ValueError(f"cannot read the crop size off {type(model).__name__}: pass input_size=(H, W)")
+        if isinstance(model, nn.Module):
+            model.eval()
+        self.model = model
+        self.mode: Mode = mode
+        self.window = window
+        self.target = target
+        self.lookahead = lookahead
+        self.flip = flip
+        self.flip_perm = None
+        if flip:
+            try:
+                self.flip_perm = flip_permutation(int(model.num_joints), flip_pairs)
+            except ValueError as error:
+                raise ValueError(
+                    f"flip test: {error}; pass the model's left/right joint pairs as flip_pairs="
+                ) from None
+        self.input_size = (int(size[0]), int(size[1]))
+        self.padding = padding
+        self.refine = refine
+        self.device = model_device(model)
+        self.autocast_dtype = (
+            torch.bfloat16
+            if precision == "bfloat16" or (precision == "auto" and self.device.type == "cuda")
+            else None
+        )
+        self.tracker = tracker if tracker is not None else IoUTracker()
+        self.keep_heatmaps = keep_heatmaps
+        self.reset()
+
+    @property
+    def views(self) -> int:
+        return 2 if self.flip else 1
+
+    def reset(self) -> None:
+        """Drop everything pending and cached (a new video starts at frame 0)."""
+        self._next_index = 0
+        self._pending: deque[_Pending] = deque()
+        self._cache: dict[int, dict[int, _Entry]] = {}
+        self._frames: dict[int, Tensor] = {}  # "exact" mode: the raw frames a window still needs
+        self.tracker.reset()
+
+    # -- the public loop -------------------------------------------------------------------------
+
+    def push(self, frame: Any, boxes: Any, track_ids: Sequence[int] | None = None) -> list[FramePoses]:
+        """Add the next frame; return the frames whose windows are now complete (oldest first).
+
+        Args:
+            frame: RGB, numpy ``(H, W, 3)`` uint8 or tensor ``(3, H, W)`` (uint8 or 0..1 float).
+            boxes: ``(N, 4)`` person boxes ``x, y, w, h`` in this frame (N may be 0).
+            track_ids: ``N`` distinct ids linking boxes across frames; ``None``: the tracker's.
+        """
+        image = as_image_tensor(frame)
+        boxes = as_boxes(boxes)
+        if track_ids is None:
+            track_ids = self.tracker.update(boxes)
+        track_ids = [int(i) for i in track_ids]
+        if len(track_ids) != len(boxes):
+            raise ValueError(f"got {len(boxes)} boxes but {len(track_ids)} track ids")
+        if len(set(track_ids)) != len(track_ids):
+            raise ValueError(f"track ids of one frame must be distinct, got {track_ids}")
+        index = self._next_index
+        self._next_index += 1
+        pending = _Pending(index, track_ids, boxes, box_matrices(boxes, self.input_size, self.padding))
+        with torch.inference_mode():
+            if self.mode == "exact":
+                self._frames[index] = image.to(self.device)
+            elif len(boxes):
+                self._encode_and_cache(image, pending)
+            self._pending.append(pending)
+            out = []
+            while self._pending and self._pending[0].index + self.lookahead <= index:
+                out.append(self._emit(self._pending.popleft()))
+            self._prune()
+        return out
+
+    def flush(self) -> list[FramePoses]:
+        """End of the stream: emit every frame still waiting (its window's missing future frames
+        are excluded through ``frame_valid``) and reset for a new stream."""
+        with torch.inference_mode():
+            out = [self._emit(p) for p in self._pending]
+        self.reset()
+        return out
+
+    def run(self, items: Iterable[tuple[Any, ...]]) -> Iterator[FramePoses]:
+        """Poses of every frame of ``items`` (``(frame, boxes)`` or ``(frame, boxes, track_ids)``
+        tuples), in order, the stream flushed at its end."""
+        self.reset()
+        for item in items:
+            yield from self.push(*item)
+        yield from self.flush()
+
+    # -- internals -------------------------------------------------------------------------------
+
+    def _autocast(self) -> Any:
+        return torch.autocast(
+            self.device.type, dtype=self.autocast_dtype or torch.float32,
+            enabled=self.autocast_dtype is not None,
+        )
+
+    def _encode(self, crops: Tensor) -> tuple[Tensor, Tensor]:
+        """Crops ``(n, 3, H, W)`` -> features ``(n, v, C, h, w)``, heatmaps ``(n, v, J, hh, wh)``:
+        one encoder call for all crops (and their mirrored copies with the flip test)."""
+        if self.flip:
+            crops = torch.cat([crops, flip_crops(crops)])  # (v n, 3, h, w)
+        with self._autocast():
+            features, heatmaps = self.model.encode(crops)
+        features = rearrange(features, "(v n) c h w -> n v c h w", v=self.views)
+        heatmaps = rearrange(heatmaps, "(v n) j h w -> n v j h w", v=self.views)
+        return features, heatmaps
+
+    def _encode_and_cache(self, image: Tensor, pending: _Pending) -> None:
+        crops = crop_images(image.to(self.device), pending.matrices.to(self.device), self.input_size)
+        features, heatmaps = self._encode(crops)
+        for i, track_id in enumerate(pending.track_ids):
+            self._cache.setdefault(track_id, {})[pending.index] = _Entry(features[i], heatmaps[i])
+
+    def _slots(self, index: int) -> range:
+        """Frame numbers of the window whose target is frame ``index``."""
+        return range(index - self.target, index - self.target + self.window)
+
+    def _window_cached(self, pending: _Pending) -> tuple[Tensor, Tensor, Tensor]:
+        """Windows of every person of ``pending`` from the cache: features ``(b, t, v, C, h, w)``,
+        heatmaps ``(b, t, v, J, hh, wh)``, valid ``(b, t)``."""
+        features, heatmaps, valid = [], [], []
+        for track_id in pending.track_ids:
+            entries = self._cache[track_id]
+            target = entries[pending.index]
+            for slot in self._slots(pending.index):
+                entry = entries.get(slot)
+                valid.append(entry is not None)
+                features.append(entry.features if entry else torch.zeros_like(target.features))
+                heatmaps.append(entry.heatmaps if entry else torch.zeros_like(target.heatmaps))
+        b, t = len(pending.track_ids), self.window
+        return (
+            rearrange(torch.stack(features), "(b t) v c h w -> b t v c h w", b=b, t=t),
+            rearrange(torch.stack(heatmaps), "(b t) v j h w -> b t v j h w", b=b, t=t),
+            torch.tensor(valid, device=self.device).view(b, t),
+        )
+
+    def _window_exact(self, pending: _Pending) -> tuple[Tensor, Tensor, Tensor]:
+        """Windows cropped from the raw frames with the target frame's boxes (the training
+        protocol); every available frame is encoded afresh."""
+        b, t = len(pending.track_ids), self.window
+        slots = [s for s in self._slots(pending.index) if s in self._frames]
+        matrices = pending.matrices.to(self.device)
+        crops = torch.cat([crop_images(self._frames[s], matrices, self.input_size) for s in slots])
+        features, heatmaps = self._encode(crops)  # (s b, v, ...)
+        features = rearrange(features, "(s b) v c h w -> b s v c h w", b=b)
+        heatmaps = rearrange(heatmaps, "(s b) v j h w -> b s v j h w", b=b)
+        valid = torch.tensor([s in self._frames for s in self._slots(pending.index)], device=self.device)
+        window_f = features.new_zeros(b, t, *features.shape[2:])
+        window_h = heatmaps.new_zeros(b, t, *heatmaps.shape[2:])
+        window_f[:, valid] = features
+        window_h[:, valid] = heatmaps
+        return window_f, window_h, valid.expand(b, t)
+
+    def _emit(self, pending: _Pending) -> FramePoses:
+        """Final heatmaps and keypoints of every person of a frame whose window is complete."""
+        b = len(pending.track_ids)
+        if b == 0:
+            return FramePoses(
+                pending.index, [], pending.boxes, torch.zeros(0, self._num_joints, 2, dtype=torch.float64),
+                torch.zeros(0, self._num_joints), None,
+            )
+        if self.mode == "exact":
+            features, heatmaps, valid = self._window_exact(pending)
+        else:
+            features, heatmaps, valid = self._window_cached(pending)
+        v = self.views
+        frame_valid = None if bool(valid.all()) else valid.repeat_interleave(v, dim=0)  # (b v, t)
+        with self._autocast():
+            final = self.model.aggregate_restore(
+                rearrange(features, "b t v c h w -> (b v) t c h w"),
+                rearrange(heatmaps, "b t v j h w -> (b v) t j h w"),
+                frame_valid,
+            )
+        final = rearrange(final.float(), "(b v) j h w -> b v j h w", v=v)
+        final = merge_flipped(final[:, 0], final[:, 1], self.flip_perm) if self.flip else final[:, 0]
+        keypoints, scores = heatmaps_to_keypoints(final, pending.matrices, self.input_size, self.refine)
+        return FramePoses(
+            pending.index, pending.track_ids, pending.boxes, keypoints, scores,
+            final.cpu() if self.keep_heatmaps else None,
+        )
+
+    @property
+    def _num_joints(self) -> int:
+        return int(self.model.num_joints)
+
+    def _prune(self) -> None:
+        """Forget what no future window needs: frames older than the next target minus the
+        window's past part."""
+        next_target = self._pending[0].index if self._pending else self._next_index
+        oldest = next_target - self.target
+        for track_id in list(self._cache):
+            entries = self._cache[track_id]
+            for index in [i for i in entries if i < oldest]:
+                del entries[index]
+            if not entries:
+                del self._cache[track_id]
+        for index in [i for i in self._frames if i < oldest]:
+            del self._frames[index]
+
+    def cached_frames(self) -> int:
+        """Number of (track, frame) encoder outputs held in the cache now."""
+        return sum(len(entries) for entries in self._cache.values())
+

@@ -1,0 +1,111 @@
+"""Top-down pre- and post-processing: person boxes -> normalised crops, heatmaps -> image keypoints.
+
+Everything here is a thin composition of :mod:`tarpose.geometry` and :mod:`tarpose.codec` (one
+coordinate convention: continuous coordinates, pixel ``i`` covers ``[i, i + 1)``), so a keypoint
+found at heatmap coordinate ``u`` lands exactly where the crop that produced the heatmap saw it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ..codec import decode_heatmaps, flip_heatmaps, heatmap_to_image
+from ..geometry import box_to_center_scale, crop_matrices, normalize_images, warp_crops
+
+
+def as_image_tensor(frame: Any) -> Tensor:
+    """An RGB frame as a ``(3, H, W)`` tensor.
+
+    Accepts a numpy array ``(H, W, 3)`` (uint8, as decoded video gives) or a tensor ``(3, H, W)``
+    (uint8, or float in 0..1). The tensor is not copied when it already has that layout.
+    """
+    if isinstance(frame, np.ndarray):
+        if frame.ndim != 3 or frame.shape[-1] != 3:
+            raise ValueError(f"a numpy frame must be (H, W, 3) RGB, got shape {frame.shape}")
+        return torch.from_numpy(np.ascontiguousarray(frame)).permute(2, 0, 1)  # (3, h, w) view
+    if isinstance(frame, Tensor):
+        if frame.ndim != 3 or frame.shape[0] != 3:
+            raise ValueError(f"a tensor frame must be (3, H, W) RGB, got shape {tuple(frame.shape)}")
+        return frame
+    raise TypeError(f"a frame must be a numpy array (H, W, 3) or a tensor (3, H, W), got {type(frame).__name__}")
+
+
+def as_boxes(boxes: Any) -> Tensor:
+    """Person boxes as a float64 ``(N, 4)`` tensor of ``x, y, w, h`` (N may be 0); checks them."""
+    boxes = torch.as_tensor(boxes, dtype=torch.float64)
+    if boxes.numel() == 0:
+        return boxes.reshape(0, 4)
+    if boxes.ndim != 2 or boxes.shape[1] != 4:
+        raise ValueError(f"boxes must be (N, 4) as x, y, w, h; got shape {tuple(boxes.shape)}")
+    if not torch.isfinite(boxes).all():
+        raise ValueError("boxes contain NaN or infinite values")
+    if (boxes[:, 2:] <= 0).any():
+        bad = boxes[(boxes[:, 2:] <= 0).any(dim=1)][0].tolist()
+        raise ValueError(f"boxes must have positive width and height, got x, y, w, h = {bad}")
+    return boxes
+
+
+def box_matrices(boxes: Tensor, input_size: tuple[int, int], padding: float = 1.25) -> Tensor:
+    """Image -> crop affine maps ``(N, 2, 3)`` (float64) for boxes ``(N, 4)`` ``x, y, w, h``.
+
+    The box is enlarged to the model's aspect ratio ``W / H`` (never stretched) and by ``padding``.
+    """
+    height, width = input_size
+    center, scale = box_to_center_scale(as_boxes(boxes), aspect_ratio=width / height, padding=padding)
+    return crop_matrices(center, scale, (height, width))
+
+
+def crop_images(
+    images: Tensor, matrices: Tensor, input_size: tuple[int, int], dtype: torch.dtype = torch.float32
+) -> Tensor:
+    """Normalised crops ``(N, 3, H, W)`` of RGB images.
+
+    Args:
+        images: ``(3, Hi, Wi)`` (one frame, cropped once per matrix) or ``(N, 3, Hi, Wi)``; uint8
+            or float in 0..1.
+        matrices: ``(N, 2, 3)`` image -> crop maps (:func:`box_matrices`).
+        input_size: crop ``(H, W)``.
+
+    The crop is taken from the raw image (black outside it) and then ImageNet-normalised.
+    """
+    n = matrices.shape[0]
+    images = images.to(dtype) / 255 if images.dtype == torch.uint8 else images.to(dtype)
+    if images.ndim == 3:
+        images = images.unsqueeze(0).expand(n, -1, -1, -1)  # (n, 3, hi, wi), no copy
+    crops = warp_crops(images, matrices, input_size)  # (n, 3, h, w)
+    return normalize_images(crops)
+
+
+def flip_crops(crops: Tensor) -> Tensor:
+    """Horizontally mirrored crops ``(..., 3, H, W)`` for the flip test."""
+    return crops.flip(-1)
+
+
+def merge_flipped(heatmaps: Tensor, flipped: Tensor, flip_perm: Sequence[int]) -> Tensor:
+    """Flip test: the mean of the heatmaps ``(N, J, h, w)`` of the crops and the heatmaps of the
+    mirrored crops mapped back (left/right joints swapped, columns reversed)."""
+    return 0.5 * (heatmaps + flip_heatmaps(flipped, flip_perm))
+
+
+def heatmaps_to_keypoints(
+    heatmaps: Tensor, matrices: Tensor, input_size: tuple[int, int], refine: str = "dark"
+) -> tuple[Tensor, Tensor]:
+    """Keypoints in image coordinates.
+
+    Args:
+        heatmaps: ``(N, J, h, w)``.
+        matrices: ``(N, 2, 3)`` image -> crop maps the heatmaps' crops were taken with.
+        input_size: crop ``(H, W)``.
+        refine: ``"dark"`` (sub-pixel) or ``"none"`` (argmax), see :func:`tarpose.codec.decode_heatmaps`.
+
+    Returns:
+        keypoints ``(N, J, 2)`` (x, y) float64 on the CPU, scores ``(N, J)`` float32 (heatmap maxima).
+    """
+    coords, scores = decode_heatmaps(heatmaps, refine=refine)  # (n, j, 2) heatmap coordinates
+    keypoints = heatmap_to_image(coords.cpu(), matrices.cpu(), input_size, tuple(heatmaps.shape[-2:]))
+    return keypoints, scores.float().cpu()
