@@ -69,7 +69,8 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_video:
         args.out.mkdir(parents=True, exist_ok=True)
         movie, sheet = write_outputs(video, result, args.out, args.fps)
-        print(f"wrote {movie} (left: single-frame, right: TAR; red frame = corrupted) and {sheet}")
+        print(f"wrote {movie} (left: single-frame, right: TAR; red border = corrupted frame) and {sheet} "
+              "(corrupted frames; rows: ground truth, single-frame, TAR)")
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(scores, indent=2) + "\n")
@@ -101,33 +102,46 @@ def table(scores: dict[str, dict[str, float]], truth: float | None = None) -> st
     return "\n".join(lines)
 
 
-def write_outputs(video, result, out: Path, fps: float) -> tuple[Path, Path]:
-    """``out/demo.mp4`` (side by side) and ``out/contact_sheet.png`` (corrupted frames)."""
+def write_outputs(video, result, out: Path, fps: float, zoom: int = 2) -> tuple[Path, Path]:
+    """``out/demo.mp4``: the clip side by side (left: single-frame, right: TAR), ``zoom`` times
+    larger, corrupted frames framed in red; ``out/contact_sheet.png``: close-ups of up to 8
+    corrupted frames, rows: ground truth, single-frame, TAR."""
     import numpy as np
+    import torch
 
+    from ..geometry import apply_affine, box_to_center_scale, crop_matrices
     from ..inference.render import draw_pose, write_png
     from ..inference.video import write_video
 
     images, _ = video.render()
-    frames = images.permute(0, 2, 3, 1).numpy()  # (f, h, w, 3)
+    frames = images.permute(0, 2, 3, 1).numpy().repeat(zoom, 1).repeat(zoom, 2)  # (f, zh, zw, 3)
+    gap = np.full((frames.shape[1], 4, 3), 255, np.uint8)
     panels = []
     for t, frame in enumerate(frames):
-        pair = []
-        for key in ("single_frame", "temporal"):
-            panel = draw_pose(frame, result.predictions[key][t].numpy(), color=COLORS[key], threshold=0.0)
-            if bool(result.corrupted[t]):
-                panel[:3], panel[-3:], panel[:, :3], panel[:, -3:] = 220, 220, 220, 220
-                panel[:3, :, 1:], panel[-3:, :, 1:], panel[:, :3, 1:], panel[:, -3:, 1:] = 0, 0, 0, 0
-            pair.append(panel)
-        panels.append(np.concatenate([pair[0], np.zeros_like(pair[0][:, :4]), pair[1]], axis=1))
+        pair = [draw_pose(frame, result.predictions[key][t].numpy() * zoom, color=COLORS[key], threshold=0.0,
+                          thickness=2.5, radius=3.5) for key in ("single_frame", "temporal")]
+        if bool(result.corrupted[t]):
+            for panel in pair:
+                for edge in (panel[:4], panel[-4:], panel[:, :4], panel[:, -4:]):
+                    edge[...] = (230, 30, 30)
+        panels.append(np.concatenate([pair[0], gap, pair[1]], axis=1))
     movie = out / "demo.mp4"
     write_video(movie, panels, fps)
-    corrupted = [t for t in range(len(frames)) if bool(result.corrupted[t])][:8] or list(range(min(8, len(frames))))
+    # close-ups: each frame rendered through a 256x192 crop around its person
+    chosen = [t for t in range(video.num_frames) if bool(result.corrupted[t])][:8]
+    chosen = chosen or list(range(min(8, video.num_frames)))
+    index = torch.tensor(chosen)
+    centre, scale = box_to_center_scale(video.boxes[index].double(), aspect_ratio=0.75, padding=1.4)
+    matrix = crop_matrices(centre, scale, (256, 192))
+    crops, _ = video.render(index, matrix=matrix, size=(256, 192))
+    crops = crops.permute(0, 2, 3, 1).numpy()
     rows = []
-    for key in ("single_frame", "temporal"):
-        cells = [draw_pose(frames[t], result.predictions[key][t].numpy(), color=COLORS[key], threshold=0.0)
-                 for t in corrupted]
-        rows.append(np.concatenate(cells, axis=1))
+    for key, points in (("truth", video.keypoints), ("single_frame", result.predictions["single_frame"]),
+                        ("temporal", result.predictions["temporal"])):
+        mapped = apply_affine(points[index].double(), matrix).float().numpy()
+        cells = [draw_pose(crop, p, color=COLORS[key], threshold=0.0) for crop, p in zip(crops, mapped)]
+        rows.append(np.concatenate([np.concatenate([c, np.full((256, 2, 3), 255, np.uint8)], 1) for c in cells], 1))
     sheet = out / "contact_sheet.png"
-    write_png(sheet, np.concatenate([rows[0], np.zeros_like(rows[0][:4]), rows[1]], axis=0))
+    line = np.full((2, rows[0].shape[1], 3), 255, np.uint8)
+    write_png(sheet, np.concatenate([rows[0], line, rows[1], line, rows[2]], axis=0))
     return movie, sheet
