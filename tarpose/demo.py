@@ -37,19 +37,17 @@ SINGLE, TEMPORAL = "single_frame", "temporal"
 def load_demo_model(name: str, device: str | torch.device = "cpu") -> nn.Module:
     """One bundled demo model (``"vitpose-demo"`` or ``"tar-vitpose-demo"``), loaded strictly,
     in eval mode. Needs no network."""
-    from safetensors.torch import load_file
-
-    from .models import create_model
+    from .training.export import load_trained, read_spec
 
     if name not in DEMO_WEIGHTS:
         raise ValueError(f"unknown demo model {name!r}; bundled: {', '.join(DEMO_WEIGHTS)}")
     path = ASSETS / DEMO_WEIGHTS[name]
     if not path.is_file():
         raise FileNotFoundError(f"the bundled weights {path} are missing (a broken install?)")
-    model = create_model(name)
-    state = {k: v.float() for k, v in load_file(str(path)).items()}
-    model.load_state_dict(state, strict=True)
-    return model.to(device).eval()
+    spec, _ = read_spec(path)
+    if spec["name"] != name:
+        raise ValueError(f"{path} holds a {spec['name']!r} model, not {name!r}")
+    return load_trained(path).to(device).eval()  # float16 on disk, float32 in the model
 
 
 def load_demo_models(device: str | torch.device = "cpu") -> tuple[nn.Module, nn.Module]:

@@ -126,7 +126,7 @@ def test_training_script_reproduces_loadable_models(tmp_path):
     result = subprocess.run(
         [sys.executable, str(ROOT / "examples" / "train_demo.py"), "--work", str(tmp_path / "work"),
          "--export", str(tmp_path / "assets"), "--base-steps", "2", "--base-videos", "2", "--base-batch", "4",
-         "--temporal-steps", "2", "--temporal-videos", "1", "--temporal-batch", "2", "--workers", "0"],
+         "--temporal-steps", "2", "--temporal-videos", "1", "--temporal-batch", "2"],
         capture_output=True, text=True, timeout=600,
     )
     assert result.returncode == 0, result.stderr[-3000:]

@@ -346,3 +346,14 @@ def test_disk_cache_gives_the_same_samples(tmp_path):
     # other options, other folder
     small_dataset(num_frames=3, corruption=0.25, cache=str(tmp_path))[0]
     assert len(list(tmp_path.iterdir())) == 2
+
+
+def test_fill_cache_renders_everything_once(tmp_path):
+    ds = small_dataset(num_frames=3, corruption=0.5, cache=str(tmp_path))
+    assert ds.fill_cache() == 2
+    assert bool(ds._store()["done"].all())
+    assert ds.fill_cache() == 0  # nothing left to do
+    plain = small_dataset(num_frames=3, corruption=0.5)
+    assert torch.equal(ds[5]["clip"], plain[5]["clip"])
+    with pytest.raises(ValueError, match="cache"):
+        plain.fill_cache()

@@ -27,6 +27,20 @@ DEFAULT_WEIGHTS: dict[str, float] = {
     "occlude": 0.4, "motion_blur": 0.15, "defocus": 0.15, "noise": 0.15, "drop": 0.15,
 }
 
+#: corruption strengths, ranges drawn uniformly per frame; lengths in figure heights. Strong on
+#: purpose: a corrupted frame should lose the evidence a single-frame model needs, while its
+#: neighbours keep it.
+STRENGTH: dict[str, tuple[float, float]] = {
+    "occluder_margin": (0.08, 0.16),  # occluder extent beyond the joints it covers
+    "occluder_width": (0.09, 0.18),  # occluder half-width
+    "motion_blur": (0.18, 0.35),  # blur length
+    "defocus": (0.06, 0.10),  # blur disc radius
+    "noise": (0.30, 0.50),  # noise sigma, of 0..1 intensities
+    "gain": (0.30, 0.80),  # brightness under the noise (low light)
+}
+#: chance that an occluded frame gets a second occluder
+SECOND_OCCLUDER = 0.5
+
 #: joint chains an occluder is placed over (COCO indices)
 CHAINS: tuple[tuple[int, ...], ...] = (
     (7, 9), (8, 10), (5, 7, 9), (6, 8, 10), (13, 15), (14, 16), (11, 13, 15), (12, 14, 16),
@@ -93,7 +107,7 @@ class CorruptionPlan:
         k = MAX_OCCLUDERS
         chain = torch.randint(len(CHAINS), (f, k), generator=gen)
         used = torch.ones(f, k, dtype=torch.bool)
-        used[:, 1] = rand(f) < 0.35
+        used[:, 1] = rand(f) < SECOND_OCCLUDER
         used &= (code & OCCLUDE).bool()[:, None]
         member = torch.zeros(len(CHAINS), 17, dtype=torch.float64)
         for i, c in enumerate(CHAINS):
@@ -107,11 +121,12 @@ class CorruptionPlan:
         extent = axis.norm(dim=-1)
         jitter = (rand(f, k, 2) - 0.5) * 0.08 * figure_height
         angle = torch.atan2(axis[..., 1], axis[..., 0]) + (rand(f, k) - 0.5) * 0.8
-        half = 0.5 * extent + (0.05 + 0.07 * rand(f, k)) * figure_height
+        between = lambda key, *shape: _between(STRENGTH[key], rand(*shape))  # noqa: E731
+        half = 0.5 * extent + between("occluder_margin", f, k) * figure_height
         direction = torch.stack([torch.cos(angle), torch.sin(angle)], -1)
         a = centre + jitter - half[..., None] * direction
         b = centre + jitter + half[..., None] * direction
-        radius = (0.07 + 0.08 * rand(f, k)) * figure_height
+        radius = between("occluder_width", f, k) * figure_height
         radius = torch.where(used, radius, torch.full_like(radius, -1.0))
         kind = torch.tensor([BOX, CAPSULE])
         occluders = Primitives(a, b, radius, kind, torch.full((f, k), 1e6, dtype=torch.float64))
@@ -119,9 +134,9 @@ class CorruptionPlan:
             color=rand(k, 3), color2=rand(k, 3),
             wave=(rand(k, 2, 2) - 0.5) * 0.3, mix=(rand(k) < 0.6).double(), shade=0.3 * rand(k),
         )
-        blur = torch.stack([(0.12 + 0.12 * rand(f)) * figure_height, rand(f) * math.pi], -1)
-        defocus = (0.035 + 0.035 * rand(f)) * figure_height
-        noise = torch.stack([0.22 + 0.2 * rand(f), 0.45 + 0.5 * rand(f)], -1)
+        blur = torch.stack([between("motion_blur", f) * figure_height, rand(f) * math.pi], -1)
+        defocus = between("defocus", f) * figure_height
+        noise = torch.stack([between("noise", f), between("gain", f)], -1)
         fill = (0.1 + 0.6 * rand(f, 1)) * torch.ones(1, 3, dtype=torch.float64) + 0.1 * (rand(f, 3) - 0.5)
         return CorruptionPlan(code, occluders, paint, blur, defocus, noise, fill, int(torch.randint(2**31 - 1, (1,), generator=gen)))
 
@@ -180,6 +195,10 @@ class CorruptionPlan:
         y, x = torch.meshgrid(c, c, indexing="ij")
         k = (radius + 0.5 - (x**2 + y**2).sqrt()).clamp(0, 1)
         return (k / k.sum()).float()
+
+
+def _between(bounds: tuple[float, float], u: Tensor) -> Tensor:
+    return bounds[0] + (bounds[1] - bounds[0]) * u
 
 
 def _convolve(images: Tensor, kernels: list[Tensor]) -> Tensor:

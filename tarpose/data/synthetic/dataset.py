@@ -218,6 +218,18 @@ class SyntheticPoseDataset(Dataset):
 
     # -- the on-disk cache -----------------------------------------------------------------------
 
+    def fill_cache(self, workers: int = 0) -> int:
+        """Render every sample not yet in the cache (``workers`` processes); returns how many
+        videos were rendered. Training then only reads."""
+        from torch.utils.data import DataLoader
+
+        if self.cache is None:
+            raise ValueError("fill_cache needs a dataset with cache=FOLDER")
+        done = self._store()["done"]
+        todo = [v for v in range(len(self.seeds)) if not done[v * self.video_length: (v + 1) * self.video_length].all()]
+        loader = DataLoader(_VideoFiller(self, todo), batch_size=None, num_workers=workers)
+        return sum(1 for _ in loader)
+
     def _config(self) -> dict[str, Any]:
         """Everything the rendered part of a sample depends on."""
         return {
@@ -255,7 +267,23 @@ class SyntheticPoseDataset(Dataset):
         return {**self.__dict__, "_arrays": None, "_cache": OrderedDict()}
 
 
-_CACHE_VERSION = 2
+class _VideoFiller(Dataset):
+    """Item ``i`` renders video ``videos[i]`` of a cached dataset into its cache."""
+
+    def __init__(self, dataset: SyntheticPoseDataset, videos: list[int]) -> None:
+        self.dataset = dataset
+        self.videos = videos
+
+    def __len__(self) -> int:
+        return len(self.videos)
+
+    def __getitem__(self, i: int) -> int:
+        v = self.videos[i]
+        self.dataset[v * self.dataset.video_length]  # a miss renders and stores the whole video
+        return v
+
+
+_CACHE_VERSION = 3
 _RAW = ("crops", "keypoints", "visibility", "matrix", "corruption", "area", "action")
 
 
