@@ -12,7 +12,7 @@ Three runs of the repository's own training entry point, on procedural videos (n
    frame), with the same batch size and the same base learning rate: the single-frame baseline
    with the same training budget as the temporal model.
 
-Rendered crops are cached on disk (``WORK/cache``, about 3 GB) so each sample is drawn once; the
+Rendered crops are cached on disk (``WORK/cache``, about 4 GB) so each sample is drawn once; the
 windows of stage 2 are rendered on one core while stage 1 trains on the other, and stages 2 and 3
 run side by side. Every process uses one thread (two OpenMP threads fighting other work for two
 cores run several times slower than one). ``--install`` writes the two models as half-precision
@@ -49,8 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--base-steps", type=int, default=3000)
     parser.add_argument("--base-videos", type=int, default=2000, help="16-frame videos for stage 1")
     parser.add_argument("--base-batch", type=int, default=32)
-    parser.add_argument("--temporal-steps", type=int, default=2000)
-    parser.add_argument("--temporal-videos", type=int, default=400, help="32-frame videos for stage 2")
+    parser.add_argument("--temporal-steps", type=int, default=1600)
+    parser.add_argument("--temporal-videos", type=int, default=500, help="32-frame videos for stage 2")
     parser.add_argument("--temporal-batch", type=int, default=16)
     parser.add_argument("--corruption", type=float, default=0.3)
     parser.add_argument("--threads", type=int, default=1, help="torch threads per process")
