@@ -24,10 +24,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
-import torch  # noqa: E402
+import torch
 
-from tarpose.data.synthetic import SyntheticVideo, split_seeds  # noqa: E402
-from tarpose.demo import SINGLE, TEMPORAL, compare, load_demo_models, predict_video  # noqa: E402
+from tarpose.data.synthetic import SyntheticVideo, split_seeds
+from tarpose.demo import SINGLE, TEMPORAL, compare, load_demo_models, predict_video
 
 
 def main(argv: list[str] | None = None) -> dict:

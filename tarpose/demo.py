@@ -23,8 +23,8 @@ from torch import Tensor, nn
 
 from .codec import decode_heatmaps, heatmap_to_image
 from .geometry import box_to_center_scale, crop_matrices, normalize_images
-
 from .models.demo import ASSETS
+
 #: model name -> bundled weights file
 DEMO_WEIGHTS: dict[str, str] = {
     "vitpose-demo": "vitpose-demo.safetensors",
@@ -137,7 +137,7 @@ def compare(results: Sequence[VideoPredictions], kinds: bool = False) -> dict[st
 
     if not results:
         raise ValueError("compare needs at least one video's predictions")
-    cat = lambda name: torch.cat([getattr(r, name) for r in results])  # noqa: E731
+    cat = lambda name: torch.cat([getattr(r, name) for r in results])
     gt, visible, boxes, areas = cat("keypoints"), cat("visible"), cat("boxes"), cat("areas")
     corrupted, code = cat("corrupted"), cat("corruption")
     norm = bbox_size(boxes)

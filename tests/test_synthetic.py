@@ -12,7 +12,7 @@ from torch.utils.data import default_collate
 from tarpose.codec import decode_heatmaps, heatmap_to_image
 from tarpose.data import build_dataset, list_datasets
 from tarpose.data.synthetic import KINDS, SPLITS, SyntheticPoseDataset, SyntheticVideo, split_seeds
-from tarpose.data.synthetic.corruptions import DROP, OCCLUDE
+from tarpose.data.synthetic.corruptions import DROP
 from tarpose.data.synthetic.raster import BOX, Primitives, rasterize
 from tarpose.data.synthetic.video import JOINT_PARTS, PART_NAMES
 from tarpose.geometry import apply_affine, crop_matrices, warp_crops

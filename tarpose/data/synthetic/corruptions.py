@@ -90,7 +90,7 @@ class CorruptionPlan:
         if unknown:
             raise ValueError(f"unknown corruption kinds {sorted(unknown)}; known: {', '.join(KINDS)}")
         f = keypoints.shape[0]
-        rand = lambda *s: torch.rand(*s, generator=gen, dtype=torch.float64)  # noqa: E731
+        rand = lambda *s: torch.rand(*s, generator=gen, dtype=torch.float64)
         # every draw below happens whatever the fraction, so the plan is nested in it
         order = torch.randperm(f, generator=gen)
         names_ = list(KINDS)
@@ -121,7 +121,7 @@ class CorruptionPlan:
         extent = axis.norm(dim=-1)
         jitter = (rand(f, k, 2) - 0.5) * 0.08 * figure_height
         angle = torch.atan2(axis[..., 1], axis[..., 0]) + (rand(f, k) - 0.5) * 0.8
-        between = lambda key, *shape: _between(STRENGTH[key], rand(*shape))  # noqa: E731
+        between = lambda key, *shape: _between(STRENGTH[key], rand(*shape))
         half = 0.5 * extent + between("occluder_margin", f, k) * figure_height
         direction = torch.stack([torch.cos(angle), torch.sin(angle)], -1)
         a = centre + jitter - half[..., None] * direction

@@ -12,10 +12,19 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ...geometry import apply_affine, invert_affine
-
 from .corruptions import DEFAULT_WEIGHTS, DROP, CorruptionPlan
 from .figure import (
-    HAIR, HEAD, L_HAND, L_TOE, NECK, PELVIS, R_HAND, R_TOE, Body, pose_points, random_motion,
+    HAIR,
+    HEAD,
+    L_HAND,
+    L_TOE,
+    NECK,
+    PELVIS,
+    R_HAND,
+    R_TOE,
+    Body,
+    pose_points,
+    random_motion,
 )
 from .raster import BOX, CAPSULE, Paint, Primitives, coverage, pixel_centres, rasterize
 
@@ -122,7 +131,7 @@ class SyntheticVideo:
     def _figure(self, gen: torch.Generator, action: str | None) -> None:
         h, w = self.image_size
         f = self.num_frames
-        rand = lambda *s: torch.rand(*s, generator=gen, dtype=torch.float64)  # noqa: E731
+        rand = lambda *s: torch.rand(*s, generator=gen, dtype=torch.float64)
         self.body = body = Body.random(gen)
         self.motion = motion = random_motion(gen, f, body, action)
         self.action = motion.action
@@ -151,11 +160,11 @@ class SyntheticVideo:
         self.point_depth = world[..., 2] * scale  # (f, n)
 
     def _appearance(self, gen: torch.Generator) -> None:
-        rand = lambda *s: torch.rand(*s, generator=gen, dtype=torch.float64)  # noqa: E731
+        rand = lambda *s: torch.rand(*s, generator=gen, dtype=torch.float64)
         b = self.body
         ppu = self._camera[2]
         skin = _hsv(0.02 + 0.08 * rand(1), 0.25 + 0.45 * rand(1), 0.3 + 0.65 * rand(1))[0]
-        cloth = lambda: _hsv(rand(1), rand(1), 0.15 + 0.85 * rand(1))[0]  # noqa: E731
+        cloth = lambda: _hsv(rand(1), rand(1), 0.15 + 0.85 * rand(1))[0]
         regions = {
             "skin": (skin, skin * 0.85),
             "shirt": (cloth(), cloth()),
@@ -207,8 +216,8 @@ class SyntheticVideo:
                             torch.tensor(mixes, dtype=torch.float64), torch.tensor(shades, dtype=torch.float64))
 
     def _background(self, gen: torch.Generator) -> None:
-        rand = lambda *s: torch.rand(*s, generator=gen, dtype=torch.float64)  # noqa: E731
-        color = lambda n: _hsv(rand(n), rand(n), 0.1 + 0.9 * rand(n))  # noqa: E731
+        rand = lambda *s: torch.rand(*s, generator=gen, dtype=torch.float64)
+        color = lambda n: _hsv(rand(n), rand(n), 0.1 + 0.9 * rand(n))
         self._bg_colors = color(3)  # sky-ish ramp ends and the floor
         self._bg_ramp = torch.cat([torch.randn(2, generator=gen, dtype=torch.float64), rand(1) * 3])
         self._bg_floor = float(rand(1)) < 0.6
@@ -382,7 +391,7 @@ class SyntheticVideo:
         resampled per view: a frame looks the same whichever frames are rendered with it.
         """
         h, w = size
-        cam, zoom, ppu, _ = self._camera
+        _, zoom, ppu, _ = self._camera
         inverse = invert_affine(matrix)
         res = float(ppu * zoom.max()) * _PLATE_RESOLUTION  # plate pixels per world unit
         corners = torch.tensor([[0.0, 0.0], [w, 0.0], [0.0, h], [w, h]], dtype=torch.float64)
