@@ -43,12 +43,17 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    single, temporal = load_demo_models()
-    if args.single or args.temporal:
+    if args.single and args.temporal:
         from tarpose.training import load_trained
 
-        single = load_trained(args.single) if args.single else single
-        temporal = load_trained(args.temporal) if args.temporal else temporal
+        single, temporal = load_trained(args.single).eval(), load_trained(args.temporal).eval()
+    else:
+        single, temporal = load_demo_models()
+        if args.single or args.temporal:
+            from tarpose.training import load_trained
+
+            single = load_trained(args.single).eval() if args.single else single
+            temporal = load_trained(args.temporal).eval() if args.temporal else temporal
     seeds = split_seeds("test", args.videos, args.first_video)
     start = time.perf_counter()
     results = []
