@@ -7,6 +7,7 @@ The public API::
     ViTPose, ViTPoseConfig, create_model, list_models                  # built-in ViTPose
     load_vitpose, load_model, convert_tar_checkpoint                   # checkpoints, the Hub
     StreamingPredictor                                                  # video (tarpose.inference)
+    load_demo_models                                                    # the bundled demo models
 """
 
 from .layers import GlobalRestoringAttention, JointTemporalAggregator, heatmap_mask
@@ -15,6 +16,7 @@ from .weights.convert import convert_tar_checkpoint
 from .weights.load import load_model, load_vitpose
 from .wrapper import TemporalOutput, TemporalWrapper
 from .inference import StreamingPredictor  # noqa: E402  (after the wrapper it builds on)
+from .demo import load_demo_models  # noqa: E402
 
 __version__ = "0.1.0"
 
@@ -33,5 +35,6 @@ __all__ = [
     "list_models",
     "load_model",
     "load_vitpose",
+    "load_demo_models",
     "register_model",
 ]

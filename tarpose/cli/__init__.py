@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "evaluate": "tarpose.cli.evaluate",
     "predict": "tarpose.cli.predict",
     "export": "tarpose.cli.export",
+    "demo": "tarpose.cli.demo",
 }
 
 

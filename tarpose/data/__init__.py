@@ -61,7 +61,7 @@ def build_dataset(name: str, **kwargs: Any) -> Dataset:
 
 
 #: modules that register the built-in datasets when imported
-_BUILTIN: tuple[str, ...] = ("tarpose.data.posetrack",)
+_BUILTIN: tuple[str, ...] = ("tarpose.data.posetrack", "tarpose.data.synthetic")
 
 
 def _import_builtin() -> None:

@@ -1,0 +1,157 @@
+"""Reproduce the bundled demo models from scratch with ``tarpose train``.
+
+    python examples/train_demo.py --work demo-runs             # train into demo-runs/
+    python examples/train_demo.py --work demo-runs --install   # and replace tarpose/assets/
+
+Three runs of the repository's own training entry point, on procedural videos (no download):
+
+1. ``base``: ``vitpose-demo`` from scratch on single synthetic frames (train split).
+2. ``temporal``: ``tar-vitpose-demo`` = the base wrapped in JTA/GRA (the reference's
+   ``restore="postnorm"``), on 5-frame windows; base lr 2e-4, new modules 2e-3.
+3. ``single``: the base trained on for exactly as many steps, on the same windows (their target
+   frame), with the same batch size and the same base learning rate: the single-frame baseline
+   with the same training budget as the temporal model.
+
+Rendered crops are cached on disk (``WORK/cache``, about 4 GB) so each sample is drawn once; the
+windows of stage 2 are rendered on one core while stage 1 trains on the other, and stages 2 and 3
+run side by side. Every process uses one thread (two OpenMP threads fighting other work for two
+cores run several times slower than one). ``--install`` writes the two models as half-precision
+safetensors into ``tarpose/assets/`` (what ``tarpose.demo.load_demo_models`` loads). A run that
+stops can be started again with the same command: finished stages are kept, interrupted ones
+resume from their last checkpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+#: renders a cached synthetic dataset: argv = options as JSON, number of worker processes
+FILL = (
+    "import json, sys; from tarpose.data.synthetic import SyntheticPoseDataset; "
+    "n = SyntheticPoseDataset(**json.loads(sys.argv[1])).fill_cache(int(sys.argv[2])); "
+    "print(f'rendered {n} videos', flush=True)"
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--work", type=Path, default=Path("demo-runs"), help="run directory")
+    parser.add_argument("--install", action="store_true", help="write the models into tarpose/assets")
+    parser.add_argument("--export", type=Path, help="write the models into this folder instead")
+    parser.add_argument("--base-steps", type=int, default=3000)
+    parser.add_argument("--base-videos", type=int, default=2000, help="16-frame videos for stage 1")
+    parser.add_argument("--base-batch", type=int, default=32)
+    parser.add_argument("--temporal-steps", type=int, default=1600)
+    parser.add_argument("--temporal-videos", type=int, default=500, help="32-frame videos for stage 2")
+    parser.add_argument("--temporal-batch", type=int, default=16)
+    parser.add_argument("--corruption", type=float, default=0.3)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads per process")
+    args = parser.parse_args(argv)
+
+    work = args.work
+    cache = str(work / "cache")
+    data1 = {"split": "train", "first_video": 0, "num_videos": args.base_videos, "video_length": 16,
+             "num_frames": 1, "corruption": args.corruption, "cache": cache}
+    data2 = {"split": "train", "first_video": 500_000, "num_videos": args.temporal_videos, "video_length": 32,
+             "num_frames": 5, "corruption": args.corruption, "cache": cache}
+    common = ["--joint-weights", "coco", "--weight-decay", "0.05", "--workers", "0",
+              "--log-every", "100", "--save-every", "250"]
+    stage2 = ["--init-from", str(work / "base"), "--data-opt", *_opts(data2), "--steps", str(args.temporal_steps),
+              "--batch-size", str(args.temporal_batch), "--lr", "2e-4", "--warmup-steps", "100"]
+    runs = {
+        "base": ["--model", "vitpose-demo", "--data-opt", *_opts(data1), "--steps", str(args.base_steps),
+                 "--batch-size", str(args.base_batch), "--lr", "1e-3", "--warmup-steps", "200"],
+        "temporal": ["--model", "tar-vitpose-demo", "--model-opt", "restore=postnorm", *stage2, "--lr-new", "2e-3"],
+        "single": ["--model", "vitpose-demo", *stage2],
+    }
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+           "OMP_NUM_THREADS": str(args.threads)}
+    work.mkdir(parents=True, exist_ok=True)
+    log = work / "times.json"
+    times = json.loads(log.read_text()) if log.exists() else {}
+
+    def train(name: str) -> list[str] | None:
+        out = work / name
+        if (out / "model.safetensors").exists():
+            print(f"== {name}: done already ({out})", flush=True)
+            return None
+        resume = ["--resume"] if (out / "checkpoint.safetensors").exists() else []
+        return [sys.executable, "-m", "tarpose", "train", "--dataset", "synthetic", *runs[name], *common,
+                "--out", str(out), *resume]
+
+    def fill(options: dict, workers: int) -> list[str]:
+        return [sys.executable, "-c", FILL, json.dumps(options), str(workers)]
+
+    phases = [  # what runs side by side
+        {"data (stage 1)": fill(data1, 2)},
+        {"base": train("base"), "data (stage 2)": fill(data2, 0)},
+        {"temporal": train("temporal"), "single": train("single")},
+    ]
+    for phase in phases:
+        phase = {name: command for name, command in phase.items() if command is not None}
+        if not phase:
+            continue
+        start, cpu = time.perf_counter(), _children_cpu()
+        processes = {}
+        for name, command in phase.items():
+            print(f"== {name}: {' '.join(command[1:]) if command[1] != '-c' else 'rendering'}", flush=True)
+            processes[name] = subprocess.Popen(command, env=env)
+        failed = [name for name, p in processes.items() if p.wait() != 0]
+        if failed:
+            print(f"== failed: {', '.join(failed)}", file=sys.stderr)
+            return 1
+        key = " + ".join(phase)
+        times[key] = {"wall_s": time.perf_counter() - start, "cpu_s": _children_cpu() - cpu}
+        print(f"== {key}: {times[key]['wall_s'] / 60:.1f} min wall, {times[key]['cpu_s'] / 60:.1f} min CPU",
+              flush=True)
+        log.write_text(json.dumps(times, indent=2) + "\n")
+    target = ROOT / "tarpose" / "assets" if args.install else args.export
+    if target is not None:
+        for name, run in (("vitpose-demo", "single"), ("tar-vitpose-demo", "temporal")):
+            path = export_half(work / run, target / f"{name}.safetensors")
+            print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
+    wall = sum(t["wall_s"] for t in times.values())
+    cpu = sum(t["cpu_s"] for t in times.values())
+    print(f"total {wall / 60:.1f} min wall, {cpu / 60:.1f} min CPU (all processes)")
+    return 0
+
+
+def _opts(options: dict) -> list[str]:
+    return [f"{k}={v}" for k, v in options.items()]
+
+
+def _children_cpu() -> float:
+    """CPU seconds used by finished child processes (and theirs)."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def export_half(run: Path, path: Path) -> Path:
+    """A trained run's weights as float16 safetensors (its model config kept in the metadata)."""
+    import torch
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    weights = run / "model.safetensors"
+    with safe_open(str(weights), framework="pt") as f:
+        metadata = f.metadata() or {}
+    tensors = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in load_file(str(weights)).items()}
+    if not all(bool(torch.isfinite(v.float()).all()) for v in tensors.values()):
+        raise ValueError(f"{weights} does not fit in float16")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file(tensors, str(path), metadata=metadata)
+    return path
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,60 @@
+"""The demo architecture: a small ViTPose for 128x96 crops, trained on synthetic video.
+
+``vitpose-demo`` is a 6-layer, 128-wide ViT with a light classic decoder (1.1 M parameters);
+``tar-vitpose-demo`` wraps it in a 5-frame :class:`~tarpose.TemporalWrapper` with the paper's
+JTA/GRA settings and the reference code's restoring step, ``LN(F + MHA(F, Q, Q))``
+(``restore="postnorm"``): in a short CPU training budget it learns to use the neighbouring frames
+much sooner than the zero-gated residual, whose new modules start with no gradient. The trained weights ship inside tarpose: ``create_model(name, pretrained=True)``
+or :func:`tarpose.demo.load_demo_models`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from .pretrained import PretrainedCfg, register_pretrained
+from .registry import register_model, split_overrides
+from .vitpose import ViTPose, ViTPoseConfig
+
+#: the bundled weights (half precision; ``tarpose.create_model(name, pretrained=True)`` or
+#: :func:`tarpose.demo.load_demo_models` load them, no network needed)
+ASSETS = Path(__file__).resolve().parents[1] / "assets"
+
+#: ``ViTPoseConfig`` fields of the demo ViTPose
+DEMO_CONFIG: dict[str, Any] = {
+    "img_size": (128, 96), "embed_dim": 128, "depth": 6, "num_heads": 4, "mlp_ratio": 2.0,
+    "decoder": "classic", "deconv_channels": 64,
+}
+
+#: ``TemporalWrapper`` arguments of the demo TAR-ViTPose
+DEMO_TEMPORAL: dict[str, Any] = {"num_frames": 5, "restore": "postnorm"}
+
+
+@register_model("vitpose-demo")
+def vitpose_demo(**overrides: Any) -> ViTPose:
+    """The demo ViTPose (``DEMO_CONFIG``, any field overridable)."""
+    return ViTPose(ViTPoseConfig(**{**DEMO_CONFIG, **overrides}))
+
+
+@register_model("tar-vitpose-demo")
+def tar_vitpose_demo(vitpose: dict[str, Any] | None = None, **overrides: Any) -> nn.Module:
+    """The demo ViTPose in a 5-frame TemporalWrapper with ``restore="postnorm"`` (overrides routed
+    as :func:`~tarpose.models.registry.split_overrides` does)."""
+    from ..wrapper import TemporalWrapper
+
+    base, temporal = split_overrides(overrides, vitpose)
+    return TemporalWrapper(vitpose_demo(**base), **{**DEMO_TEMPORAL, **temporal})
+
+
+for _name, _what in (
+    ("vitpose-demo", "demo ViTPose trained on synthetic video (tarpose.data.synthetic)"),
+    ("tar-vitpose-demo", "demo TAR-ViTPose trained on synthetic video (tarpose.data.synthetic)"),
+):
+    register_pretrained(
+        _name,
+        PretrainedCfg(str(ASSETS / f"{_name}.safetensors"), img_size=DEMO_CONFIG["img_size"], description=_what),
+        temporal=False,
+    )

@@ -1,0 +1,152 @@
+"""The bundled demo models, `tarpose demo`, the gain benchmark and the script that trains them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+from conftest import ROOT
+from safetensors import safe_open
+
+import tarpose
+from tarpose.cli import main
+from tarpose.data.synthetic import SyntheticVideo, split_seeds
+from tarpose.demo import (
+    ASSETS,
+    DEMO_WEIGHTS,
+    SINGLE,
+    TEMPORAL,
+    compare,
+    load_demo_model,
+    load_demo_models,
+    predict_video,
+)
+
+KEYS = {"pck_clean", "pck_corrupted", "pck_all", "ap_clean", "ap_corrupted", "ap_all", "jitter"}
+
+
+@pytest.fixture(scope="module")
+def models():
+    return load_demo_models()
+
+
+def test_bundled_weights_are_small_and_load_strictly(models):
+    single, temporal = models
+    assert isinstance(single, tarpose.ViTPose) and isinstance(temporal, tarpose.TemporalWrapper)
+    for name, file in DEMO_WEIGHTS.items():
+        path = ASSETS / file
+        assert path.stat().st_size < 6e6  # a few MB
+        with safe_open(str(path), framework="pt") as f:
+            keys = set(f.keys())
+            config = json.loads(f.metadata()["config"])
+        assert config["name"] == name  # the file says how to rebuild it (tarpose.training.load_trained)
+        assert keys == set(tarpose.create_model(name).state_dict())
+    assert temporal.num_frames == 5 and not temporal.training
+    with pytest.raises(ValueError, match="unknown demo model"):
+        load_demo_model("vitpose-b")
+
+
+@pytest.mark.slow
+def test_temporal_model_beats_the_single_frame_one_on_corrupted_frames(models):
+    """Measured here, on held-out videos (test-split seeds): TAR is clearly better on corrupted
+    frames and no worse on clean ones."""
+    single, temporal = models
+    videos = [SyntheticVideo(seed, 24, corruption=0.5) for seed in split_seeds("test", 3, first_video=500)]
+    with torch.inference_mode():
+        scores = compare([predict_video(v, single, temporal) for v in videos])
+    s, t = scores[SINGLE], scores[TEMPORAL]
+    assert t["pck_corrupted"] > s["pck_corrupted"] + 2
+    assert t["pck_clean"] > s["pck_clean"] - 3
+
+
+def test_predict_video_matches_running_the_models_on_the_dataset(models):
+    """The demo's predictions are the models' outputs on the dataset's own windows."""
+    from tarpose.codec import decode_heatmaps, heatmap_to_image
+    from tarpose.data.synthetic import SyntheticPoseDataset
+
+    single, temporal = models
+    ds = SyntheticPoseDataset("demo", num_videos=1, video_length=6, num_frames=5, corruption=0.5)
+    with torch.inference_mode():
+        result = predict_video(ds.video(0), single, temporal, batch_size=4)
+        for t in (0, 3, 5):
+            s = ds[t]
+            heat = temporal(s["clip"][None], frame_valid=s["frame_valid"][None])
+            coords, _ = decode_heatmaps(heat)
+            expected = heatmap_to_image(coords, s["matrix"][None], (128, 96), (32, 24))[0].float()
+            assert torch.allclose(result.predictions[TEMPORAL][t], expected, atol=1e-3)
+            heat = single(s["clip"][None, 2])
+            coords, _ = decode_heatmaps(heat)
+            expected = heatmap_to_image(coords, s["matrix"][None], (128, 96), (32, 24))[0].float()
+            assert torch.allclose(result.predictions[SINGLE][t], expected, atol=1e-3)
+    assert torch.equal(result.keypoints, ds.video(0).keypoints)
+
+
+def test_demo_command_end_to_end(tmp_path, capsys, models):
+    av = pytest.importorskip("av")
+    out = tmp_path / "demo"
+    code = main(["demo", "--frames", "10", "--seed", "3", "--out", str(out), "--json", str(tmp_path / "r.json")])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "single-frame" in printed and "TAR (temporal)" in printed and "PCK@0.05" in printed
+    scores = json.loads((tmp_path / "r.json").read_text())
+    assert set(scores) == {SINGLE, TEMPORAL}
+    assert KEYS <= set(scores[SINGLE]) and KEYS <= set(scores[TEMPORAL])
+    # the numbers are the comparison of the same clip, computed here
+    video = SyntheticVideo(split_seeds("demo", 1, 3)[0], 10, corruption=0.3)
+    with torch.inference_mode():
+        expected = compare([predict_video(video, *models)])
+    for model in (SINGLE, TEMPORAL):
+        for key in KEYS:
+            assert scores[model][key] == pytest.approx(expected[model][key], nan_ok=True), (model, key)
+    with av.open(str(out / "demo.mp4")) as container:
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    h, w = video.image_size
+    assert len(frames) == 10 and frames[0].shape[0] == h and frames[0].shape[1] >= 2 * w
+    png = (out / "contact_sheet.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_demo_command_rejects_bad_options(capsys):
+    assert main(["demo", "--frames", "2", "--no-video"]) == 2
+    assert "--frames" in capsys.readouterr().err
+    assert main(["demo", "--corruption", "1.5", "--no-video"]) == 2
+    assert main(["demo", "--seed", "-1", "--no-video"]) == 2
+
+
+def test_gain_benchmark_smoke(tmp_path):
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_demo_gain.py"), "--videos", "1", "--frames", "8",
+         "--json", str(tmp_path / "gain.json")],
+        check=False, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "PCK@0.05 corrupted" in result.stdout and "gain" in result.stdout
+    scores = json.loads((tmp_path / "gain.json").read_text())
+    assert KEYS <= set(scores[TEMPORAL])
+
+
+@pytest.mark.slow
+def test_training_script_reproduces_loadable_models(tmp_path):
+    """examples/train_demo.py end to end with tiny settings: three `tarpose train` runs, then the
+    exported half-precision files load into the registered architectures."""
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "train_demo.py"), "--work", str(tmp_path / "work"),
+         "--export", str(tmp_path / "assets"), "--base-steps", "2", "--base-videos", "2", "--base-batch", "4",
+         "--temporal-steps", "2", "--temporal-videos", "1", "--temporal-batch", "2"],
+        check=False, capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    from safetensors.torch import load_file
+
+    for name in DEMO_WEIGHTS:
+        state = load_file(str(tmp_path / "assets" / f"{name}.safetensors"))
+        assert all(v.dtype == torch.float16 for v in state.values() if v.is_floating_point())
+        model = tarpose.create_model(name)
+        model.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
+    trained = json.loads((tmp_path / "work" / "temporal" / "train.json").read_text())
+    baseline = json.loads((tmp_path / "work" / "single" / "train.json").read_text())
+    assert trained["config"]["steps"] == baseline["config"]["steps"]  # the same budget
+    assert trained["config"]["batch_size"] == baseline["config"]["batch_size"]
