@@ -1,7 +1,7 @@
 """The bundled demo models and the comparison that shows what temporal aggregation buys.
 
 Two models ship inside tarpose, both trained on the procedural videos of
-:mod:`tarpose.data.synthetic` with ``tarpose train`` (``examples/train_demo.sh`` reproduces them):
+:mod:`tarpose.data.synthetic` with ``tarpose train`` (``examples/train_demo.py`` reproduces them):
 
 - ``vitpose-demo``: a small single-frame ViTPose, and
 - ``tar-vitpose-demo``: the same ViTPose wrapped in JTA/GRA, trained for as many extra steps as

@@ -42,7 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, metavar="SOURCE",
                         help="checkpoint directory or file, Hub id, tarpose train output (all through "
                              "tarpose.load_model), exported STEM.onnx, or a registered architecture "
-                             "name (random weights)")
+                             "name (random weights; the demo models load their bundled ones)")
     people = parser.add_mutually_exclusive_group(required=True)
     people.add_argument("--boxes", metavar="BOXES.json", help="person boxes per frame (see above)")
     people.add_argument("--full-frame", action="store_true", help="one person: the whole frame")

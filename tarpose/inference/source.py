@@ -14,7 +14,7 @@ def resolve_model(source: str | os.PathLike[str] | nn.Module, *, warn: bool = Tr
 
     ``source`` is a model object, the exported ONNX pair of :func:`~tarpose.inference.export_onnx`
     (``STEM.onnx`` / ``STEM.encode.onnx``), a registered architecture name (``tarpose models``:
-    random weights, a warning says so), or anything :func:`tarpose.load_model` loads (a
+    random weights, a warning says so; the demo models load their bundled weights), or anything :func:`tarpose.load_model` loads (a
     checkpoint directory or file, a Hub id, ``tarpose train`` output). A single-frame ViTPose
     becomes a :class:`SingleFrameModel` (its own heatmaps, frame by frame, at its own cost).
 
@@ -23,6 +23,7 @@ def resolve_model(source: str | os.PathLike[str] | nn.Module, *, warn: bool = Tr
     """
     import tarpose
 
+    from ..models.pretrained import pretrained_cfg
     from .single import SingleFrameModel
 
     if isinstance(source, nn.Module):
@@ -32,12 +33,22 @@ def resolve_model(source: str | os.PathLike[str] | nn.Module, *, warn: bool = Tr
 
         return OnnxTemporalModel(source)
     elif str(source) in tarpose.list_models() and not os.path.exists(source):
-        if warn:
-            print(f"tarpose: warning: {str(source)!r} is an architecture name: its weights are random",
-                  file=sys.stderr)
-        model = tarpose.create_model(str(source))
+        cfg = pretrained_cfg(str(source))
+        if cfg is not None and os.path.isfile(cfg.source):  # weights bundled in the package (demo)
+            model = tarpose.create_model(str(source), pretrained=True)
+        else:
+            model = _random(str(source), warn)
     else:
         model = tarpose.load_model(source)
     if not hasattr(model, "aggregate_restore"):
         model = SingleFrameModel(model)
     return model.eval()
+
+
+def _random(name: str, warn: bool) -> nn.Module:
+    """A registered architecture with random weights (a warning says so)."""
+    import tarpose
+
+    if warn:
+        print(f"tarpose: warning: {name!r} is an architecture name: its weights are random", file=sys.stderr)
+    return tarpose.create_model(name)
