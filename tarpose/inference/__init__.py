@@ -12,7 +12,7 @@ onnx/onnxruntime for export) are imported only when used.
 - :mod:`.export`: :func:`export_onnx`, :class:`OnnxTemporalModel`.
 """
 
-from .atomic import atomic_output
+from ..atomic import atomic_output
 from .export import OnnxTemporalModel, export_onnx, onnx_paths
 from .render import draw_box, draw_label, draw_pose, draw_poses, encode_png, track_color, write_png
 from .single import SingleFrameModel

@@ -29,7 +29,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from .atomic import atomic_output
+from ..atomic import atomic_output
 from .stream import model_input_size
 
 _INSTALL = 'ONNX export and inference need onnx, onnxscript and onnxruntime: pip install "tarpose[onnx]"'

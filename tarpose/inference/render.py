@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from ..atomic import atomic_output
 from ..keypoints import COCO_SKELETON
-from .atomic import atomic_output
 
 Color = tuple[int, int, int]
 

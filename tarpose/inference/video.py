@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .atomic import atomic_output
+from ..atomic import atomic_output
 
 _INSTALL = 'reading and writing video needs PyAV: pip install "tarpose[video]"'
 

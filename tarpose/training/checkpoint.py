@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor
+
+from ..atomic import atomic_write
 
 FORMAT = "tarpose-checkpoint"
 VERSION = 1
@@ -30,45 +31,6 @@ class Checkpoint:
     model: dict[str, Tensor]
     optimizer: dict[str, Any] | None = None
     info: dict[str, Any] = field(default_factory=dict)
-
-
-def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
-    """Call ``write(tmp_path)``, fsync the file, then atomically rename it to ``path``.
-
-    If ``write`` (or anything after it) fails, ``path`` is untouched and the temporary is removed.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        write(str(tmp))
-        os.chmod(tmp, 0o666 & ~_umask())  # as a plain open() would (some writers use 0o600)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    _fsync_dir(path.parent)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # e.g. Windows: directories cannot be opened
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _cpu(t: Tensor) -> Tensor:

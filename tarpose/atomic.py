@@ -1,0 +1,72 @@
+"""Files that appear only when complete: write a hidden temporary next to the target, rename on
+success, delete on failure. One helper for every output tarpose writes (checkpoints, exported
+weights, keypoint JSON, videos, PNGs, ONNX graphs)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike[str], *, durable: bool = False, make_parent: bool = False) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; on success it is renamed to ``path``, on any
+    error (or interrupt) it is deleted, so a partial file never sits where the output should be.
+
+    The temporary name keeps ``path``'s suffix, so writers that pick a format by extension work.
+    ``durable=True`` also flushes the file and its directory to disk (checkpoints: after a power
+    cut the old or the new file is there, never a torn one). ``make_parent=True`` creates the
+    directory; otherwise a missing one is a ``FileNotFoundError`` naming it.
+    """
+    path = Path(path)
+    parent = path.parent if str(path.parent) else Path(".")
+    if make_parent:
+        parent.mkdir(parents=True, exist_ok=True)
+    elif not parent.is_dir():
+        raise FileNotFoundError(f"output directory {str(parent)!r} does not exist (for {str(path)!r})")
+    if path.is_dir():
+        raise IsADirectoryError(f"output {str(path)!r} is a directory")
+    fd, name = tempfile.mkstemp(dir=parent, prefix=f".{path.name}.", suffix=f".partial{path.suffix}")
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; give it a normal file's mode
+        if durable:
+            with open(tmp, "rb+") as f:
+                os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    if durable:
+        _fsync_dir(parent)
+
+
+def atomic_write(path: str | os.PathLike[str], write: Callable[[str], None]) -> None:
+    """Call ``write(tmp_path)``, flush it to disk, then atomically rename it to ``path`` (its
+    directory is created). If ``write`` fails, ``path`` is untouched and the temporary removed."""
+    with atomic_output(path, durable=True, make_parent=True) as tmp:
+        write(str(tmp))
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:  # e.g. Windows: directories cannot be opened
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
