@@ -110,6 +110,15 @@ def test_demo_command_end_to_end(tmp_path, capsys, models):
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_demo_command_without_pyav_still_writes_the_contact_sheet(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "av", None)  # the core install: no video extra
+    assert main(["demo", "--frames", "6", "--out", str(tmp_path)]) == 0
+    printed = capsys.readouterr().out
+    assert 'pip install "tarpose[video]"' in printed and "TAR (temporal)" in printed
+    assert (tmp_path / "contact_sheet.png").read_bytes()[:4] == b"\x89PNG"
+    assert not (tmp_path / "demo.mp4").exists()
+
+
 def test_demo_command_rejects_bad_options(capsys):
     assert main(["demo", "--frames", "2", "--no-video"]) == 2
     assert "--frames" in capsys.readouterr().err

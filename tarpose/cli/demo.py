@@ -11,6 +11,7 @@ right: TAR; corrupted frames framed in red) and a PNG contact sheet of the corru
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import math
 from pathlib import Path
@@ -69,8 +70,11 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_video:
         args.out.mkdir(parents=True, exist_ok=True)
         movie, sheet = write_outputs(video, result, args.out, args.fps)
-        print(f"wrote {movie} (left: single-frame, right: TAR; red border = corrupted frame) and {sheet} "
-              "(corrupted frames; rows: ground truth, single-frame, TAR)")
+        print(f"wrote {sheet} (corrupted frames; rows: ground truth, single-frame, TAR)")
+        if movie is None:
+            print('skipped the video: it needs PyAV (pip install "tarpose[video]")')
+        else:
+            print(f"wrote {movie} (left: single-frame, right: TAR; red border = corrupted frame)")
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(scores, indent=2) + "\n")
@@ -102,10 +106,10 @@ def table(scores: dict[str, dict[str, float]], truth: float | None = None) -> st
     return "\n".join(lines)
 
 
-def write_outputs(video, result, out: Path, fps: float, zoom: int = 2) -> tuple[Path, Path]:
+def write_outputs(video, result, out: Path, fps: float, zoom: int = 2) -> tuple[Path | None, Path]:
     """``out/demo.mp4``: the clip side by side (left: single-frame, right: TAR), ``zoom`` times
-    larger, corrupted frames framed in red; ``out/contact_sheet.png``: close-ups of up to 8
-    corrupted frames, rows: ground truth, single-frame, TAR."""
+    larger, corrupted frames framed in red (``None`` without PyAV); ``out/contact_sheet.png``:
+    close-ups of up to 8 corrupted frames, rows: ground truth, single-frame, TAR."""
     import numpy as np
     import torch
 
@@ -125,8 +129,11 @@ def write_outputs(video, result, out: Path, fps: float, zoom: int = 2) -> tuple[
                 for edge in (panel[:4], panel[-4:], panel[:, :4], panel[:, -4:]):
                     edge[...] = (230, 30, 30)
         panels.append(np.concatenate([pair[0], gap, pair[1]], axis=1))
-    movie = out / "demo.mp4"
-    write_video(movie, panels, fps)
+    movie: Path | None = out / "demo.mp4"
+    if importlib.util.find_spec("av") is None:  # the core install: the contact sheet still works
+        movie = None
+    else:
+        write_video(movie, panels, fps)
     # close-ups: each frame rendered through a 256x192 crop around its person
     chosen = [t for t in range(video.num_frames) if bool(result.corrupted[t])][:8]
     chosen = chosen or list(range(min(8, video.num_frames)))
