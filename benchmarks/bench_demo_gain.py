@@ -43,17 +43,11 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    if args.single and args.temporal:
-        from tarpose.training import load_trained
+    from tarpose.training import load_trained
 
-        single, temporal = load_trained(args.single).eval(), load_trained(args.temporal).eval()
-    else:
-        single, temporal = load_demo_models()
-        if args.single or args.temporal:
-            from tarpose.training import load_trained
-
-            single = load_trained(args.single).eval() if args.single else single
-            temporal = load_trained(args.temporal).eval() if args.temporal else temporal
+    bundled = None if args.single and args.temporal else load_demo_models()
+    single = load_trained(args.single).eval() if args.single else bundled[0]
+    temporal = load_trained(args.temporal).eval() if args.temporal else bundled[1]
     seeds = split_seeds("test", args.videos, args.first_video)
     start = time.perf_counter()
     results = []

@@ -16,6 +16,7 @@ acceleration; lower is steadier); writes the keypoints per track as JSON.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 from collections import defaultdict
 from pathlib import Path
@@ -43,8 +44,9 @@ def main(argv: list[str] | None = None) -> None:
     predictor = StreamingPredictor(resolve_model(args.model))  # centred window, IoU tracker
     tracks: dict[int, list[dict]] = defaultdict(list)  # track id -> one record per frame it is in
     waiting = {}  # frame index -> frame, until its poses come out (two frames later) to be drawn
-    with VideoReader(args.video) as reader:
-        writer = VideoWriter(args.render, fps=reader.fps) if args.render else None
+    with VideoReader(args.video) as reader, (
+        VideoWriter(args.render, fps=reader.fps) if args.render else contextlib.nullcontext()
+    ) as writer:  # a failed run leaves no partial video
         for index, frame in enumerate(reader):
             if args.max_frames is not None and index >= args.max_frames:
                 break
@@ -53,8 +55,6 @@ def main(argv: list[str] | None = None) -> None:
                 collect(poses, tracks, waiting.pop(poses.index), writer)
         for poses in predictor.flush():  # the last frames: missing future frames are masked out
             collect(poses, tracks, waiting.pop(poses.index), writer)
-        if writer is not None:
-            writer.close()
 
     for track_id, records in sorted(tracks.items()):
         first, last = records[0]["frame"], records[-1]["frame"]

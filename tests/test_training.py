@@ -396,27 +396,20 @@ def test_bf16_autocast_step_runs_on_cpu():
 # -- distributed ------------------------------------------------------------------------------
 
 
+def torchrun(*argv: str) -> subprocess.CompletedProcess:
+    """``torchrun --standalone --nproc-per-node 2 ARGV`` on CPU (gloo), one thread per process;
+    fails the test with the processes' stderr when it fails."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(TESTS)]), "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", *argv]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
 @pytest.mark.slow
 def test_two_gloo_processes_end_with_identical_weights_equal_to_one_process(tmp_path):
     """torchrun, 2 CPU processes x batch 2 == 1 process x batch 4 (same samples, averaged grads)."""
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(ROOT), str(TESTS)]),
-        "OMP_NUM_THREADS": "1",
-    }
-    cmd = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        "--nproc-per-node",
-        "2",
-        str(TESTS / "ddp_train_worker.py"),
-        str(tmp_path),
-        "2",
-    ]
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr[-3000:]
+    torchrun(str(TESTS / "ddp_train_worker.py"), str(tmp_path), "2")
     rank0 = load_file(str(tmp_path / "rank0.safetensors"))
     rank1 = load_file(str(tmp_path / "rank1.safetensors"))
     assert states_equal(rank0, rank1)
@@ -446,28 +439,7 @@ def test_cli_under_torchrun_equals_one_process_with_the_global_batch(tmp_path):
         "--lr",
         "1e-3",
     ]
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(ROOT), str(TESTS)]),
-        "OMP_NUM_THREADS": "1",
-    }
-    cmd = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        "--nproc-per-node",
-        "2",
-        "-m",
-        "tarpose",
-        *args,
-        "--batch-size",
-        "2",
-        "--out",
-        str(tmp_path / "ddp"),
-    ]
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr[-3000:]
+    done = torchrun("-m", "tarpose", *args, "--batch-size", "2", "--out", str(tmp_path / "ddp"))
     assert (
         "of 2 x 2 process(es)" in done.stdout and done.stdout.count("trained vitpose-s-simple") == 1
     )

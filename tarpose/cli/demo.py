@@ -107,14 +107,20 @@ def table(scores: dict[str, dict[str, float]], truth: float | None = None) -> st
 
 
 def write_outputs(video, result, out: Path, fps: float, zoom: int = 2) -> tuple[Path | None, Path]:
-    """``out/demo.mp4``: the clip side by side (left: single-frame, right: TAR), ``zoom`` times
-    larger, corrupted frames framed in red (``None`` without PyAV); ``out/contact_sheet.png``:
-    close-ups of up to 8 corrupted frames, rows: ground truth, single-frame, TAR."""
-    import numpy as np
-    import torch
+    """``out/demo.mp4`` (:func:`write_movie`; ``None`` without PyAV) and
+    ``out/contact_sheet.png`` (:func:`write_sheet`)."""
+    movie = None
+    if importlib.util.find_spec("av") is not None:  # the core install: the contact sheet still works
+        movie = write_movie(video, result, out / "demo.mp4", fps, zoom)
+    return movie, write_sheet(video, result, out / "contact_sheet.png")
 
-    from ..geometry import apply_affine, box_to_center_scale, crop_matrices
-    from ..inference.render import draw_pose, write_png
+
+def write_movie(video, result, path: Path, fps: float, zoom: int = 2) -> Path:
+    """The clip side by side (left: single-frame, right: TAR), ``zoom`` times larger, corrupted
+    frames framed in red."""
+    import numpy as np
+
+    from ..inference.render import draw_pose
     from ..inference.video import write_video
 
     images, _ = video.render()
@@ -129,11 +135,18 @@ def write_outputs(video, result, out: Path, fps: float, zoom: int = 2) -> tuple[
                 for edge in (panel[:4], panel[-4:], panel[:, :4], panel[:, -4:]):
                     edge[...] = (230, 30, 30)
         panels.append(np.concatenate([pair[0], gap, pair[1]], axis=1))
-    movie: Path | None = out / "demo.mp4"
-    if importlib.util.find_spec("av") is None:  # the core install: the contact sheet still works
-        movie = None
-    else:
-        write_video(movie, panels, fps)
+    write_video(path, panels, fps)
+    return path
+
+
+def write_sheet(video, result, path: Path) -> Path:
+    """Close-ups of up to 8 corrupted frames; rows: ground truth, single-frame, TAR."""
+    import numpy as np
+    import torch
+
+    from ..geometry import apply_affine, box_to_center_scale, crop_matrices
+    from ..inference.render import draw_pose, write_png
+
     # close-ups: each frame rendered through a 256x192 crop around its person
     chosen = [t for t in range(video.num_frames) if bool(result.corrupted[t])][:8]
     chosen = chosen or list(range(min(8, video.num_frames)))
@@ -148,7 +161,6 @@ def write_outputs(video, result, out: Path, fps: float, zoom: int = 2) -> tuple[
         mapped = apply_affine(points[index].double(), matrix).float().numpy()
         cells = [draw_pose(crop, p, color=COLORS[key], threshold=0.0) for crop, p in zip(crops, mapped)]
         rows.append(np.concatenate([np.concatenate([c, np.full((256, 2, 3), 255, np.uint8)], 1) for c in cells], 1))
-    sheet = out / "contact_sheet.png"
     line = np.full((2, rows[0].shape[1], 3), 255, np.uint8)
-    write_png(sheet, np.concatenate([rows[0], line, rows[1], line, rows[2]], axis=0))
-    return movie, sheet
+    write_png(path, np.concatenate([rows[0], line, rows[1], line, rows[2]], axis=0))
+    return path
