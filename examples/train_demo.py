@@ -58,10 +58,11 @@ def main(argv: list[str] | None = None) -> int:
 
     work = args.work
     cache = str(work / "cache")
+    # the demo models are trained in tarpose's original "biased" geometry (their config says so)
     data1 = {"split": "train", "first_video": 0, "num_videos": args.base_videos, "video_length": 16,
-             "num_frames": 1, "corruption": args.corruption, "cache": cache}
+             "num_frames": 1, "corruption": args.corruption, "geometry": "biased", "cache": cache}
     data2 = {"split": "train", "first_video": 500_000, "num_videos": args.temporal_videos, "video_length": 32,
-             "num_frames": 5, "corruption": args.corruption, "cache": cache}
+             "num_frames": 5, "corruption": args.corruption, "geometry": "biased", "cache": cache}
     common = ["--joint-weights", "coco", "--weight-decay", "0.05", "--workers", "0",
               "--log-every", "100", "--save-every", "250"]
     stage2 = ["--init-from", str(work / "base"), "--data-opt", *_opts(data2), "--steps", str(args.temporal_steps),

@@ -23,6 +23,7 @@ from torch import Tensor, nn
 
 from .codec import decode_heatmaps, heatmap_to_image
 from .geometry import box_to_center_scale, crop_matrices, normalize_images
+from .inference.topdown import model_geometry
 from .models.demo import ASSETS
 
 #: model name -> bundled weights file
@@ -84,9 +85,16 @@ def predict_video(
     """Run both models over every frame of a :class:`~tarpose.data.synthetic.SyntheticVideo`.
 
     Frame ``t``'s person box (the ground-truth silhouette box: the comparison is about the pose
-    model, not a detector) crops frames ``t-T .. t+T`` (clamped at the ends, marked invalid);
-    the single-frame model sees frame ``t`` of the same crops.
+    model, not a detector) crops frames ``t-T .. t+T`` (clamped at the ends, marked invalid) in
+    the models' geometry (:mod:`tarpose.geometry`); the single-frame model sees frame ``t`` of
+    the same crops.
     """
+    geometry = model_geometry(temporal)
+    if model_geometry(single) != geometry:
+        raise ValueError(
+            f"the models were trained in different geometries ({model_geometry(single)!r} and "
+            f"{geometry!r}): they cannot share crops"
+        )
     num_frames = temporal.num_frames
     centre = temporal.target_index
     f = video.num_frames
@@ -99,7 +107,7 @@ def predict_video(
         index = ts[:, None] + torch.arange(num_frames) - centre  # (b, T)
         valid = (index >= 0) & (index < f)
         c, s = box_to_center_scale(video.boxes[ts].double(), aspect_ratio=w / h, padding=padding)
-        matrix = crop_matrices(c, s, input_size)  # (b, 2, 3)
+        matrix = crop_matrices(c, s, input_size, geometry=geometry)  # (b, 2, 3)
         crops, area = video.render(
             index.clamp(0, f - 1).flatten(), matrix=matrix.repeat_interleave(num_frames, 0), size=input_size
         )
@@ -110,7 +118,7 @@ def predict_video(
             (TEMPORAL, temporal(clip, frame_valid=valid)),
         ):
             coords, score = decode_heatmaps(heatmaps)
-            preds[name].append(heatmap_to_image(coords, matrix, input_size, heatmaps.shape[-2:]).float())
+            preds[name].append(heatmap_to_image(coords, matrix, input_size, heatmaps.shape[-2:], geometry).float())
             scores[name].append(score)
     return VideoPredictions(
         predictions={k: torch.cat(v) for k, v in preds.items()},

@@ -148,6 +148,13 @@ class TemporalWrapper(nn.Module, HubMixin, coders={ViTPose: (_encode_vitpose, _d
         """The config of the built-in :class:`~tarpose.ViTPose` this wraps (``None`` for others)."""
         return self._base_config
 
+    @property
+    def geometry(self) -> str:
+        """The geometry of the wrapped model's training (:mod:`tarpose.geometry`): its config's
+        for a built-in ViTPose, ``"udp"`` for the others (transformers, mmpose and official
+        ViTPose are all trained with UDP)."""
+        return self._base_config.geometry if self._base_config is not None else "udp"
+
     def _hub_config(self) -> dict:
         config = dict(self._hub_mixin_config or {})
         if self._base_config is None or not isinstance(config.get("model"), dict):

@@ -180,6 +180,21 @@ def build_dataset(spec: str, options: dict[str, Any]) -> Any:
         raise CLIError(f"{spec} rejected the options {options}: {error}") from None
 
 
+def in_model_geometry(dataset: Any, spec: str, options: dict[str, Any], geometry: str, what: str) -> Any:
+    """The dataset cropping and encoding in the model's geometry (:mod:`tarpose.geometry`): as
+    built when it already does (or does not say), rebuilt with ``geometry=`` when its options
+    left it at its default; a clear error when they chose another."""
+    have = getattr(dataset, "geometry", None)
+    if have is None or have == geometry:
+        return dataset
+    if "geometry" in options:
+        raise CLIError(
+            f"the {what} crops in the {have!r} geometry but the model was trained in {geometry!r}: "
+            f"drop geometry= from its options, or build the model with --model-opt geometry={have}"
+        )
+    return build_dataset(spec, {**options, "geometry": geometry})
+
+
 def _check_sample(dataset: Any, what: str) -> tuple[int, int]:
     """(T, J) of the first sample; a clear error if the dataset does not yield the sample format."""
     if len(dataset) == 0:
@@ -345,13 +360,9 @@ def run(args: argparse.Namespace) -> int:
         )
     except ValueError as error:
         raise CLIError(str(error)) from None
-    validate = None
-    if args.val_dataset:
-        val = build_dataset(args.val_dataset, dict(args.val_data_opt))
-        _check_sample(val, "validation dataset")
-        validate = _loss_validator(val, args.batch_size, config)
     import torch
 
+    from ..inference.topdown import model_geometry
     from ..training.engine import CHECKPOINT
 
     if not args.resume and (args.out / CHECKPOINT).exists():
@@ -360,6 +371,14 @@ def run(args: argparse.Namespace) -> int:
         )
     torch.manual_seed(args.seed)  # the initial weights
     model, spec = build_model(args, num_frames)
+    geometry = model_geometry(model)
+    dataset = in_model_geometry(dataset, args.dataset, dict(args.data_opt), geometry, "dataset")
+    validate = None
+    if args.val_dataset:
+        val = build_dataset(args.val_dataset, dict(args.val_data_opt))
+        val = in_model_geometry(val, args.val_dataset, dict(args.val_data_opt), geometry, "validation dataset")
+        _check_sample(val, "validation dataset")
+        validate = _loss_validator(val, args.batch_size, config)
     if int(os.environ.get("RANK", "0")) == 0 and not args.resume:
         args.out.mkdir(parents=True, exist_ok=True)
         record = {

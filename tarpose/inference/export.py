@@ -9,7 +9,7 @@
     ``features (B, T, C, h, w)``, ``heatmaps (B, T, J, Hh, Wh)``, ``frame_valid (B, T)`` bool ->
     ``final (B, J, Hh, Wh)``: JTA + GRA + decoder of the target frame.
 
-Both carry the model's window length, target frame, crop size and joint count as metadata, which
+Both carry the model's window length, target frame, crop size, joint count and geometry as metadata, which
 :class:`OnnxTemporalModel` reads, so ``StreamingPredictor(OnnxTemporalModel(stem))`` runs the
 same streaming loop under onnxruntime. onnx, onnxscript and onnxruntime are optional:
 ``pip install "tarpose[onnx]"``.
@@ -118,6 +118,7 @@ def export_onnx(
         "tarpose.dim": str(int(features.shape[2])),
         "tarpose.input_size": f"{size[0]},{size[1]}",
         "tarpose.heatmap_size": f"{heatmaps.shape[-2]},{heatmaps.shape[-1]}",
+        "tarpose.geometry": str(getattr(model, "geometry", "udp")),
     }
     parts = [
         (encode_path, _EncodePart(model), (images,), ["images"], ["features", "heatmaps"],
@@ -216,6 +217,9 @@ class OnnxTemporalModel:
             self.image_size = tuple(int(s) for s in meta["tarpose.input_size"].split(","))
         except KeyError as error:
             raise ValueError(f"{str(temporal_path)!r} was not written by tarpose export (no {error})") from None
+        #: the geometry of the exported model (:mod:`tarpose.geometry`; graphs exported before it
+        #: was recorded: ``"udp"``)
+        self.geometry: str = meta.get("tarpose.geometry", "udp")
         self.device = torch.device("cpu")
 
     def encode(self, images: Tensor) -> tuple[Tensor, Tensor]:

@@ -27,6 +27,8 @@ class SingleFrameModel(nn.Module):
         self.decoder = split.decoder
         self.num_joints = split.num_joints
         self.image_size = split.image_size
+        #: the geometry the model was trained in (:mod:`tarpose.geometry`)
+        self.geometry: str = getattr(model, "geometry", "udp")
 
     def encode(self, images: Tensor) -> tuple[Tensor, Tensor]:
         """images ``(N, 3, H, W)`` -> features ``(N, C, h, w)``, heatmaps ``(N, J, Hh, Wh)``."""

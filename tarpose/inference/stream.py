@@ -36,6 +36,8 @@ import torch
 from einops import rearrange
 from torch import Tensor, nn
 
+from ..codec import flip_shift
+from ..geometry import check_geometry
 from ..keypoints import COCO_FLIP_PAIRS, flip_permutation
 from .topdown import (
     as_boxes,
@@ -45,6 +47,7 @@ from .topdown import (
     flip_crops,
     heatmaps_to_keypoints,
     merge_flipped,
+    model_geometry,
 )
 from .tracker import IoUTracker
 
@@ -76,8 +79,8 @@ class FramePoses:
         index: the frame's number in the stream (0 = the first frame pushed).
         track_ids: one id per person.
         boxes: ``(N, 4)`` float64 person boxes ``x, y, w, h`` as given.
-        keypoints: ``(N, J, 2)`` float64 ``(x, y)`` in image coordinates (continuous: pixel
-            ``(i, j)`` covers ``[i, i+1) x [j, j+1)``; subtract 0.5 for pixel-index coordinates).
+        keypoints: ``(N, J, 2)`` float64 ``(x, y)`` in image pixel indices (pixel ``(i, j)`` is
+            centred at ``(i, j)``, as COCO and transformers; :mod:`tarpose.geometry`).
         scores: ``(N, J)`` float32 heatmap maxima.
         heatmaps: ``(N, J, h, w)`` final heatmaps, kept only with ``keep_heatmaps=True``.
     """
@@ -181,6 +184,8 @@ class StreamingPredictor:
         input_size: crop ``(H, W)``; read off the model when it is ``None``.
         padding: box enlargement (1.25 as ViTPose).
         refine: heatmap decoding, ``"dark"`` (sub-pixel) or ``"none"``.
+        geometry: how crops and heatmaps lie over the boxes (:mod:`tarpose.geometry`); ``None``:
+            the geometry the model was trained in (:func:`~tarpose.inference.model_geometry`).
         precision: ``"auto"`` (bfloat16 autocast on CUDA, float32 elsewhere), ``"float32"`` or
             ``"bfloat16"``.
         tracker: links boxes to tracks when :meth:`push` gets no ``track_ids`` (default: a new
@@ -204,6 +209,7 @@ class StreamingPredictor:
         input_size: tuple[int, int] | None = None,
         padding: float = 1.25,
         refine: str = "dark",
+        geometry: str | None = None,
         precision: Precision = "auto",
         tracker: IoUTracker | None = None,
         keep_heatmaps: bool = False,
@@ -258,6 +264,7 @@ class StreamingPredictor:
         self.input_size = (int(size[0]), int(size[1]))
         self.padding = padding
         self.refine = refine
+        self.geometry = check_geometry(geometry) if geometry is not None else model_geometry(model)
         self.device = model_device(model)
         self.autocast_dtype = (
             torch.bfloat16
@@ -309,7 +316,7 @@ class StreamingPredictor:
             raise ValueError(f"track ids of one frame must be distinct, got {track_ids}")
         index = self._next_index
         self._next_index += 1
-        pending = _Pending(index, track_ids, boxes, box_matrices(boxes, self.input_size, self.padding))
+        pending = _Pending(index, track_ids, boxes, box_matrices(boxes, self.input_size, self.padding, self.geometry))
         with torch.inference_mode():
             if self.mode == "exact":
                 self._frames[index] = image.to(self.device)
@@ -424,8 +431,14 @@ class StreamingPredictor:
                 frame_valid,
             )
         final = rearrange(final.float(), "(b v) j h w -> b v j h w", v=v)
-        final = merge_flipped(final[:, 0], final[:, 1], self.flip_perm) if self.flip else final[:, 0]
-        keypoints, scores = heatmaps_to_keypoints(final, pending.matrices, self.input_size, self.refine)
+        if self.flip:
+            shift = flip_shift(self.geometry, self.input_size[1], final.shape[-1])
+            final = merge_flipped(final[:, 0], final[:, 1], self.flip_perm, shift)
+        else:
+            final = final[:, 0]
+        keypoints, scores = heatmaps_to_keypoints(
+            final, pending.matrices, self.input_size, self.refine, self.geometry
+        )
         return FramePoses(
             pending.index, pending.track_ids, pending.boxes, keypoints, scores,
             final.cpu() if self.keep_heatmaps else None,

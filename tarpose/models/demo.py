@@ -23,10 +23,11 @@ from .vitpose import ViTPose, ViTPoseConfig
 #: :func:`tarpose.demo.load_demo_models` load them, no network needed)
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 
-#: ``ViTPoseConfig`` fields of the demo ViTPose
+#: ``ViTPoseConfig`` fields of the demo ViTPose; the bundled weights were trained in tarpose's
+#: original ``"biased"`` geometry (:mod:`tarpose.geometry`), which their config records
 DEMO_CONFIG: dict[str, Any] = {
     "img_size": (128, 96), "embed_dim": 128, "depth": 6, "num_heads": 4, "mlp_ratio": 2.0,
-    "decoder": "classic", "deconv_channels": 64,
+    "decoder": "classic", "deconv_channels": 64, "geometry": "biased",
 }
 
 #: ``TemporalWrapper`` arguments of the demo TAR-ViTPose

@@ -17,6 +17,7 @@ from einops import rearrange
 from torch import Tensor, nn
 
 from .._checks import expect_shape
+from ..geometry import Geometry, check_geometry
 from ..layers.mlp import Mlp
 from ..weights.hub import HubMixin
 
@@ -29,6 +30,11 @@ class ViTPoseConfig:
 
     ``img_size`` is the input (H, W) the position embeddings are stored for; any other input whose
     sides are multiples of ``patch_size`` also works (the embeddings are resized bicubically).
+    ``geometry`` is not architecture but how the weights were trained: how crops and heatmaps
+    are laid over a person's region (:mod:`tarpose.geometry`; ``"udp"`` for ViTPose weights,
+    ``"biased"`` for tarpose's demo models, ``"hrnet"`` for the official TAR-ViTPose ones). The
+    loaders set it from the checkpoint's source; crops, targets, decoding and the flip test
+    follow it.
     """
 
     img_size: tuple[int, int] = (256, 192)
@@ -46,9 +52,11 @@ class ViTPoseConfig:
     decoder: Decoder = "classic"
     deconv_channels: int = 256
     upsample: int = 4
+    geometry: Geometry = "udp"
 
     def __post_init__(self) -> None:
         self.img_size = tuple(int(s) for s in self.img_size)  # type: ignore[assignment]
+        check_geometry(self.geometry)
         if self.decoder not in ("classic", "simple"):
             raise ValueError(f"decoder must be 'classic' or 'simple', got {self.decoder!r}")
         if self.embed_dim % self.num_heads:
@@ -256,6 +264,11 @@ class ViTPose(nn.Module, HubMixin):
     @property
     def num_joints(self) -> int:
         return self.config.num_joints
+
+    @property
+    def geometry(self) -> str:
+        """The geometry the weights were trained in (:mod:`tarpose.geometry`)."""
+        return self.config.geometry
 
     def forward_features(self, images: Tensor) -> Tensor:
         """``(N, 3, H, W) -> (N, C, H/16, W/16)``."""

@@ -15,6 +15,7 @@ from typing import Any
 
 from torch import nn
 
+from ..weights.formats.tarpose import with_recorded_geometry
 from .checkpoint import _cpu, atomic_write
 
 FORMAT = "tarpose-model"
@@ -30,7 +31,8 @@ def save_trained(
     Args:
         model: the trained model.
         spec: ``{"name": ..., "options": {...}}`` for :func:`tarpose.create_model`, or None when
-            the model did not come from the registry (then only the weights are written).
+            the model did not come from the registry (then only the weights are written). The
+            model's geometry is added to the options.
     """
     from safetensors.torch import save_file
 
@@ -38,11 +40,11 @@ def save_trained(
     tensors = {k: _cpu(v) for k, v in model.state_dict().items()}
     metadata = {"format": FORMAT}
     if spec is not None:
-        config = {
-            "format": FORMAT,
-            "name": spec["name"],
-            "options": dict(spec.get("options") or {}),
-        }
+        options = dict(spec.get("options") or {})
+        geometry = getattr(model, "geometry", None)
+        if geometry is not None and "geometry" not in options and "geometry" not in (options.get("vitpose") or {}):
+            options["geometry"] = geometry  # the geometry the weights were trained in
+        config = {"format": FORMAT, "name": spec["name"], "options": options}
         metadata["config"] = json.dumps(config)
     atomic_write(directory / WEIGHTS, lambda tmp: save_file(tensors, tmp, metadata=metadata))
     if spec is not None:
@@ -52,7 +54,8 @@ def save_trained(
 
 
 def read_spec(path: str | os.PathLike) -> tuple[dict[str, Any], Path]:
-    """The model spec and weights file of a trained model (a directory or its ``.safetensors``)."""
+    """The model spec and weights file of a trained model (a directory or its ``.safetensors``);
+    the options name the geometry of the weights (:func:`~tarpose.weights.formats.tarpose.with_recorded_geometry`)."""
     from safetensors import safe_open
 
     path = Path(path)
@@ -72,7 +75,8 @@ def read_spec(path: str | os.PathLike) -> tuple[dict[str, Any], Path]:
         raise ValueError(
             f"{config_file if config_file.is_file() else weights} is not a tarpose model config"
         )
-    return {"name": config["name"], "options": dict(config.get("options") or {})}, weights
+    options = with_recorded_geometry(dict(config.get("options") or {}))
+    return {"name": config["name"], "options": options}, weights
 
 
 def load_trained(path: str | os.PathLike) -> nn.Module:

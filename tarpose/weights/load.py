@@ -10,6 +10,7 @@ complete model in eval mode or raises.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -166,7 +167,16 @@ def _read(
 def _vitpose_state(
     remapped: Remapped, overrides: dict[str, Any], described: str
 ) -> tuple[ViTPoseConfig, dict[str, Tensor]]:
-    config, grid = infer_config(remapped.vitpose, remapped.config, overrides, source=described)
+    known = dict(remapped.config)
+    if "geometry" not in known and "geometry" not in overrides:
+        warnings.warn(
+            f"{described} does not record the geometry its weights were trained in (a tarpose "
+            "checkpoint written before 0.2): assuming 'udp', that of public ViTPose weights; pass "
+            "geometry='biased' for weights trained with tarpose 0.1 (see tarpose.geometry)",
+            stacklevel=3,
+        )
+        known["geometry"] = "udp"
+    config, grid = infer_config(remapped.vitpose, known, overrides, source=described)
     state = dict(remapped.vitpose)
     target = token_grid(config.img_size, config.patch_size, config.patch_padding)
     if target != grid:  # (1, h*w, c) -> (1, h'*w', c), bicubic like mmpretrain

@@ -9,6 +9,10 @@ and the models ``tarpose train`` writes.
 (:func:`tarpose.training.save_trained`) writes ``{"format": "tarpose-model", "name": <registered
 model>, "options": {...}}`` instead (also in the safetensors metadata), which names the same
 model through :func:`tarpose.create_model`.
+
+Both record the geometry (:mod:`tarpose.geometry`) of the weights: ``"geometry"`` in the
+ViTPose config, or in the trained model's options. ``tarpose train`` exports written before it
+was recorded were trained in :data:`LEGACY_TRAINED_GEOMETRY`.
 """
 
 from __future__ import annotations
@@ -24,6 +28,18 @@ from .common import Remapped, has_cls_slot, take
 _NOT_KWARGS = ("model", "encoder", "decoder")
 #: the ``config.json`` format of :func:`tarpose.training.save_trained`
 TRAINED_FORMAT = "tarpose-model"
+#: the geometry of ``tarpose train`` exports that do not record one: tarpose 0.1 cropped and
+#: encoded every training sample in it
+LEGACY_TRAINED_GEOMETRY = "biased"
+
+
+def with_recorded_geometry(options: dict[str, Any]) -> dict[str, Any]:
+    """The options of a trained model's spec, with :data:`LEGACY_TRAINED_GEOMETRY` added when
+    they do not name a geometry (directly, or for a temporal model's ``vitpose``)."""
+    vitpose = options.get("vitpose")
+    if "geometry" in options or (isinstance(vitpose, dict) and "geometry" in vitpose):
+        return dict(options)
+    return {**options, "geometry": LEGACY_TRAINED_GEOMETRY}
 
 
 def is_tarpose(state: dict[str, Tensor], config: dict[str, Any] | None) -> bool:
@@ -71,7 +87,7 @@ def _trained_model_config(spec: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(spec.get("name"), str):
         raise CheckpointError(f"a {TRAINED_FORMAT} config needs the registered model's name, got {spec}")
     with skip_init():
-        model = create_model(spec["name"], **dict(spec.get("options") or {}))
+        model = create_model(spec["name"], **with_recorded_geometry(dict(spec.get("options") or {})))
     try:
         return model._hub_config()  # type: ignore[operator]
     except (AttributeError, ValueError) as error:
