@@ -495,6 +495,15 @@ def test_cli_trains_single_frame_then_wraps_it_as_temporal(tmp_path, capsys):
     )
     single = load_trained(tmp_path / "single")
     assert isinstance(single, tarpose.ViTPose)
+    assert single.geometry == "udp"  # vitpose-s's, recorded in the export
+    spec = json.loads((tmp_path / "single" / "config.json").read_text())
+    assert spec["options"]["geometry"] == "udp"
+    del spec["options"]["geometry"]  # an export of tarpose 0.1, which trained in the biased geometry
+    legacy = tmp_path / "legacy"
+    legacy.mkdir()
+    (legacy / "config.json").write_text(json.dumps(spec))
+    (legacy / "model.safetensors").write_bytes((tmp_path / "single" / "model.safetensors").read_bytes())
+    assert load_trained(legacy).geometry == "biased" and tarpose.load_model(legacy).geometry == "biased"
     assert (
         main(
             [

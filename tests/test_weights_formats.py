@@ -4,6 +4,8 @@ heatmaps: transformers (its own save_pretrained and forward), the official ViTPo
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -222,3 +224,32 @@ def test_wrong_architectures_are_refused_with_the_keys_named(tmp_path):
         tarpose.load_vitpose(tmp_path / "ok.pth", num_frame=5, **TINY)
     with pytest.raises(ValueError, match="format must be one of"):
         tarpose.load_vitpose(tmp_path / "ok.pth", format="timm", **TINY)
+
+
+def test_each_layout_records_the_geometry_its_weights_were_trained_in(tmp_path):
+    """UDP for every public ViTPose layout; tarpose checkpoints keep what they record; a tarpose
+    checkpoint that records none says so and is taken for re-saved public weights."""
+    hf = hf_vitpose("classic")
+    hf.save_pretrained(tmp_path / "hf")
+    assert tarpose.load_vitpose(tmp_path / "hf").geometry == "udp"
+    official = hf_to_official(hf.state_dict())
+    torch.save({"state_dict": official}, tmp_path / "official.pth")
+    torch.save({"state_dict": official_to_mmpose(official)}, tmp_path / "mmpose.pth")
+    for name in ("official", "mmpose"):
+        assert tarpose.load_vitpose(tmp_path / f"{name}.pth", **TINY).geometry == "udp"
+    biased = tarpose.load_vitpose(tmp_path / "hf", geometry="biased")  # an override wins
+    assert biased.config.geometry == "biased"
+    biased.save_pretrained(tmp_path / "ours")
+    assert json.loads((tmp_path / "ours" / "config.json").read_text())["geometry"] == "biased"
+    assert tarpose.load_model(tmp_path / "ours").geometry == "biased"
+    wrapped = tarpose.TemporalWrapper(biased, num_frames=3, depth=1)
+    wrapped.save_pretrained(tmp_path / "temporal")
+    assert tarpose.load_model(tmp_path / "temporal").geometry == "biased"
+    assert tarpose.TemporalWrapper(hf, num_frames=3, depth=1).geometry == "udp"  # a transformers model
+    config = json.loads((tmp_path / "ours" / "config.json").read_text())
+    del config["geometry"]  # as tarpose 0.1 wrote it
+    (tmp_path / "ours" / "config.json").write_text(json.dumps(config))
+    with pytest.warns(UserWarning, match="does not record the geometry.*assuming 'udp'"):
+        assert tarpose.load_model(tmp_path / "ours").geometry == "udp"
+    with pytest.raises(CheckpointError, match="geometry must be one of"):
+        tarpose.load_vitpose(tmp_path / "hf", geometry="msra")

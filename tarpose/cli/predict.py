@@ -15,8 +15,9 @@ accepted as BOXES.json.
 The --out file is one JSON object: the video's size and frame rate, the keypoint names and
 skeleton (COCO order), and "predictions": one record per frame and person
   {"frame", "track_id", "bbox": [x, y, w, h], "keypoints": [[x, y, score] x 17], "score"}
-in image pixels (continuous coordinates: pixel (i, j) covers [i, i+1) x [j, j+1)). Outputs are
-written to temporary files and renamed when complete: a failed or interrupted run leaves none.
+in image pixel indices (pixel (i, j) is centred at (i, j), as COCO and transformers), boxes too;
+crops and heatmaps follow the geometry the model was trained in. Outputs are written to temporary
+files and renamed when complete: a failed or interrupted run leaves none.
 """
 
 from __future__ import annotations
@@ -263,7 +264,8 @@ def _document(args: argparse.Namespace, reader: Any, predictor: Any, records: li
         "flip_test": bool(args.flip),
         "keypoint_names": list(COCO_KEYPOINTS) if joints == len(COCO_KEYPOINTS) else None,
         "skeleton": [list(p) for p in COCO_SKELETON] if joints == len(COCO_KEYPOINTS) else None,
-        "coordinates": "image pixels, continuous: pixel (i, j) covers [i, i+1) x [j, j+1)",
+        "coordinates": "image pixel indices: pixel (i, j) is centred at (i, j), as COCO and transformers",
+        "geometry": predictor.geometry,
     }
     lines = [f" {json.dumps(key)}: {json.dumps(value, separators=(',', ':'))}," for key, value in head.items()]
     body = ",\n".join("  " + json.dumps(r, separators=(",", ":")) for r in records)
