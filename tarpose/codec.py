@@ -123,16 +123,20 @@ def _gaussian_fit(hm: Tensor, px: Tensor, py: Tensor, radius: int) -> Tensor:
     gy = py[..., None, None] + dy.long()
     inside = (gx >= 0) & (gx < w) & (gy >= 0) & (gy < h)
     index = gy.clamp(0, h - 1) * w + gx.clamp(0, w - 1)
-    values = rearrange(hm, "n k h w -> n k (h w)").double().gather(-1, rearrange(index, "n k y x -> n k (y x)"))
+    flat = rearrange(hm, "n k h w -> n k (h w)").double()
+    values = flat.gather(-1, rearrange(index, "n k y x -> n k (y x)"))
     values = rearrange(values, "n k (y x) -> n k y x", y=len(side)).clamp_min(1e-6)
     weight = values**2 * inside  # (n, k, y, x)
-    basis = torch.stack([torch.ones_like(dx), dx, dy, dx * dx, dx * dy, dy * dy], dim=-1)  # (n, k, y, x, 6)
+    basis = torch.stack([torch.ones_like(dx), dx, dy, dx * dx, dx * dy, dy * dy], dim=-1)  # (n,k,y,x,6)
     weighted = basis * weight[..., None]
     normal = torch.einsum("nkyxi,nkyxj->nkij", weighted, basis)  # (n, k, 6, 6)
     rhs = torch.einsum("nkyxi,nkyx->nki", weighted, values.log())
     eye = torch.eye(6, dtype=normal.dtype, device=normal.device)
-    coef = torch.linalg.solve(normal + 1e-9 * eye, rhs)  # log h ~ c0 + c1 x + c2 y + c3 x² + c4 xy + c5 y²
-    step, _ = _newton_step(coef[..., 1], coef[..., 2], 2 * coef[..., 3], 2 * coef[..., 5], coef[..., 4], limit=1.0)
+    # log h ~ c0 + c1 x + c2 y + c3 x² + c4 xy + c5 y²
+    coef = torch.linalg.solve(normal + 1e-9 * eye, rhs)
+    step, _ = _newton_step(
+        coef[..., 1], coef[..., 2], 2 * coef[..., 3], 2 * coef[..., 5], coef[..., 4], limit=1.0
+    )
     return step.to(hm.dtype)
 
 
@@ -173,7 +177,8 @@ def decode_heatmaps(
     interior = (px >= reach) & (px < w - reach) & (py >= reach) & (py < h - reach)
     step = _gaussian_fit(hm, px, py, radius=3)
     if bool(interior.any()):
-        step = torch.where(interior[..., None], _dark_interior(hm, scores, px, py, blur_kernel), step)
+        dark = _dark_interior(hm, scores, px, py, blur_kernel)
+        step = torch.where(interior[..., None], dark, step)
     # a heatmap tells nothing of what lies beyond it: stay on the map's area
     low, high = torch.tensor([-0.5, -0.5]), torch.tensor([w - 0.5, h - 0.5])
     return torch.minimum(torch.maximum(coords + step, low), high), scores
@@ -216,12 +221,16 @@ def flip_shift(geometry: str, input_width: int, heatmap_width: int) -> float:
 
 
 def heatmap_matrices(
-    matrices: Tensor, input_size: tuple[int, int], heatmap_size: tuple[int, int], geometry: str = "udp"
+    matrices: Tensor,
+    input_size: tuple[int, int],
+    heatmap_size: tuple[int, int],
+    geometry: str = "udp",
 ) -> Tensor:
     """Image -> heatmap affine maps ``(N, 2, 3)`` from the crops' image -> crop maps."""
     check_geometry(geometry)
     inner = matrices.to(torch.float64)
-    return compose_affine(heatmap_matrix(input_size, heatmap_size, geometry).to(inner.device), inner)
+    crop_to_heatmap = heatmap_matrix(input_size, heatmap_size, geometry).to(inner.device)
+    return compose_affine(crop_to_heatmap, inner)
 
 
 def heatmap_to_image(

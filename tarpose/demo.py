@@ -118,7 +118,8 @@ def predict_video(
             (TEMPORAL, temporal(clip, frame_valid=valid)),
         ):
             coords, score = decode_heatmaps(heatmaps)
-            preds[name].append(heatmap_to_image(coords, matrix, input_size, heatmaps.shape[-2:], geometry).float())
+            points = heatmap_to_image(coords, matrix, input_size, heatmaps.shape[-2:], geometry)
+            preds[name].append(points.float())
             scores[name].append(score)
     return VideoPredictions(
         predictions={k: torch.cat(v) for k, v in preds.items()},

@@ -107,18 +107,22 @@ def crop_matrices(
     scale = torch.as_tensor(scale, dtype=torch.float64)
     n = center.shape[0]
     out_h, out_w = output_size
-    (span_x, origin_x), (span_y, origin_y) = grid_layout(geometry, out_w), grid_layout(geometry, out_h)
+    span_x, origin_x = grid_layout(geometry, out_w)
+    span_y, origin_y = grid_layout(geometry, out_h)
     theta = torch.as_tensor(rotation, dtype=center.dtype).expand(n) * (math.pi / 180)
     sx, sy = span_x / scale[:, 0], span_y / scale[:, 1]
     cos, sin = torch.cos(theta), torch.sin(theta)
     # crop = S R (p - c) + o, with R rotating by theta (image y axis points down)
-    a = rearrange(torch.stack([sx * cos, sx * sin, sy * -sin, sy * cos], dim=-1), "n (i j) -> n i j", i=2)
+    a = torch.stack([sx * cos, sx * sin, sy * -sin, sy * cos], dim=-1)
+    a = rearrange(a, "n (i j) -> n i j", i=2)  # (n, 2, 2)
     origin = torch.tensor([origin_x, origin_y], dtype=center.dtype)
     offset = origin - torch.einsum("nij,nj->ni", a, center)
     return torch.cat([a, offset[..., None]], dim=-1)
 
 
-def heatmap_matrix(input_size: tuple[int, int], heatmap_size: tuple[int, int], geometry: str = "udp") -> Tensor:
+def heatmap_matrix(
+    input_size: tuple[int, int], heatmap_size: tuple[int, int], geometry: str = "udp"
+) -> Tensor:
     """The crop -> heatmap affine map ``(2, 3)`` float64 of a geometry: both grids laid over the
     same region (``"udp"``: ``u = q (w - 1) / (W - 1)``; ``"biased"``:
     ``u = (q + 1/2) w / W - 1/2``; ``"hrnet"``: ``u = q w / W``).
@@ -180,7 +184,8 @@ def warp_crops(images: Tensor, matrices: Tensor, output_size: tuple[int, int]) -
     grid = torch.stack(torch.meshgrid(xs, ys, indexing="xy"), dim=-1)  # (h, w, 2) pixel indices
     points = apply_affine(repeat(grid, "h w i -> n (h w) i", n=n), inverse)  # image pixel indices
     size = torch.tensor([img_w, img_h], dtype=torch.float64, device=inverse.device)
-    grid = rearrange((2 * points + 1) / size - 1, "n (h w) i -> n h w i", h=out_h)  # align_corners=False
+    normalised = (2 * points + 1) / size - 1  # pixel index -> [-1, 1], align_corners=False
+    grid = rearrange(normalised, "n (h w) i -> n h w i", h=out_h)
     return F.grid_sample(
         images, grid.to(device=images.device, dtype=images.dtype), mode="bilinear",
         padding_mode="zeros", align_corners=False,

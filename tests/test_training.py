@@ -624,3 +624,21 @@ def test_cli_trains_on_real_posetrack18_files_with_augmentation(tmp_path):
     a = load_file(str(tmp_path / "a" / "model.safetensors"))
     assert states_equal(a, load_file(str(tmp_path / "b" / "model.safetensors")))
     assert load_trained(tmp_path / "a").num_frames == 5
+
+
+def test_cli_datasets_crop_in_the_model_geometry():
+    """tarpose train rebuilds a dataset left at its default geometry in the model's, and refuses
+    one told to crop in another."""
+    from tarpose.cli import CLIError
+    from tarpose.cli.train import in_model_geometry
+
+    options = {"split": "train", "num_videos": 1, "video_length": 2, "num_frames": 1}
+    from tarpose.data import build_dataset
+
+    dataset = build_dataset("synthetic", **options)
+    assert dataset.geometry == "udp"
+    assert in_model_geometry(dataset, "synthetic", options, "udp", "dataset") is dataset
+    rebuilt = in_model_geometry(dataset, "synthetic", options, "biased", "dataset")
+    assert rebuilt.geometry == "biased" and len(rebuilt) == len(dataset)
+    with pytest.raises(CLIError, match="crops in the 'udp' geometry but the model was trained in 'biased'"):
+        in_model_geometry(dataset, "synthetic", {**options, "geometry": "udp"}, "biased", "dataset")

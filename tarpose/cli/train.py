@@ -180,7 +180,9 @@ def build_dataset(spec: str, options: dict[str, Any]) -> Any:
         raise CLIError(f"{spec} rejected the options {options}: {error}") from None
 
 
-def in_model_geometry(dataset: Any, spec: str, options: dict[str, Any], geometry: str, what: str) -> Any:
+def in_model_geometry(
+    dataset: Any, spec: str, options: dict[str, Any], geometry: str, what: str
+) -> Any:
     """The dataset cropping and encoding in the model's geometry (:mod:`tarpose.geometry`): as
     built when it already does (or does not say), rebuilt with ``geometry=`` when its options
     left it at its default; a clear error when they chose another."""
@@ -376,7 +378,9 @@ def run(args: argparse.Namespace) -> int:
     validate = None
     if args.val_dataset:
         val = build_dataset(args.val_dataset, dict(args.val_data_opt))
-        val = in_model_geometry(val, args.val_dataset, dict(args.val_data_opt), geometry, "validation dataset")
+        val = in_model_geometry(
+            val, args.val_dataset, dict(args.val_data_opt), geometry, "validation dataset"
+        )
         _check_sample(val, "validation dataset")
         validate = _loss_validator(val, args.batch_size, config)
     if int(os.environ.get("RANK", "0")) == 0 and not args.resume:

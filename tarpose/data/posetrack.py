@@ -88,7 +88,8 @@ def read_image_region(
     image_module = _pillow()
     out_h, out_w = output_size
     inverse = invert_affine(matrix[None].to(torch.float64))[0].numpy()  # crop -> image
-    corners = np.array([[-0.5, -0.5, 1.0], [out_w - 0.5, -0.5, 1.0], [-0.5, out_h - 0.5, 1.0], [out_w - 0.5, out_h - 0.5, 1.0]])
+    left, top, right, bottom = -0.5, -0.5, out_w - 0.5, out_h - 0.5  # the crop's outer pixel edges
+    corners = np.array([[left, top, 1.0], [right, top, 1.0], [left, bottom, 1.0], [right, bottom, 1.0]])
     region = corners @ inverse.T  # (4, 2): the crop's outer corners in the image
     x0, y0 = (math.floor(v) - 2 for v in region.min(0))
     x1, y1 = (math.ceil(v) + 2 for v in region.max(0))
@@ -379,7 +380,8 @@ class PoseTrackDataset(Dataset):
         rec = self.records[index]
         h, w = self.input_size
         center, scale, rotation, flip = self._region(rec)
-        matrix = crop_matrices(center[None], scale[None], (h, w), rotation, self.geometry)[0]  # (2, 3) image -> crop
+        # (2, 3) image -> crop
+        matrix = crop_matrices(center[None], scale[None], (h, w), rotation, self.geometry)[0]
         perm = list(range(len(POSETRACK_KEYPOINTS)))
         if flip:  # mirror the crop: column x -> W - 1 - x, and swap left/right labels
             mirror = torch.tensor([[-1.0, 0.0, w - 1], [0.0, 1.0, 0.0]], dtype=torch.float64)
@@ -389,7 +391,8 @@ class PoseTrackDataset(Dataset):
             perm = self.flip_perm
         keypoints = torch.from_numpy(rec.keypoints[perm])  # (J, 2) image coordinates, target order
         visible = torch.from_numpy(rec.visible[perm])  # (J,)
-        to_heatmap = heatmap_matrices(matrix[None], self.input_size, self.heatmap_size, self.geometry)
+        size, heatmap_size = self.input_size, self.heatmap_size
+        to_heatmap = heatmap_matrices(matrix[None], size, heatmap_size, self.geometry)
         in_heatmap = apply_affine(keypoints[None], to_heatmap)  # (1, J, 2)
         target, weight = gaussian_targets(
             in_heatmap.float(),

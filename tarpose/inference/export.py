@@ -9,10 +9,10 @@
     ``features (B, T, C, h, w)``, ``heatmaps (B, T, J, Hh, Wh)``, ``frame_valid (B, T)`` bool ->
     ``final (B, J, Hh, Wh)``: JTA + GRA + decoder of the target frame.
 
-Both carry the model's window length, target frame, crop size, joint count and geometry as metadata, which
-:class:`OnnxTemporalModel` reads, so ``StreamingPredictor(OnnxTemporalModel(stem))`` runs the
-same streaming loop under onnxruntime. onnx, onnxscript and onnxruntime are optional:
-``pip install "tarpose[onnx]"``.
+Both carry the model's window length, target frame, crop size, joint count and geometry as
+metadata, which :class:`OnnxTemporalModel` reads, so
+``StreamingPredictor(OnnxTemporalModel(stem))`` runs the same streaming loop under onnxruntime.
+onnx, onnxscript and onnxruntime are optional: ``pip install "tarpose[onnx]"``.
 """
 
 from __future__ import annotations

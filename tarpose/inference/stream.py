@@ -316,7 +316,8 @@ class StreamingPredictor:
             raise ValueError(f"track ids of one frame must be distinct, got {track_ids}")
         index = self._next_index
         self._next_index += 1
-        pending = _Pending(index, track_ids, boxes, box_matrices(boxes, self.input_size, self.padding, self.geometry))
+        matrices = box_matrices(boxes, self.input_size, self.padding, self.geometry)
+        pending = _Pending(index, track_ids, boxes, matrices)
         with torch.inference_mode():
             if self.mode == "exact":
                 self._frames[index] = image.to(self.device)

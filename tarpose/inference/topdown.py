@@ -16,7 +16,9 @@ import torch
 from torch import Tensor
 
 from ..codec import decode_heatmaps, flip_heatmaps, heatmap_to_image
-from ..geometry import box_to_center_scale, check_geometry, crop_matrices, normalize_images, warp_crops
+from ..geometry import (
+    box_to_center_scale, check_geometry, crop_matrices, normalize_images, warp_crops,
+)
 
 
 def model_geometry(model: Any) -> str:
@@ -97,7 +99,9 @@ def flip_crops(crops: Tensor) -> Tensor:
     return crops.flip(-1)
 
 
-def merge_flipped(heatmaps: Tensor, flipped: Tensor, flip_perm: Sequence[int], shift: float = 0.0) -> Tensor:
+def merge_flipped(
+    heatmaps: Tensor, flipped: Tensor, flip_perm: Sequence[int], shift: float = 0.0
+) -> Tensor:
     """Flip test: the mean of the heatmaps ``(N, J, h, w)`` of the crops and the heatmaps of the
     mirrored crops mapped back (left/right joints swapped, columns reversed, moved by ``shift``:
     :func:`tarpose.codec.flip_shift` of the model's geometry, 0 for UDP)."""

@@ -42,7 +42,8 @@ def save_trained(
     if spec is not None:
         options = dict(spec.get("options") or {})
         geometry = getattr(model, "geometry", None)
-        if geometry is not None and "geometry" not in options and "geometry" not in (options.get("vitpose") or {}):
+        named = "geometry" in options or "geometry" in (options.get("vitpose") or {})
+        if geometry is not None and not named:
             options["geometry"] = geometry  # the geometry the weights were trained in
         config = {"format": FORMAT, "name": spec["name"], "options": options}
         metadata["config"] = json.dumps(config)
@@ -55,7 +56,8 @@ def save_trained(
 
 def read_spec(path: str | os.PathLike) -> tuple[dict[str, Any], Path]:
     """The model spec and weights file of a trained model (a directory or its ``.safetensors``);
-    the options name the geometry of the weights (:func:`~tarpose.weights.formats.tarpose.with_recorded_geometry`)."""
+    the options name the geometry of the weights
+    (:func:`~tarpose.weights.formats.tarpose.with_recorded_geometry`)."""
     from safetensors import safe_open
 
     path = Path(path)

@@ -14,7 +14,9 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from ...codec import gaussian_targets, heatmap_matrices
-from ...geometry import apply_affine, box_to_center_scale, check_geometry, crop_matrices, normalize_images
+from ...geometry import (
+    apply_affine, box_to_center_scale, check_geometry, crop_matrices, normalize_images,
+)
 from .. import register_dataset
 from .corruptions import names
 from .figure import ACTIONS
@@ -199,9 +201,10 @@ class SyntheticPoseDataset(Dataset):
         keypoints = raw["keypoints"]
         visibility = raw["visibility"].to(torch.int64)
         visible = (visibility > 0).float()
-        to_heatmap = heatmap_matrices(matrix[None], self.input_size, self.heatmap_size, self.geometry)
+        size, heatmap_size = self.input_size, self.heatmap_size
+        to_heatmap = heatmap_matrices(matrix[None], size, heatmap_size, self.geometry)
         in_heatmap = apply_affine(keypoints[None].double(), to_heatmap)  # (1, 17, 2)
-        heat, weight = gaussian_targets(in_heatmap.float(), visible[None], self.heatmap_size, sigma=self.sigma)
+        heat, weight = gaussian_targets(in_heatmap.float(), visible[None], heatmap_size, sigma=self.sigma)
         code = int(raw["corruption"])
         return {
             "clip": normalize_images(raw["crops"]),

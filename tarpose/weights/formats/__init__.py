@@ -118,4 +118,7 @@ def remap(
     return fmt, remapped
 
 
-__all__ = ["CONTAINER_KEYS", "FORMATS", "GEOMETRY_OF_FORMAT", "Remapped", "detect_format", "find_state_dict", "remap"]
+__all__ = [
+    "CONTAINER_KEYS", "FORMATS", "GEOMETRY_OF_FORMAT", "Remapped", "detect_format", "find_state_dict",
+    "remap",
+]

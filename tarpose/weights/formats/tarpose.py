@@ -87,7 +87,8 @@ def _trained_model_config(spec: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(spec.get("name"), str):
         raise CheckpointError(f"a {TRAINED_FORMAT} config needs the registered model's name, got {spec}")
     with skip_init():
-        model = create_model(spec["name"], **with_recorded_geometry(dict(spec.get("options") or {})))
+        options = with_recorded_geometry(dict(spec.get("options") or {}))
+        model = create_model(spec["name"], **options)
     try:
         return model._hub_config()  # type: ignore[operator]
     except (AttributeError, ValueError) as error:
