@@ -180,7 +180,8 @@ def decode_heatmaps(
         dark = _dark_interior(hm, scores, px, py, blur_kernel)
         step = torch.where(interior[..., None], dark, step)
     # a heatmap tells nothing of what lies beyond it: stay on the map's area
-    low, high = torch.tensor([-0.5, -0.5]), torch.tensor([w - 0.5, h - 0.5])
+    low = torch.tensor([-0.5, -0.5], device=hm.device)
+    high = torch.tensor([w - 0.5, h - 0.5], device=hm.device)
     return torch.minimum(torch.maximum(coords + step, low), high), scores
 
 
