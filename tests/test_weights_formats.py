@@ -228,7 +228,7 @@ def test_wrong_architectures_are_refused_with_the_keys_named(tmp_path):
 
 def test_each_layout_records_the_geometry_its_weights_were_trained_in(tmp_path):
     """UDP for every public ViTPose layout; tarpose checkpoints keep what they record; a tarpose
-    checkpoint that records none says so and is taken for re-saved public weights."""
+    checkpoint that records none says so and keeps the geometry tarpose 0.1 ran it in."""
     hf = hf_vitpose("classic")
     hf.save_pretrained(tmp_path / "hf")
     assert tarpose.load_vitpose(tmp_path / "hf").geometry == "udp"
@@ -249,7 +249,74 @@ def test_each_layout_records_the_geometry_its_weights_were_trained_in(tmp_path):
     config = json.loads((tmp_path / "ours" / "config.json").read_text())
     del config["geometry"]  # as tarpose 0.1 wrote it
     (tmp_path / "ours" / "config.json").write_text(json.dumps(config))
-    with pytest.warns(UserWarning, match="does not record the geometry.*assuming 'udp'"):
-        assert tarpose.load_model(tmp_path / "ours").geometry == "udp"
+    with pytest.warns(UserWarning, match="does not record the geometry.*assuming 'biased'"):
+        assert tarpose.load_model(tmp_path / "ours").geometry == "biased"  # as tarpose 0.1 ran it
     with pytest.raises(CheckpointError, match="geometry must be one of"):
         tarpose.load_vitpose(tmp_path / "hf", geometry="msra")
+
+
+def geometry_of(model) -> str:
+    """Where a loaded model keeps the geometry of its weights."""
+    return model.geometry
+
+
+def saved_geometry(directory) -> str:
+    """The geometry a ``save_pretrained`` directory's config.json records."""
+    config = json.loads((directory / "config.json").read_text())
+    return config["model"]["geometry"] if "model" in config else config["geometry"]
+
+
+def source_files(tmp_path) -> dict[str, tuple]:
+    """One checkpoint of every source the loader knows: ``{name: (path, loader kwargs, geometry
+    the issue says it was trained in)}``."""
+    from test_convert import reference_checkpoint
+
+    hf = hf_vitpose("classic")
+    hf.save_pretrained(tmp_path / "transformers")
+    official = hf_to_official(hf.state_dict())
+    torch.save({"meta": {"epoch": 210}, "state_dict": official}, tmp_path / "official.pth")
+    torch.save(official, tmp_path / "easy_vitpose.pth")  # easy_ViTPose: the bare state dict
+    torch.save({"state_dict": official_to_mmpose(official)}, tmp_path / "mmpose.pth")
+    reference_checkpoint(tmp_path / "tar_official.pt")
+    ours = tarpose.load_vitpose(tmp_path / "transformers", geometry="hrnet")
+    ours.save_pretrained(tmp_path / "tarpose")  # records the geometry it was given
+    return {
+        "transformers": (tmp_path / "transformers", {}, "udp"),
+        "official": (tmp_path / "official.pth", TINY, "udp"),
+        "easy_vitpose": (tmp_path / "easy_vitpose.pth", {**TINY, "format": "easy_vitpose"}, "udp"),
+        "mmpose": (tmp_path / "mmpose.pth", TINY, "udp"),
+        "tar_official": (tmp_path / "tar_official.pt", {"vitpose": {"num_heads": 4}}, "hrnet"),
+        "tarpose": (tmp_path / "tarpose", {}, "hrnet"),
+    }
+
+
+def test_every_checkpoint_source_loads_in_its_training_geometry_saved_loaded_back_and_overridable(tmp_path):
+    """Each layout the loader reads gives the geometry its weights were trained in (UDP for every
+    public ViTPose layout, HRNet's for the official TAR-ViTPose code, a tarpose checkpoint's own);
+    save_pretrained records it in config.json, it loads back, and a geometry the user names wins
+    over the source's, also after a save and load."""
+    from tarpose.weights.formats import FORMATS, GEOMETRY_OF_FORMAT
+
+    sources = source_files(tmp_path)
+    assert set(sources) == set(FORMATS)  # a new layout must say its geometry here
+    assert set(GEOMETRY_OF_FORMAT) == set(FORMATS) - {"tarpose"}
+    for name, (path, kwargs, expected) in sources.items():
+        if name in GEOMETRY_OF_FORMAT:
+            assert GEOMETRY_OF_FORMAT[name] == expected, name
+        model = tarpose.load_model(path, **kwargs)
+        assert geometry_of(model) == expected, name
+        model.save_pretrained(tmp_path / "saved" / name)
+        assert saved_geometry(tmp_path / "saved" / name) == expected, name
+        assert geometry_of(tarpose.load_model(tmp_path / "saved" / name)) == expected, name
+        other = "biased" if expected != "biased" else "udp"
+        vit_kwargs = {k: v for k, v in kwargs.items() if k != "vitpose"} | kwargs.get("vitpose", {})
+        overridden = tarpose.load_model(path, **kwargs, geometry=other)
+        assert geometry_of(overridden) == other, name
+        assert geometry_of(tarpose.load_vitpose(path, **vit_kwargs)) == expected, name
+        assert geometry_of(tarpose.load_vitpose(path, **vit_kwargs, geometry=other)) == other, name
+        overridden.save_pretrained(tmp_path / "overridden" / name)
+        assert saved_geometry(tmp_path / "overridden" / name) == other, name
+        assert geometry_of(tarpose.load_model(tmp_path / "overridden" / name)) == other, name
+        # a saved geometry is a source too: naming another one at load wins over it
+        again = tarpose.load_model(tmp_path / "overridden" / name, geometry=expected)
+        assert geometry_of(again) == expected, name

@@ -171,11 +171,12 @@ def _vitpose_state(
     if "geometry" not in known and "geometry" not in overrides:
         warnings.warn(
             f"{described} does not record the geometry its weights were trained in (a tarpose "
-            "checkpoint written before 0.2): assuming 'udp', that of public ViTPose weights; pass "
-            "geometry='biased' for weights trained with tarpose 0.1 (see tarpose.geometry)",
+            "checkpoint written before 0.2): assuming 'biased', the one tarpose 0.1 trained and "
+            "predicted in, so it gives the keypoints it gave; pass geometry='udp' if it holds "
+            "public ViTPose weights re-saved (see tarpose.geometry)",
             stacklevel=3,
         )
-        known["geometry"] = "udp"
+        known["geometry"] = "biased"
     config, grid = infer_config(remapped.vitpose, known, overrides, source=described)
     state = dict(remapped.vitpose)
     target = token_grid(config.img_size, config.patch_size, config.patch_padding)
