@@ -52,8 +52,12 @@ class TemporalWrapper(nn.Module, HubMixin, coders={ViTPose: (_encode_vitpose, _d
         encoder: instead of ``model``: images ``(N, 3, H, W)`` -> maps ``(N, C, h, w)``.
         decoder: instead of ``model``: maps ``(N, C, h, w)`` -> heatmaps ``(N, J, Hh, Wh)``.
         num_frames: window length T (odd for ``target="center"``; 5 in the paper).
-        dim, num_joints: channels C and joints J; inferred from ``model`` where possible.
-        depth, num_heads, mlp_ratio, mask_threshold: JTA options (paper: 6, 4, 2.0, 0.2).
+        dim: channels C of the feature maps; inferred from ``model`` where possible.
+        num_joints: joints J; inferred from ``model`` where possible.
+        depth: JTA layers (6 in the paper).
+        num_heads: attention heads of JTA and GRA (4 in the paper).
+        mlp_ratio: JTA feed-forward width as a multiple of C (2.0 in the paper).
+        mask_threshold: heatmap-mask threshold (0.2 in the paper).
         restore: GRA mode, ``"residual"`` (equals the base model at initialisation) or
             ``"postnorm"`` (the reference code).
         token_layout: ``"spatial"`` (default) or ``"official"`` (reference weights only).

@@ -52,10 +52,11 @@ def test_site_builds_strictly(tmp_path):
         pytest.skip("mkdocs is not installed (pip install 'tarpose[docs]')")
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", "PYTHONPATH": str(ROOT)}
     result = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "-d", str(tmp_path / "site")],
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(tmp_path / "site")],
         cwd=ROOT, capture_output=True, text=True, env=env, timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+    assert "WARNING" not in result.stderr, result.stderr  # --strict fails on warnings; say which
     assert (tmp_path / "site" / "api" / "index.html").exists()
 
 

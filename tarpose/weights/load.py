@@ -58,7 +58,11 @@ def load_vitpose(
             5 COCO-WholeBody): its expert is merged into ``fc2`` and, in official files, its
             head is used. Default: COCO.
         filename: the weights file inside a directory or Hub repo.
-        revision, cache_dir, token, local_files_only, force_download: Hub download options.
+        revision: Hub branch, tag or commit.
+        cache_dir: Hub cache directory.
+        token: Hub token, for private repos.
+        local_files_only: never download; use the local Hub cache only.
+        force_download: download again even when cached.
         **overrides: :class:`~tarpose.ViTPoseConfig` fields. ``img_size=(H, W)`` different from
             the checkpoint's resizes the position embeddings bicubically (as mmpretrain does);
             fields the weights fix (``embed_dim``, ``depth``...) must agree with them.

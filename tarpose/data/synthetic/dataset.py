@@ -49,7 +49,8 @@ class SyntheticPoseDataset(Dataset):
 
     Args:
         split: ``"train"``, ``"test"`` or ``"demo"``: disjoint seed ranges (:data:`SPLITS`).
-        num_videos, video_length: ``num_videos * video_length`` samples.
+        num_videos: videos in the dataset (``num_videos * video_length`` samples).
+        video_length: frames per video.
         first_video: skip this many videos of the split (e.g. a validation slice).
         num_frames: window length (``1``: single-frame samples).
         target: ``"center"`` (frame ``t`` in the middle) or ``"last"`` (causal window).
