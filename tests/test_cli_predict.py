@@ -28,7 +28,7 @@ BLOB = "blob-tar-test"  # a model that finds a bright blob (see test_topdown)
 
 
 def _tiny(**_: object) -> tarpose.TemporalWrapper:
-    model = tarpose.TemporalWrapper(tiny_vitpose(num_joints=17), num_frames=3, depth=1)
+    model = tarpose.TemporalWrapper(tiny_vitpose(num_joints=17), num_frames=3, jta_depth=1)
     with torch.no_grad():
         model.gra.gate.fill_(0.5)
     return model.eval()
@@ -38,7 +38,7 @@ def _blob(**_: object) -> tarpose.TemporalWrapper:
     encoder = BlobEncoder()
     encoder.image_size = (64, 48)
     model = tarpose.TemporalWrapper(encoder=encoder, decoder=BlobDecoder(), num_frames=3, dim=8,
-                                    num_joints=17, depth=1)
+                                    num_joints=17, jta_depth=1)
     model.image_size = (64, 48)
     return model.eval()
 

@@ -73,7 +73,7 @@ def test_stream_video_equals_the_predict_command(tmp_path):
     torch.manual_seed(0)
     base = tarpose.create_model("vitpose-s", img_size=(64, 48), embed_dim=64, depth=1, num_heads=2,
                                 deconv_channels=16)
-    tarpose.TemporalWrapper(base, num_frames=3, depth=1).save_pretrained(tmp_path / "model")
+    tarpose.TemporalWrapper(base, num_frames=3, jta_depth=1).save_pretrained(tmp_path / "model")
     video, boxes = str(SHARED / "data" / "vtest.avi"), str(ROOT / "tests" / "data" / "vtest_boxes.json")
     out = run_example("stream_video.py", video, boxes, "--model", str(tmp_path / "model"), "--max-frames", "6",
                       "--out", str(tmp_path / "tracks.json"), "--render", str(tmp_path / "overlay.mp4"))

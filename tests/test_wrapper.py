@@ -171,8 +171,11 @@ def test_every_new_parameter_trains():
 
 
 def test_freeze_base():
+    from tarpose.training import freeze_base
+
     model = tiny_vitpose()
-    wrapper = tarpose.TemporalWrapper(model, num_frames=T, freeze_base=True)
+    wrapper = tarpose.TemporalWrapper(model, num_frames=T)
+    freeze_base(wrapper)
     wrapper.train()
     assert not model.training and wrapper.jta.training
     trainable = {id(p) for p in wrapper.parameters() if p.requires_grad}
@@ -223,7 +226,7 @@ def test_all_attention_goes_through_sdpa(monkeypatch):
         return real(q, k, v, attn_mask=attn_mask, **kw)
 
     monkeypatch.setattr(F, "scaled_dot_product_attention", spy)
-    wrapper = move_gate(tarpose.TemporalWrapper(tiny_vitpose(), num_frames=T, depth=2)).eval()
+    wrapper = move_gate(tarpose.TemporalWrapper(tiny_vitpose(), num_frames=T, jta_depth=2)).eval()
     assert not any(isinstance(m, nn.MultiheadAttention) for m in wrapper.modules())
     with torch.no_grad():
         wrapper(clip_for())
@@ -246,14 +249,14 @@ def test_deepcopy_is_independent():
 
 
 def test_float64():
-    wrapper = move_gate(tarpose.TemporalWrapper(tiny_vitpose(), num_frames=3, depth=1)).double().eval()
+    wrapper = move_gate(tarpose.TemporalWrapper(tiny_vitpose(), num_frames=3, jta_depth=1)).double().eval()
     out = wrapper(clip_for(t=3).double())
     assert out.dtype == torch.float64 and torch.isfinite(out).all()
 
 
 @pytest.mark.slow
 def test_torch_compile_matches_eager():
-    wrapper = move_gate(tarpose.TemporalWrapper(tiny_vitpose(), num_frames=3, depth=2)).eval()
+    wrapper = move_gate(tarpose.TemporalWrapper(tiny_vitpose(), num_frames=3, jta_depth=2)).eval()
     clip = clip_for(t=3)
     compiled = torch.compile(wrapper)
     with torch.no_grad():
@@ -261,7 +264,7 @@ def test_torch_compile_matches_eager():
 
 
 def test_torch_export_matches_eager():
-    wrapper = move_gate(tarpose.TemporalWrapper(tiny_vitpose(), num_frames=3, depth=2)).eval()
+    wrapper = move_gate(tarpose.TemporalWrapper(tiny_vitpose(), num_frames=3, jta_depth=2)).eval()
     clip = clip_for(t=3)
     valid = torch.tensor([[False, True, True], [True, True, True]])
     program = torch.export.export(wrapper, (clip,), kwargs={"frame_valid": valid})

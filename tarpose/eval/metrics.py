@@ -102,7 +102,8 @@ def pck(pred, gt, visible, norm, threshold: float = 0.05) -> float:
     :func:`bbox_size` (PCK@0.05 of the box's longer side) or :func:`head_size` (PCKh@0.5).
 
     Args:
-        pred, gt: ``(N, K, 2)`` keypoints (x, y), in the same pixels as ``norm``.
+        pred: ``(N, K, 2)`` predicted keypoints (x, y), in the same pixels as ``norm``.
+        gt: ``(N, K, 2)`` ground-truth keypoints (x, y).
         visible: ``(N, K)`` bool or 0/1: which ground-truth joints count.
         norm: ``(N,)`` (or a scalar) positive lengths.
         threshold: fraction of ``norm``.
@@ -142,8 +143,9 @@ def oks(pred, gt, visible, area, sigmas: Sequence[float] | None = None) -> Tenso
     box area is the usual stand-in).
 
     Args:
-        pred, gt: ``(..., K, 2)`` keypoints (broadcastable: ``pred[:, None]`` against ``gt[None]``
-            gives the ``(D, G)`` matrix).
+        pred: ``(..., K, 2)`` predicted keypoints (broadcastable with ``gt``: ``pred[:, None]``
+            against ``gt[None]`` gives the ``(D, G)`` matrix).
+        gt: ``(..., K, 2)`` ground-truth keypoints.
         visible: ``(..., K)`` labelled ground-truth joints (broadcast with ``gt``).
         area: ``(...)`` ground-truth areas in pixels^2.
         sigmas: ``(K,)`` per-joint constants; :data:`tarpose.keypoints.COCO_SIGMAS` by default.
@@ -379,12 +381,14 @@ def oks_ap(
     Args:
         pred_keypoints: ``(D, K, 2)`` predicted keypoints (x, y) in image pixels.
         pred_scores: ``(D,)`` person scores (rank predictions).
-        gt_keypoints: ``(G, K, 2)``; gt_visible: ``(G, K)`` labelled joints (COCO ``v > 0``).
+        gt_keypoints: ``(G, K, 2)`` ground-truth keypoints.
+        gt_visible: ``(G, K)`` labelled joints (COCO ``v > 0``).
         gt_areas: ``(G,)`` person areas (COCO: segment area); default ``w * h`` of ``gt_boxes``.
         gt_boxes: ``(G, 4)`` x, y, w, h; needed only for people with no labelled joint.
-        pred_image_ids, gt_image_ids: ``(D,)``, ``(G,)`` image of each row. Omit both when each
+        pred_image_ids: ``(D,)`` image of each prediction. Omit both image id lists when each
             prediction is made for one ground-truth person (top-down on ground-truth boxes): row
             ``i`` of both is then an image of its own.
+        gt_image_ids: ``(G,)`` image of each ground-truth person.
         gt_crowd: ``(G,)`` COCO ``iscrowd`` flags.
         sigmas: ``(K,)`` OKS constants (COCO's 17 by default).
         thresholds: OKS thresholds.
