@@ -17,6 +17,7 @@ The package is a stack of layers, each importing only the ones below it (drawn i
                  data, eval (datasets and metrics) sit on the leaf helpers
 """
 
+from ._version import __version__
 from .demo import load_demo_models
 from .factory import create_model, load_model, load_vitpose, wrap
 from .inference import StreamingPredictor
@@ -34,7 +35,6 @@ from .preprocess import DataConfig, resolve_data_config
 from .weights import convert_tar_checkpoint, push_to_hub, save_pretrained
 from .window import Window
 
-__version__ = "0.1.0"
 
 __all__ = [
     "DataConfig",

@@ -82,10 +82,10 @@ class Window:
             length: number of frames T.
             target_index: position of the target in the window (``T // 2`` or ``T - 1``).
         """
+        if length % 2 == 1 and target_index == length // 2:
+            return cls(length, "centred")  # (for one frame both: centred)
         if target_index == length - 1:
             return cls(length, "last")
-        if length % 2 == 1 and target_index == length // 2:
-            return cls(length, "centred")
         raise ValueError(
             f"a window's target is its centre ({length // 2}) or its last frame ({length - 1}); "
             f"got frame {target_index} of {length}"

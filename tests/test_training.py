@@ -615,3 +615,35 @@ def test_cli_trains_on_real_posetrack18_files_with_augmentation(tmp_path):
     a = load_file(str(tmp_path / "a" / "model.safetensors"))
     assert states_equal(a, load_file(str(tmp_path / "b" / "model.safetensors")))
     assert tarpose.load_model(tmp_path / "a").num_frames == 5
+
+
+def test_train_options_are_the_config_s_fields(capsys):
+    """Every TrainConfig field is an option with the field's default and its docstring line."""
+    from dataclasses import fields
+
+    from tarpose.cli import build_parser
+    from tarpose.cli.train import COMMAND_LINE_DEFAULTS, field_help
+
+    parser = build_parser()
+    args = parser.parse_args(["train", "--dataset", "d", "--out", "o"])
+    defaults = TrainConfig()
+    assert COMMAND_LINE_DEFAULTS == {"workers": 2}  # the one deliberate difference
+    for f in fields(TrainConfig):
+        assert getattr(args, f.name) == COMMAND_LINE_DEFAULTS.get(f.name, getattr(defaults, f.name)), f.name
+    docs = field_help(TrainConfig)
+    assert set(docs) == {f.name for f in fields(TrainConfig)}
+    assert docs["lr_new"] == "learning rate of the new temporal modules (JTA, GRA); default ``lr``."
+    given = parser.parse_args(["train", "--dataset", "d", "--out", "o", "--steps", "3", "--freeze-base",
+                               "--schedule", "step", "--joint-weights", "1,2.5", "--clip-grad", "0.5",
+                               "--target-frame", "last", "--no-freeze-base", "--lr", "1e-3"])
+    config = TrainConfig(**{f.name: getattr(given, f.name) for f in fields(TrainConfig)})
+    assert config == TrainConfig(steps=3, schedule="step", joint_weights=[1.0, 2.5], clip_grad=0.5,
+                                 target_frame="last", lr=1e-3, workers=2)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["train", "--dataset", "d", "--out", "o", "--steps", "3", "--epochs", "2"])
+    assert "not allowed with argument" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        parser.parse_args(["train", "--help"])
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "--lr-new LR_NEW learning rate of the new temporal modules (JTA, GRA); default ``lr``." in shown
+    assert "--workers WORKERS DataLoader worker processes (does not change results). (default: 2)" in shown

@@ -53,6 +53,9 @@ class TrainConfig:
         weight_decay: AdamW decay of weight matrices (never of biases, norms, embeddings, gates).
         schedule: ``"constant"``, ``"step"`` (x ``lr_gamma`` every ``lr_step_epochs``) or
             ``"cosine"`` (to 0 at the last step); all after ``warmup_steps`` of linear warm-up.
+        lr_step_epochs: period of the step schedule, in epochs.
+        lr_gamma: factor of the step schedule.
+        warmup_steps: steps of linear warm-up from 0.
         clip_grad: max gradient norm (None: no clipping).
         freeze_base: train only the new modules of a temporal model (base frozen, in eval mode).
         joint_weights: ``None``, ``"coco"`` or J floats (see :class:`HeatmapLoss`).
