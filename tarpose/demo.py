@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from einops import rearrange
@@ -27,6 +28,9 @@ from .geometry import box_to_center_scale, crop_matrices, normalize_images
 from .models.demo import ASSETS
 from .preprocess import resolve_data_config
 from .window import window_of
+
+if TYPE_CHECKING:
+    from .data.synthetic import SyntheticVideo
 
 #: model name -> its bundled directory in ``ASSETS`` (config.json, model.safetensors, model card)
 DEMO_WEIGHTS: dict[str, str] = {
@@ -81,7 +85,7 @@ class VideoPredictions:
 
 @torch.no_grad()
 def predict_video(
-    video,
+    video: SyntheticVideo,
     single: nn.Module,
     temporal: nn.Module,
     input_size: tuple[int, int] | None = None,

@@ -175,14 +175,15 @@ def create_model(name: str, pretrained: bool = False, **overrides: Any) -> nn.Mo
     expected = probe_model(name, **overrides)
     remapped, source = read_remapped(cfg.source, revision=cfg.revision, dataset_index=cfg.dataset_index)
     data = cfg.data_config()
+    options = dict(overrides)
+    vitpose = options.pop("vitpose", None)
     if isinstance(expected, TemporalWrapper) and remapped.temporal is None:
-        options = dict(overrides)
-        base, temporal = split_overrides(options, options.pop("vitpose", None))
+        base, temporal = split_overrides(options, vitpose)
         single = build_vitpose(remapped, base, source)
         single.data_config = data.replace(input_size=single.config.img_size)
         model: nn.Module = wrap(name, single, **temporal)
     else:
-        model = build_model(remapped, overrides, source=source)
+        model = build_model(remapped, options, source=source, vitpose=vitpose)
         model.data_config = data.replace(input_size=model.data_config.input_size)
     want = {k: tuple(v.shape) for k, v in expected.state_dict().items()}
     got = {k: tuple(v.shape) for k, v in model.state_dict().items()}
@@ -216,11 +217,11 @@ def wrap(name: str, model: nn.Module, **overrides: Any) -> TemporalWrapper:
             f"{sorted(base)} would change the architecture of the model being wrapped; only "
             "TARConfig fields apply"
         )
+    freeze = temporal.pop("freeze_base", False)  # deprecated: TemporalWrapper says so
     expected = probe_model(name, **temporal)
     if not isinstance(expected, TemporalWrapper):
         raise ValueError(f"{name!r} is not a temporal model: it cannot wrap another model")
-    temporal.pop("freeze_base", None)
-    return TemporalWrapper(model, expected.config).train(model.training)
+    return TemporalWrapper(model, expected.config, freeze_base=freeze).train(model.training)
 
 
 def probe_model(name: str, **overrides: Any) -> nn.Module:

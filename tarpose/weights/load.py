@@ -107,7 +107,7 @@ def _build_temporal(
     remapped: Remapped, overrides: dict[str, Any], vitpose: dict[str, Any], source: str
 ) -> TemporalWrapper:
     base, temporal_overrides = split_overrides(overrides, vitpose)
-    temporal_overrides.pop("freeze_base", None)  # a training choice, not part of a loaded model
+    freeze = temporal_overrides.pop("freeze_base", False)  # deprecated: TemporalWrapper says so
     try:
         temporal = TARConfig.from_dict(tar_options(remapped.temporal_config or {})).replace(**temporal_overrides)
     except (TypeError, ValueError) as error:
@@ -116,7 +116,7 @@ def _build_temporal(
     with skip_init():
         base_model = ViTPose(config)
         base_model.data_config = _data_config(remapped, config, source)
-        model = TemporalWrapper(base_model, temporal)
+        model = TemporalWrapper(base_model, temporal, freeze_base=freeze)
     state: dict[str, Tensor] = {}
     for key, value in vit_state.items():
         head, rest = key.split(".", 1)
