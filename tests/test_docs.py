@@ -66,3 +66,21 @@ def test_ci_runs_the_readme_test_command():
     command = re.search(r"```bash\n(.*?)\n```", tests_section, re.S).group(1).strip()
     ci = (ROOT / ".ci" / "run").read_text().strip().splitlines()
     assert ci[-1].strip() == command
+
+
+def test_every_docstring_parses(caplog):
+    """griffe reads every docstring of the package (not only those the site shows) without a
+    warning: one parameter per ``Args:`` entry, each a parameter of the signature."""
+    griffe = pytest.importorskip("griffe")
+    package = griffe.load("tarpose", search_paths=[str(ROOT)], resolve_aliases=False)
+
+    def parse(obj) -> None:
+        if obj.docstring is not None:
+            obj.docstring.parse("google")
+        for member in obj.members.values():
+            if not member.is_alias:
+                parse(member)
+
+    with caplog.at_level("WARNING", logger="griffe"):
+        parse(package)
+    assert [r.getMessage() for r in caplog.records] == []

@@ -23,6 +23,9 @@ from torch import Tensor
 
 from ..keypoints import COCO_KEYPOINTS, COCO_SIGMAS
 
+#: what the metrics take for coordinates, flags and sizes: a tensor, an array or nested numbers
+ArrayLike = Any
+
 #: the OKS thresholds of the COCO keypoint AP: 0.50, 0.55, ..., 0.95
 OKS_THRESHOLDS: tuple[float, ...] = tuple(np.linspace(0.5, 0.95, 10).tolist())
 #: the recall points of COCO's interpolated precision: 0.00, 0.01, ..., 1.00
@@ -74,7 +77,7 @@ def head_size(head_boxes: Tensor | np.ndarray) -> Tensor:
     return torch.from_numpy(0.6 * np.hypot(b[:, 2], b[:, 3]))
 
 
-def _correct(pred, gt, visible, norm, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+def _correct(pred: ArrayLike, gt: ArrayLike, visible: ArrayLike, norm: ArrayLike, threshold: float) -> tuple[np.ndarray, np.ndarray]:
     p = _array("pred", pred, ndim=3, last=2)
     g = _array("gt", gt, ndim=3, last=2)
     v = _array("visible", visible, ndim=2) > 0
@@ -94,7 +97,7 @@ def _correct(pred, gt, visible, norm, threshold: float) -> tuple[np.ndarray, np.
     return (distance <= threshold) & v, v
 
 
-def pck(pred, gt, visible, norm, threshold: float = 0.05) -> float:
+def pck(pred: ArrayLike, gt: ArrayLike, visible: ArrayLike, norm: ArrayLike, threshold: float = 0.05) -> float:
     """Percentage of Correct Keypoints, as a fraction.
 
     A labelled joint is correct when ``|pred - gt| <= threshold * norm`` of its sample: the
@@ -116,7 +119,9 @@ def pck(pred, gt, visible, norm, threshold: float = 0.05) -> float:
     return float(correct.sum() / total) if total else float("nan")
 
 
-def pck_per_joint(pred, gt, visible, norm, threshold: float = 0.05) -> Tensor:
+def pck_per_joint(
+    pred: ArrayLike, gt: ArrayLike, visible: ArrayLike, norm: ArrayLike, threshold: float = 0.05
+) -> Tensor:
     """:func:`pck` of each joint: ``(K,)`` float64, NaN for joints never labelled."""
     correct, counted = _correct(pred, gt, visible, norm, threshold)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -135,7 +140,9 @@ def _sigmas(sigmas, k: int) -> np.ndarray:
     return s
 
 
-def oks(pred, gt, visible, area, sigmas: Sequence[float] | None = None) -> Tensor:
+def oks(
+    pred: ArrayLike, gt: ArrayLike, visible: ArrayLike, area: ArrayLike, sigmas: Sequence[float] | None = None
+) -> Tensor:
     """Object Keypoint Similarity, COCO's formula, broadcasting over leading dims.
 
     ``OKS = mean over labelled joints of exp(-d^2 / (2 * area * (2 * sigma)^2))`` with ``d`` the
@@ -355,16 +362,16 @@ def _evaluate_image(x: _Inputs, image: int, thresholds: np.ndarray, max_dets: in
 
 
 def oks_ap(
-    pred_keypoints,
-    pred_scores,
-    gt_keypoints,
-    gt_visible,
-    gt_areas=None,
+    pred_keypoints: ArrayLike,
+    pred_scores: ArrayLike,
+    gt_keypoints: ArrayLike,
+    gt_visible: ArrayLike,
+    gt_areas: ArrayLike | None = None,
     *,
-    gt_boxes=None,
-    pred_image_ids=None,
-    gt_image_ids=None,
-    gt_crowd=None,
+    gt_boxes: ArrayLike | None = None,
+    pred_image_ids: ArrayLike | None = None,
+    gt_image_ids: ArrayLike | None = None,
+    gt_crowd: ArrayLike | None = None,
     sigmas: Sequence[float] | None = None,
     thresholds: Sequence[float] = OKS_THRESHOLDS,
     max_dets: int = 20,
@@ -443,16 +450,16 @@ def oks_ap(
 
 
 def oks_ap_cocoeval(
-    pred_keypoints,
-    pred_scores,
-    gt_keypoints,
-    gt_visible,
-    gt_areas=None,
+    pred_keypoints: ArrayLike,
+    pred_scores: ArrayLike,
+    gt_keypoints: ArrayLike,
+    gt_visible: ArrayLike,
+    gt_areas: ArrayLike | None = None,
     *,
-    gt_boxes=None,
-    pred_image_ids=None,
-    gt_image_ids=None,
-    gt_crowd=None,
+    gt_boxes: ArrayLike | None = None,
+    pred_image_ids: ArrayLike | None = None,
+    gt_image_ids: ArrayLike | None = None,
+    gt_crowd: ArrayLike | None = None,
     sigmas: Sequence[float] | None = None,
     thresholds: Sequence[float] = OKS_THRESHOLDS,
     max_dets: int = 20,
@@ -557,7 +564,7 @@ def oks_ap_cocoeval(
 # ------------------------------------------------------------------------------------ jitter
 
 
-def jitter(keypoints, valid=None, reference=None) -> float:
+def jitter(keypoints: ArrayLike, valid: ArrayLike | None = None, reference: ArrayLike | None = None) -> float:
     """Mean acceleration magnitude of keypoint tracks, in pixels / frame^2.
 
     For each joint and each frame ``t`` with frames ``t-1, t, t+1`` all valid, the acceleration is
