@@ -293,6 +293,8 @@ def test_every_tar_config_field_reaches_its_module():
     assert wrapper.gra.attn.num_heads == 8 and wrapper.gra.restore == "postnorm"
     assert wrapper.jta.token_layout == wrapper.gra.token_layout == "official"
     assert layer.cross_attn.strategy == wrapper.gra.attn.strategy == "project"
+    positioned = tarpose.TemporalWrapper(tiny_vitpose(), num_frames=3, gra_gate_init=0.5, position=True)
+    assert positioned.jta.position and positioned.gra.position and bool((positioned.gra.gate == 0.5).all())
     # keyword overrides change a given config
     assert tarpose.TemporalWrapper(tiny_vitpose(), config, jta_depth=1).config == config.replace(jta_depth=1)
 

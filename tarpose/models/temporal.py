@@ -40,7 +40,7 @@ class TARConfig:
     :class:`~tarpose.ViTPoseConfig`. Each field that configures a module names the module's
     parameter in its metadata, and :class:`TemporalWrapper` passes such fields on generically:
     a new JTA or GRA option is one line here, e.g.
-    ``gra_init_gate: float = field(default=0.0, metadata=_to("gra.init_gate"))``. Names carry
+    ``gra_dropout: float = field(default=0.0, metadata=_to("gra.dropout"))``. Names carry
     their module's prefix, so none of them can mean a ViTPose setting too.
 
     Args:
@@ -52,8 +52,13 @@ class TARConfig:
         jta_mlp_ratio: JTA feed-forward width as a multiple of C (2.0 in the paper).
         mask_threshold: heatmap-mask threshold phi of JTA (0.2 in the paper).
         gra_heads: GRA attention heads (4 in the reference code).
-        restore: GRA's restoring step: ``"residual"`` (zero-gated; equals the base model at
-            initialisation) or ``"postnorm"`` (the reference code's ``LN(F + MHA(F, Q, Q))``).
+        restore: GRA's restoring step: ``"residual"`` (gated; with ``gra_gate_init=0`` it equals
+            the base model at initialisation), ``"zero_out"`` (a zero-initialised output
+            projection: also the identity at initialisation) or ``"postnorm"`` (the reference
+            code's ``LN(F + MHA(F, Q, Q))``).
+        gra_gate_init: initial value of the ``"residual"`` gate.
+        position: add fixed sine-cosine codes of the token positions to JTA's frame tokens and
+            GRA's queries (``token_layout="spatial"`` only).
         token_layout: ``"spatial"`` (default) or ``"official"`` (the reference code's layout, for
             its released weights only).
         attention: attention strategy of JTA and GRA (``"auto"``: the fastest exact one).
@@ -67,6 +72,8 @@ class TARConfig:
     mask_threshold: float = field(default=0.2, metadata=_to("jta.mask_threshold"))
     gra_heads: int = field(default=4, metadata=_to("gra.num_heads"))
     restore: Restore = field(default="residual", metadata=_to("gra.restore"))
+    gra_gate_init: float = field(default=0.0, metadata=_to("gra.gate_init"))
+    position: bool = field(default=False, metadata=_to("jta.position", "gra.position"))
     token_layout: TokenLayout = field(default="spatial", metadata=_to("jta.token_layout", "gra.token_layout"))
     attention: Strategy = field(default="auto", metadata=_to("jta.attention", "gra.attention"))
 
