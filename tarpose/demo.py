@@ -23,6 +23,8 @@ from einops import rearrange
 from torch import Tensor, nn
 
 from .codec import decode_heatmaps, heatmap_to_image
+from .data.synthetic.corruptions import KINDS
+from .eval import bbox_size, jitter, oks_ap, pck
 from .factory import load_model
 from .geometry import box_to_center_scale, crop_matrices, normalize_images
 from .models.demo import ASSETS
@@ -153,9 +155,6 @@ def compare(results: Sequence[VideoPredictions], kinds: bool = False) -> dict[st
     in %), ``jitter`` (mean keypoint acceleration, px/frame^2, over every frame) and, with
     ``kinds``, ``pck_<kind>`` for each corruption kind present.
     """
-    from .data.synthetic.corruptions import KINDS
-    from .eval import bbox_size, oks_ap, pck
-
     if not results:
         raise ValueError("compare needs at least one video's predictions")
     cat = lambda name: torch.cat([getattr(r, name) for r in results])
@@ -192,8 +191,6 @@ def mean_jitter(tracks: Sequence[Tensor], visible: Sequence[Tensor]) -> float:
         tracks: keypoint tracks ``(F, J, 2)``, one per video.
         visible: labelled joints ``(F, J)`` bool, one per video.
     """
-    from .eval import jitter
-
     total, count = 0.0, 0
     for x, v in zip(tracks, visible):
         n = int((v[2:] & v[1:-1] & v[:-2]).sum())

@@ -246,7 +246,7 @@ def test_command_line_exit_status(tmp_path):
 def test_predict_loads_model_directories(kind, tmp_path, capsys):
     """--model DIR goes through tarpose.load_model: a save_pretrained directory, the output of
     `tarpose train`, or a plain ViTPose (run frame by frame); the weights are the saved ones."""
-    from tarpose.training import save_trained
+    from tarpose.training import export_trained
 
     if kind == "single-frame ViTPose":
         model = tiny_vitpose(num_joints=17, seed=3)
@@ -261,7 +261,7 @@ def test_predict_loads_model_directories(kind, tmp_path, capsys):
         if kind == "save_pretrained":
             model.save_pretrained(tmp_path / "run")
         else:
-            save_trained(tmp_path / "run", model, {"name": TINY, "options": {}})
+            export_trained(tmp_path / "run", model, TINY)  # what `tarpose train` writes at its end
     video = tmp_path / "blob.mp4"
     blob_video(video, n=4)
     out = tmp_path / "k.json"

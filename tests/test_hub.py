@@ -190,17 +190,17 @@ def test_files_and_directories_resolve(tmp_path):
 
 
 def test_models_written_by_tarpose_train_load(tmp_path):
-    from tarpose.training import save_trained
+    from tarpose.training import export_trained
 
-    options = {"img_size": [64, 48], "depth": 1, "num_joints": 5, "num_frames": 3}
+    options = {"img_size": [64, 48], "jta_depth": 1, "num_joints": 5, "num_frames": 3}
     model = tarpose.create_model("tar-vitpose-s", **options).eval()
     with torch.no_grad():
         for p in model.new_parameters():
             p.normal_(0, 0.3)
-    save_trained(tmp_path / "run", model, {"name": "tar-vitpose-s", "options": options})
+    export_trained(tmp_path / "run", model, "tar-vitpose-s")  # what `tarpose train` writes at its end
     assert_identical(tarpose.load_model(tmp_path / "run"), model)
     assert_identical(tarpose.TemporalWrapper.from_pretrained(tmp_path / "run"), model)
-    (tmp_path / "run" / "config.json").unlink()  # the spec also travels in the file's metadata
+    (tmp_path / "run" / "config.json").unlink()  # the config also travels in the file's metadata
     loaded = tarpose.load_model(tmp_path / "run" / "model.safetensors")
     assert_identical(loaded, model)
     with torch.no_grad():
