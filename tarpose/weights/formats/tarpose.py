@@ -32,7 +32,7 @@ from torch import Tensor, nn
 
 from ...models.init import skip_init
 from ...models.registry import model_entrypoint
-from ...models.temporal import RENAMED_OPTIONS, TAR_FIELDS, TARConfig, TemporalWrapper
+from ...models.temporal import RENAMED_OPTIONS, TAR_FIELDS, TemporalWrapper
 from ...models.vitpose import ViTPose
 from ...preprocess import DataConfig
 from ..errors import CheckpointError
@@ -185,4 +185,4 @@ def _vitpose_fields(config: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "TARConfig", "from_tarpose", "is_tarpose", "model_config"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "TRAINED_FORMAT", "current_config", "from_tarpose", "is_tarpose", "model_config"]
