@@ -64,10 +64,10 @@ def arm_options(name: str) -> dict[str, Any]:
 
 
 def load_base(path: Path | None) -> nn.Module:
+    from tarpose import load_model
     from tarpose.demo import load_demo_model
-    from tarpose.training import load_trained
 
-    return load_trained(path) if path is not None else load_demo_model("vitpose-demo")
+    return load_model(path) if path is not None else load_demo_model("vitpose-demo")
 
 
 def build(options: dict[str, Any], base: nn.Module) -> nn.Module:
@@ -101,7 +101,7 @@ def train_arm(name: str, args: argparse.Namespace) -> Path:
     model = build(options, load_base(args.base))
     dataset = SyntheticPoseDataset(
         split="train", first_video=args.first_video, num_videos=args.videos, video_length=32,
-        num_frames=5, corruption=0.3, geometry=model.geometry, cache=str(args.cache),
+        num_frames=5, corruption=0.3, geometry=model.data_config.geometry, cache=str(args.cache),
     )  # crops and targets in the geometry the base was trained in (tarpose.geometry)
     config = TrainConfig(
         steps=options["steps"] or args.steps, batch_size=16, lr=options["lr"],
@@ -164,7 +164,7 @@ def predict(model: nn.Module, video: dict[str, Any]) -> tuple[torch.Tensor, torc
         heatmaps = model(clip, frame_valid=video["valid"][part]) if temporal else model(clip[:, 2])
         coords, score = decode_heatmaps(heatmaps)
         points.append(heatmap_to_image(
-            coords, video["matrix"][part], clip.shape[-2:], heatmaps.shape[-2:], model.geometry
+            coords, video["matrix"][part], clip.shape[-2:], heatmaps.shape[-2:], model.data_config.geometry
         ).float())
         scores.append(score)
     return torch.cat(points), torch.cat(scores)
@@ -180,7 +180,7 @@ def evaluate_arm(name: str, args: argparse.Namespace, split: str) -> None:
     model.load_state_dict(torch.load(out / "weights.pt", weights_only=True))
     model.eval()
     results = []
-    for video in eval_crops(split, args, model.geometry):
+    for video in eval_crops(split, args, model.data_config.geometry):
         points, scores = predict(model, video)
         results.append({"seed": video["seed"], "points": points, "scores": scores})
     torch.save(results, path)
@@ -203,7 +203,7 @@ def report(args: argparse.Namespace, arms: list[str], split: str) -> dict[str, d
     from tarpose.data.synthetic.corruptions import KINDS
     from tarpose.eval import bbox_size, oks_ap, pck
 
-    videos = eval_crops(split, args, load_base(args.base).geometry)
+    videos = eval_crops(split, args, load_base(args.base).data_config.geometry)
     cat = lambda key: torch.cat([v[key] for v in videos])
     gt, visible, norm, areas = cat("keypoints"), cat("visible"), bbox_size(cat("boxes")), cat("areas")
     code = cat("corruption")

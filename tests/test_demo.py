@@ -36,13 +36,13 @@ def models():
 def test_bundled_weights_are_small_and_load_strictly(models):
     single, temporal = models
     assert isinstance(single, tarpose.ViTPose) and isinstance(temporal, tarpose.TemporalWrapper)
-    for name, file in DEMO_WEIGHTS.items():
-        path = ASSETS / file
+    for name, directory in DEMO_WEIGHTS.items():
+        path = ASSETS / directory / "model.safetensors"
         assert path.stat().st_size < 6e6  # a few MB
         with safe_open(str(path), framework="pt") as f:
             keys = set(f.keys())
-            config = json.loads(f.metadata()["config"])
-        assert config["name"] == name  # the file says how to rebuild it (tarpose.training.load_trained)
+        config = json.loads((ASSETS / directory / "config.json").read_text())
+        assert config["name"] == name  # the directory says how to rebuild it (tarpose.load_model)
         assert keys == set(tarpose.create_model(name).state_dict())
     assert temporal.num_frames == 5 and not temporal.training
     with pytest.raises(ValueError, match="unknown demo model"):
@@ -68,7 +68,7 @@ def test_predict_video_matches_running_the_models_on_the_dataset(models):
     from tarpose.data.synthetic import SyntheticPoseDataset
 
     single, temporal = models
-    assert single.geometry == temporal.geometry == "biased"  # what their config records
+    assert single.data_config.geometry == temporal.data_config.geometry == "biased"  # what their config records
     ds = SyntheticPoseDataset("demo", num_videos=1, video_length=6, num_frames=5, corruption=0.5, geometry="biased")
     with torch.inference_mode():
         result = predict_video(ds.video(0), single, temporal, batch_size=4)

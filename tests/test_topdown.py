@@ -78,7 +78,7 @@ def test_blob_is_found_where_it_is_through_the_whole_pipeline():
     Its 4x4 average pooling centres heatmap pixel j on crop pixels 4j .. 4j+3: the "biased"
     geometry, which the predictor is told (the wrapper of a custom encoder says "udp")."""
     model = tarpose.TemporalWrapper(
-        encoder=BlobEncoder(), decoder=BlobDecoder(), num_frames=3, dim=8, num_joints=17, depth=1
+        encoder=BlobEncoder(), decoder=BlobDecoder(), num_frames=3, dim=8, num_joints=17, jta_depth=1
     )
     points = [(71.3, 48.6), (40.8, 80.2), (120.55, 30.1)]
     boxes = [(50.0, 20.0, 40.0, 60.0), (20.0, 40.0, 50.0, 70.0), (95.0, 5.0, 60.0, 60.0)]
@@ -103,7 +103,7 @@ def test_flip_test_makes_predictions_mirror_equivariant(geometry):
     mirrored frame is the mirrored crop, pixel i <-> W - 1 - i, and its heatmap the reversed
     heatmap); without it a random model does not."""
     model = tarpose.TemporalWrapper(tiny_vitpose(num_joints=17, geometry=geometry), num_frames=1).eval()
-    assert model.geometry == geometry
+    assert model.data_config.geometry == geometry
     perm = flip_permutation(17, COCO_FLIP_PAIRS)
     g = torch.Generator().manual_seed(0)
     frame = (torch.rand(90, 110, 3, generator=g) * 255).to(torch.uint8).numpy()

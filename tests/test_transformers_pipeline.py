@@ -121,7 +121,7 @@ def pipeline(tmp_path_factory):
 
 
 def test_the_loader_gives_a_transformers_checkpoint_the_udp_geometry(pipeline):
-    assert pipeline["model"].geometry == "udp"
+    assert pipeline["model"].data_config.geometry == "udp"
 
 
 def test_crops_equal_transformers_crops_inside_the_frame(pipeline):
@@ -129,7 +129,7 @@ def test_crops_equal_transformers_crops_inside_the_frame(pipeline):
     checked = 0
     for frame, boxes, expected in zip(pipeline["frames"], pipeline["boxes"], pipeline["crops"]):
         image = torch.from_numpy(frame).permute(2, 0, 1)
-        matrices = box_matrices(torch.tensor(boxes, dtype=torch.float64), (128, 96), geometry=model.geometry)
+        matrices = box_matrices(torch.tensor(boxes, dtype=torch.float64), (128, 96), geometry=model.data_config.geometry)
         crops = crop_images(image, matrices, (128, 96))
         ys, xs = torch.meshgrid(torch.arange(128.0), torch.arange(96.0), indexing="ij")
         grid = torch.stack([xs, ys], -1).view(1, -1, 2).double().expand(len(boxes), -1, -1)

@@ -226,44 +226,46 @@ def test_wrong_architectures_are_refused_with_the_keys_named(tmp_path):
         tarpose.load_vitpose(tmp_path / "ok.pth", format="timm", **TINY)
 
 
-def test_each_layout_records_the_geometry_its_weights_were_trained_in(tmp_path):
-    """UDP for every public ViTPose layout; tarpose checkpoints keep what they record; a tarpose
-    checkpoint that records none says so and keeps the geometry tarpose 0.1 ran it in."""
+def test_files_that_record_no_geometry_and_models_built_in_code(tmp_path):
+    """A tarpose file that records no geometry (written before tarpose did) loads in tarpose
+    0.1's, as it ran then, and says so; one holding an official TAR-ViTPose conversion loads in
+    HRNet's; a wrapper over another library's ViTPose takes UDP; a built model takes the geometry
+    it is given; an unknown one is refused by name."""
     hf = hf_vitpose("classic")
-    hf.save_pretrained(tmp_path / "hf")
-    assert tarpose.load_vitpose(tmp_path / "hf").geometry == "udp"
-    official = hf_to_official(hf.state_dict())
-    torch.save({"state_dict": official}, tmp_path / "official.pth")
-    torch.save({"state_dict": official_to_mmpose(official)}, tmp_path / "mmpose.pth")
-    for name in ("official", "mmpose"):
-        assert tarpose.load_vitpose(tmp_path / f"{name}.pth", **TINY).geometry == "udp"
-    biased = tarpose.load_vitpose(tmp_path / "hf", geometry="biased")  # an override wins
-    assert biased.config.geometry == "biased"
-    biased.save_pretrained(tmp_path / "ours")
-    assert json.loads((tmp_path / "ours" / "config.json").read_text())["geometry"] == "biased"
-    assert tarpose.load_model(tmp_path / "ours").geometry == "biased"
-    wrapped = tarpose.TemporalWrapper(biased, num_frames=3, depth=1)
-    wrapped.save_pretrained(tmp_path / "temporal")
-    assert tarpose.load_model(tmp_path / "temporal").geometry == "biased"
-    assert tarpose.TemporalWrapper(hf, num_frames=3, depth=1).geometry == "udp"  # a transformers model
-    config = json.loads((tmp_path / "ours" / "config.json").read_text())
-    del config["geometry"]  # as tarpose 0.1 wrote it
-    (tmp_path / "ours" / "config.json").write_text(json.dumps(config))
-    with pytest.warns(UserWarning, match="does not record the geometry.*assuming 'biased'"):
-        assert tarpose.load_model(tmp_path / "ours").geometry == "biased"  # as tarpose 0.1 ran it
-    with pytest.raises(CheckpointError, match="geometry must be one of"):
-        tarpose.load_vitpose(tmp_path / "hf", geometry="msra")
+    vit = tarpose.ViTPose(tarpose.ViTPoseConfig(img_size=(64, 48), embed_dim=32, depth=1, num_heads=4, num_joints=5))
+    for name, model in {"single": vit, "temporal": tarpose.TemporalWrapper(vit, num_frames=3, jta_depth=1),
+                        "official": tarpose.TemporalWrapper(vit, num_frames=3, jta_depth=1,
+                                                            token_layout="official", restore="postnorm")}.items():
+        assert geometry_of(model) == "udp"  # a new model's
+        tarpose.save_pretrained(model, tmp_path / name)
+        config_file = tmp_path / name / "config.json"
+        config = json.loads(config_file.read_text())
+        del config["data"]["geometry"]  # as tarpose wrote it before it recorded geometries
+        config_file.write_text(json.dumps(config))
+        expected = "hrnet" if name == "official" else "biased"
+        with pytest.warns(FutureWarning, match=f"does not record the geometry.*taken as '{expected}'"):
+            assert geometry_of(tarpose.load_model(tmp_path / name)) == expected, name
+        with pytest.warns(FutureWarning):  # the file still records none: re-save it
+            assert geometry_of(tarpose.load_model(tmp_path / name, geometry="udp")) == "udp"
+    assert geometry_of(tarpose.TemporalWrapper(hf, num_frames=3, jta_depth=1)) == "udp"  # transformers'
+    assert geometry_of(tarpose.create_model("vitpose-s", geometry="hrnet")) == "hrnet"
+    temporal = tarpose.create_model("tar-vitpose-s", geometry="biased", num_frames=3)
+    assert geometry_of(temporal) == "biased"
+    assert geometry_of(tarpose.wrap("tar-vitpose-s", vit, geometry="biased")) == "biased"
+    with pytest.warns(FutureWarning), pytest.raises(CheckpointError, match="geometry must be one of"):
+        tarpose.load_vitpose(tmp_path / "single", geometry="msra")
+    with pytest.raises(ValueError, match="geometry must be one of"):
+        tarpose.create_model("vitpose-s", geometry="msra")
 
 
 def geometry_of(model) -> str:
-    """Where a loaded model keeps the geometry of its weights."""
-    return model.geometry
+    """Where a model keeps the geometry of its weights."""
+    return model.data_config.geometry
 
 
 def saved_geometry(directory) -> str:
     """The geometry a ``save_pretrained`` directory's config.json records."""
-    config = json.loads((directory / "config.json").read_text())
-    return config["model"]["geometry"] if "model" in config else config["geometry"]
+    return json.loads((directory / "config.json").read_text())["data"]["geometry"]
 
 
 def source_files(tmp_path) -> dict[str, tuple]:

@@ -26,7 +26,6 @@ from .topdown import (
     flip_crops,
     heatmaps_to_keypoints,
     merge_flipped,
-    model_geometry,
 )
 from .tracker import IoUTracker, box_iou
 from .video import VideoReader, VideoWriter, read_video, write_video
@@ -54,7 +53,6 @@ __all__ = [
     "flip_crops",
     "heatmaps_to_keypoints",
     "merge_flipped",
-    "model_geometry",
     "model_input_size",
     "onnx_paths",
     "read_video",

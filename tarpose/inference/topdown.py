@@ -2,7 +2,7 @@
 
 Everything here is a thin composition of :mod:`tarpose.geometry` and :mod:`tarpose.codec`: boxes
 and keypoints in pixel-index coordinates (COCO's, transformers'), and one geometry per model
-(:func:`model_geometry`), so a keypoint found at heatmap coordinate ``u`` lands exactly where the
+(the model's ``data_config.geometry``, :class:`tarpose.DataConfig`), so a keypoint found at heatmap coordinate ``u`` lands exactly where the
 crop that produced the heatmap saw it, in the geometry the model was trained in.
 """
 
@@ -17,15 +17,13 @@ from torch import Tensor
 
 from ..codec import decode_heatmaps, flip_heatmaps, heatmap_to_image
 from ..geometry import (
-    box_to_center_scale, check_geometry, crop_matrices, normalize_images, warp_crops,
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    box_to_center_scale,
+    crop_matrices,
+    normalize_images,
+    warp_crops,
 )
-
-
-def model_geometry(model: Any) -> str:
-    """The geometry a model was trained in (:mod:`tarpose.geometry`): its ``geometry`` attribute
-    (tarpose's ViTPose, TemporalWrapper, SingleFrameModel and ONNX models have one), ``"udp"``
-    for anything else (transformers, mmpose and official ViTPose models are trained with UDP)."""
-    return check_geometry(getattr(model, "geometry", "udp"))
 
 
 def as_image_tensor(frame: Any) -> Tensor:
@@ -74,7 +72,13 @@ def box_matrices(
 
 
 def crop_images(
-    images: Tensor, matrices: Tensor, input_size: tuple[int, int], dtype: torch.dtype = torch.float32
+    images: Tensor,
+    matrices: Tensor,
+    input_size: tuple[int, int],
+    dtype: torch.dtype = torch.float32,
+    *,
+    mean: Sequence[float] = IMAGENET_MEAN,
+    std: Sequence[float] = IMAGENET_STD,
 ) -> Tensor:
     """Normalised crops ``(N, 3, H, W)`` of RGB images.
 
@@ -83,15 +87,18 @@ def crop_images(
             or float in 0..1.
         matrices: ``(N, 2, 3)`` image -> crop maps (:func:`box_matrices`).
         input_size: crop ``(H, W)``.
+        dtype: floating dtype of the crops.
+        mean: RGB mean the model expects (its ``data_config``; ImageNet's by default).
+        std: RGB standard deviation the model expects.
 
-    The crop is taken from the raw image (black outside it) and then ImageNet-normalised.
+    The crop is taken from the raw image (black outside it) and then normalised.
     """
     n = matrices.shape[0]
     images = images.to(dtype) / 255 if images.dtype == torch.uint8 else images.to(dtype)
     if images.ndim == 3:
         images = images.unsqueeze(0).expand(n, -1, -1, -1)  # (n, 3, hi, wi), no copy
     crops = warp_crops(images, matrices, input_size)  # (n, 3, h, w)
-    return normalize_images(crops)
+    return normalize_images(crops, mean, std)
 
 
 def flip_crops(crops: Tensor) -> Tensor:
@@ -122,7 +129,7 @@ def heatmaps_to_keypoints(
         matrices: ``(N, 2, 3)`` image -> crop maps the heatmaps' crops were taken with.
         input_size: crop ``(H, W)``.
         refine: ``"dark"`` (sub-pixel) or ``"none"`` (argmax), see :func:`tarpose.codec.decode_heatmaps`.
-        geometry: the model's (:func:`model_geometry`).
+        geometry: the model's (its ``data_config.geometry``).
 
     Returns:
         keypoints ``(N, J, 2)`` (x, y) float64 on the CPU, scores ``(N, J)`` float32 (heatmap maxima).

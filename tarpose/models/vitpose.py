@@ -17,9 +17,9 @@ from einops import rearrange
 from torch import Tensor, nn
 
 from .._checks import expect_shape
-from ..geometry import Geometry, check_geometry
 from ..layers.mlp import Mlp
-from ..weights.hub import HubMixin
+from ..preprocess import DataConfig
+from .hub import HubMethods
 
 Decoder = Literal["classic", "simple"]
 
@@ -30,11 +30,6 @@ class ViTPoseConfig:
 
     ``img_size`` is the input (H, W) the position embeddings are stored for; any other input whose
     sides are multiples of ``patch_size`` also works (the embeddings are resized bicubically).
-    ``geometry`` is not architecture but how the weights were trained: how crops and heatmaps
-    are laid over a person's region (:mod:`tarpose.geometry`; ``"udp"`` for ViTPose weights,
-    ``"biased"`` for tarpose's demo models, ``"hrnet"`` for the official TAR-ViTPose ones). The
-    loaders set it from the checkpoint's source; crops, targets, decoding and the flip test
-    follow it.
     """
 
     img_size: tuple[int, int] = (256, 192)
@@ -52,11 +47,9 @@ class ViTPoseConfig:
     decoder: Decoder = "classic"
     deconv_channels: int = 256
     upsample: int = 4
-    geometry: Geometry = "udp"
 
     def __post_init__(self) -> None:
         self.img_size = tuple(int(s) for s in self.img_size)  # type: ignore[assignment]
-        check_geometry(self.geometry)
         if self.decoder not in ("classic", "simple"):
             raise ValueError(f"decoder must be 'classic' or 'simple', got {self.decoder!r}")
         if self.embed_dim % self.num_heads:
@@ -229,18 +222,21 @@ class HeatmapHead(nn.Module):
         return self.final_layer(self.deconv_layers(features))
 
 
-class ViTPose(nn.Module, HubMixin):
+class ViTPose(nn.Module, HubMethods):
     """Top-down single-frame ViTPose: crops ``(N, 3, H, W)`` -> heatmaps ``(N, J, H/4, W/4)``.
 
-    Build one with :func:`tarpose.create_model` (``"vitpose-b"``, ...) or from a
-    :class:`ViTPoseConfig`. ``backbone`` is the encoder and ``keypoint_head`` the decoder that
-    :class:`~tarpose.TemporalWrapper` uses. ``save_pretrained(dir)`` writes ``config.json`` (the
-    config) and ``model.safetensors``; ``ViTPose.from_pretrained(source)`` is
-    :func:`tarpose.load_vitpose`, so it also reads transformers, official, mmpose and
+    Build one with ``tarpose.create_model`` (``"vitpose-b"``, ...) or from a
+    [ViTPoseConfig][tarpose.ViTPoseConfig]. ``backbone`` is the encoder and ``keypoint_head`` the
+    decoder that [TemporalWrapper][tarpose.TemporalWrapper] uses; ``data_config`` says how its
+    crops are made (the input size, normalisation). ``save_pretrained(dir)`` writes
+    ``config.json``, ``model.safetensors`` and a model card; ``ViTPose.from_pretrained(source)``
+    is ``tarpose.load_vitpose``, so it also reads transformers, official, mmpose and
     easy_ViTPose checkpoints.
-    """
 
-    _hub_loader = "load_vitpose"
+    Args:
+        config: the architecture (default: ViTPose-B's).
+        **overrides: [ViTPoseConfig][tarpose.ViTPoseConfig] fields changed from ``config``.
+    """
 
     def __init__(self, config: ViTPoseConfig | None = None, **overrides: Any) -> None:
         super().__init__()
@@ -249,6 +245,7 @@ class ViTPose(nn.Module, HubMixin):
         elif overrides:
             config = ViTPoseConfig(**{**config.to_dict(), **overrides})
         self.config = config
+        self.data_config = DataConfig(input_size=config.img_size)
         self.backbone = ViT(config)
         self.keypoint_head = HeatmapHead(
             config.embed_dim, config.num_joints, config.decoder, config.deconv_channels, config.upsample
@@ -258,17 +255,9 @@ class ViTPose(nn.Module, HubMixin):
     def embed_dim(self) -> int:
         return self.config.embed_dim
 
-    def _hub_config(self) -> dict[str, Any]:
-        return self.config.to_dict()
-
     @property
     def num_joints(self) -> int:
         return self.config.num_joints
-
-    @property
-    def geometry(self) -> str:
-        """The geometry the weights were trained in (:mod:`tarpose.geometry`)."""
-        return self.config.geometry
 
     def forward_features(self, images: Tensor) -> Tensor:
         """``(N, 3, H, W) -> (N, C, H/16, W/16)``."""

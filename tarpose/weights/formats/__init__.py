@@ -10,8 +10,9 @@
 | `"tar_official"` | zgspose/TARViTPose `.pt` (`{"model_state_dict": ...}`) |
 
 Each foreign layout also fixes the geometry its weights were trained in
-(:data:`GEOMETRY_OF_FORMAT`, :mod:`tarpose.geometry`); tarpose's own checkpoints record theirs
-in their config.
+(:data:`GEOMETRY_OF_FORMAT`, :mod:`tarpose.geometry`), which the loaded model's
+[DataConfig][tarpose.DataConfig] gets; tarpose's own checkpoints record theirs in their config
+(``"data"``).
 """
 
 from __future__ import annotations
@@ -113,8 +114,8 @@ def remap(
     else:
         remapped = from_tar_official(state)
     remapped.format = fmt
-    if fmt in GEOMETRY_OF_FORMAT:
-        remapped.config.setdefault("geometry", GEOMETRY_OF_FORMAT[fmt])
+    if fmt in GEOMETRY_OF_FORMAT:  # the geometry its training used (a tarpose file records its own)
+        remapped.data = {"geometry": GEOMETRY_OF_FORMAT[fmt], **(remapped.data or {})}
     return fmt, remapped
 
 
