@@ -96,6 +96,29 @@ def test_blob_is_found_where_it_is_through_the_whole_pipeline():
     assert max(errors) > 1.0
 
 
+def test_the_predictor_crops_and_decodes_in_the_model_s_geometry():
+    """No geometry= argument: the predictor takes the model's data config's, so the blob model
+    recorded as "biased" is read right, and read as "udp" (the default of a custom encoder's
+    wrapper, or named) it is not; a geometry= argument wins over the model's."""
+    model = tarpose.TemporalWrapper(
+        encoder=BlobEncoder(), decoder=BlobDecoder(), num_frames=3, dim=8, num_joints=17, jta_depth=1
+    )
+    points = [(71.3, 48.6), (40.8, 80.2), (120.55, 30.1)]
+    boxes = [(50.0, 20.0, 40.0, 60.0), (20.0, 40.0, 50.0, 70.0), (95.0, 5.0, 60.0, 60.0)]
+    items = [(blob_frame(p), [b], [0]) for p, b in zip(points, boxes)]
+
+    def error(predictor: StreamingPredictor) -> float:
+        found = torch.stack([poses.keypoints[0, 0] for poses in predictor.run(items)])
+        return float((found - torch.tensor(points, dtype=torch.float64)).norm(dim=-1).max())
+
+    assert StreamingPredictor(model, input_size=(64, 48)).data_config.geometry == "udp"
+    misread = error(StreamingPredictor(model, input_size=(64, 48)))
+    model.data_config = tarpose.DataConfig(input_size=(64, 48), geometry="biased")
+    assert StreamingPredictor(model).data_config.geometry == "biased"
+    assert error(StreamingPredictor(model)) < 0.01 and misread > 0.3  # image px
+    assert error(StreamingPredictor(model, geometry="udp")) == misread
+
+
 @pytest.mark.parametrize("geometry", ["udp", "biased"])
 def test_flip_test_makes_predictions_mirror_equivariant(geometry):
     """With the flip test, a mirrored frame and box give the mirrored keypoints with left and right
