@@ -67,7 +67,7 @@ def _gaussian_blur(heatmaps: Tensor, kernel: int) -> Tensor:
     taps = torch.arange(kernel, dtype=heatmaps.dtype, device=heatmaps.device) - (kernel - 1) / 2
     g = torch.exp(-(taps**2) / (2 * sigma**2))
     g = g / g.sum()
-    n, k, h, w = heatmaps.shape
+    n, _, h, w = heatmaps.shape
     x = rearrange(heatmaps, "n k h w -> (n k) 1 h w")
     pad = kernel // 2
     x = F.pad(x, (pad, pad, pad, pad), mode="reflect" if min(h, w) > pad else "replicate")
@@ -91,7 +91,7 @@ def _newton_step(
 def _dark_interior(hm: Tensor, scores: Tensor, px: Tensor, py: Tensor, blur_kernel: int) -> Tensor:
     """DARK (Zhang et al., CVPR 2020): Taylor step of the log of the blurred heatmap at the
     argmax, ``(N, K, 2)``. Exact only where the blur never read past the border."""
-    n, k, h, w = hm.shape
+    w = hm.shape[-1]
     blurred = _gaussian_blur(hm, blur_kernel)
     peak = rearrange(blurred, "n k h w -> n k (h w)").amax(-1).clamp_min(1e-10)
     blurred = blurred * (scores.clamp_min(0) / peak)[..., None, None]  # keep the original maxima
@@ -167,7 +167,7 @@ def decode_heatmaps(
     if blur_kernel < 1 or blur_kernel % 2 == 0:
         raise ValueError(f"blur_kernel must be a positive odd number, got {blur_kernel}")
     hm = heatmaps.detach().float()
-    n, k, h, w = hm.shape
+    h, w = hm.shape[-2:]
     scores, index = rearrange(hm, "n k h w -> n k (h w)").max(dim=-1)
     px, py = index % w, torch.div(index, w, rounding_mode="floor")
     coords = torch.stack([px, py], dim=-1).float()

@@ -8,10 +8,20 @@ import pytest
 import torch
 
 from tarpose.codec import (
-    decode_heatmaps, flip_heatmaps, flip_shift, gaussian_targets, heatmap_matrices, heatmap_to_image,
+    decode_heatmaps,
+    flip_heatmaps,
+    flip_shift,
+    gaussian_targets,
+    heatmap_matrices,
+    heatmap_to_image,
 )
 from tarpose.geometry import (
-    GEOMETRIES, apply_affine, box_to_center_scale, crop_matrices, flip_points, heatmap_matrix,
+    GEOMETRIES,
+    apply_affine,
+    box_to_center_scale,
+    crop_matrices,
+    flip_points,
+    heatmap_matrix,
     invert_affine,
 )
 from tarpose.keypoints import COCO_FLIP_PAIRS, flip_permutation

@@ -16,7 +16,11 @@ from tarpose.data import build_dataset, list_datasets
 from tarpose.data.posetrack import Augmentation, PoseTrackDataset, read_image_region
 from tarpose.data.posetrack_format import POSETRACK_KEYPOINTS, posetrack_category
 from tarpose.geometry import (
-    IMAGENET_MEAN, IMAGENET_STD, apply_affine, normalize_images, warp_crops,
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    apply_affine,
+    normalize_images,
+    warp_crops,
 )
 
 PIL = pytest.importorskip("PIL.Image")

@@ -15,7 +15,11 @@ from torch.utils.data import Dataset
 
 from ...codec import gaussian_targets, heatmap_matrices
 from ...geometry import (
-    apply_affine, box_to_center_scale, check_geometry, crop_matrices, normalize_images,
+    apply_affine,
+    box_to_center_scale,
+    check_geometry,
+    crop_matrices,
+    normalize_images,
 )
 from ...window import Window
 from .. import register_dataset
