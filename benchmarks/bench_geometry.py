@@ -47,10 +47,10 @@ def _new_convention(tarpose) -> bool:
 
 
 def measure_dark() -> dict:
-    import numpy as np
     import torch
     from transformers.models.vitpose.image_processing_pil_vitpose import (
-        get_keypoint_predictions, post_dark_unbiased_data_processing,
+        get_keypoint_predictions,
+        post_dark_unbiased_data_processing,
     )
 
     import tarpose
@@ -76,7 +76,9 @@ def measure_dark() -> dict:
             p = peaks(lo, hi)
             heat = torch.exp(-((xs - p[:, 0, None, None]) ** 2 + (ys - p[:, 1, None, None]) ** 2) / (2 * sigma**2))
             heat = (heat + noise * torch.randn(heat.shape, generator=gen, dtype=heat.dtype))[None].float()
-            error = lambda c: float((torch.as_tensor(c).double().reshape(-1, 2) - p).norm(dim=-1).mean())
+            def error(c, p=p) -> float:
+                return float((torch.as_tensor(c).double().reshape(-1, 2) - p).norm(dim=-1).mean())
+
             start, _ = get_keypoint_predictions(heat.double().numpy())
             rows[f"{noise} {lo}-{hi}"] = {
                 "argmax": error(decode_heatmaps(heat, refine="none")[0] - offset),
