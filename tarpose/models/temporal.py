@@ -13,16 +13,16 @@ import torch
 from einops import rearrange
 from torch import Tensor, nn
 
-from .._checks import expect_bool, expect_shape, is_tracing
-from ..layers.attention import Strategy
-from ..layers.gra import GlobalRestoringAttention, Restore
+from .._checks import Field, check_fields, expect_bool, expect_shape, is_tracing
+from ..layers.attention import STRATEGIES, Strategy
+from ..layers.gra import RESTORE_MODES, GlobalRestoringAttention, Restore
 from ..layers.jta import JointTemporalAggregator
-from ..layers.tokens import TokenLayout
+from ..layers.tokens import TOKEN_LAYOUTS, TokenLayout
 from ..preprocess import DataConfig
-from ..window import Target, Window
+from ..window import MAX_FRAMES, Target, Window
 from .adapters import SplitModel, as_module, check_features, split_model
 from .hub import HubMethods
-from .vitpose import ViTPose, ViTPoseConfig
+from .vitpose import MAX_DEPTH, MAX_SIZE, ViTPose, ViTPoseConfig
 
 
 def _to(*params: str) -> dict[str, tuple[str, ...]]:
@@ -78,6 +78,9 @@ class TARConfig:
     attention: Strategy = field(default="auto", metadata=_to("jta.attention", "gra.attention"))
 
     def __post_init__(self) -> None:
+        checked = check_fields(TAR_SPECS, {k: v for k, v in self.__dict__.items() if k != "target"}, what="TARConfig")
+        for name, value in checked.items():
+            object.__setattr__(self, name, value)
         window = Window(self.num_frames, self.target)  # checks both, maps "center" to "centred"
         object.__setattr__(self, "target", window.target)
 
@@ -124,6 +127,20 @@ class TARConfig:
         return cls(**values)
 
 
+#: what each :class:`TARConfig` field may hold (``target`` is checked by :class:`~tarpose.Window`)
+TAR_SPECS: dict[str, Field] = {
+    "num_frames": Field(int, 1, MAX_FRAMES),
+    "jta_depth": Field(int, 1, MAX_DEPTH),
+    "jta_heads": Field(int, 1, MAX_SIZE),
+    "jta_mlp_ratio": Field(float, 1e-3, 1024),
+    "mask_threshold": Field(float),
+    "gra_heads": Field(int, 1, MAX_SIZE),
+    "restore": Field(str, choices=RESTORE_MODES),
+    "gra_gate_init": Field(float),
+    "position": Field(bool),
+    "token_layout": Field(str, choices=TOKEN_LAYOUTS),
+    "attention": Field(str, choices=STRATEGIES),
+}
 #: the names of :class:`TARConfig`'s fields
 TAR_FIELDS: frozenset[str] = frozenset(f.name for f in fields(TARConfig))
 #: the names of :class:`~tarpose.ViTPoseConfig`'s fields

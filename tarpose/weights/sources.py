@@ -8,13 +8,12 @@ tokens and revisions all apply) when the source is a repo id.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import CheckpointError
+from .safe_io import MAX_CONFIG_BYTES, parse_config
 
 #: Weight files looked for, in this order, in a directory or Hub repo without ``filename=``.
 WEIGHT_FILES: tuple[str, ...] = ("model.safetensors", "pytorch_model.bin")
@@ -158,10 +157,6 @@ def _resolve_hub(
 def _read_config(path: Path) -> dict[str, Any] | None:
     if not path.is_file():
         return None
-    try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise CheckpointError(f"{path} is not valid JSON ({error})") from None
-    if not isinstance(config, dict):
-        raise CheckpointError(f"{path} must hold a JSON object, got {type(config).__name__}")
-    return config
+    with path.open("rb") as f:
+        text = f.read(MAX_CONFIG_BYTES + 1)  # never more than a config can be
+    return parse_config(text, str(path))

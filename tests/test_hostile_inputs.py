@@ -1,0 +1,163 @@
+"""Hostile and broken inputs, as a user would hit them: configs that lie about sizes, training that
+diverges, outputs that must not destroy what is there, non-finite values (issue 13).
+
+Memory-DoS cases never run the DoS: they assert that the hostile size was never built (a spy on
+the constructors records every model built, on any device) and that the error is one line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import tiny_vitpose
+
+import tarpose
+from tarpose.layers import jta as jta_module
+from tarpose.models import vitpose as vitpose_module
+from tarpose.weights import CheckpointError
+
+
+@pytest.fixture
+def built(monkeypatch) -> list[tuple[str, int]]:
+    """Every ViT and JTA constructed during the test, as ``(kind, depth)``."""
+    seen: list[tuple[str, int]] = []
+    vit_init, jta_init = vitpose_module.ViT.__init__, jta_module.JointTemporalAggregator.__init__
+
+    def vit(self, cfg):
+        seen.append(("vit", cfg.depth))
+        vit_init(self, cfg)
+
+    def jta(self, *args, **kwargs):
+        seen.append(("jta", kwargs.get("depth", 6)))
+        jta_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(vitpose_module.ViT, "__init__", vit)
+    monkeypatch.setattr(jta_module.JointTemporalAggregator, "__init__", jta)
+    return seen
+
+
+@pytest.fixture
+def directory(tmp_path: Path) -> Path:
+    """A small TemporalWrapper saved with save_pretrained (request it before ``built``)."""
+    return saved_temporal(tmp_path)
+
+
+def saved_temporal(tmp_path: Path) -> Path:
+    model = tarpose.TemporalWrapper(tiny_vitpose(), num_frames=3, jta_depth=1, jta_heads=4, gra_heads=4)
+    return tarpose.save_pretrained(model, tmp_path / "model")
+
+
+def edit_config(directory: Path, change) -> None:
+    path = directory / "config.json"
+    config = json.loads(path.read_text())
+    change(config)
+    path.write_text(json.dumps(config))
+
+
+def refused(directory: Path, match: str) -> str:
+    with pytest.raises(CheckpointError, match=match) as info:
+        tarpose.load_model(directory)
+    message = str(info.value)
+    assert "\n" not in message, message
+    return message
+
+
+# -- 1. sizes in config.json are checked before anything is built ---------------------------
+
+@pytest.mark.parametrize("section", ["vitpose", "temporal"])
+def test_a_config_that_claims_a_million_layers_is_refused_before_any_is_built(directory, built, section):
+    field = "depth" if section == "vitpose" else "jta_depth"
+    edit_config(directory, lambda c: c[section].update({field: 1_000_000}))
+    refused(directory, f"{field} must be >= 1 and <= 1024, got 1000000")
+    assert built == []
+
+
+@pytest.mark.parametrize("section", ["vitpose", "temporal"])
+def test_a_config_within_the_bounds_but_larger_than_its_weights_is_refused_before_building(directory, built, section):
+    # 1000 layers pass the range check; the parameter count they imply is far beyond the file's
+    field = "depth" if section == "vitpose" else "jta_depth"
+    edit_config(directory, lambda c: c[section].update({field: 1000}))
+    message = refused(directory, "implies .* values but the weights hold")
+    assert f"{field}=1000" in message
+    assert max(depth for _, depth in built) <= 2  # only the 1- and 2-layer probes on "meta"
+
+
+def test_an_embedded_config_is_checked_like_config_json(directory, built):
+    weights = directory / "model.safetensors"
+    from safetensors.torch import load_file, save_file
+
+    config = json.loads((directory / "config.json").read_text())
+    config["vitpose"]["depth"] = 1000
+    save_file(load_file(weights), weights, metadata={"format": "pt", "config": json.dumps(config)})
+    (directory / "config.json").unlink()
+    with pytest.raises(CheckpointError, match="implies .* values"):
+        tarpose.load_model(weights)
+    assert max(depth for _, depth in built) <= 2
+
+
+def test_a_0_1_config_whose_jta_depth_lies_is_refused(directory, built):
+    # tarpose 0.1's TemporalWrapper layout: the ViTPose under "model", "depth" the JTA's
+    config = json.loads((directory / "config.json").read_text())
+    old = {"model": config["vitpose"], "num_frames": 3, "depth": 1000, "num_heads": 4}
+    (directory / "config.json").write_text(json.dumps(old))
+    with pytest.warns(FutureWarning):
+        refused(directory, "jta_depth=1000")
+    assert max(depth for _, depth in built) <= 2
+
+
+def test_a_window_of_a_billion_frames_is_refused(directory):
+    edit_config(directory, lambda c: c["temporal"].update({"num_frames": 1_000_000_001}))
+    refused(directory, "num_frames must be >= 1 and <= 1024, got 1000000001")
+
+
+@pytest.mark.parametrize(
+    ("section", "values", "match"),
+    [
+        ("vitpose", {"patch_size": 0}, "patch_size must be >= 1"),
+        ("vitpose", {"num_heads": 0}, "num_heads must be >= 1"),
+        ("vitpose", {"depth": "2"}, "depth must be a number"),
+        ("vitpose", {"embed_dim": 32.0}, "embed_dim must be an integer"),
+        ("vitpose", {"qkv_bias": "yes"}, "qkv_bias must be true or false"),
+        ("vitpose", {"img_size": [64]}, "img_size must have 2 values"),
+        ("vitpose", {"img_size": [128, 96]}, "img_size=\\(128, 96\\).*position embeddings are for 12 tokens"),
+        ("vitpose", {"colour": 1}, "unknown ViTPoseConfig fields \\['colour'\\]"),
+        ("temporal", {"num_frames": "5"}, "num_frames must be a number"),
+        ("temporal", {"jta_heads": -1}, "jta_heads must be >= 1"),
+        ("temporal", {"restore": "magic"}, "restore must be one of"),
+        ("temporal", {"speed": 2}, "unknown TARConfig fields \\['speed'\\]"),
+        ("data", {"std": [0.2, 0.2]}, "std must have 3 values"),
+        (None, {"extra": {}}, "unknown keys \\['extra'\\]"),
+        (None, {"vitpose": [1, 2]}, "'vitpose' must be an object"),
+    ],
+)
+def test_malformed_config_fields_give_one_line_errors(directory, built, section, values, match):
+    edit_config(directory, lambda c: (c[section] if section else c).update(values))
+    refused(directory, match)
+    assert max((depth for _, depth in built), default=0) <= 2
+
+
+def test_nested_json_bombs_and_huge_or_non_standard_configs_are_refused(directory):
+    path = directory / "config.json"
+    path.write_text("[" * 100_000 + "]" * 100_000)  # json.loads would raise RecursionError
+    refused(directory, "nests lists/objects more than 16 deep")
+    path.write_text('{"a": "' + "x" * (2 << 20) + '"}')
+    refused(directory, "too large for a model config")
+    path.write_text('{"format": "tarpose", "format_version": 2, "vitpose": {"layer_norm_eps": NaN}}')
+    refused(directory, "NaN is not a JSON number")
+    path.write_text('{"format": "tarpose", "format_version": 2, "name": "[{not a bracket}]"}')  # brackets in strings do not count
+    with pytest.raises(CheckpointError, match="needs its config.json|implies|lacks") :
+        tarpose.load_model(directory)
+
+
+def test_configs_built_in_code_are_checked_too():
+    with pytest.raises(ValueError, match="mask_threshold must be a finite number"):
+        tarpose.TARConfig(mask_threshold=float("nan"))
+    with pytest.raises(TypeError, match="num_frames must be a number"):
+        tarpose.TARConfig(num_frames="5")
+    with pytest.raises(ValueError, match="num_frames=1000001 is more than 1024 frames|num_frames must be >= 1 and <= 1024"):
+        tarpose.create_model("tar-vitpose-s", num_frames=1_000_001)
+    with pytest.raises(ValueError, match="patch_size must be >= 1"):
+        tarpose.ViTPoseConfig(patch_size=0)
+
