@@ -161,3 +161,27 @@ def test_configs_built_in_code_are_checked_too():
     with pytest.raises(ValueError, match="patch_size must be >= 1"):
         tarpose.ViTPoseConfig(patch_size=0)
 
+
+# -- 2. a diverging run never saves non-finite weights ----------------------------------------
+
+def test_a_diverging_run_stops_and_keeps_the_last_finite_checkpoint(tmp_path, capsys):
+    from tarpose.cli import main
+    from tarpose.training import load_checkpoint
+
+    out = tmp_path / "run"
+    code = main([
+        "train", "--model", "vitpose-s", "--model-opt", "embed_dim=32", "depth=2", "num_heads=4",
+        "deconv_channels=16", "num_joints=5", "img_size=[64,48]",
+        "--dataset", "toy_pose_data:ToyPoses", "--data-opt", "size=8", "--batch-size", "4", "--workers", "0",
+        "--lr", "1e6", "--save-every", "1", "--log-every", "100", "--steps", "20", "--out", str(out),
+    ])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1, err
+    message = err[0]
+    assert "training diverged: the loss was not finite at step" in message
+    checkpoint = load_checkpoint(out / "checkpoint.safetensors")
+    saved = checkpoint.info["step"]
+    assert f"the last good checkpoint is {out / 'checkpoint.safetensors'} (step {saved})" in message
+    assert all(torch.isfinite(v).all() for v in checkpoint.model.values())
+    assert not (out / "model.safetensors").exists()  # no export of a diverged model
+
