@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 
@@ -44,6 +44,45 @@ def atomic_output(path: str | os.PathLike[str], *, durable: bool = False, make_p
         raise
     if durable:
         _fsync_dir(parent)
+
+
+@contextlib.contextmanager
+def atomic_outputs(paths: Sequence[str | os.PathLike[str]], *, durable: bool = False) -> Iterator[list[Path]]:
+    """Several files that replace what is there together: yield a temporary path for each; only
+    once every one is written are they renamed, in the order given (put the file that makes the
+    others count, such as a ``config.json``, last). An error while writing (a full disk) leaves
+    every previous file as it was, and no temporary behind.
+
+    Args:
+        paths: the files, in the order they are to be renamed; their directories must exist.
+        durable: flush the files and their directories to disk (see :func:`atomic_output`).
+    """
+    with contextlib.ExitStack() as stack:
+        staged = [stack.enter_context(_staged(Path(p))) for p in paths]
+        yield [tmp for tmp, _ in staged]
+        for tmp, _ in staged:
+            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private
+            if durable:
+                with open(tmp, "rb+") as f:
+                    os.fsync(f.fileno())
+        for tmp, path in staged:
+            os.replace(tmp, path)
+        for parent in {path.parent for _, path in staged} if durable else ():
+            _fsync_dir(parent)
+
+
+@contextlib.contextmanager
+def _staged(path: Path) -> Iterator[tuple[Path, Path]]:
+    """A temporary beside ``path``, removed if it was not renamed by the time the block ends."""
+    if path.is_dir():
+        raise IsADirectoryError(f"output {str(path)!r} is a directory")
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=f".partial{path.suffix}")
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp, path
+    finally:
+        tmp.unlink(missing_ok=True)  # a no-op once renamed
 
 
 def atomic_write(path: str | os.PathLike[str], write: Callable[[str], None]) -> None:

@@ -185,3 +185,32 @@ def test_a_diverging_run_stops_and_keeps_the_last_finite_checkpoint(tmp_path, ca
     assert all(torch.isfinite(v).all() for v in checkpoint.model.values())
     assert not (out / "model.safetensors").exists()  # no export of a diverged model
 
+
+# -- 3. save_pretrained / convert replace a model together, with normal permissions ------------
+
+def test_a_save_that_fails_half_way_leaves_the_previous_model_loadable(tmp_path, monkeypatch):
+    import errno
+    import os
+
+    first = tarpose.TemporalWrapper(tiny_vitpose(), num_frames=3, jta_depth=1)
+    directory = tarpose.save_pretrained(first, tmp_path / "model")
+    before = {p.name: p.read_bytes() for p in directory.iterdir()}
+    umask = os.umask(0)
+    os.umask(umask)
+    assert {p.name: p.stat().st_mode & 0o777 for p in directory.iterdir()} == dict.fromkeys(before, 0o666 & ~umask)
+
+    def full_disk(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(self))
+
+    second = tarpose.TemporalWrapper(tiny_vitpose(num_joints=3, seed=1), num_frames=5, jta_depth=2)
+    monkeypatch.setattr(Path, "write_text", full_disk)  # the weights are written, then the disk is full
+    with pytest.raises(OSError, match="No space left"):
+        tarpose.save_pretrained(second, directory)
+    monkeypatch.undo()
+    assert {p.name: p.read_bytes() for p in directory.iterdir()} == before  # nothing replaced, no temporaries
+    loaded = tarpose.load_model(directory)
+    assert all(torch.equal(loaded.state_dict()[k], v) for k, v in first.state_dict().items())
+    monkeypatch.setattr(Path, "write_text", full_disk)
+    with pytest.raises(OSError):
+        tarpose.save_pretrained(second, tmp_path / "new")
+    assert not (tmp_path / "new").exists()  # a directory it created is not left behind empty
