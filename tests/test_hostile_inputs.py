@@ -214,3 +214,94 @@ def test_a_save_that_fails_half_way_leaves_the_previous_model_loadable(tmp_path,
     with pytest.raises(OSError):
         tarpose.save_pretrained(second, tmp_path / "new")
     assert not (tmp_path / "new").exists()  # a directory it created is not left behind empty
+
+
+# -- 4. --out never destroys what is at the path; 8. SIGTERM; OS errors are one line ----------
+
+def _predict(tmp_path: Path, out: Path, capsys) -> tuple[int, str]:
+    from test_cli_predict import TINY, blob_video, registered_test_models
+
+    from tarpose.cli import main
+
+    video = tmp_path / "v.mp4"
+    if not video.exists():
+        blob_video(video, n=3)
+    with registered_test_models():
+        code = main(["predict", str(video), "--model", TINY, "--full-frame", "--out", str(out), "--quiet"])
+    lines = capsys.readouterr().err.strip().splitlines()
+    return code, "\n".join(line for line in lines if line.startswith("tarpose predict:"))
+
+
+def test_out_writes_through_a_symlink_and_into_a_fifo(tmp_path, capsys):
+    import os
+    import stat
+    import threading
+
+    target = tmp_path / "target.json"
+    target.write_text("old")
+    link = tmp_path / "link.json"
+    link.symlink_to(target)
+    code, err = _predict(tmp_path, link, capsys)
+    assert code == 0, err
+    assert link.is_symlink() and "predictions" in json.loads(target.read_text())
+
+    fifo = tmp_path / "pipe.json"
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    code, err = _predict(tmp_path, fifo, capsys)
+    reader.join(timeout=60)
+    assert code == 0, err
+    assert stat.S_ISFIFO(fifo.stat().st_mode) and "predictions" in json.loads(received[0])
+    assert sorted(p.name for p in tmp_path.iterdir() if ".partial" in p.name) == []
+
+
+def test_out_refuses_other_special_files_and_reports_a_full_device_in_one_line(tmp_path, capsys):
+    import socket
+    import stat
+
+    path = tmp_path / "sock"
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(path))
+    try:
+        code, err = _predict(tmp_path, path, capsys)
+    finally:
+        server.close()
+    assert code == 2 and len(err.splitlines()) == 1 and "is a special file" in err, err
+    assert stat.S_ISSOCK(path.stat().st_mode)
+    full = Path("/dev/full")
+    if full.exists():  # writing there fails with ENOSPC; the device must stay a device
+        code, err = _predict(tmp_path, full, capsys)
+        assert code == 2 and err.splitlines() == ["tarpose predict: error: No space left on device: /dev/full"], err
+        assert stat.S_ISCHR(full.stat().st_mode)
+
+
+def test_sigterm_leaves_no_partial_files(tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    script = f"""
+import os, signal, sys
+sys.path.insert(0, {str(ROOT / 'tests')!r})
+from test_cli_predict import TINY, blob_video, registered_test_models
+from tarpose.cli import main
+from tarpose.inference import StreamingPredictor
+push, calls = StreamingPredictor.push, []
+def terminated(self, *args, **kwargs):
+    calls.append(1)
+    if len(calls) == 3:
+        os.kill(os.getpid(), signal.SIGTERM)
+    return push(self, *args, **kwargs)
+StreamingPredictor.push = terminated
+blob_video({str(tmp_path / 'v.mp4')!r}, n=6)
+with registered_test_models():
+    sys.exit(main(["predict", {str(tmp_path / 'v.mp4')!r}, "--model", TINY, "--full-frame", "--out",
+                   {str(tmp_path / 'k.json')!r}, "--render", {str(tmp_path / 'r.mp4')!r}, "--quiet"]))
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 143, result.stderr
+    assert result.stderr.strip().splitlines()[-1] == "tarpose predict: terminated"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["v.mp4"]  # no output, no .partial
