@@ -305,3 +305,70 @@ with registered_test_models():
     assert result.returncode == 143, result.stderr
     assert result.stderr.strip().splitlines()[-1] == "tarpose predict: terminated"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["v.mp4"]  # no output, no .partial
+
+
+# -- 5, 6. non-finite values --------------------------------------------------------------------
+
+def test_nan_in_an_excluded_frame_does_not_reach_the_output():
+    torch.manual_seed(0)
+    model = tarpose.TemporalWrapper(tiny_vitpose(), num_frames=5, jta_depth=2).eval()
+    with torch.no_grad():
+        model.gra.gate.fill_(0.5)  # GRA's restoring step on, so JTA's tokens reach the output
+    clip = torch.randn(2, 5, 3, 64, 48)
+    valid = torch.tensor([[False, True, True, True, True], [True, True, True, True, True]])
+    other = clip.clone()
+    other[0, 0] = torch.randn(3, 64, 48) * 100  # any values at all in the excluded frame
+    poisoned = clip.clone()
+    poisoned[0, 0] = float("nan")
+    with torch.no_grad():
+        expected = model(other, frame_valid=valid)
+        got = model(poisoned, frame_valid=valid)
+        features = torch.randn(1, 5, 32, 4, 3)
+        features[0, 0] = float("inf")
+        joints = model.jta(features, torch.rand(1, 5, 5, 16, 12), frame_valid=valid[:1])
+    assert torch.isfinite(got).all() and torch.isfinite(joints).all()
+    torch.testing.assert_close(got[0], expected[0], rtol=1e-5, atol=1e-6)  # the frame did not count
+
+
+def _strict(text: str):
+    def refuse(name):
+        raise ValueError(f"{name} in the output")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_predict_never_writes_nan_and_skips_boxes_outside_the_frame(tmp_path, capsys, monkeypatch):
+    from test_cli_predict import _tiny, blob_video, registered_test_models
+
+    from tarpose.cli import main
+    from tarpose.models import registry
+
+    def nan_model(**kwargs):
+        model = _tiny()
+        with torch.no_grad():
+            model.decoder.final_layer.bias.fill_(float("nan"))
+        return model
+
+    video = tmp_path / "v.mp4"
+    blob_video(video, n=3)
+    out = tmp_path / "k.json"
+    with registered_test_models():
+        monkeypatch.setitem(registry._MODELS, "nan-test", nan_model)
+        assert main(["predict", str(video), "--model", "nan-test", "--full-frame", "--out", str(out), "--quiet"]) == 0
+        records = _strict(out.read_text())["predictions"]
+        assert records and all(k == [0, 0, 0] for r in records for k in r["keypoints"])
+        assert all(r["score"] == 0 for r in records)
+
+        boxes = tmp_path / "boxes.json"
+        boxes.write_text(json.dumps([
+            {"frame": 0, "bbox": [1e300, 1e300, 1e300, 1e300]},
+            {"frame": 0, "bbox": [500, 10, 30, 40]},  # right of the 160-wide frame
+            {"frame": 0, "bbox": [10, 10, 60, 80]},
+        ]))
+        capsys.readouterr()
+        assert main(["predict", str(video), "--model", "tiny-tar-test", "--boxes", str(boxes), "--out", str(out),
+                     "--quiet"]) == 0
+    err = capsys.readouterr().err
+    records = _strict(out.read_text())["predictions"]
+    assert [r["bbox"] for r in records] == [[10, 10, 60, 80]]
+    assert "warning: skipped 2 boxes entirely outside the frame (frames 0..0)" in err
