@@ -372,3 +372,29 @@ def test_predict_never_writes_nan_and_skips_boxes_outside_the_frame(tmp_path, ca
     records = _strict(out.read_text())["predictions"]
     assert [r["bbox"] for r in records] == [[10, 10, 60, 80]]
     assert "warning: skipped 2 boxes entirely outside the frame (frames 0..0)" in err
+
+
+# -- 7. files that are not checkpoints; 9. an empty batch ----------------------------------------
+
+@pytest.mark.parametrize("name", ["passwd", "passwd.pt", "notes.pth", "weights.bin"])
+def test_text_files_given_as_checkpoints_are_named_as_not_checkpoints(tmp_path, name):
+    path = tmp_path / name
+    path.write_text("root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n")
+    with pytest.raises(CheckpointError, match=f"{path} is not a checkpoint: .*starts with b'root:x:0'"):
+        tarpose.load_model(path)
+
+
+def test_a_damaged_pickle_is_a_checkpoint_error_naming_the_file(tmp_path):
+    path = tmp_path / "damaged.pth"
+    path.write_bytes(b"\x80\x02}q\x00(X\x01\x00\x00\x00aq\x01h\x07u.")  # a memo reference that was never stored
+    with pytest.raises(CheckpointError, match=f"cannot read {path} as a PyTorch checkpoint"):
+        tarpose.load_model(path)
+
+
+def test_an_empty_batch_gives_an_empty_result_of_the_right_shape():
+    model = tarpose.TemporalWrapper(tiny_vitpose(), num_frames=5, jta_depth=1).eval()
+    with torch.no_grad():
+        out = model(torch.randn(0, 5, 3, 64, 48), return_initial=True)
+        full = model(torch.randn(2, 5, 3, 64, 48))
+    assert out.heatmaps.shape == (0, *full.shape[1:])
+    assert out.initial_heatmaps.shape == (0, 5, *full.shape[1:])

@@ -153,6 +153,13 @@ def read_pickle(path: str | Path) -> Any:
     import numpy as np
 
     path = Path(path)
+    with path.open("rb") as f:
+        head = f.read(8)
+    if not head.startswith((b"PK\x03\x04", b"\x80")):  # torch.save's zip, or a pickle (protocol >= 2)
+        raise CheckpointError(
+            f"{path} is not a checkpoint: it is neither a safetensors file nor a PyTorch one "
+            f"(zip or pickle); it starts with {head!r}"
+        )
     dtypes = getattr(np, "dtypes", None)  # numpy >= 1.25: one class per dtype
     allowed = [getattr(dtypes, n) for n in dir(dtypes) if n.endswith("DType")] if dtypes else []
     allowed += [_numpy_core_global(name) for name in _NUMPY_DATA_GLOBALS]
@@ -171,7 +178,7 @@ def read_pickle(path: str | Path) -> Any:
             "trust the file, load it yourself and re-save its state dict with "
             "safetensors.torch.save_file"
         ) from None
-    except (EOFError, RuntimeError, ValueError, OSError) as error:
+    except Exception as error:  # a damaged file fails anywhere in the unpickler (KeyError, IndexError...)
         raise CheckpointError(
             f"cannot read {path} as a PyTorch checkpoint ({type(error).__name__}: {error}); it is "
             "truncated or not a checkpoint"
