@@ -390,6 +390,8 @@ class TemporalWrapper(nn.Module, HubMethods):
             expect_bool("frame_valid", frame_valid)
             if not is_tracing() and not bool(frame_valid[:, self.target_index].all()):
                 raise ValueError(f"frame_valid must mark the target frame {self.target_index} valid")
+        if not is_tracing() and features.shape[0] == 0:  # an empty batch: an empty result
+            return heatmaps[:, self.target_index]  # (0, j, hh, wh)
         joints = self.jta(features, heatmaps, frame_valid=frame_valid)  # (b, j, c)
         restored = self.gra(features[:, self.target_index], joints)  # (b, c, h, w)
         return self.decoder(restored)
@@ -417,8 +419,8 @@ class TemporalWrapper(nn.Module, HubMethods):
                 f"num_frames={self.num_frames}"
             )
         features, heatmaps = self.encode(rearrange(clip, "b t c h w -> (b t) c h w"))
-        features = rearrange(features, "(b t) c h w -> b t c h w", b=b)
-        heatmaps = rearrange(heatmaps, "(b t) j h w -> b t j h w", b=b)
+        features = rearrange(features, "(b t) c h w -> b t c h w", t=t)  # t, not b: b may be 0
+        heatmaps = rearrange(heatmaps, "(b t) j h w -> b t j h w", t=t)
         final = self.aggregate_restore(features, heatmaps, frame_valid)
         if return_initial:
             return TemporalOutput(final, heatmaps)
