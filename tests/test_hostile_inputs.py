@@ -121,7 +121,7 @@ def test_a_window_of_a_billion_frames_is_refused(directory):
         ("vitpose", {"embed_dim": 32.0}, "embed_dim must be an integer"),
         ("vitpose", {"qkv_bias": "yes"}, "qkv_bias must be true or false"),
         ("vitpose", {"img_size": [64]}, "img_size must have 2 values"),
-        ("vitpose", {"img_size": [128, 96]}, "img_size=\\(128, 96\\).*position embeddings are for 12 tokens"),
+        ("vitpose", {"img_size": [128, 96]}, "img_size=\\(128, 96\\).*position embeddings are for a 4x3 grid"),
         ("vitpose", {"colour": 1}, "unknown ViTPoseConfig fields \\['colour'\\]"),
         ("temporal", {"num_frames": "5"}, "num_frames must be a number"),
         ("temporal", {"jta_heads": -1}, "jta_heads must be >= 1"),
@@ -398,3 +398,22 @@ def test_an_empty_batch_gives_an_empty_result_of_the_right_shape():
         full = model(torch.randn(2, 5, 3, 64, 48))
     assert out.heatmaps.shape == (0, *full.shape[1:])
     assert out.initial_heatmaps.shape == (0, 5, *full.shape[1:])
+
+
+def test_a_transformers_config_is_held_to_its_weights_too(tmp_path, built):
+    from conftest import hf_vitpose
+
+    directory = tmp_path / "hf"
+    hf_vitpose().save_pretrained(directory)
+    config = json.loads((directory / "config.json").read_text())
+    built.clear()
+    config["backbone_config"]["image_size"] = [16384, 16384]  # a 1024x1024 position table (134 MB unchecked)
+    (directory / "config.json").write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match="position embeddings are for a 4x3 grid"):
+        tarpose.load_model(directory)
+    config["backbone_config"]["image_size"] = [64, 48]
+    config["backbone_config"]["num_attention_heads"] = "many"
+    (directory / "config.json").write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match="malformed checkpoint config"):
+        tarpose.load_model(directory)
+    assert built == []

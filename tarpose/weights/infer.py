@@ -66,12 +66,6 @@ def infer_config(
             f"{source}: cannot tell the input size from {pos.shape[1]} position embeddings; pass "
             "img_size=(H, W) of the checkpoint"
         )
-    if hint is not None and hint != grid and "img_size" not in overrides:
-        raise CheckpointError(
-            f"{source}: its config says img_size={tuple(merged['img_size'])} (a {hint[0]}x{hint[1]} "
-            f"token grid) but its position embeddings are for {pos.shape[1]} tokens; pass img_size= "
-            "to resize them"
-        )
     merged.setdefault("img_size", (grid[0] * patch, grid[1] * patch))
     merged.update(overrides)
     if "num_heads" not in merged:

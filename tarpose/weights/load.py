@@ -11,6 +11,7 @@ and loaded strictly (:func:`~.strict.load_state_strict`), which replaces every t
 from __future__ import annotations
 
 import dataclasses
+import math
 import warnings
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,8 @@ def read_remapped(
         fmt, remapped = remap(state, config, format=format, dataset_index=dataset_index)
     except CheckpointError as error:
         raise CheckpointError(f"{described}: {error}") from None
+    except (TypeError, ValueError, KeyError, IndexError, AttributeError) as error:  # a malformed config's values
+        raise CheckpointError(f"{described}: malformed checkpoint config ({type(error).__name__}: {error})") from None
     if remapped.deprecated:
         warnings.warn(f"{described} is {remapped.deprecated}", FutureWarning, stacklevel=3)
     return remapped, f"{described} ({fmt} layout)"
@@ -136,6 +139,14 @@ def _vitpose_state(
     config, grid = infer_config(remapped.vitpose, remapped.config, overrides, source=source)
     state = dict(remapped.vitpose)
     target = token_grid(config.img_size, config.patch_size, config.patch_padding)
+    if target != grid and "img_size" not in overrides:  # the checkpoint's own img_size: checked
+        stored = sum(v.numel() for v in [*state.values(), *(remapped.temporal or {}).values()])
+        if remapped.format == "tarpose" or math.prod(target) * config.embed_dim > stored:
+            raise CheckpointError(
+                f"{source}: its config says img_size={config.img_size} (a {target[0]}x{target[1]} "
+                f"token grid) but its position embeddings are for a {grid[0]}x{grid[1]} grid; pass "
+                "img_size= to resize them"
+            )
     if target != grid:  # (1, h*w, c) -> (1, h'*w', c), bicubic like mmpretrain
         state["backbone.pos_embed"] = resize_pos_embed(state["backbone.pos_embed"], grid, target)
     return config, state

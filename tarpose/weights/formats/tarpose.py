@@ -213,7 +213,10 @@ def _from_spec(spec: dict[str, Any]) -> dict[str, Any]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # 0.1's option names, as they were
         try:  # checked before the model is built from them
-            base, temporal = split_overrides(options)
+            vitpose = options.get("vitpose")
+            if not isinstance(vitpose, (dict, type(None))):
+                raise TypeError(f"vitpose must be an object, got {vitpose!r:.80}")
+            base, temporal = split_overrides({k: v for k, v in options.items() if k != "vitpose"}, vitpose)
             check_fields(VITPOSE_SPECS, base, what="ViTPoseConfig")
             check_fields(TAR_SPECS, {k: v for k, v in temporal.items() if k not in ("target", "freeze_base")},
                          what="TARConfig")
