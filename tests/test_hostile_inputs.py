@@ -417,3 +417,17 @@ def test_a_transformers_config_is_held_to_its_weights_too(tmp_path, built):
     with pytest.raises(CheckpointError, match="malformed checkpoint config"):
         tarpose.load_model(directory)
     assert built == []
+
+
+def test_resuming_a_checkpoint_with_damaged_tensor_data_is_refused(tmp_path):
+    from tarpose.training import load_checkpoint, save_checkpoint
+
+    model = tiny_vitpose()
+    path = tmp_path / "checkpoint.safetensors"
+    save_checkpoint(path, model.state_dict(), None, {"step": 3})
+    assert load_checkpoint(path).info == {"step": 3}
+    data = bytearray(path.read_bytes())
+    data[-100] ^= 0x40  # one bit of a weight flips; the header still parses
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="is corrupted: its tensors do not match the checksum"):
+        load_checkpoint(path)
