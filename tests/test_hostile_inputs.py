@@ -431,3 +431,28 @@ def test_resuming_a_checkpoint_with_damaged_tensor_data_is_refused(tmp_path):
     path.write_bytes(bytes(data))
     with pytest.raises(ValueError, match="is corrupted: its tensors do not match the checksum"):
         load_checkpoint(path)
+
+
+# -- weak spots: Hub look-ups, evaluate, dtypes, video ----------------------------------------
+
+def test_a_mistyped_local_path_and_an_unreachable_hub_fail_at_once(tmp_path, monkeypatch):
+    import huggingface_hub
+    from huggingface_hub.utils import LocalEntryNotFoundError
+
+    calls: list[str] = []
+
+    def unreachable(repo_id, filename, **kwargs):
+        calls.append(filename)
+        raise LocalEntryNotFoundError("connection timed out and the file is not cached")
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", unreachable)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    (tmp_path / "runs").mkdir()
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(FileNotFoundError, match="the directory runs/ is here, so this is taken as a mistyped local path"):
+        tarpose.load_model("runs/exp1")
+    assert calls == []
+    with pytest.raises(FileNotFoundError, match="the Hugging Face Hub could not be reached"):
+        tarpose.load_model("someone/some-model")
+    assert calls == ["model.safetensors"]  # not every file name, each with its retries

@@ -67,6 +67,12 @@ def resolve_source(
     if path.is_dir():
         return _resolve_directory(path, filename)
     if isinstance(source, str) and _REPO_ID.match(source) and path.suffix not in _CHECKPOINT_SUFFIXES:
+        if path.parent.is_dir() and str(path.parent) not in ("", "."):
+            raise FileNotFoundError(
+                f"no such checkpoint file or directory: {source} (the directory {path.parent}/ is "
+                "here, so this is taken as a mistyped local path, not a Hub repo id; for the Hub "
+                "repo run from another directory)"
+            )
         return _resolve_hub(source, filename, revision, cache_dir, token, local_files_only, force_download)
     raise FileNotFoundError(
         f"no such checkpoint file or directory: {source} (and it is not a Hub repo id "
@@ -125,6 +131,12 @@ def _resolve_hub(
                 weights = download(name)
                 break
             except LocalEntryNotFoundError:
+                if not offline:  # online but not answered: say so now, not after every name's retries
+                    raise FileNotFoundError(
+                        f"{at} is not a local path, and the Hugging Face Hub could not be "
+                        "reached to download it (no network, or the Hub is down) nor is it in the "
+                        "local cache"
+                    ) from None
                 continue  # not cached (offline): try the next name, then report
             except EntryNotFoundError:
                 if filename:
