@@ -456,3 +456,25 @@ def test_a_mistyped_local_path_and_an_unreachable_hub_fail_at_once(tmp_path, mon
     with pytest.raises(FileNotFoundError, match="the Hugging Face Hub could not be reached"):
         tarpose.load_model("someone/some-model")
     assert calls == ["model.safetensors"]  # not every file name, each with its retries
+
+
+def test_evaluate_refuses_nan_scores_instead_of_ranking_them_first(tmp_path, capsys):
+    import copy
+
+    from test_posetrack_eval import hand_case
+
+    from tarpose.cli import main
+    from tarpose.eval.posetrack import evaluate_posetrack
+
+    gt, pred = hand_case()
+    poisoned = copy.deepcopy(pred)
+    poisoned["annotations"][0]["scores"][0] = float("nan")
+    with pytest.raises(ValueError, match="scores that are not finite numbers"):
+        evaluate_posetrack(gt, poisoned)
+    (tmp_path / "gt").mkdir()
+    (tmp_path / "pred").mkdir()
+    (tmp_path / "gt" / "000001_test.json").write_text(json.dumps(gt))
+    (tmp_path / "pred" / "000001_test.json").write_text(json.dumps(poisoned))  # NaN, as Python writes it
+    assert main(["evaluate", "posetrack", str(tmp_path / "gt"), str(tmp_path / "pred")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "not finite numbers" in err[0]
