@@ -128,3 +128,24 @@ def check_fields(specs: Mapping[str, Field], values: Mapping[str, Any], *, what:
     if unknown:
         raise TypeError(f"unknown {what} fields {unknown[:8]}; known: {sorted(specs)}")
     return {k: specs[k].check(k, v) for k, v in values.items()}
+
+
+def expect_dtype(name: str, tensor: Tensor, module: torch.nn.Module) -> None:
+    """Raise ``TypeError`` unless a floating ``tensor`` has the dtype of ``module``'s weights
+    (under autocast, or while tracing, any dtype passes): our message instead of torch's "Input
+    type (c10::Half) and bias type (float) should be the same".
+
+    Args:
+        name: the argument, for the message.
+        tensor: the input.
+        module: the module it goes into.
+    """
+    if is_tracing() or not tensor.is_floating_point():
+        return
+    weight = next((p for p in module.parameters() if p.is_floating_point()), None)
+    if weight is None or weight.dtype == tensor.dtype or torch.is_autocast_enabled(tensor.device.type):
+        return
+    raise TypeError(
+        f"{name} is {tensor.dtype} but the model's weights are {weight.dtype}: convert one "
+        f"(model.to({tensor.dtype}) or {name}.to({weight.dtype})), or run under torch.autocast"
+    )

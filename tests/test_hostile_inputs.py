@@ -478,3 +478,13 @@ def test_evaluate_refuses_nan_scores_instead_of_ranking_them_first(tmp_path, cap
     assert main(["evaluate", "posetrack", str(tmp_path / "gt"), str(tmp_path / "pred")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "not finite numbers" in err[0]
+
+
+def test_mixed_dtypes_are_named_in_our_own_words():
+    model = tarpose.TemporalWrapper(tiny_vitpose(), num_frames=3, jta_depth=1).eval()
+    with pytest.raises(TypeError, match=r"images is torch.float16 but the model's weights are torch.float32"):
+        model(torch.randn(1, 3, 3, 64, 48).half())
+    with pytest.raises(TypeError, match=r"feature_map is torch.float16 but the model's weights are torch.float32"):
+        model.gra(torch.randn(1, 32, 4, 3).half(), torch.randn(1, 5, 32))
+    with torch.autocast("cpu", dtype=torch.bfloat16), torch.no_grad():  # autocast mixes dtypes on purpose
+        assert model(torch.randn(1, 3, 3, 64, 48).bfloat16()).shape == (1, 5, 16, 12)

@@ -13,7 +13,7 @@ import torch
 from einops import rearrange
 from torch import Tensor, nn
 
-from .._checks import Field, check_fields, expect_bool, expect_shape, is_tracing
+from .._checks import Field, check_fields, expect_bool, expect_dtype, expect_shape, is_tracing
 from ..layers.attention import STRATEGIES, Strategy
 from ..layers.gra import RESTORE_MODES, GlobalRestoringAttention, Restore
 from ..layers.jta import JointTemporalAggregator
@@ -368,6 +368,7 @@ class TemporalWrapper(nn.Module, HubMethods):
     def encode(self, images: Tensor) -> tuple[Tensor, Tensor]:
         """Per-frame part: images ``(N, 3, H, W)`` -> maps ``(N, C, h, w)``, heatmaps ``(N, J, Hh, Wh)``."""
         expect_shape("images", images, "(N, 3, H, W)", (None, self.in_chans, None, None))
+        expect_dtype("images", images, self.encoder)
         if self.image_size is not None and tuple(images.shape[-2:]) != self.image_size:
             raise ValueError(
                 f"this model takes {self.image_size[0]}x{self.image_size[1]} crops, got images of "
@@ -385,6 +386,7 @@ class TemporalWrapper(nn.Module, HubMethods):
         window (``frame_valid`` optional bool ``(B, T)``) -> final heatmaps ``(B, J, Hh, Wh)`` of
         the target frame."""
         expect_shape("features", features, "(B, T, C, h, w)", (None, self.num_frames, self.dim, None, None))
+        expect_dtype("features", features, self.jta)
         if frame_valid is not None:
             expect_shape("frame_valid", frame_valid, "(B, T)", (features.shape[0], self.num_frames))
             expect_bool("frame_valid", frame_valid)
