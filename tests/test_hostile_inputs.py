@@ -488,3 +488,40 @@ def test_mixed_dtypes_are_named_in_our_own_words():
         model.gra(torch.randn(1, 32, 4, 3).half(), torch.randn(1, 5, 32))
     with torch.autocast("cpu", dtype=torch.bfloat16), torch.no_grad():  # autocast mixes dtypes on purpose
         assert model(torch.randn(1, 3, 3, 64, 48).bfloat16()).shape == (1, 5, 16, 12)
+
+
+def test_a_truncated_video_is_reported_with_the_frames_read(tmp_path, capsys):
+    from conftest import SHARED
+    from test_cli_predict import TINY, registered_test_models
+
+    from tarpose.cli import main
+    from tarpose.inference import VideoReader
+
+    source = SHARED / "data" / "vtest.avi"
+    if not source.exists():
+        pytest.skip("needs shared/data/vtest.avi")
+    data = source.read_bytes()
+    video = tmp_path / "cut.avi"
+    video.write_bytes(data[: len(data) // 20])  # the first 5%: the header still announces every frame
+    with VideoReader(video) as reader:
+        announced, read = reader.num_frames, sum(1 for _ in reader)
+    assert read < announced
+    with registered_test_models():
+        code = main(["predict", str(video), "--model", TINY, "--full-frame", "--out", str(tmp_path / "k.json"), "--quiet"])
+    assert code == 0
+    assert f"warning: the video ended after {read} of the {announced} frames its header announces" in capsys.readouterr().err
+    assert len(json.loads((tmp_path / "k.json").read_text())["predictions"]) == read
+
+
+def test_a_float_frame_of_0_to_255_is_refused_not_read_as_0_to_1():
+    import numpy as np
+
+    from tarpose.inference import StreamingPredictor
+
+    predictor = StreamingPredictor(tarpose.TemporalWrapper(tiny_vitpose(), num_frames=3, jta_depth=1).eval())
+    frame = np.random.default_rng(0).uniform(0, 255, (120, 160, 3)).astype(np.float32)
+    with pytest.raises(ValueError, match="a float frame must hold values in 0..1, but this one reaches 25"):
+        predictor.push(frame, [[10, 10, 50, 60]])
+    predictor.push(frame / 255, [[10, 10, 50, 60]])  # the same frame in 0..1 is taken
+    with pytest.raises(ValueError, match="float frame must hold values in 0..1"):
+        predictor.push(torch.from_numpy(frame).permute(2, 0, 1), [[10, 10, 50, 60]])

@@ -141,6 +141,11 @@ def run(args: argparse.Namespace) -> int:
                 handle(predictor.flush(), writer)
                 seconds = time.perf_counter() - start
                 json_tmp.write_text(_document(args, reader, predictor, records))
+        expected = min(reader.num_frames, args.max_frames or reader.num_frames)
+        if reader.num_frames and counts["frames"] < expected:
+            print(f"tarpose predict: warning: the video ended after {counts['frames']} of the "
+                  f"{reader.num_frames} frames its header announces (truncated or damaged?): poses "
+                  f"were written for those {counts['frames']}", file=sys.stderr)
         if outside:
             print(f"tarpose predict: warning: skipped {len(outside)} boxes entirely outside the frame "
                   f"(frames {outside[0]}..{outside[-1]}): no pose is given for them", file=sys.stderr)
