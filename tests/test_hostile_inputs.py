@@ -525,3 +525,29 @@ def test_a_float_frame_of_0_to_255_is_refused_not_read_as_0_to_1():
     predictor.push(frame / 255, [[10, 10, 50, 60]])  # the same frame in 0..1 is taken
     with pytest.raises(ValueError, match="float frame must hold values in 0..1"):
         predictor.push(torch.from_numpy(frame).permute(2, 0, 1), [[10, 10, 50, 60]])
+
+
+def test_os_errors_on_output_paths_are_one_line_with_exit_2(tmp_path, capsys):
+    from test_posetrack_eval import hand_case
+
+    from tarpose.cli import main
+
+    gt, pred = hand_case()
+    for name, data in (("gt", gt), ("pred", pred)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "000001_test.json").write_text(json.dumps(data))
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where a directory should be")
+    cases = [
+        ["evaluate", "posetrack", str(tmp_path / "gt"), str(tmp_path / "pred"), "--json", str(blocker / "r.json")],
+        ["convert", str(tmp_path / "missing.pt"), str(blocker / "out")],
+        ["train", "--model", "vitpose-s", "--dataset", "toy_pose_data:ToyPoses", "--steps", "1", "--out", str(blocker / "run")],
+    ]
+    if Path("/dev/full").exists():
+        cases.append(["evaluate", "posetrack", str(tmp_path / "gt"), str(tmp_path / "pred"), "--json", "/dev/full"])
+    for argv in cases:
+        capsys.readouterr()
+        assert main(argv) == 2, argv
+        err = [line for line in capsys.readouterr().err.strip().splitlines() if "warning" not in line]
+        assert len(err) == 1 and err[0].startswith(f"tarpose {argv[0]}: error: "), (argv, err)
+    assert blocker.read_text() == "a file where a directory should be"
