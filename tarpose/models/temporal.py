@@ -414,7 +414,7 @@ class TemporalWrapper(nn.Module, HubMethods):
             ``(B, J, Hh, Wh)``, or a [TemporalOutput][tarpose.TemporalOutput] when ``return_initial``.
         """
         expect_shape("clip", clip, "(B, T, 3, H, W)", (None, None, self.in_chans, None, None))
-        b, t = clip.shape[:2]
+        t = clip.shape[1]
         if t != self.num_frames:
             raise ValueError(
                 f"clip has T={t} frames (shape {tuple(clip.shape)}) but the model was built for "

@@ -219,4 +219,4 @@ def _data_config(remapped: Remapped, config: ViTPoseConfig, source: str) -> Data
         raise CheckpointError(f"{source}: invalid data config: {error}") from None
 
 
-__all__ = ["TEMPORAL_OPTIONS", "build_model", "check_size", "build_vitpose", "read_remapped", "skip_init"]
+__all__ = ["TEMPORAL_OPTIONS", "build_model", "build_vitpose", "check_size", "read_remapped", "skip_init"]

@@ -178,7 +178,7 @@ def read_pickle(path: str | Path) -> Any:
             "trust the file, load it yourself and re-save its state dict with "
             "safetensors.torch.save_file"
         ) from None
-    except Exception as error:  # a damaged file fails anywhere in the unpickler (KeyError, IndexError...)
+    except Exception as error:  # noqa: BLE001 -- a damaged file fails anywhere in the unpickler (KeyError...)
         raise CheckpointError(
             f"cannot read {path} as a PyTorch checkpoint ({type(error).__name__}: {error}); it is "
             "truncated or not a checkpoint"

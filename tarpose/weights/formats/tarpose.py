@@ -33,7 +33,13 @@ from torch import Tensor, nn
 from ..._checks import check_fields
 from ...models.init import skip_init
 from ...models.registry import model_entrypoint
-from ...models.temporal import RENAMED_OPTIONS, TAR_FIELDS, TAR_SPECS, TemporalWrapper, split_overrides
+from ...models.temporal import (
+    RENAMED_OPTIONS,
+    TAR_FIELDS,
+    TAR_SPECS,
+    TemporalWrapper,
+    split_overrides,
+)
 from ...models.vitpose import VITPOSE_SPECS, ViTPose
 from ...preprocess import DATA_SPECS, DataConfig
 from ..errors import CheckpointError
