@@ -178,7 +178,7 @@ def test_parameter_groups_split_base_and_new_and_skip_decay_of_vectors():
     assert groups["base"]["weight_decay"] == 0.05 and groups["new/no_decay"]["weight_decay"] == 0.0
     no_decay = ids(groups["base/no_decay"]["params"]) | ids(groups["new/no_decay"]["params"])
     for p in (
-        model.gra.gate,
+        model.gra.attn.out_proj.bias,
         model.jta.query_embed,
         model.jta.query_pos,
         model.encoder.backbone.pos_embed

@@ -153,6 +153,8 @@ class TARConfig:
         return cls(**{**LEGACY_VALUES, **values})
 
 
+#: the submodules TAR adds to the base model (the prefixes of their weights' names)
+TEMPORAL_MODULES: tuple[str, ...] = ("jta", "gra", "heatmap_embed")
 #: what a saved config without these fields meant (they were added later with other defaults)
 LEGACY_VALUES: dict[str, Any] = {"restore": "residual", "gra_ffn_ratio": 0.0, "heatmap_embed": False}
 #: the names of :class:`TARConfig`'s fields

@@ -32,7 +32,7 @@ from torch import Tensor, nn
 
 from ...models.init import skip_init
 from ...models.registry import model_entrypoint
-from ...models.temporal import RENAMED_OPTIONS, TAR_FIELDS, TemporalWrapper
+from ...models.temporal import RENAMED_OPTIONS, TAR_FIELDS, TEMPORAL_MODULES, TemporalWrapper
 from ...models.vitpose import ViTPose
 from ...preprocess import DataConfig
 from ..errors import CheckpointError
@@ -110,8 +110,9 @@ def from_tarpose(state: dict[str, Tensor], config: dict[str, Any] | None = None)
         )
     vitpose = {"backbone." + k: v for k, v in take(state, "encoder.").items()}
     vitpose.update({"keypoint_head." + k: v for k, v in take(state, "decoder.").items()})
-    temporal = {k: v for k, v in state.items() if k.startswith(("jta.", "gra."))}
-    other = [k for k in state if not k.startswith(("encoder.", "decoder.", "jta.", "gra."))]
+    new = tuple(f"{name}." for name in TEMPORAL_MODULES)
+    temporal = {k: v for k, v in state.items() if k.startswith(new)}
+    other = [k for k in state if not k.startswith(("encoder.", "decoder.", *new))]
     if other:
         raise CheckpointError(f"unexpected keys in a tarpose TemporalWrapper checkpoint: {other[:8]}")
     return Remapped(
