@@ -63,6 +63,11 @@ def test_training_script_reproduces_loadable_models(tmp_path):
     baseline = json.loads((tmp_path / "work" / "single" / "train.json").read_text())
     assert trained["config"]["steps"] == baseline["config"]["steps"]  # the same budget
     assert trained["config"]["batch_size"] == baseline["config"]["batch_size"]
+    # the temporal model's base is the single-frame model, bit for bit (trained frozen on top of it)
+    single = tarpose.load_model(tmp_path / "assets" / "vitpose-demo")
+    temporal = tarpose.load_model(tmp_path / "assets" / "tar-vitpose-demo")
+    for mine, theirs in zip(temporal.base_parameters(), single.parameters(), strict=True):
+        assert torch.equal(mine, theirs)
 
 
 def test_stream_video_equals_the_predict_command(tmp_path):
