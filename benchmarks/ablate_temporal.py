@@ -250,7 +250,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, required=True)
     parser.add_argument("--arms", default="", help="comma-separated arms (ARM or ARM@STEPS)")
     parser.add_argument("--base", type=Path, help="a trained single-frame run (default: bundled vitpose-demo)")
-    parser.add_argument("--cache", type=Path, default=Path("/work/cache"))
+    parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "tarpose" / "ablation",
+                        help="rendered crops, shared by every arm (default: ~/.cache/tarpose/ablation)")
     parser.add_argument("--steps", type=int, default=1600)
     parser.add_argument("--videos", type=int, default=500)
     parser.add_argument("--first-video", type=int, default=500_000)
