@@ -37,7 +37,7 @@ def _blob(**_: object) -> tarpose.TemporalWrapper:
     encoder = BlobEncoder()
     encoder.image_size = (64, 48)
     model = tarpose.TemporalWrapper(encoder=encoder, decoder=BlobDecoder(), num_frames=3, dim=8,
-                                    num_joints=17, jta_depth=1)
+                                    num_joints=17, jta_depth=1, heatmap_stride=1)  # heatmaps at token size
     model.image_size = (64, 48)
     return model.eval()
 

@@ -413,6 +413,13 @@ class TemporalWrapper(nn.Module, HubMethods):
         joints = self.jta(features, heatmaps, frame_valid=frame_valid)  # (b, j, c)
         evidence = None
         if self.heatmap_embed is not None:
+            s, (h, w), (hh, wh) = self.config.heatmap_stride, features.shape[-2:], heatmaps.shape[-2:]
+            if (hh, wh) != (h * s, w * s):
+                raise ValueError(
+                    f"heatmaps of {hh}x{wh} pixels are not heatmap_stride={s} times the {h}x{w} "
+                    "feature map: set TARConfig(heatmap_stride=...) to the decoder's upsampling "
+                    "factor, or heatmap_embed=False"
+                )
             evidence = self.heatmap_embed(heatmaps, self.target_index, frame_valid)  # (b, c, h, w)
         restored = self.gra(features[:, self.target_index], joints, evidence)  # (b, c, h, w)
         return self.decoder(restored)
