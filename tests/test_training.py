@@ -225,7 +225,7 @@ def test_freeze_base_trains_only_the_new_modules():
     train(model, ToyPoses(size=8), config, log=None, device="cpu")
     after = model.state_dict()
     base = [k for k in after if k.startswith(("encoder.", "decoder."))]
-    new = [k for k in after if k.startswith(("jta.", "gra."))]
+    new = [k for k in after if k.startswith(("jta.", "gra.", "heatmap_embed."))]
     assert base and new and len(base) + len(new) == len(after)
     assert all(torch.equal(after[k], before[k]) for k in base)  # incl. BN running statistics
     assert all(

@@ -88,7 +88,7 @@ class GlobalRestoringAttention(nn.Module):
             feature_map: ``(B, C, h, w)``.
             joint_tokens: ``(B, J, C)`` from :class:`~tarpose.JointTemporalAggregator`.
             evidence: optional ``(B, C, h, w)`` added to the restored map before the FFN, e.g. the
-                window's heatmaps from :class:`~tarpose.layers.heatmap_embed.HeatmapEmbedding`.
+                window's heatmaps from [HeatmapEmbedding][tarpose.HeatmapEmbedding].
 
         Returns:
             ``(B, C, h, w)``.

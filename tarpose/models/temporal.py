@@ -65,7 +65,7 @@ class TARConfig:
         heatmap_embed: add the window's initial heatmaps (neighbours' mean and the target's own,
             ``heatmap_stride`` x ``heatmap_stride`` pixels per token) to the restored map through
             a zero-initialised linear layer, see
-            [HeatmapEmbedding][tarpose.layers.heatmap_embed.HeatmapEmbedding]: JTA's joint tokens
+            [HeatmapEmbedding][tarpose.HeatmapEmbedding]: JTA's joint tokens
             say where a joint is to within a token; these say where inside it.
         heatmap_stride: heatmap pixels per feature-map token side (4 for ViTPose's decoders).
         position: add fixed sine-cosine codes of the token positions to JTA's frame tokens and
