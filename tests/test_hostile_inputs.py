@@ -311,9 +311,10 @@ with registered_test_models():
 
 def test_nan_in_an_excluded_frame_does_not_reach_the_output():
     torch.manual_seed(0)
-    model = tarpose.TemporalWrapper(tiny_vitpose(), num_frames=5, jta_depth=2).eval()
-    with torch.no_grad():
-        model.gra.gate.fill_(0.5)  # GRA's restoring step on, so JTA's tokens reach the output
+    model = tarpose.TemporalWrapper(tiny_vitpose(), num_frames=5, jta_depth=2, restore="residual").eval()
+    with torch.no_grad():  # every path from the window to the output open: GRA's gate, the heatmap embedding
+        model.gra.gate.fill_(0.5)
+        model.heatmap_embed.proj.weight.normal_(0, 0.1)
     clip = torch.randn(2, 5, 3, 64, 48)
     valid = torch.tensor([[False, True, True, True, True], [True, True, True, True, True]])
     other = clip.clone()
