@@ -78,7 +78,8 @@ def test_blob_is_found_where_it_is_through_the_whole_pipeline():
     Its 4x4 average pooling centres heatmap pixel j on crop pixels 4j .. 4j+3: the "biased"
     geometry, which the predictor is told (the wrapper of a custom encoder says "udp")."""
     model = tarpose.TemporalWrapper(
-        encoder=BlobEncoder(), decoder=BlobDecoder(), num_frames=3, dim=8, num_joints=17, jta_depth=1
+        encoder=BlobEncoder(), decoder=BlobDecoder(), num_frames=3, dim=8, num_joints=17, jta_depth=1,
+        heatmap_stride=1,  # the blob decoder's heatmaps are at token size
     )
     points = [(71.3, 48.6), (40.8, 80.2), (120.55, 30.1)]
     boxes = [(50.0, 20.0, 40.0, 60.0), (20.0, 40.0, 50.0, 70.0), (95.0, 5.0, 60.0, 60.0)]
