@@ -30,7 +30,7 @@ DEMO_CONFIG: dict[str, Any] = {
     "decoder": "classic", "deconv_channels": 64,
 }
 #: the geometry (:mod:`tarpose.geometry`) the bundled weights were trained in, tarpose 0.1's,
-#: which their ``config.json`` records (``"data"``)
+#: which their ``config.json`` records (``"data"``) and their pretrained entry states
 DEMO_GEOMETRY = "biased"
 
 #: the temporal part of the demo TAR-ViTPose
@@ -57,6 +57,7 @@ for _name, _what in (
 ):
     register_pretrained(
         _name,
-        PretrainedCfg(str(ASSETS / _name), img_size=DEMO_CONFIG["img_size"], description=_what),
+        PretrainedCfg(str(ASSETS / _name), img_size=DEMO_CONFIG["img_size"], description=_what,
+                      data={"geometry": DEMO_GEOMETRY}),
         temporal=False,
     )
