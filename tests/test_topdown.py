@@ -102,7 +102,8 @@ def test_the_predictor_crops_and_decodes_in_the_model_s_geometry():
     recorded as "biased" is read right, and read as "udp" (the default of a custom encoder's
     wrapper, or named) it is not; a geometry= argument wins over the model's."""
     model = tarpose.TemporalWrapper(
-        encoder=BlobEncoder(), decoder=BlobDecoder(), num_frames=3, dim=8, num_joints=17, jta_depth=1
+        encoder=BlobEncoder(), decoder=BlobDecoder(), num_frames=3, dim=8, num_joints=17, jta_depth=1,
+        heatmap_stride=1,  # the blob decoder's heatmaps are at token size
     )
     points = [(71.3, 48.6), (40.8, 80.2), (120.55, 30.1)]
     boxes = [(50.0, 20.0, 40.0, 60.0), (20.0, 40.0, 50.0, 70.0), (95.0, 5.0, 60.0, 60.0)]
