@@ -8,6 +8,7 @@ tokens and revisions all apply) when the source is a repo id.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass
@@ -116,6 +117,9 @@ def _resolve_hub(
 
     at = f"{repo_id}" + (f" (revision {revision})" if revision else "")
     offline = local_files_only or constants.HF_HUB_OFFLINE
+    unreachable = not offline and not hub_reachable()
+    if unreachable:  # the cache only, at once (huggingface_hub would retry for ~25 s a file)
+        local_files_only = True
     weights: Path | None = None
     try:
         for name in [filename] if filename else WEIGHT_FILES:
@@ -136,6 +140,8 @@ def _resolve_hub(
         raise FileNotFoundError(f"Hub repo {repo_id} has no revision {revision!r}") from None
     if weights is None:
         names = filename or " / ".join(WEIGHT_FILES)
+        if unreachable:
+            raise FileNotFoundError(offline_message(at, "it"))
         if offline:
             cache = cache_dir or constants.HF_HUB_CACHE
             raise FileNotFoundError(
@@ -162,3 +168,59 @@ def _read_config(path: Path) -> dict[str, Any] | None:
     if not isinstance(config, dict):
         raise CheckpointError(f"{path} must hold a JSON object, got {type(config).__name__}")
     return config
+
+
+def _network_errors() -> tuple[type[BaseException], ...]:
+    """The exceptions of a request that got no answer, for the HTTP clients huggingface_hub uses."""
+    errors: list[type[BaseException]] = [OSError]
+    try:
+        import httpx
+
+        errors.append(httpx.TransportError)
+    except ImportError:
+        pass
+    try:
+        import requests
+
+        errors.append(requests.RequestException)
+    except ImportError:
+        pass
+    return tuple(errors)
+
+
+@functools.lru_cache(maxsize=8)
+def _reachable(endpoint: str, timeout: float) -> bool:
+    from huggingface_hub.utils import get_session
+
+    try:
+        get_session().head(endpoint, timeout=timeout)  # any HTTP answer will do
+    except _network_errors():
+        return False
+    return True
+
+
+def hub_reachable(timeout: float = 5.0) -> bool:
+    """Whether the Hugging Face Hub endpoint answers at all: one request, no retries; the answer
+    is remembered for the process."""
+    from huggingface_hub import constants
+
+    return _reachable(constants.ENDPOINT, timeout)
+
+
+def offline_message(repo_id: str, what: str) -> str:
+    """The one-line error for a repo that is not cached while the Hub cannot be reached."""
+    from huggingface_hub import constants
+
+    return (
+        f"the Hugging Face Hub cannot be reached ({constants.ENDPOINT}) and {repo_id} is not in the "
+        f"local cache ({constants.HF_HUB_CACHE}): connect once to download {what}; with "
+        "HF_HUB_OFFLINE=1 the cache is used without trying the network"
+    )
+
+
+def hub_access(local_files_only: bool) -> bool:
+    """``local_files_only`` for a Hub download: ``True`` when asked, when ``HF_HUB_OFFLINE`` is set
+    or when the Hub cannot be reached (then only the cache is read, at once)."""
+    from huggingface_hub import constants
+
+    return bool(local_files_only or constants.HF_HUB_OFFLINE or not hub_reachable())
