@@ -6,7 +6,7 @@ The public API::
     TemporalWrapper                                                     # retrofit a model
     ViTPose, ViTPoseConfig, create_model, list_models                  # built-in ViTPose
     load_vitpose, load_model, convert_tar_checkpoint                   # checkpoints, the Hub
-    StreamingPredictor                                                  # video (tarpose.inference)
+    PoseInferencer, StreamingPredictor                                  # video (tarpose.inference)
     load_demo_models                                                    # the bundled demo models
 """
 
@@ -15,7 +15,7 @@ from .models import ViTPose, ViTPoseConfig, create_model, list_models, register_
 from .weights.convert import convert_tar_checkpoint
 from .weights.load import load_model, load_vitpose
 from .wrapper import TemporalOutput, TemporalWrapper
-from .inference import StreamingPredictor  # noqa: E402  (after the wrapper it builds on)
+from .inference import PoseInferencer, StreamingPredictor  # noqa: E402  (after the wrapper it builds on)
 from .demo import load_demo_models  # noqa: E402
 
 __version__ = "0.1.0"
@@ -23,6 +23,7 @@ __version__ = "0.1.0"
 __all__ = [
     "GlobalRestoringAttention",
     "JointTemporalAggregator",
+    "PoseInferencer",
     "StreamingPredictor",
     "TemporalOutput",
     "TemporalWrapper",

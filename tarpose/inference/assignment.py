@@ -26,8 +26,8 @@ def linear_assignment(cost: Any) -> tuple[np.ndarray, np.ndarray]:
         cost: ``(N, M)`` finite real costs.
 
     Returns:
-        ``rows``, ``cols``: int64 ``(min(N, M),)``, ``rows`` ascending; the pairs are
-        ``(rows[k], cols[k])``.
+        The row indices and the column indices, int64 ``(min(N, M),)`` each, rows ascending: the
+        pairs are ``(rows[k], cols[k])``.
     """
     cost = np.asarray(cost, dtype=np.float64)
     if cost.ndim != 2:

@@ -39,7 +39,14 @@ def resolve_model(source: str | os.PathLike[str] | nn.Module, *, warn: bool = Tr
         else:
             model = _random(str(source), warn)
     else:
-        model = tarpose.load_model(source)
+        try:
+            model = tarpose.load_model(source)
+        except FileNotFoundError as error:
+            if isinstance(source, str) and "/" not in source and not os.path.exists(source):
+                from ..models.registry import unknown_name_hint  # a mistyped registered name?
+
+                raise FileNotFoundError(f"{str(error).splitlines()[0]}; {unknown_name_hint(source)}") from None
+            raise
     if not hasattr(model, "aggregate_restore"):
         model = SingleFrameModel(model)
     return model.eval()

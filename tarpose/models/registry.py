@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 import inspect
 from collections.abc import Callable
@@ -46,6 +47,14 @@ def list_models(pattern: str | None = None, pretrained: bool = False) -> list[st
     return names if pattern is None else [n for n in names if fnmatch.fnmatch(n, pattern)]
 
 
+def unknown_name_hint(name: str) -> str:
+    """``"did you mean 'x'? "`` for the registered names closest to ``name`` (if any), then where
+    to find them all."""
+    close = difflib.get_close_matches(name, list_models(), n=3, cutoff=0.6)
+    guess = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
+    return f"{guess}`tarpose models` lists the registered names"
+
+
 def create_model(name: str, pretrained: bool = False, **overrides: Any) -> nn.Module:
     """Build a registered model; keyword overrides go to its config (e.g. ``img_size=(384, 288)``).
 
@@ -58,7 +67,7 @@ def create_model(name: str, pretrained: bool = False, **overrides: Any) -> nn.Mo
     size and normalisation they expect.
     """
     if name not in _MODELS:
-        raise ValueError(f"unknown model {name!r}; known: {', '.join(list_models())}")
+        raise ValueError(f"unknown model {name!r}; {unknown_name_hint(name)}: {', '.join(list_models())}")
     if not pretrained:
         return _MODELS[name](**overrides)
     cfg = pretrained_cfg(name)

@@ -171,20 +171,16 @@ def _read_config(path: Path) -> dict[str, Any] | None:
 
 
 def _network_errors() -> tuple[type[BaseException], ...]:
-    """The exceptions of a request that got no answer, for the HTTP clients huggingface_hub uses."""
+    """The exceptions of a request that got no answer, for each HTTP client huggingface_hub has
+    used (requests up to 0.x, httpx in 1.x, httpx2 in 2.x)."""
+    import importlib
+
     errors: list[type[BaseException]] = [OSError]
-    try:
-        import httpx
-
-        errors.append(httpx.TransportError)
-    except ImportError:
-        pass
-    try:
-        import requests
-
-        errors.append(requests.RequestException)
-    except ImportError:
-        pass
+    for module, name in (("httpx2", "TransportError"), ("httpx", "TransportError"), ("requests", "RequestException")):
+        try:
+            errors.append(getattr(importlib.import_module(module), name))
+        except (ImportError, AttributeError):
+            pass
     return tuple(errors)
 
 
