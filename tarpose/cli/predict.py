@@ -139,7 +139,7 @@ def _run(args: argparse.Namespace, source: Any) -> int:
         raise CLIError(str(error).splitlines()[0]) from None
     threads = apply_threads(args.threads, inferencer.model)
     predictor = inferencer.predictor
-    if mode is None and predictor.mode == "causal" and predictor.window > 1:
+    if mode is None and predictor.mode == "causal" and predictor.window.length > 1:
         print("tarpose predict: the model's target is the last frame of its window: causal mode",
               file=sys.stderr)
     try:

@@ -223,7 +223,7 @@ class PoseInferencer:
             "model": str(self.model_name),
             "detector": type(self.detector).__name__,
             "mode": self.predictor.mode,
-            "num_frames_window": self.predictor.window,
+            "num_frames_window": self.predictor.window.length,
             "flip_test": bool(self.predictor.flip),
             "keypoint_names": list(COCO_KEYPOINTS) if coco else None,
             "skeleton": [list(p) for p in COCO_SKELETON] if coco else None,
