@@ -208,8 +208,9 @@ def test_rtdetr_offline_and_uncached_fails_at_once(tmp_path, monkeypatch):
 
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "empty-cache"))
-    with pytest.raises(FileNotFoundError, match="HF_HUB_OFFLINE=1"):
+    with pytest.raises(FileNotFoundError, match="HF_HUB_OFFLINE is set") as error:
         RTDetrDetector("PekingU/rtdetr_r50vd_coco_o365")
+    assert "cannot be reached" not in str(error.value)  # the network was not tried: do not blame it
 
 
 # -- HOG on real footage ------------------------------------------------------------------------

@@ -53,16 +53,16 @@ class PoseInferencer:
 
     Args:
         model: a temporal or single-frame model, or anything
-            :func:`~tarpose.inference.resolve_model` takes (a registered name, a checkpoint
+            `tarpose.inference.resolve_model` takes (a registered name, a checkpoint
             directory or file, a Hub id, an exported ``.onnx``).
         detector: ``"rtdetr"`` (default), ``"hog"``, ``"full-frame"``, a boxes JSON file, a
-            :class:`~tarpose.inference.detection.PersonDetector` or a function ``frame -> boxes``
-            (see :func:`~tarpose.inference.detection.make_detector`).
+            `tarpose.inference.detection.PersonDetector` or a function ``frame -> boxes``
+            (see `tarpose.inference.detection.make_detector`).
         detector_model: the RT-DETR checkpoint (default ``PekingU/rtdetr_r50vd_coco_o365``).
         detector_threshold: lowest detection score kept.
         nms_iou: non-maximum suppression of the detections above this IoU (default: none).
-        tracker: a tracker (default: a new :class:`~tarpose.inference.ByteTracker`).
-        smooth: keypoint smoothing, passed to the :class:`~tarpose.inference.StreamingPredictor`
+        tracker: a tracker (default: a new [ByteTracker][tarpose.inference.ByteTracker]).
+        smooth: keypoint smoothing, passed to the [StreamingPredictor][tarpose.inference.StreamingPredictor]
             (``None``: none).
         device: where the pose model and the RT-DETR detector run (``"cpu"``, ``"cuda"``).
         mode: ``"centred"``, ``"causal"`` or ``"exact"`` (default: from the model).
@@ -121,7 +121,7 @@ class PoseInferencer:
             max_frames: stop after this many frames.
 
         Yields:
-            one :class:`~tarpose.inference.FramePoses` per frame (its ``image`` is the frame),
+            one [FramePoses][tarpose.inference.FramePoses] per frame (its ``image`` is the frame),
             as soon as its window is complete (``T//2`` frames later in centred mode).
         """
         if max_frames is not None and max_frames < 1:
@@ -172,8 +172,8 @@ class PoseInferencer:
         """Run over ``source`` and write the results: what ``tarpose predict`` does.
 
         Args:
-            source: as for :meth:`__call__`.
-            out: the keypoints as JSON (:func:`poses_document`'s layout).
+            source: as for `__call__`.
+            out: the keypoints as JSON (`poses_document`'s layout).
             render: an overlay video (``.mp4``, ``.mkv``, ``.avi``, ``.mov``, ``.webm``) or
                 ``.png`` image(s): one file for a one-frame source, ``NAME_000000.png``... otherwise.
             max_frames: stop after this many frames.

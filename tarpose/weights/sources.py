@@ -207,14 +207,24 @@ def hub_reachable(timeout: float = 5.0) -> bool:
 
 
 def offline_message(repo_id: str, what: str) -> str:
-    """The one-line error for a repo that is not cached while the Hub cannot be reached."""
+    """The one-line error for a Hub repo that is not in the local cache while downloads are off:
+    ``HF_HUB_OFFLINE`` is set, or the Hub cannot be reached, or ``local_files_only`` was asked.
+
+    Args:
+        repo_id: the repo (and revision) that was looked for.
+        what: what it holds, for the message (``"the RT-DETR detector"``).
+    """
     from huggingface_hub import constants
 
-    return (
-        f"the Hugging Face Hub cannot be reached ({constants.ENDPOINT}) and {repo_id} is not in the "
-        f"local cache ({constants.HF_HUB_CACHE}): connect once to download {what}; with "
-        "HF_HUB_OFFLINE=1 the cache is used without trying the network"
-    )
+    cache = f"{repo_id} is not in the local Hugging Face cache ({constants.HF_HUB_CACHE})"
+    if constants.HF_HUB_OFFLINE:
+        return f"HF_HUB_OFFLINE is set and {cache}: unset it and connect once to download {what}"
+    if not hub_reachable():
+        return (
+            f"the Hugging Face Hub cannot be reached ({constants.ENDPOINT}) and {cache}: connect once "
+            f"to download {what}; with HF_HUB_OFFLINE=1 the cache is used without trying the network"
+        )
+    return f"{cache} and downloads are off (local_files_only=True): download {what} once"
 
 
 def hub_access(local_files_only: bool) -> bool:
