@@ -8,10 +8,13 @@ missing optional dependency) ends the command with a one-line message and exit s
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 #: subcommand -> module implementing it
@@ -73,13 +76,18 @@ def apply_threads(threads: int | None, model: Any) -> int:
     return threads
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread like Ctrl-C, so every output in progress is removed."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        code = int(args._run(args) or 0)
-        sys.stdout.flush()  # a closed pipe (tarpose models | head) shows here, inside the try
+        with _sigterm_interrupts():
+            code = int(args._run(args) or 0)
+            sys.stdout.flush()  # a closed pipe (tarpose models | head) shows here, inside the try
         return code
-    except BrokenPipeError:
+    except BrokenPipeError:  # (an OSError: before the clause below)
         # the reader went away (head, less): stop quietly, as a command killed by SIGPIPE would
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # Python's final flush of stdout must not fail again
@@ -87,6 +95,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CLIError as error:
         print(f"tarpose {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except OSError as error:  # an output path that is read-only, full, missing...
+        where = f": {error.filename}" if error.filename else ""
+        print(f"tarpose {args.command}: error: {error.strerror or error}{where}", file=sys.stderr)
+        return 2
+    except Terminated:
+        print(f"tarpose {args.command}: terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except ImportError as error:
         if getattr(error, "name", None) is None and "pip install" not in str(error):
             raise
@@ -95,3 +110,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"tarpose {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """Turn SIGTERM into :class:`Terminated` while a command runs (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum: int, frame: object) -> None:
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -149,6 +149,15 @@ def _run(args: argparse.Namespace, source: Any) -> int:
         )
     except ValueError as error:  # a frame that cannot be decoded, frames of varying size...
         raise CLIError(str(error).splitlines()[0]) from None
+    expected = min(source.num_frames or 0, args.max_frames or source.num_frames or 0)
+    if source.kind == "video" and summary.frames < expected:
+        print(f"tarpose predict: warning: the video ended after {summary.frames} of the "
+              f"{source.num_frames} frames its header announces (truncated or damaged?): poses "
+              f"were written for those {summary.frames}", file=sys.stderr)
+    outside = inferencer.outside
+    if outside:
+        print(f"tarpose predict: warning: skipped {len(outside)} boxes entirely outside the frame "
+              f"(frames {outside[0]}..{outside[-1]}): no pose is given for them", file=sys.stderr)
     if isinstance(detector, BoxesFile) and args.max_frames is None:
         beyond = [i for i in detector.frames if i >= summary.frames]
         if beyond:

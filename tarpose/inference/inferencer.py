@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from ..atomic import atomic_output
-from .detection import PersonDetector, make_detector
+from .detection import Detections, PersonDetector, make_detector
 from .frames import FrameSource, open_frames
 from .source import resolve_model
 from .stream import FramePoses, StreamingPredictor
@@ -110,6 +110,7 @@ class PoseInferencer:
                 raise ValueError("smooth= needs a StreamingPredictor with keypoint smoothing") from None
             raise
         self.frames_read = 0
+        self.outside: list[int] = []  # the frame of every box skipped for lying outside its frame
         self.source: FrameSource | None = None
 
     def __call__(self, source: Any, *, max_frames: int | None = None) -> Iterator[FramePoses]:
@@ -129,6 +130,7 @@ class PoseInferencer:
         frames = open_frames(source)
         self.source = frames
         self.frames_read = 0
+        self.outside = []
         predictor, detector = self.predictor, self.detector
         batch_size = 1 if frames.kind == "webcam" else max(1, int(getattr(detector, "batch_size", 1)))
         waiting: dict[int, Any] = {}
@@ -136,6 +138,7 @@ class PoseInferencer:
         def run(batch: list[tuple[int, Any]]) -> Iterator[FramePoses]:
             found = detector.detect([f for _, f in batch], [i for i, _ in batch])
             for (index, frame), people in zip(batch, found):
+                people = self._inside(people, frame, index)
                 waiting[index] = frame
                 for poses in predictor.push(frame, people.boxes, people.track_ids, people.scores):
                     poses.image = waiting.pop(poses.index)
@@ -157,6 +160,17 @@ class PoseInferencer:
             for poses in predictor.flush():
                 poses.image = waiting.pop(poses.index)
                 yield poses
+
+    def _inside(self, people: Detections, frame: Any, index: int) -> Detections:
+        """The detections whose boxes overlap the frame (a pose for a box the image does not show
+        would be made up); each one skipped is noted in ``outside`` by its frame index."""
+        height, width = (frame.shape[-2:] if isinstance(frame, torch.Tensor) else frame.shape[:2])
+        x, y, w, h = people.boxes.unbind(-1)  # each (n,)
+        keep = (x < width) & (y < height) & (x + w > 0) & (y + h > 0)
+        if bool(keep.all()):
+            return people
+        self.outside.extend([index] * int((~keep).sum()))
+        return people.select(keep.nonzero().flatten())
 
     def predict(
         self,
@@ -233,9 +247,12 @@ class PoseInferencer:
 
 def poses_document(records: list[dict[str, Any]], metadata: dict[str, Any]) -> str:
     """The keypoints JSON of ``tarpose predict``: ``metadata``'s keys, then ``"predictions"``,
-    one record per line (:meth:`~tarpose.inference.FramePoses.records`)."""
-    lines = [f" {json.dumps(key)}: {json.dumps(value, separators=(',', ':'))}," for key, value in metadata.items()]
-    body = ",\n".join("  " + json.dumps(r, separators=(",", ":")) for r in records)
+    one record per line (:meth:`~tarpose.inference.FramePoses.records`); strict JSON (no NaN)."""
+    lines = [
+        f" {json.dumps(key)}: {json.dumps(value, separators=(',', ':'), allow_nan=False)},"
+        for key, value in metadata.items()
+    ]
+    body = ",\n".join("  " + json.dumps(r, separators=(",", ":"), allow_nan=False) for r in records)
     text = "{\n" + "\n".join(lines) + '\n "predictions": [\n' + body + "\n ]\n}\n"
     json.loads(text)  # the hand-joined document must parse
     return text
