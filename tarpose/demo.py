@@ -1,14 +1,14 @@
 """The bundled demo models and the comparison that shows what temporal aggregation buys.
 
 Two models ship inside tarpose, both trained on the procedural videos of
-:mod:`tarpose.data.synthetic` with ``tarpose train`` (``examples/train_demo.py`` reproduces them):
+``tarpose.data.synthetic`` with ``tarpose train`` (``examples/train_demo.py`` reproduces them):
 
 - ``vitpose-demo``: a small single-frame ViTPose, and
 - ``tar-vitpose-demo``: the same ViTPose wrapped in JTA/GRA, trained for as many extra steps as
   the single-frame model got after their shared first stage.
 
-:func:`load_demo_models` loads both; :func:`predict_video` runs them over every frame of a video
-(windows ``t-2 .. t+2`` cropped with frame ``t``'s box); :func:`compare` scores them on clean and
+[load_demo_models][tarpose.demo.load_demo_models] loads both; [predict_video][tarpose.demo.predict_video] runs them over every frame of a video
+(windows ``t-2 .. t+2`` cropped with frame ``t``'s box); [compare][tarpose.demo.compare] scores them on clean and
 corrupted frames (PCK@0.05 of the box's longer side, COCO OKS AP, jitter).
 """
 
@@ -41,12 +41,12 @@ DEMO_WEIGHTS: dict[str, str] = {
 }
 #: names of the two models in results, as in ``tarpose demo --json``
 SINGLE, TEMPORAL = "single_frame", "temporal"
-#: motion-speed buckets of ``compare(..., speeds=True)``: name -> ``[low, high)`` of
-#: [motion_speed][tarpose.demo.motion_speed] (% of the box's longer side per frame). On the test
-#: split about a third of the frames is slow, half medium and a fifth fast.
 SPEED_BUCKETS: dict[str, tuple[float, float]] = {
     "slow": (0.0, 0.5), "medium": (0.5, 1.0), "fast": (1.0, float("inf")),
 }
+"""Motion-speed buckets of ``compare(..., speeds=True)``: name -> ``[low, high)`` of
+[motion_speed][tarpose.demo.motion_speed] (% of the box's longer side per frame). On the test
+split about a third of the frames is slow, half medium and a fifth fast."""
 
 
 def load_demo_model(name: str, device: str | torch.device = "cpu") -> nn.Module:
@@ -100,7 +100,7 @@ def predict_video(
     padding: float = 1.25,
     batch_size: int = 16,
 ) -> VideoPredictions:
-    """Run both models over every frame of a :class:`~tarpose.data.synthetic.SyntheticVideo`.
+    """Run both models over every frame of a [SyntheticVideo][tarpose.data.synthetic.SyntheticVideo].
 
     Frame ``t``'s person box (the ground-truth silhouette box: the comparison is about the pose
     model, not a detector) crops the frames of the temporal model's window around ``t``

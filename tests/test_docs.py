@@ -14,33 +14,44 @@ import pytest
 
 from conftest import ROOT
 
-BLOCK = re.compile(r"(<!-- not-run: [^>]+ -->\n)?```(\w+)\n(.*?)```", re.S)
+BLOCK = re.compile(r"(?:<!-- (not-run|needs): ([^>]+?) -->\n)?```(\w+)\n(.*?)```", re.S)
+#: files a block may need (``<!-- needs: NAME -->``), linked into its working folder; the block is
+#: skipped where the file is absent (an installed user has no ../shared)
+DATA = {"vtest.avi": ROOT.parent / "shared" / "data" / "vtest.avi"}
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
 
-def code_blocks(path: Path, language: str) -> list[tuple[str, bool]]:
-    """(code, runnable) for each fenced block of ``language`` in a Markdown file."""
+def code_blocks(path: Path, language: str) -> list[tuple[str, str | None, str]]:
+    """(code, marker, argument) for each fenced block of ``language`` in a Markdown file; marker is
+    ``"not-run"``, ``"needs"`` or None."""
     return [
-        (m.group(3), m.group(1) is None)
+        (m.group(4), m.group(1), m.group(2))
         for m in BLOCK.finditer(path.read_text())
-        if m.group(2) == language
+        if m.group(3) == language
     ]
 
 
 PYTHON_BLOCKS = [
-    (page, index, code, runnable)
+    (page, index, code, marker, argument)
     for page in PAGES
-    for index, (code, runnable) in enumerate(code_blocks(page, "python"))
+    for index, (code, marker, argument) in enumerate(code_blocks(page, "python"))
 ]
 
 
 @pytest.mark.parametrize(
-    "page,index,code,runnable", PYTHON_BLOCKS,
-    ids=[f"{p.relative_to(ROOT)}[{i}]" for p, i, _, _ in PYTHON_BLOCKS],
+    "page,index,code,marker,argument", PYTHON_BLOCKS,
+    ids=[f"{p.relative_to(ROOT)}[{i}]" for p, i, *_ in PYTHON_BLOCKS],
 )
-def test_python_block_runs(page, index, code, runnable, tmp_path, monkeypatch):
-    if not runnable:
-        pytest.skip("marked not runnable here (needs the network)")
+def test_python_block_runs(page, index, code, marker, argument, tmp_path, monkeypatch):
+    if marker == "not-run":
+        pytest.skip(f"marked not runnable here ({argument})")
+    if marker == "needs":
+        for name in argument.split():
+            if name not in DATA:
+                raise ValueError(f"{page.name}: unknown data file {name!r}; known: {', '.join(DATA)}")
+            if not DATA[name].exists():
+                pytest.skip(f"{DATA[name]} is not here")
+            (tmp_path / name).symlink_to(DATA[name])
     monkeypatch.chdir(tmp_path)  # blocks that write files write them here
     exec(compile(code, f"{page.name}[python block {index}]", "exec"), {"__name__": "__docs__"})
 

@@ -1,7 +1,7 @@
 """The ``tarpose`` command line: one module per subcommand.
 
-Each module in :data:`COMMANDS` defines ``HELP`` (one line), ``add_arguments(parser)`` and
-``run(args) -> int``; heavy or optional imports happen inside ``run``. A :class:`CLIError` (or a
+Each module in [COMMANDS][tarpose.cli.COMMANDS] defines ``HELP`` (one line), ``add_arguments(parser)`` and
+``run(args) -> int``; heavy or optional imports happen inside ``run``. A [CLIError][tarpose.cli.CLIError] (or a
 missing optional dependency) ends the command with a one-line message and exit status 2.
 """
 

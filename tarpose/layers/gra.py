@@ -32,8 +32,8 @@ class GlobalRestoringAttention(nn.Module):
         gate_init: initial value of the ``"residual"`` gate (LayerScale-style when small, > 0).
         position: add fixed sine-cosine codes of the token positions to the attention's queries,
             so a map token can find the joint tokens that describe its own place.
-        token_layout: ``"spatial"`` (default) or ``"official"``, see :mod:`tarpose.layers.tokens`.
-        attention: attention strategy, see :class:`~tarpose.layers.attention.MultiHeadAttention`.
+        token_layout: ``"spatial"`` (default) or ``"official"``, see [tarpose.layers.tokens][tarpose.layers.tokens].
+        attention: attention strategy, see [MultiHeadAttention][tarpose.layers.attention.MultiHeadAttention].
     """
 
     def __init__(
@@ -70,7 +70,7 @@ class GlobalRestoringAttention(nn.Module):
 
         Args:
             feature_map: ``(B, C, h, w)``.
-            joint_tokens: ``(B, J, C)`` from :class:`~tarpose.JointTemporalAggregator`.
+            joint_tokens: ``(B, J, C)`` from [JointTemporalAggregator][tarpose.JointTemporalAggregator].
 
         Returns:
             ``(B, C, h, w)``.

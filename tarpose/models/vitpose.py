@@ -30,6 +30,24 @@ class ViTPoseConfig:
 
     ``img_size`` is the input (H, W) the position embeddings are stored for; any other input whose
     sides are multiples of ``patch_size`` also works (the embeddings are resized bicubically).
+
+    Attributes:
+        img_size: input crops ``(H, W)`` the position embeddings are stored for.
+        patch_size: side of the square patches (16: tokens ``H/16 x W/16``).
+        patch_padding: padding of the patch-embedding convolution (2 in ViTPose).
+        in_chans: input channels.
+        embed_dim: token width C (384 S, 768 B, 1024 L, 1280 H).
+        depth: transformer blocks.
+        num_heads: attention heads per block.
+        mlp_ratio: MLP hidden width over ``embed_dim``.
+        qkv_bias: biases on the query/key/value projection.
+        layer_norm_eps: LayerNorm epsilon (1e-6 as ViTPose; transformers' configs say 1e-12).
+        drop_path_rate: stochastic depth at the last block (linear from 0), for training.
+        num_joints: keypoints the decoder predicts.
+        decoder: ``"classic"`` (two deconvolutions) or ``"simple"`` (bilinear x ``upsample`` and a
+            3x3 convolution).
+        deconv_channels: channels of the classic decoder's deconvolutions.
+        upsample: the simple decoder's upsampling factor.
     """
 
     img_size: tuple[int, int] = (256, 192)

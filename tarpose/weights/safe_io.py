@@ -1,6 +1,6 @@
 """Reading checkpoints without running code, writing them as safetensors.
 
-``.safetensors`` files are read with :mod:`safetensors`; every other file (``.pth``, ``.pt``,
+``.safetensors`` files are read with ``safetensors``; every other file (``.pth``, ``.pt``,
 ``.bin``, ``.ckpt``) is a pickle and goes through ``torch.load(weights_only=True)``, whose
 unpickler only builds tensors and plain containers. A pickle that names anything else (a function
 to call, a class to build) is refused before it runs, and tarpose says which global it named.
