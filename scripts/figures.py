@@ -22,6 +22,7 @@ import math
 import re
 import subprocess
 import sys
+import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +42,8 @@ ROW_COLORS = {"truth": (255, 255, 255), "single_frame": (255, 90, 60), "temporal
 ROW_LABELS = {"truth": "ground truth", "single_frame": "single-frame", "temporal": "TAR"}
 KIND_LABELS = {"occlude": "occluder", "motion_blur": "motion blur", "defocus": "defocus",
                "noise": "heavy noise", "drop": "dropped frame"}
+KIND_PHRASES = {"occlude": "occluded limbs", "motion_blur": "motion blur", "defocus": "defocus",
+                "noise": "heavy noise", "drop": "dropped frames"}
 
 
 def r2(x: Any) -> Any:
@@ -129,7 +132,7 @@ def gain_data() -> dict[str, Any]:
     s, t = results["single_frame"], results["temporal"]
     kinds = [k for k in KIND_LABELS if f"pck_{k}" in s]
     speeds = list(results["speed_buckets"])
-    pick = lambda keys: {"single_frame": [r2(s[k]) for k in keys], "temporal": [r2(t[k]) for k in keys]}
+    pick = lambda keys: {"single_frame": [round(s[k], 3) for k in keys], "temporal": [round(t[k], 3) for k in keys]}
     return {
         "kinds": kinds, "kind_pck": pick([f"pck_{k}" for k in kinds]),
         "speeds": speeds, "speed_pck": pick([f"pck_speed_{k}" for k in speeds]),
@@ -158,11 +161,12 @@ def gain_draw(data: dict[str, Any], path: Path) -> None:
         for xi, ai, bi in zip(x, a, b):
             ax.text(xi + 0.2, bi + 1, f"{bi - ai:+.1f}", ha="center", fontsize=9)
         ax.set_xticks(x, labels, fontsize=9)
-        ax.set_ylim(0, 105)
+        ax.set_ylim(0, 118)
+        ax.set_yticks(range(0, 101, 20))
         ax.set_title(title, fontsize=10)
         ax.spines[["top", "right"]].set_visible(False)
     left.set_ylabel("PCK@0.05 (%)")
-    left.legend(loc="lower left", fontsize=9, frameon=False)
+    left.legend(loc="upper left", ncol=2, fontsize=9, frameon=False)
     fig.tight_layout(pad=0.5)
     save(fig, path)
 
@@ -519,7 +523,7 @@ def gain_table() -> str:
     s, t = results["single_frame"], results["temporal"]
     rows = [("PCK@0.05, clean frames", "pck_clean"), ("PCK@0.05, corrupted frames", "pck_corrupted"),
             ("OKS AP, clean frames", "ap_clean"), ("OKS AP, corrupted frames", "ap_corrupted")]
-    rows += [(f"PCK@0.05, {KIND_LABELS[k]}", f"pck_{k}") for k in KIND_LABELS if f"pck_{k}" in s]
+    rows += [(f"PCK@0.05, {KIND_PHRASES[k]}", f"pck_{k}") for k in KIND_LABELS if f"pck_{k}" in s]
     for name, (low, high) in results["speed_buckets"].items():
         span = f"< {high:g}" if low == 0 else f">= {low:g}" if high is None else f"{low:g}-{high:g}"
         rows.append((f"PCK@0.05, {name} motion ({span}% of the box per frame, "
@@ -537,10 +541,11 @@ def gain_summary() -> str:
     """One line: the gain on corrupted frames, for the home page and the README."""
     results = json.loads(GAIN_JSON.read_text())
     s, t = results["single_frame"], results["temporal"]
-    return (f"On {results['frames']} held-out synthetic frames ({results['corrupted_frames']} corrupted), "
-            f"TAR lifts PCK@0.05 on the corrupted frames from {s['pck_corrupted']:.1f} to "
-            f"{t['pck_corrupted']:.1f} and OKS AP from {s['ap_corrupted']:.1f} to {t['ap_corrupted']:.1f}; "
-            f"on clean frames {s['pck_clean']:.1f} against {t['pck_clean']:.1f}.\n")
+    return textwrap.fill(
+        f"On {results['frames']} held-out synthetic frames ({results['corrupted_frames']} corrupted), "
+        f"TAR lifts PCK@0.05 on the corrupted frames from {s['pck_corrupted']:.1f} to "
+        f"{t['pck_corrupted']:.1f} and OKS AP from {s['ap_corrupted']:.1f} to {t['ap_corrupted']:.1f}; "
+        f"on clean frames {s['pck_clean']:.1f} against {t['pck_clean']:.1f}.", 100) + "\n"
 
 
 def gain_short() -> str:
@@ -553,14 +558,40 @@ def gain_short() -> str:
     lines = ["| metric | single-frame | TAR (temporal) | gain |", "|---|---|---|---|"]
     lines += [f"| {label} | {s[k]:.2f} | {t[k]:.2f} | {t[k] - s[k]:+.2f} |" for label, k in rows]
     kinds = sorted((k for k in KIND_LABELS if f"pck_{k}" in s), key=lambda k: s[f"pck_{k}"] - t[f"pck_{k}"])
-    gains = ", ".join(f"{t[f'pck_{k}'] - s[f'pck_{k}']:+.1f} on {KIND_LABELS[k]}s" for k in kinds)
-    speeds = ", ".join(f"{t[f'pck_speed_{k}'] - s[f'pck_speed_{k}']:+.1f} on {k}" for k in results["speed_buckets"])
-    return ("\n".join(lines) + f"\n\nBy corruption, PCK@0.05 changes by {gains}; by motion speed (all frames), "
-            f"by {speeds} motion.\n")
+    gains = [f"{t[f'pck_{k}'] - s[f'pck_{k}']:+.1f} on {KIND_PHRASES[k]}" for k in kinds]
+    speeds = [f"{t[f'pck_speed_{k}'] - s[f'pck_speed_{k}']:+.1f} on {k}" for k in results["speed_buckets"]]
+    and_ = lambda items: ", ".join(items[:-1]) + " and " + items[-1]
+    text = (f"By corruption, TAR changes PCK@0.05 by {and_(gains)}; by motion speed (all frames), "
+            f"by {and_(speeds)} motion.")
+    return "\n".join(lines) + "\n\n" + textwrap.fill(text, 100) + "\n"
+
+
+def vtest_boxes() -> str:
+    """The first records of tests/data/vtest_boxes.json, as a JSON block."""
+    records = json.loads(VTEST_BOXES.read_text())[:3]
+    body = ",\n".join("  " + json.dumps(r) for r in records)
+    return f"```json\n[\n{body},\n  ...\n]\n```\n"
+
+
+def vtest_record() -> str:
+    """One person's record of `tarpose predict`'s keypoints JSON, as FramePoses.records() writes
+    it for the vtest figure's frame."""
+    import torch
+
+    from tarpose.inference import FramePoses
+
+    data = json.loads(INDEX.read_text())["vtest"]["data"]
+    poses = FramePoses(index=data["frame"], track_ids=data["track_ids"], boxes=torch.tensor(data["boxes"]).double(),
+                       keypoints=torch.tensor(data["keypoints"]).double(), scores=torch.tensor(data["scores"]))
+    record = poses.records(decimals=1)[0]
+    head = ", ".join(f'"{k}": {json.dumps(v)}' for k, v in record.items() if k != "keypoints")
+    points = ",\n    ".join(json.dumps(p) for p in record["keypoints"])
+    return f"```json\n{{{head},\n  \"keypoints\": [\n    {points}\n  ]}}\n```\n"
 
 
 TABLES: dict[str, Callable[[], str]] = {
     "demo-gain": gain_table, "gain-summary": gain_summary, "gain-short": gain_short,
+    "vtest-boxes": vtest_boxes, "vtest-record": vtest_record,
 }
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -15,6 +16,7 @@ from conftest import ROOT
 
 spec = importlib.util.spec_from_file_location("tarpose_figures", ROOT / "scripts" / "figures.py")
 figures = importlib.util.module_from_spec(spec)
+sys.modules[spec.name] = figures  # (dataclasses look their module up)
 spec.loader.exec_module(figures)
 
 INDEX = json.loads(figures.INDEX.read_text())
