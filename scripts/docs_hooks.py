@@ -53,7 +53,7 @@ def flags(action: argparse.Action) -> str:
 
 
 def default(action: argparse.Action) -> str:
-    if action.nargs == 0 or action.default in (None, argparse.SUPPRESS) or action.required:
+    if action.nargs == 0 or action.default in (None, argparse.SUPPRESS, [], ()) or action.required:
         return ""
     value = " ".join(map(str, action.default)) if isinstance(action.default, (list, tuple)) else action.default
     return f"`{value}`"
@@ -61,28 +61,39 @@ def default(action: argparse.Action) -> str:
 
 def cell(text: str) -> str:
     """One table cell: one line, HTML-escaped, pipes escaped, %% as argparse prints it."""
-    return html.escape(" ".join(text.replace("%%", "%").split())).replace("|", "\\|")
+    return html.escape(" ".join(text.replace("%%", "%").split()), quote=False).replace("|", "\\|")
 
 
 def paragraphs(text: str) -> str:
-    """A module docstring as Markdown paragraphs (indented example lines kept as code)."""
+    """A module docstring as Markdown paragraphs; indented lines (examples) become code blocks."""
+    import textwrap
+
     blocks, current, code = [], [], []
-    for line in text.strip().splitlines():
-        if line.startswith("    "):
-            if current:
-                blocks.append(" ".join(current)), current.clear()
-            code.append(line[4:])
-            continue
+
+    def close_code() -> None:
         if code:
-            blocks.append("```text\n" + "\n".join(code) + "\n```"), code.clear()
-        if line.strip():
-            current.append(html.escape(line.strip()))
-        elif current:
-            blocks.append(" ".join(current)), current.clear()
+            blocks.append("```text\n" + textwrap.dedent("\n".join(code)).strip("\n") + "\n```")
+            code.clear()
+
+    for line in textwrap.dedent(text).strip().splitlines():
+        if line[:1].isspace() and line.strip():
+            if current:
+                blocks.append(" ".join(current))
+                current.clear()
+            code.append(line)
+            continue
+        if not line.strip():
+            if code:
+                code.append("")
+            elif current:
+                blocks.append(" ".join(current))
+                current.clear()
+            continue
+        close_code()
+        current.append(html.escape(line.strip(), quote=False))
+    close_code()
     if current:
         blocks.append(" ".join(current))
-    if code:
-        blocks.append("```text\n" + "\n".join(code) + "\n```")
     return "\n\n".join(blocks)
 
 
