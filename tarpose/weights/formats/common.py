@@ -32,13 +32,14 @@ class Remapped:
     #: [ViTPoseConfig][tarpose.ViTPoseConfig] fields the checkpoint fixes (heads, eps, input size...);
     #: an ``img_size`` whose token grid differs from the stored table is the size to run at
     config: dict[str, Any] = field(default_factory=dict)
-    #: JTA/GRA tensors in [TemporalWrapper][tarpose.TemporalWrapper] names (``jta.*``, ``gra.*``)
+    #: the temporal part's tensors in [TemporalWrapper][tarpose.TemporalWrapper] names (``jta.*``, ``gra.*``,
+    #: ``heatmap_embed.*``)
     temporal: dict[str, Tensor] | None = None
     #: [TARConfig][tarpose.TARConfig] fields of a temporal checkpoint
     temporal_config: dict[str, Any] | None = None
     #: checkpoint keys deliberately left out, with the reason
     ignored: dict[str, str] = field(default_factory=dict)
-    #: the source layout, one of ``tarpose.weights.formats.FORMATS``
+    #: the source layout, one of [tarpose.weights.formats.FORMATS][tarpose.weights.formats.FORMATS]
     format: str = ""
     #: [DataConfig][tarpose.DataConfig] fields the checkpoint's config gives (preprocessing)
     data: dict[str, Any] | None = None

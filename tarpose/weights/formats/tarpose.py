@@ -34,7 +34,7 @@ from torch import Tensor, nn
 
 from ...models.init import skip_init
 from ...models.registry import model_entrypoint
-from ...models.temporal import RENAMED_OPTIONS, TAR_FIELDS, TemporalWrapper
+from ...models.temporal import RENAMED_OPTIONS, TAR_FIELDS, TEMPORAL_MODULES, TemporalWrapper
 from ...models.vitpose import ViTPose
 from ...preprocess import DataConfig
 from ..errors import CheckpointError
@@ -112,8 +112,9 @@ def from_tarpose(state: dict[str, Tensor], config: dict[str, Any] | None = None)
         )
     vitpose = {"backbone." + k: v for k, v in take(state, "encoder.").items()}
     vitpose.update({"keypoint_head." + k: v for k, v in take(state, "decoder.").items()})
-    temporal = {k: v for k, v in state.items() if k.startswith(("jta.", "gra."))}
-    other = [k for k in state if not k.startswith(("encoder.", "decoder.", "jta.", "gra."))]
+    new = tuple(f"{name}." for name in TEMPORAL_MODULES)
+    temporal = {k: v for k, v in state.items() if k.startswith(new)}
+    other = [k for k in state if not k.startswith(("encoder.", "decoder.", *new))]
     if other:
         raise CheckpointError(f"unexpected keys in a tarpose TemporalWrapper checkpoint: {other[:8]}")
     return Remapped(
@@ -142,7 +143,7 @@ def current_config(config: dict[str, Any], state: dict[str, Tensor]) -> tuple[di
         "tarpose.save_pretrained(model, directory) to keep it loadable"
     )
     if config.get("format") == TRAINED_FORMAT:
-        return _from_spec(config), note.format("a `tarpose train` export")
+        return _from_spec(config, state), note.format("a `tarpose train` export")
     if isinstance(config.get("model"), dict):  # 0.1's TemporalWrapper.save_pretrained
         return {"vitpose": config["model"], "temporal": _tar_fields(config)}, note.format(
             "TemporalWrapper.save_pretrained")
@@ -162,8 +163,12 @@ def _tar_fields(arguments: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _from_spec(spec: dict[str, Any]) -> dict[str, Any]:
-    """``{"name", "options"}`` of a 0.1 training export -> the config of that model."""
+def _from_spec(spec: dict[str, Any], state: dict[str, Tensor]) -> dict[str, Any]:
+    """``{"name", "options"}`` of a 0.1 training export -> the config of that model.
+
+    The registered model is built with today's defaults; the restoring step of tarpose 0.1 (a
+    gated residual or the reference's post-norm, without the FFN or the heatmap embedding that
+    came later) is read back from the tensors."""
     name = spec.get("name")
     if not isinstance(name, str):
         raise CheckpointError(f"a {TRAINED_FORMAT} config needs the registered model's name, got {spec}")
@@ -175,9 +180,13 @@ def _from_spec(spec: dict[str, Any]) -> dict[str, Any]:
         warnings.simplefilter("ignore", DeprecationWarning)  # 0.1's option names, as they were
         model = entry(**dict(spec.get("options") or {}))
     try:
-        return model_config(model, name)
+        config = model_config(model, name)
     except ValueError as error:
         raise CheckpointError(f"model {name!r} cannot be rebuilt from a config: {error}") from None
+    if "temporal" in config:
+        restore = "residual" if "gra.gate" in state else "postnorm" if "gra.norm.weight" in state else "zero_out"
+        config["temporal"].update(restore=restore, gra_ffn_ratio=0.0, heatmap_embed=False)
+    return config
 
 
 def _vitpose_fields(config: dict[str, Any]) -> dict[str, Any]:
