@@ -370,6 +370,8 @@ def pipeline_data() -> dict[str, Any]:
                model.decoder.register_forward_hook(hook("initial")),
                model.jta.register_forward_hook(hook("joints")),
                model.gra.register_forward_hook(hook("restored"))]
+    if model.heatmap_embed is not None:
+        handles.append(model.heatmap_embed.register_forward_hook(hook("evidence")))
     clip = torch.zeros(1, model.num_frames, 3, h, w)
     with torch.inference_mode():
         out = model(clip, return_initial=True)
@@ -379,15 +381,17 @@ def pipeline_data() -> dict[str, Any]:
     shapes["clip"] = list(clip.shape)
     shapes["mask"] = list(heatmap_mask(out.initial_heatmaps, grid, model.jta.mask_threshold).shape)
     shapes["final"] = list(out.heatmaps.shape)
+    config = model.config
     return {"model": "tar-vitpose-demo", "shapes": shapes, "threshold": model.jta.mask_threshold,
-            "depth": len(model.jta.layers), "target": model.window.target_index}
+            "depth": len(model.jta.layers), "target": model.window.target_index, "restore": config.restore,
+            "ffn_ratio": config.gra_ffn_ratio, "heatmap_embed": config.heatmap_embed}
 
 
 def pipeline_svg(data: dict[str, Any]) -> str:
     s = data["shapes"]
     eg = lambda key: "e.g. (" + ", ".join(map(str, s[key])) + ")"
     base, new = ("#e8eef7", "#5b7bb0"), ("#fde9d9", "#d9822b")
-    svg = Svg(720, 640)
+    svg = Svg(720, 650)
     W, H = 260, 58
     L, R = 30, 420  # the two lanes
     svg.box(L, 20, W, H, ["clip, one crop box", "(B, T, 3, H, W)", eg("clip")], "#f4f4f4", "#999")
@@ -404,23 +408,36 @@ def pipeline_svg(data: dict[str, Any]) -> str:
     svg.arrow([(L + W / 2, 470), (L + W / 2, 510)])
     svg.box(R, 236, W, 110, [f"JTA x {data['depth']}", "J joint queries attend to the", "T·h·w tokens the mask allows;",
                              "self-attention; FFN"], *new)
-    svg.box(R, 392, W, H + 10, ["GRA", "frame t's h·w tokens read", "the J joint tokens"], *new)
-    svg.box(R, 490, W, H - 10, ["decoder (the same)"], *base)
-    svg.box(R, 570, W, H, ["final heatmaps of frame t", "(B, J, Hh, Wh)", eg("final")], "#f4f4f4", "#999")
+    attend = {"zero_out": "x = F(t) + Attn(F(t), Q)", "postnorm": "x = LN(F(t) + Attn(F(t), Q))",
+              "residual": "x = F(t) + g · Attn(F(t), Q)"}[data["restore"]]
+    gra = ["GRA", "frame t's h·w tokens read the", "J joint tokens Q:", attend]
+    if data["heatmap_embed"]:
+        gra[-1] += " + E"
+    if data["ffn_ratio"]:
+        gra.append("then x + FFN(LN(x))")
+    svg.box(R, 380, W, 90, gra, *new)
+    if data["heatmap_embed"]:
+        svg.arrow([(L + W, 450), (R, 450)])
+        svg.text(L + W + 6, 444, "E (B, C, h, w)", size=11, anchor="start", mono=True, fill="#555")
+    svg.box(R, 500, W, H - 10, ["decoder (the same)"], *base)
+    svg.box(R, 576, W, H, ["final heatmaps of frame t", "(B, J, Hh, Wh)", eg("final")], "#f4f4f4", "#999")
     svg.arrow([(L + W, 236), (R, 262)])
     svg.text(L + W + 8, 228, "tokens (B, T·h·w, C)", size=11, anchor="start", mono=True, fill="#555")
     svg.arrow([(L + W, 258), (R - 40, 258), (R - 40, 420), (R, 420)])
     svg.text(R - 46, 300, "F(t) (B, C, h, w)", size=11, anchor="end", mono=True, fill="#555")
     svg.arrow([(L + W, 540), (R - 20, 540), (R - 20, 330), (R, 330)])
-    svg.arrow([(R + W / 2, 346), (R + W / 2, 392)], "joint tokens (B, J, C)")
-    svg.arrow([(R + W / 2, 460), (R + W / 2, 490)], "restored map (B, C, h, w)")
-    svg.arrow([(R + W / 2, 538), (R + W / 2, 570)])
+    svg.arrow([(R + W / 2, 346), (R + W / 2, 380)], "joint tokens (B, J, C)")
+    svg.arrow([(R + W / 2, 470), (R + W / 2, 500)], "restored map (B, C, h, w)")
+    svg.arrow([(R + W / 2, 548), (R + W / 2, 576)])
     svg.text(R, 40, "base model (any ViTPose)", size=12, anchor="start")
     svg.rect(R - 22, 30, 16, 12, base[0], base[1])
     svg.text(R, 62, "added by TAR (new parameters)", size=12, anchor="start")
     svg.rect(R - 22, 52, 16, 12, new[0], new[1])
     svg.text(R, 96, f"shapes: {data['model']}, one window", size=11, anchor="start", fill="#555")
     svg.text(R, 112, f"(B=1, T={s['clip'][1]}, target frame index {data['target']})", size=11, anchor="start", fill="#555")
+    if data["heatmap_embed"]:
+        svg.text(R, 136, "E: the window's initial heatmaps embedded", size=11, anchor="start", fill="#555")
+        svg.text(R, 152, "per token (HeatmapEmbedding)", size=11, anchor="start", fill="#555")
     return svg.render()
 
 
