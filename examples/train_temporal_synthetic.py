@@ -1,6 +1,6 @@
 """Train TAR's temporal modules on top of a frozen ViTPose, on synthetic video (no download).
 
-    python examples/train_temporal_synthetic.py                       # about 15 min on 2 CPU cores
+    python examples/train_temporal_synthetic.py                       # about 15 min on one CPU thread
     python examples/train_temporal_synthetic.py --steps 50 --videos 8  # a quick look
 
 The base is the bundled single-frame ``vitpose-demo`` (swap in your own ViTPose: any model

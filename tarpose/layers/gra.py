@@ -7,7 +7,7 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
-from .._checks import expect_shape
+from .._checks import expect_dtype, expect_shape
 from .attention import MultiHeadAttention, Strategy
 from .mlp import Mlp
 from .position import sincos_position_2d
@@ -96,6 +96,8 @@ class GlobalRestoringAttention(nn.Module):
         expect_shape("feature_map", feature_map, "(B, C, h, w)", (None, self.dim, None, None))
         b, _, h, w = feature_map.shape
         expect_shape("joint_tokens", joint_tokens, "(B, J, C)", (b, None, self.dim))
+        expect_dtype("feature_map", feature_map, self)
+        expect_dtype("joint_tokens", joint_tokens, self)
         tokens = map_to_tokens(feature_map, self.token_layout)  # (b, h*w, c)
         queries = tokens
         if self.position:

@@ -13,17 +13,17 @@ import torch
 from einops import rearrange
 from torch import Tensor, nn
 
-from .._checks import expect_bool, expect_shape, is_tracing
-from ..layers.attention import Strategy
-from ..layers.gra import GlobalRestoringAttention, Restore
+from .._checks import Field, check_fields, expect_bool, expect_dtype, expect_shape, is_tracing
+from ..layers.attention import STRATEGIES, Strategy
+from ..layers.gra import RESTORE_MODES, GlobalRestoringAttention, Restore
 from ..layers.heatmap_embed import HeatmapEmbedding
 from ..layers.jta import JointTemporalAggregator
-from ..layers.tokens import TokenLayout
+from ..layers.tokens import TOKEN_LAYOUTS, TokenLayout
 from ..preprocess import DataConfig
-from ..window import Target, Window
+from ..window import MAX_FRAMES, Target, Window
 from .adapters import SplitModel, as_module, check_features, split_model
 from .hub import HubMethods
-from .vitpose import ViTPose, ViTPoseConfig
+from .vitpose import MAX_DEPTH, MAX_SIZE, ViTPose, ViTPoseConfig
 
 
 def _to(*params: str) -> dict[str, tuple[str, ...]]:
@@ -92,6 +92,9 @@ class TARConfig:
     attention: Strategy = field(default="auto", metadata=_to("jta.attention", "gra.attention"))
 
     def __post_init__(self) -> None:
+        checked = check_fields(TAR_SPECS, {k: v for k, v in self.__dict__.items() if k != "target"}, what="TARConfig")
+        for name, value in checked.items():
+            object.__setattr__(self, name, value)
         window = Window(self.num_frames, self.target)  # checks both, maps "center" to "centred"
         object.__setattr__(self, "target", window.target)
         if self.heatmap_stride < 1:
@@ -153,6 +156,23 @@ class TARConfig:
         return cls(**{**LEGACY_VALUES, **values})
 
 
+#: what each [TARConfig][tarpose.models.temporal.TARConfig] field may hold (``target`` is checked by [Window][tarpose.Window])
+TAR_SPECS: dict[str, Field] = {
+    "num_frames": Field(int, 1, MAX_FRAMES),
+    "jta_depth": Field(int, 1, MAX_DEPTH),
+    "jta_heads": Field(int, 1, MAX_SIZE),
+    "jta_mlp_ratio": Field(float, 1e-3, 1024),
+    "mask_threshold": Field(float),
+    "gra_heads": Field(int, 1, MAX_SIZE),
+    "restore": Field(str, choices=RESTORE_MODES),
+    "gra_gate_init": Field(float),
+    "gra_ffn_ratio": Field(float, 0, 1024),
+    "heatmap_embed": Field(bool),
+    "heatmap_stride": Field(int, 1, 64),
+    "position": Field(bool),
+    "token_layout": Field(str, choices=TOKEN_LAYOUTS),
+    "attention": Field(str, choices=STRATEGIES),
+}
 #: the submodules TAR adds to the base model (the prefixes of their weights' names)
 TEMPORAL_MODULES: tuple[str, ...] = ("jta", "gra", "heatmap_embed")
 #: what a saved config without these fields meant (they were added later with other defaults)
@@ -388,6 +408,7 @@ class TemporalWrapper(nn.Module, HubMethods):
     def encode(self, images: Tensor) -> tuple[Tensor, Tensor]:
         """Per-frame part: images ``(N, 3, H, W)`` -> maps ``(N, C, h, w)``, heatmaps ``(N, J, Hh, Wh)``."""
         expect_shape("images", images, "(N, 3, H, W)", (None, self.in_chans, None, None))
+        expect_dtype("images", images, self.encoder)
         if self.image_size is not None and tuple(images.shape[-2:]) != self.image_size:
             raise ValueError(
                 f"this model takes {self.image_size[0]}x{self.image_size[1]} crops, got images of "
@@ -405,11 +426,17 @@ class TemporalWrapper(nn.Module, HubMethods):
         window (``frame_valid`` optional bool ``(B, T)``) -> final heatmaps ``(B, J, Hh, Wh)`` of
         the target frame."""
         expect_shape("features", features, "(B, T, C, h, w)", (None, self.num_frames, self.dim, None, None))
+        expect_dtype("features", features, self.jta)
         if frame_valid is not None:
             expect_shape("frame_valid", frame_valid, "(B, T)", (features.shape[0], self.num_frames))
             expect_bool("frame_valid", frame_valid)
             if not is_tracing() and not bool(frame_valid[:, self.target_index].all()):
                 raise ValueError(f"frame_valid must mark the target frame {self.target_index} valid")
+        if not is_tracing() and features.shape[0] == 0:  # an empty batch: an empty result
+            return heatmaps[:, self.target_index]  # (0, j, hh, wh)
+        if frame_valid is not None:  # excluded frames contribute nothing to any module, even NaN
+            excluded = ~rearrange(frame_valid, "b t -> b t 1 1 1")
+            features, heatmaps = features.masked_fill(excluded, 0.0), heatmaps.masked_fill(excluded, 0.0)
         joints = self.jta(features, heatmaps, frame_valid=frame_valid)  # (b, j, c)
         evidence = None
         if self.heatmap_embed is not None:
@@ -440,15 +467,15 @@ class TemporalWrapper(nn.Module, HubMethods):
             ``(B, J, Hh, Wh)``, or a [TemporalOutput][tarpose.TemporalOutput] when ``return_initial``.
         """
         expect_shape("clip", clip, "(B, T, 3, H, W)", (None, None, self.in_chans, None, None))
-        b, t = clip.shape[:2]
+        t = clip.shape[1]
         if t != self.num_frames:
             raise ValueError(
                 f"clip has T={t} frames (shape {tuple(clip.shape)}) but the model was built for "
                 f"num_frames={self.num_frames}"
             )
         features, heatmaps = self.encode(rearrange(clip, "b t c h w -> (b t) c h w"))
-        features = rearrange(features, "(b t) c h w -> b t c h w", b=b)
-        heatmaps = rearrange(heatmaps, "(b t) j h w -> b t j h w", b=b)
+        features = rearrange(features, "(b t) c h w -> b t c h w", t=t)  # t, not b: b may be 0
+        heatmaps = rearrange(heatmaps, "(b t) j h w -> b t j h w", t=t)
         final = self.aggregate_restore(features, heatmaps, frame_valid)
         if return_initial:
             return TemporalOutput(final, heatmaps)
