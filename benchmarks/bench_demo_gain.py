@@ -10,12 +10,17 @@ ground-truth silhouette box, so the comparison is about the pose model, not a de
     python benchmarks/bench_demo_gain.py --videos 8 --json gain.json
 
 Prints PCK@0.05 (of the box's longer side) and COCO OKS AP on the clean and the corrupted frames,
-PCK per corruption kind, and the jitter (mean keypoint acceleration) of the tracks.
+PCK per corruption kind and per motion-speed bucket (tarpose.demo.SPEED_BUCKETS, all frames), and
+the jitter (mean keypoint acceleration) of the tracks. The JSON also records the settings, the
+frames in each bucket and the SHA-256 of the weights measured, so `scripts/figures.py` and the docs
+tests can tell when the bundled models changed and the results must be measured again
+(`python scripts/figures.py --bench` reruns this script into benchmarks/results/demo_gain.json).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import sys
@@ -28,7 +33,23 @@ import torch
 
 import tarpose
 from tarpose.data.synthetic import SyntheticVideo, split_seeds
-from tarpose.demo import SINGLE, TEMPORAL, compare, load_demo_models, predict_video
+from tarpose.demo import (
+    ASSETS,
+    DEMO_WEIGHTS,
+    SINGLE,
+    SPEED_BUCKETS,
+    TEMPORAL,
+    compare,
+    load_demo_models,
+    motion_speed,
+    predict_video,
+)
+
+
+def weights_digest(path: Path) -> str:
+    """SHA-256 of a run's or a bundled model's ``model.safetensors`` (a directory or the file)."""
+    path = path / "model.safetensors" if path.is_dir() else path
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -54,7 +75,9 @@ def main(argv: list[str] | None = None) -> dict:
         for seed in seeds:
             video = SyntheticVideo(seed, args.frames, corruption=args.corruption)
             results.append(predict_video(video, single, temporal))
-    scores = compare(results, kinds=True)
+    scores = compare(results, kinds=True, speeds=True)
+    speed = torch.cat([motion_speed(r.keypoints, r.boxes) for r in results])
+    bucket_frames = {name: int(((speed >= low) & (speed < high)).sum()) for name, (low, high) in SPEED_BUCKETS.items()}
     elapsed = time.perf_counter() - start
     frames = sum(len(r.corrupted) for r in results)
     corrupted = sum(int(r.corrupted.sum()) for r in results)
@@ -63,8 +86,16 @@ def main(argv: list[str] | None = None) -> dict:
     print(format_table(scores))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({**scores, "frames": frames, "corrupted_frames": corrupted,
-                                         "videos": [seeds.start, seeds.stop]}, indent=2) + "\n")
+        weights = {
+            SINGLE: weights_digest(args.single or ASSETS / DEMO_WEIGHTS["vitpose-demo"]),
+            TEMPORAL: weights_digest(args.temporal or ASSETS / DEMO_WEIGHTS["tar-vitpose-demo"]),
+        }
+        args.json.write_text(json.dumps({
+            **scores, "frames": frames, "corrupted_frames": corrupted, "videos": [seeds.start, seeds.stop],
+            "frames_per_video": args.frames, "corruption": args.corruption, "speed_frames": bucket_frames,
+            "speed_buckets": {k: [lo, hi if math.isfinite(hi) else None] for k, (lo, hi) in SPEED_BUCKETS.items()}, "weights": weights,
+            "bundled": args.single is None and args.temporal is None,
+        }, indent=2) + "\n")
     return scores
 
 
@@ -74,7 +105,8 @@ def format_table(scores: dict[str, dict[str, float]]) -> str:
     rows = [("PCK@0.05 clean", "pck_clean"), ("PCK@0.05 corrupted", "pck_corrupted"),
             ("PCK@0.05 all", "pck_all"), ("OKS AP clean", "ap_clean"),
             ("OKS AP corrupted", "ap_corrupted"), ("OKS AP all", "ap_all")]
-    rows += [(f"  PCK {k[4:]}", k) for k in s if k.startswith("pck_") and k[4:] not in ("clean", "corrupted", "all")]
+    rows += [(f"  PCK {k[4:].replace('speed_', 'speed ')}", k) for k in s
+             if k.startswith("pck_") and k[4:] not in ("clean", "corrupted", "all")]
     rows += [("jitter (px/frame^2)", "jitter")]
     lines = [f"{'metric':<22}{'single-frame':>14}{'temporal':>10}{'gain':>8}"]
     for label, key in rows:

@@ -1,14 +1,14 @@
 """The bundled demo models and the comparison that shows what temporal aggregation buys.
 
 Two models ship inside tarpose, both trained on the procedural videos of
-:mod:`tarpose.data.synthetic` with ``tarpose train`` (``examples/train_demo.py`` reproduces them):
+``tarpose.data.synthetic`` with ``tarpose train`` (``examples/train_demo.py`` reproduces them):
 
 - ``vitpose-demo``: a small single-frame ViTPose, and
 - ``tar-vitpose-demo``: the same ViTPose wrapped in JTA/GRA, trained for as many extra steps as
   the single-frame model got after their shared first stage.
 
-:func:`load_demo_models` loads both; :func:`predict_video` runs them over every frame of a video
-(windows ``t-2 .. t+2`` cropped with frame ``t``'s box); :func:`compare` scores them on clean and
+[load_demo_models][tarpose.demo.load_demo_models] loads both; [predict_video][tarpose.demo.predict_video] runs them over every frame of a video
+(windows ``t-2 .. t+2`` cropped with frame ``t``'s box); [compare][tarpose.demo.compare] scores them on clean and
 corrupted frames (PCK@0.05 of the box's longer side, COCO OKS AP, jitter).
 """
 
@@ -41,6 +41,12 @@ DEMO_WEIGHTS: dict[str, str] = {
 }
 #: names of the two models in results, as in ``tarpose demo --json``
 SINGLE, TEMPORAL = "single_frame", "temporal"
+SPEED_BUCKETS: dict[str, tuple[float, float]] = {
+    "slow": (0.0, 0.5), "medium": (0.5, 1.0), "fast": (1.0, float("inf")),
+}
+"""Motion-speed buckets of ``compare(..., speeds=True)``: name -> ``[low, high)`` of
+[motion_speed][tarpose.demo.motion_speed] (% of the box's longer side per frame). On the test
+split about a third of the frames is slow, half medium and a fifth fast."""
 
 
 def load_demo_model(name: str, device: str | torch.device = "cpu") -> nn.Module:
@@ -94,7 +100,7 @@ def predict_video(
     padding: float = 1.25,
     batch_size: int = 16,
 ) -> VideoPredictions:
-    """Run both models over every frame of a :class:`~tarpose.data.synthetic.SyntheticVideo`.
+    """Run both models over every frame of a [SyntheticVideo][tarpose.data.synthetic.SyntheticVideo].
 
     Frame ``t``'s person box (the ground-truth silhouette box: the comparison is about the pose
     model, not a detector) crops the frames of the temporal model's window around ``t``
@@ -147,13 +153,43 @@ def predict_video(
     )
 
 
-def compare(results: Sequence[VideoPredictions], kinds: bool = False) -> dict[str, dict[str, float]]:
+def motion_speed(keypoints: Tensor, boxes: Tensor) -> Tensor:
+    """How fast the person moves in the image at each frame: the mean over joints of the
+    ground-truth keypoints' displacement per frame (central difference, one-sided at the ends), in
+    % of the box's longer side.
+
+    Args:
+        keypoints: one video's ground-truth keypoints ``(F, J, 2)``, ``F >= 2``.
+        boxes: its person boxes ``(F, 4)`` x, y, w, h.
+
+    Returns:
+        ``(F,)`` float64.
+    """
+    if keypoints.ndim != 3 or keypoints.shape[0] < 2:
+        raise ValueError(f"keypoints must be (F >= 2, J, 2), got shape {tuple(keypoints.shape)}")
+    k = keypoints.double()
+    step = torch.empty(k.shape[:2], dtype=torch.float64)  # (F, J) px per frame
+    step[1:-1] = (k[2:] - k[:-2]).norm(dim=-1) / 2
+    step[0], step[-1] = (k[1] - k[0]).norm(dim=-1), (k[-1] - k[-2]).norm(dim=-1)
+    return 100 * step.mean(-1) / bbox_size(boxes.double())
+
+
+def compare(
+    results: Sequence[VideoPredictions], kinds: bool = False, speeds: bool = False
+) -> dict[str, dict[str, float]]:
     """Scores of both models over some videos: ``{"single_frame": {...}, "temporal": {...}}``.
 
     Each holds ``pck_clean``, ``pck_corrupted``, ``pck_all`` (PCK@0.05 of the box's longer
     side, in %), ``ap_clean``, ``ap_corrupted``, ``ap_all`` (COCO OKS AP with the silhouette areas,
-    in %), ``jitter`` (mean keypoint acceleration, px/frame^2, over every frame) and, with
-    ``kinds``, ``pck_<kind>`` for each corruption kind present.
+    in %), ``jitter`` (mean keypoint acceleration, px/frame^2, over every frame), with
+    ``kinds`` ``pck_<kind>`` for each corruption kind present, and with ``speeds``
+    ``pck_speed_<bucket>`` over all frames (clean and corrupted) of each bucket of
+    [SPEED_BUCKETS][tarpose.demo.SPEED_BUCKETS] (NaN where a bucket is empty).
+
+    Args:
+        results: [predict_video][tarpose.demo.predict_video]'s output, one per video.
+        kinds: also score each corruption kind.
+        speeds: also score each motion-speed bucket.
     """
     if not results:
         raise ValueError("compare needs at least one video's predictions")
@@ -164,6 +200,10 @@ def compare(results: Sequence[VideoPredictions], kinds: bool = False) -> dict[st
     subsets = {"clean": ~corrupted, "corrupted": corrupted, "all": torch.ones_like(corrupted)}
     if kinds:
         subsets.update({kind: (code & bit) != 0 for kind, bit in KINDS.items()})
+    if speeds:
+        speed = torch.cat([motion_speed(r.keypoints, r.boxes) for r in results])
+        subsets.update({f"speed_{name}": (speed >= low) & (speed < high)
+                        for name, (low, high) in SPEED_BUCKETS.items()})
     out: dict[str, dict[str, float]] = {}
     for model in (SINGLE, TEMPORAL):
         pred = torch.cat([r.predictions[model] for r in results])

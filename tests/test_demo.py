@@ -138,3 +138,38 @@ def test_gain_benchmark_smoke(tmp_path):
     assert "PCK@0.05 corrupted" in result.stdout and "gain" in result.stdout
     scores = json.loads((tmp_path / "gain.json").read_text())
     assert KEYS <= set(scores[TEMPORAL])
+
+
+def test_motion_speed_of_a_constant_translation():
+    """A pose sliding 3 px right and 4 px down per frame in a 50-px-tall box moves 5 px = 10% of
+    the box per frame, at every frame (the ends use one-sided differences)."""
+    from tarpose.demo import motion_speed
+
+    base = torch.rand(17, 2) * 40
+    keypoints = base + torch.arange(6.0)[:, None, None] * torch.tensor([3.0, 4.0])  # (6, 17, 2)
+    boxes = torch.tensor([[0.0, 0.0, 20.0, 50.0]]).repeat(6, 1)
+    assert torch.allclose(motion_speed(keypoints, boxes), torch.full((6,), 10.0, dtype=torch.float64))
+    with pytest.raises(ValueError, match="F >= 2"):
+        motion_speed(keypoints[:1], boxes[:1])
+
+
+def test_speed_buckets_partition_the_frames(models):
+    """Every frame falls in exactly one speed bucket, so PCK over all frames is the bucket PCKs
+    weighted by their labelled joints."""
+    from tarpose.demo import SPEED_BUCKETS, motion_speed
+
+    videos = [SyntheticVideo(seed, 12, corruption=0.3) for seed in split_seeds("test", 2, first_video=40)]
+    with torch.inference_mode():
+        results = [predict_video(v, *models) for v in videos]
+    scores = compare(results, speeds=True)
+    speed = torch.cat([motion_speed(r.keypoints, r.boxes) for r in results])
+    joints = torch.cat([r.visible for r in results]).sum(-1)
+    for model in (SINGLE, TEMPORAL):
+        total, count = 0.0, 0
+        for name, (low, high) in SPEED_BUCKETS.items():
+            n = int(joints[(speed >= low) & (speed < high)].sum())
+            if n:
+                total += scores[model][f"pck_speed_{name}"] * n
+                count += n
+        assert count == int(joints.sum())
+        assert total / count == pytest.approx(scores[model]["pck_all"])

@@ -109,8 +109,8 @@ def table(scores: dict[str, dict[str, float]], truth: float | None = None) -> st
 
 
 def write_outputs(video, result, out: Path, fps: float, zoom: int = 2) -> tuple[Path | None, Path]:
-    """``out/demo.mp4`` (:func:`write_movie`; ``None`` without PyAV) and
-    ``out/contact_sheet.png`` (:func:`write_sheet`)."""
+    """``out/demo.mp4`` ([write_movie][tarpose.cli.demo.write_movie]; ``None`` without PyAV) and
+    ``out/contact_sheet.png`` ([write_sheet][tarpose.cli.demo.write_sheet])."""
     movie = None
     if importlib.util.find_spec("av") is not None:  # the core install: the contact sheet still works
         movie = write_movie(video, result, out / "demo.mp4", fps, zoom)

@@ -1,6 +1,6 @@
 """Frame sources: a video file, an image, a folder of images, frames in memory, or a webcam.
 
-:func:`open_frames` turns what a user passes into a :class:`FrameSource`, which yields RGB
+``open_frames`` turns what a user passes into a ``FrameSource``, which yields RGB
 ``(H, W, 3)`` uint8 frames and knows the source's frame rate and size where it has them. Videos
 and webcams on Linux go through PyAV (``pip install "tarpose[video]"``); images through Pillow
 when it is installed, else PyAV; a webcam through OpenCV when it is installed.
@@ -111,7 +111,7 @@ def _natural_key(path: Path) -> list[Any]:
 
 
 def open_frames(source: Any) -> FrameSource:
-    """A :class:`FrameSource` for ``source``:
+    """A ``FrameSource`` for ``source``:
 
     - a video file path (anything FFmpeg reads);
     - an image file path (``.png``, ``.jpg``...);

@@ -1,9 +1,9 @@
 """PoseInferencer: from a video, images or frames to tracked poses in one call.
 
-It chains the pieces of :mod:`tarpose.inference`: a frame source (:func:`~.frames.open_frames`),
-a person detector (:mod:`.detection`), the tracker and the streaming temporal model
-(:class:`~.stream.StreamingPredictor`), and optionally writes the keypoints as JSON and an
-overlay video; ``tarpose predict`` is a thin layer over :meth:`PoseInferencer.predict`.
+It chains the pieces of ``tarpose.inference``: a frame source (``open_frames``),
+a person detector (``detection``), the tracker and the streaming temporal model
+(``StreamingPredictor``), and optionally writes the keypoints as JSON and an
+overlay video; ``tarpose predict`` is a thin layer over ``PoseInferencer.predict``.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ IMAGE_RENDER_SUFFIXES: tuple[str, ...] = (".png",)
 
 @dataclass
 class PredictionSummary:
-    """What :meth:`PoseInferencer.predict` did."""
+    """What ``PoseInferencer.predict`` did."""
 
     frames: int  #: frames read
     poses: int  #: person poses estimated
@@ -44,12 +44,13 @@ class PredictionSummary:
 class PoseInferencer:
     """Top-down, tracked, temporal pose estimation on any frame source, in one call.
 
-    Example::
-
+    Example:
+        ```python
         inferencer = tarpose.PoseInferencer("tar-vitpose-demo", detector="hog")
         for poses in inferencer("street.mp4"):          # FramePoses per frame, in order
             print(poses.index, poses.track_ids, poses.keypoints.shape)
         inferencer.predict("street.mp4", out="keypoints.json", render="overlay.mp4")
+        ```
 
     Args:
         model: a temporal or single-frame model, or anything
@@ -247,7 +248,7 @@ class PoseInferencer:
 
 def poses_document(records: list[dict[str, Any]], metadata: dict[str, Any]) -> str:
     """The keypoints JSON of ``tarpose predict``: ``metadata``'s keys, then ``"predictions"``,
-    one record per line (:meth:`~tarpose.inference.FramePoses.records`); strict JSON (no NaN)."""
+    one record per line (``records``); strict JSON (no NaN)."""
     lines = [
         f" {json.dumps(key)}: {json.dumps(value, separators=(',', ':'), allow_nan=False)},"
         for key, value in metadata.items()

@@ -1,6 +1,6 @@
 """StreamingPredictor: frames and person boxes in, keypoints out, each crop encoded once.
 
-A temporal model has two halves (:class:`~tarpose.TemporalWrapper`): ``encode`` (per frame: crop
+A temporal model has two halves ([TemporalWrapper][tarpose.TemporalWrapper]): ``encode`` (per frame: crop
 -> feature map + initial heatmaps) and ``aggregate_restore`` (per window of ``T`` frames -> final
 heatmaps of the target frame). The reference code recomputes all ``T`` frames of a window for
 every output frame; here every person crop goes through ``encode`` exactly once (all persons of a
@@ -11,7 +11,7 @@ the persons of the frame.
 Modes:
 
 ``"centred"`` (target in the middle of the window, the paper): frame ``t``'s output is ready once
-    frame ``t + T//2`` has been pushed. :meth:`StreamingPredictor.flush` emits the last frames
+    frame ``t + T//2`` has been pushed. [StreamingPredictor.flush][tarpose.inference.stream.StreamingPredictor.flush] emits the last frames
     with the window's missing future frames excluded through ``frame_valid``, so every frame gets
     an output. Latency: ``T//2`` frames.
 ``"causal"``: a model with ``target="last"`` (trained that way): output at once from frames
@@ -59,8 +59,8 @@ Precision = Literal["auto", "float32", "bfloat16"]
 
 
 class TemporalModel(Protocol):
-    """What the predictor needs of a model (:class:`~tarpose.TemporalWrapper`, or
-    :class:`~tarpose.inference.OnnxTemporalModel`)."""
+    """What the predictor needs of a model ([TemporalWrapper][tarpose.TemporalWrapper], or
+    [OnnxTemporalModel][tarpose.inference.OnnxTemporalModel])."""
 
     num_frames: int
     target_index: int
@@ -87,7 +87,7 @@ class FramePoses:
         heatmaps: ``(N, J, h, w)`` final heatmaps, kept only with ``keep_heatmaps=True``.
         box_scores: ``(N,)`` the detector's scores of the boxes, when it gave some.
         image: the frame itself (RGB ``(H, W, 3)`` uint8), set by
-            :class:`~tarpose.PoseInferencer` (for drawing: ``draw_poses(poses.image, poses)``).
+            ``PoseInferencer`` (for drawing: ``draw_poses(poses.image, poses)``).
     """
 
     index: int
@@ -128,7 +128,7 @@ class FramePoses:
         return out
 
     def to_json(self, decimals: int = 3) -> str:
-        """:meth:`records` as a JSON array: the frame's entries of ``tarpose predict``'s
+        """``records`` as a JSON array: the frame's entries of ``tarpose predict``'s
         ``"predictions"``."""
         return json.dumps(self.records(decimals), separators=(",", ":"))
 
@@ -197,19 +197,20 @@ def model_device(model: Any) -> torch.device:
 class StreamingPredictor:
     """Top-down temporal pose estimation on a stream of frames.
 
-    Example::
-
+    Example:
+        ```python
         predictor = StreamingPredictor(model)                  # a TemporalWrapper
         for frame, boxes in video:                             # RGB (H, W, 3) uint8, (N, 4) xywh
             for poses in predictor.push(frame, boxes):         # frames whose windows are complete
                 ...
         for poses in predictor.flush():                        # the last frames
             ...
+        ```
 
     Args:
-        model: a :class:`~tarpose.TemporalWrapper` (put in eval mode here) or anything with its
+        model: a [TemporalWrapper][tarpose.TemporalWrapper] (put in eval mode here) or anything with its
             ``encode`` / ``aggregate_restore`` / ``num_frames`` / ``target_index`` /
-            ``num_joints`` (e.g. :class:`~tarpose.inference.OnnxTemporalModel`).
+            ``num_joints`` (e.g. [OnnxTemporalModel][tarpose.inference.OnnxTemporalModel]).
         mode: ``"centred"``, ``"causal"`` or ``"exact"`` (see the module docs). ``None``: causal
             for a model whose target is the last frame of its window, centred otherwise.
         flip: flip test: each crop is also encoded mirrored, both windows go through the temporal
@@ -222,12 +223,11 @@ class StreamingPredictor:
         refine: heatmap decoding, ``"dark"`` (sub-pixel) or ``"none"``.
         precision: ``"auto"`` (bfloat16 autocast on CUDA, float32 elsewhere), ``"float32"`` or
             ``"bfloat16"``.
-        tracker: links boxes to tracks when :meth:`push` gets no ``track_ids`` (default: a new
-            :class:`~tarpose.inference.ByteTracker`: a person missed for a few frames keeps their
+        tracker: links boxes to tracks when [push][tarpose.inference.stream.StreamingPredictor.push] gets no ``track_ids`` (default: a new
+            [ByteTracker][tarpose.inference.ByteTracker]: a person missed for a few frames keeps their
             id and their cached frames, the missing ones marked invalid in the window).
-        detector: finds the people when :meth:`push` gets no boxes: a
-            :class:`~tarpose.inference.detection.PersonDetector` or anything
-            :func:`~tarpose.inference.detection.make_detector` takes (``"hog"``, ``"rtdetr"``,
+        detector: finds the people when ``push`` gets no boxes: a ``PersonDetector`` or anything
+            ``tarpose.inference.detection.make_detector`` takes (``"hog"``, ``"rtdetr"``,
             ``"full-frame"``, a function ``frame -> boxes``).
         keep_heatmaps: also return the final heatmaps (memory!).
         compile: run the model's ``encode`` and ``aggregate_restore`` through ``torch.compile``

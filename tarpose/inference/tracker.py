@@ -1,12 +1,12 @@
 """Trackers: link each frame's person boxes to the tracks of the frames before.
 
-- :class:`ByteTracker` (the default): optimal assignment on IoU with a constant-velocity box
+- ``ByteTracker`` (the default): optimal assignment on IoU with a constant-velocity box
   prediction, a second pass for low-score boxes (ByteTrack's idea: Zhang et al., *ByteTrack:
   Multi-Object Tracking by Associating Every Detection Box*, ECCV 2022), and a buffer that keeps a
   lost track alive for some frames, so a person the detector misses for a frame or two keeps their
-  id (and, in :class:`~tarpose.inference.StreamingPredictor`, their cached window: the missing
+  id (and, in ``StreamingPredictor``, their cached window: the missing
   frames are marked invalid through ``frame_valid``).
-- :class:`IoUTracker`: greedy IoU linking against each track's last box (the previous default;
+- ``IoUTracker``: greedy IoU linking against each track's last box (the previous default;
   kept for comparison, ``benchmarks/bench_tracking.py``).
 
 A tracker has ``reset()`` and ``update(boxes, scores=None) -> ids``: one id per box, or ``None``
@@ -42,7 +42,7 @@ def box_iou(a: Tensor, b: Tensor) -> Tensor:
 
 
 class Tracker(Protocol):
-    """What :class:`~tarpose.inference.StreamingPredictor` needs of a tracker."""
+    """What ``StreamingPredictor`` needs of a tracker."""
 
     def reset(self) -> None: ...
 
@@ -232,7 +232,7 @@ class IoUTracker:
     Pairs are taken in order of decreasing IoU while the IoU is at least ``iou_threshold``; an
     unmatched box starts a new track (ids count up from 0); a track unmatched for more than
     ``max_age`` frames in a row ends (its id is never reused). Scores are ignored. Superseded by
-    :class:`ByteTracker` (fewer identity switches: ``benchmarks/bench_tracking.py``).
+    ``ByteTracker`` (fewer identity switches: ``benchmarks/bench_tracking.py``).
 
     Args:
         iou_threshold: smallest IoU that continues a track.

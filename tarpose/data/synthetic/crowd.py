@@ -1,6 +1,6 @@
 """A few figures walking past each other in one static scene: ground truth for tracking.
 
-Each figure is the walking figure of its own :class:`SyntheticVideo` (body, clothes, gait), taken
+Each figure is the walking figure of its own ``SyntheticVideo`` (body, clothes, gait), taken
 out of that video's camera and put on a straight path across a shared scene: nearer figures walk
 lower in the frame and are drawn larger and in front, and the paths are timed to cross near the
 middle of the clip, so the figures occlude each other. Every label is exact: each figure's

@@ -1,14 +1,14 @@
 """Person detection for top-down pose estimation: a small interface and its implementations.
 
-- :class:`PersonDetector` / :class:`Detections`: ``detect(frames, indices)`` -> boxes ``(N, 4)``
+- ``PersonDetector`` / ``Detections``: ``detect(frames, indices)`` -> boxes ``(N, 4)``
   ``x, y, w, h`` and scores per frame; a function ``frame -> boxes`` works too
-  (:class:`CallableDetector`).
-- :class:`RTDetrDetector` (``"rtdetr"``, the default): transformers' RT-DETR, person class.
-- :class:`HOGDetector` (``"hog"``): OpenCV's pedestrian detector, offline.
-- :class:`BoxesFile` (a JSON path): boxes computed beforehand; :class:`FullFrame`
+  (``CallableDetector``).
+- ``RTDetrDetector`` (``"rtdetr"``, the default): transformers' RT-DETR, person class.
+- ``HOGDetector`` (``"hog"``): OpenCV's pedestrian detector, offline.
+- ``BoxesFile`` (a JSON path): boxes computed beforehand; ``FullFrame``
   (``"full-frame"``): one person filling the frame.
 
-:func:`make_detector` builds any of them from what a user names.
+``make_detector`` builds any of them from what a user names.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from .boxes import BoxesFile, read_boxes
 from .hog import HOGDetector
 from .rtdetr import DEFAULT_RTDETR, RTDetrDetector
 
-#: the detectors :func:`make_detector` knows by name (besides a boxes file path)
+#: the detectors ``make_detector`` knows by name (besides a boxes file path)
 DETECTORS: tuple[str, ...] = ("rtdetr", "hog", "full-frame")
 
 
@@ -43,10 +43,10 @@ def make_detector(
 
     Args:
         detector: ``"rtdetr"`` (default), ``"hog"``, ``"full-frame"``, the path of a boxes JSON
-            file (:mod:`.boxes`), a :class:`PersonDetector`, or a function ``frame -> boxes``
+            file (``boxes``), a ``PersonDetector``, or a function ``frame -> boxes``
             / ``frame -> (boxes, scores)``.
         model: the RT-DETR checkpoint (Hub id or directory; default
-            :data:`DEFAULT_RTDETR`).
+            ``DEFAULT_RTDETR``).
         threshold: lowest detection score kept (RT-DETR: 0.3; HOG: 0.5, i.e. an SVM margin of 0).
         nms_iou: non-maximum suppression above this IoU (default: none).
         batch_size: frames per RT-DETR forward pass (default 4).

@@ -1,9 +1,9 @@
 """The person detector interface: frames in, person boxes ``(N, 4)`` ``x, y, w, h`` and scores out.
 
 A detector is anything with ``detect(frames, indices) -> [Detections, ...]`` (subclass
-:class:`PersonDetector`); a plain function ``frame -> boxes`` or ``frame -> (boxes, scores)`` is
-wrapped by :class:`CallableDetector`. The predictor, the inferencer and ``tarpose predict`` all
-take one (:func:`~tarpose.inference.detection.make_detector` builds them by name).
+``PersonDetector``); a plain function ``frame -> boxes`` or ``frame -> (boxes, scores)`` is
+wrapped by ``CallableDetector``. The predictor, the inferencer and ``tarpose predict`` all
+take one (``make_detector`` builds them by name).
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ class Detections:
 class PersonDetector:
     """Base class of person detectors.
 
-    Subclasses implement :meth:`detect`; ``batch_size`` says how many frames it takes at once
+    Subclasses implement ``detect``; ``batch_size`` says how many frames it takes at once
     (the inferencer groups frames accordingly).
     """
 

@@ -1,8 +1,10 @@
 """Person boxes read from a JSON file (a detector run beforehand, or ``tarpose predict``'s output).
 
-The file is a list of records, one per person and frame (frames count from 0)::
+The file is a list of records, one per person and frame (frames count from 0):
 
-    [{"frame": 0, "bbox": [x, y, w, h], "track_id": 1, "score": 0.93}, ...]
+```json
+[{"frame": 0, "bbox": [x, y, w, h], "track_id": 1, "score": 0.93}, ...]
+```
 
 ``track_id`` is optional (for every record or for none); ``score`` is optional (1 where absent).
 A ``tarpose predict`` output file (an object with ``"predictions"``) is read the same way, its
