@@ -10,11 +10,11 @@ latency of ``W//2`` frames; a causal one (``causal=True``) reads ``t - W + 1 .. 
 Only frames that exist and are valid enter a window: at the ends of a track the window is
 truncated (never padded, never shifted), and an invalid frame is treated exactly as a frame that
 does not exist. So a filter has no padding artefacts, invalid frames never influence an output,
-and a filter run online over a stream (:meth:`KeypointFilter.online`) equals the filter run
+and a filter run online over a stream (`KeypointFilter.online`) equals the filter run
 offline over the whole track. A frame whose window holds no valid frame keeps its input value;
 an invalid frame whose window holds valid frames gets the filtered estimate (a gap is bridged).
 
-Filters (:func:`build_filter` builds them from a name like ``"savgol:window=9,order=2"``):
+Filters (`build_filter` builds them from a name like ``"savgol:window=9,order=2"``):
 
 - ``median``: the per-coordinate median of the window (the mean of the two middle values when
   the window holds an even number of valid frames).
@@ -64,17 +64,17 @@ Output = tuple[int, Tensor]  # (frame index from the first push, filtered (..., 
 
 
 class KeypointFilter(ABC):
-    """A filter over keypoint tracks. Call it on whole tracks; :meth:`online` filters a stream.
+    """A filter over keypoint tracks. Call it on whole tracks; `online` filters a stream.
 
     Attributes:
-        name: the registry name (:data:`FILTERS`).
+        name: the registry name (`FILTERS`).
         causal: whether an output reads only the current and past frames.
         latency: frames an online output trails its input (0 for a causal filter, ``W//2`` for a
             centred window ``W``).
     """
 
     name: ClassVar[str]
-    #: option name -> type, in the order :meth:`spec` writes them
+    #: option name -> type, in the order `spec` writes them
     OPTIONS: ClassVar[dict[str, type]]
     causal: bool
     latency: int
@@ -84,7 +84,7 @@ class KeypointFilter(ABC):
         return {key: getattr(self, key) for key in self.OPTIONS}
 
     def spec(self) -> str:
-        """The name that rebuilds this filter with :func:`build_filter`, e.g.
+        """The name that rebuilds this filter with `build_filter`, e.g.
         ``"median:window=5,causal=false"``."""
         return f"{self.name}:" + ",".join(f"{k}={_format(v)}" for k, v in self.options().items())
 
@@ -131,10 +131,10 @@ class KeypointFilter(ABC):
 
 
 class OnlineFilter(ABC):
-    """A filter fed one frame at a time: :meth:`push` a frame ``(..., J, 2)``, get back the
+    """A filter fed one frame at a time: `push` a frame ``(..., J, 2)``, get back the
     outputs that became ready as ``(frame index, keypoints (..., J, 2))`` pairs (frames count
     from the first push). Frame ``t`` comes out once frame ``t + latency`` has been pushed, or at
-    :meth:`flush`; the outputs equal the offline filter's on the whole track.
+    `flush`; the outputs equal the offline filter's on the whole track.
 
     Attributes:
         latency: frames an output trails its input.
@@ -174,7 +174,7 @@ class OnlineFilter(ABC):
 
     @abstractmethod
     def flush(self) -> list[Output]:
-        """End of the track: the outputs of every frame still waiting; then :meth:`reset`."""
+        """End of the track: the outputs of every frame still waiting; then `reset`."""
 
 
 # ------------------------------------------------------------------------------- windowed
@@ -641,7 +641,7 @@ class _Track:
 
 
 class TrackSmoother:
-    """Online filtering of tracks that come and go (what :class:`~tarpose.inference.StreamingPredictor`
+    """Online filtering of tracks that come and go (what `tarpose.inference.StreamingPredictor`
     runs with ``smooth=``).
 
     Each frame brings the track ids present and their keypoints; every track gets its own online
@@ -651,7 +651,7 @@ class TrackSmoother:
     centred filter), frames in order.
 
     Args:
-        filt: the filter (or its name, see :func:`build_filter`).
+        filt: the filter (or its name, see `build_filter`).
     """
 
     def __init__(self, filt: KeypointFilter | str) -> None:
@@ -708,7 +708,7 @@ class TrackSmoother:
         return self._ready()
 
     def flush(self) -> list[tuple[Any, Tensor]]:
-        """End of the stream: every waiting frame, then :meth:`reset`."""
+        """End of the stream: every waiting frame, then `reset`."""
         for track_id, track in self._tracks.items():
             self._deliver(track_id, track, track.online.flush())
         out = self._ready(force=True)

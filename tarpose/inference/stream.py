@@ -20,7 +20,7 @@ Modes:
     *target* frame's box and encoded afresh (``T`` encoder passes per output).
 
 With ``smooth=`` each track's keypoints also go through a keypoint filter online
-(:mod:`tarpose.filters`): a centred filter of window ``W`` delays every output by ``W//2`` more
+(`tarpose.filters`): a centred filter of window ``W`` delays every output by ``W//2`` more
 frames; a causal one adds nothing.
 
 Cached streaming crops each neighbour frame with that frame's OWN box (the box the person had
@@ -197,9 +197,9 @@ class StreamingPredictor:
             persons). Compiling takes minutes at the first frame (about 2.5 for ViT-B on an H100;
             shapes are dynamic, so a changing number of persons does not recompile): it pays off
             on long videos, not on short clips.
-        smooth: a keypoint filter (:func:`tarpose.filters.build_filter` name such as
+        smooth: a keypoint filter (`tarpose.filters.build_filter` name such as
             ``"median:window=5"``, or a filter) run online over each track's keypoints; a centred
-            filter adds its half-window to the latency (:attr:`latency`), and causal mode accepts
+            filter adds its half-window to the latency (`latency`), and causal mode accepts
             only causal filters. ``None``: no filtering.
     """
 
