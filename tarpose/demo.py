@@ -49,7 +49,7 @@ FILTER_CANDIDATES: tuple[str, ...] = (
     *(f"median:window={w}" for w in (3, 5, 7, 9, 11, 13)),
     *(f"mean:window={w}" for w in (3, 5, 7, 9, 11, 13)),
     *(f"savgol:window={w},order={p}" for w in (5, 7, 9, 11, 13, 15) for p in (1, 2, 3)),
-    *(f"one-euro:min_cutoff={c},beta={b},fps=30" for c in (0.3, 1, 3) for b in (0, 0.01, 0.1)),
+    *(f"one-euro:min_cutoff={c},beta={b},fps=30" for c in (0.3, 1, 3, 6, 10) for b in (0, 0.01, 0.1, 0.3)),
 )
 
 #: motion-speed buckets, in % of the box's longer side per frame (`frame_speed`): slow
