@@ -10,6 +10,7 @@ from .._checks import expect_bool, expect_shape, is_tracing
 from .attention import MultiHeadAttention, Strategy
 from .mask import heatmap_mask
 from .mlp import Mlp
+from .position import sincos_position_2d
 from .tokens import TokenLayout, check_token_layout, map_to_tokens, mask_to_rows
 
 
@@ -53,6 +54,8 @@ class JointTemporalAggregator(nn.Module):
         token_layout: ``"spatial"`` (correct, default) or ``"official"`` (the reference code's
             scrambled layout, only for its released weights; see :mod:`tarpose.layers.tokens`).
         attention: attention strategy, see :class:`~tarpose.layers.attention.MultiHeadAttention`.
+        position: add fixed sine-cosine codes of each token's grid position to the frame tokens
+            (keys and values), so the joint tokens carry where their joint was.
     """
 
     def __init__(
@@ -66,15 +69,19 @@ class JointTemporalAggregator(nn.Module):
         *,
         token_layout: TokenLayout = "spatial",
         attention: Strategy = "auto",
+        position: bool = False,
     ) -> None:
         super().__init__()
         check_token_layout(token_layout)
+        if position and token_layout != "spatial":
+            raise ValueError("position codes need token_layout='spatial'")
         if depth < 1 or num_joints < 1:
             raise ValueError(f"depth and num_joints must be >= 1, got {depth} and {num_joints}")
         self.dim = dim
         self.num_joints = num_joints
         self.mask_threshold = mask_threshold
         self.token_layout = token_layout
+        self.position = position
         self.query_embed = nn.Parameter(torch.randn(num_joints, dim))  # (j, c)
         self.query_pos = nn.Parameter(torch.randn(num_joints, dim))  # (j, c), added once
         self.layers = nn.ModuleList(
@@ -129,7 +136,10 @@ class JointTemporalAggregator(nn.Module):
         empty_rows = ~allowed.any(dim=-1, keepdim=True)  # (b, j, 1)
         allowed = allowed | (empty_rows & valid_tokens)  # an empty row attends everywhere valid
 
-        tokens = rearrange(map_to_tokens(features, self.token_layout), "b t n c -> b (t n) c")
+        tokens = map_to_tokens(features, self.token_layout)  # (b, t, h*w, c)
+        if self.position:
+            tokens = tokens + sincos_position_2d(h, w, self.dim, device=tokens.device, dtype=tokens.dtype)
+        tokens = rearrange(tokens, "b t n c -> b (t n) c")
         joints = repeat(self.query_embed + self.query_pos, "j c -> b j c", b=b)  # (b, j, c)
         for layer in self.layers:
             joints = layer(joints, tokens, allowed)
