@@ -66,7 +66,7 @@ def per_frame_times(predictors: dict, frames, boxes, repeats: int, device: str) 
     """Median seconds per pushed frame for each predictor, pushes interleaved; every predictor is
     first filled so that each timed push emits exactly one frame."""
     ids = list(range(len(boxes[0])))
-    fill = max(p.window for p in predictors.values())  # then every window is full and complete
+    fill = max(p.window.length for p in predictors.values())  # then every window is full and complete
     index = 0
     for p in predictors.values():
         p.reset()

@@ -18,9 +18,9 @@ from tarpose.inference import (
 SIZE = (64, 48)  # tiny model's crop (H, W)
 
 
-def temporal(num_frames: int = 5, target: str = "center", seed: int = 0) -> tarpose.TemporalWrapper:
+def temporal(num_frames: int = 5, target: str = "centred", seed: int = 0) -> tarpose.TemporalWrapper:
     """A tiny TemporalWrapper whose temporal part really changes the output (gate moved off 0)."""
-    model = tarpose.TemporalWrapper(tiny_vitpose(seed=seed), num_frames=num_frames, depth=2, target=target)
+    model = tarpose.TemporalWrapper(tiny_vitpose(seed=seed), num_frames=num_frames, jta_depth=2, target=target)
     with torch.no_grad():
         model.gra.gate.uniform_(0.5, 1.5)
     return model.eval()

@@ -102,9 +102,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def truth_jitter(video) -> float:
-    from ..demo import _mean_jitter
+    from ..demo import mean_jitter
 
-    return _mean_jitter([video.keypoints], [video.visibility > 0])
+    return mean_jitter([video.keypoints], [video.visibility > 0])
 
 
 #: row labels of the models and their filtered tracks

@@ -31,6 +31,7 @@ when it moves.
 
 from __future__ import annotations
 
+import warnings
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -42,6 +43,7 @@ from torch import Tensor, nn
 
 from ..filters import KeypointFilter, TrackSmoother, build_filter
 from ..keypoints import COCO_FLIP_PAIRS, flip_permutation
+from ..preprocess import resolve_data_config
 from .topdown import (
     as_boxes,
     as_image_tensor,
@@ -51,6 +53,7 @@ from .topdown import (
     heatmaps_to_keypoints,
     merge_flipped,
 )
+from ..window import window_of
 from .tracker import IoUTracker
 
 Mode = Literal["centred", "causal", "exact"]
@@ -147,12 +150,17 @@ def _compiled(fn: Any, mode: str | None) -> Any:
 
 
 def model_input_size(model: Any) -> tuple[int, int] | None:
-    """The crop size ``(H, W)`` a model was built for, where it can be read off the model."""
-    size = getattr(model, "image_size", None)
-    if size is None:
-        cfg = getattr(getattr(model, "encoder", None), "cfg", None)
-        size = getattr(cfg, "img_size", None)
-    return None if size is None else (int(size[0]), int(size[1]))
+    """Deprecated: ``tarpose.resolve_data_config(model).input_size``.
+
+    Args:
+        model: a tarpose model.
+    """
+    warnings.warn(
+        "model_input_size is deprecated: use tarpose.resolve_data_config(model).input_size",
+        DeprecationWarning, stacklevel=2,
+    )
+    data = getattr(model, "data_config", None)
+    return None if data is None else data.input_size
 
 
 def model_device(model: Any) -> torch.device:
@@ -183,7 +191,9 @@ class StreamingPredictor:
         flip: flip test: each crop is also encoded mirrored, both windows go through the temporal
             part, and the mirrored result is mapped back and averaged.
         flip_pairs: left/right joint pairs (COCO's by default).
-        input_size: crop ``(H, W)``; read off the model when it is ``None``.
+        input_size: crop ``(H, W)``; the model's (``model.data_config``, see
+            ``tarpose.resolve_data_config``) when it is ``None``. The normalisation is the
+            model's too.
         padding: box enlargement (1.25 as ViTPose).
         refine: heatmap decoding, ``"dark"`` (sub-pixel) or ``"none"``.
         precision: ``"auto"`` (bfloat16 autocast on CUDA, float32 elsewhere), ``"float32"`` or
@@ -225,22 +235,21 @@ class StreamingPredictor:
                     f"{type(model).__name__} has no {name!r}: the predictor needs a temporal model; "
                     "wrap a single-frame ViTPose as tarpose.inference.SingleFrameModel(model)"
                 )
-        window, target = int(model.num_frames), int(model.target_index)
-        lookahead = window - 1 - target
+        window = window_of(model)
         if mode is None:
-            mode = "causal" if lookahead == 0 else "centred"
+            mode = "causal" if window.lookahead == 0 else "centred"
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-        if mode == "causal" and lookahead:
+        if mode == "causal" and window.lookahead:
             raise ValueError(
                 f"causal mode needs a model whose target frame is the last of its window "
                 f"(TemporalWrapper(..., target='last'), trained that way); this model's target is "
-                f"frame {target} of {window}"
+                f"frame {window.target_index} of {window.length}"
             )
-        if mode == "centred" and target != window // 2:
+        if mode == "centred" and window.target_index != window.length // 2:
             raise ValueError(
                 f"centred mode needs a model whose target frame is the centre of its window; this "
-                f"model's target is frame {target} of {window} (use mode='causal')"
+                f"model's target is frame {window.target_index} of {window.length} (use mode='causal')"
             )
         if refine not in ("dark", "none"):
             raise ValueError(f"refine must be 'dark' or 'none', got {refine!r}")
@@ -253,16 +262,12 @@ class StreamingPredictor:
                 f"frames ahead (use one-euro or causal=true)"
             )
         self._smoother = None if self.smooth is None else TrackSmoother(self.smooth)
-        size = input_size or model_input_size(model)
-        if size is None:
-            raise ValueError(f"cannot read the crop size off {type(model).__name__}: pass input_size=(H, W)")
+        data = resolve_data_config(model, input_size=input_size)
         if isinstance(model, nn.Module):
             model.eval()
         self.model = model
         self.mode: Mode = mode
         self.window = window
-        self.target = target
-        self.lookahead = lookahead
         self.flip = flip
         self.flip_perm = None
         if flip:
@@ -272,7 +277,8 @@ class StreamingPredictor:
                 raise ValueError(
                     f"flip test: {error}; pass the model's left/right joint pairs as flip_pairs="
                 ) from None
-        self.input_size = (int(size[0]), int(size[1]))
+        self.data_config = data
+        self.input_size = data.input_size
         self.padding = padding
         self.refine = refine
         self.device = model_device(model)
@@ -296,7 +302,7 @@ class StreamingPredictor:
     @property
     def latency(self) -> int:
         """Frames an output trails its input: the model's look-ahead plus the filter's."""
-        return self.lookahead + (self.smooth.latency if self.smooth is not None else 0)
+        return self.window.lookahead + (self.smooth.latency if self.smooth is not None else 0)
 
     @property
     def views(self) -> int:
@@ -341,7 +347,7 @@ class StreamingPredictor:
                 self._encode_and_cache(image, pending)
             self._pending.append(pending)
             out = []
-            while self._pending and self._pending[0].index + self.lookahead <= index:
+            while self._pending and self._pending[0].index + self.window.lookahead <= index:
                 out.append(self._emit(self._pending.popleft()))
             self._prune()
         return self._smoothed(out)
@@ -380,6 +386,11 @@ class StreamingPredictor:
             enabled=self.autocast_dtype is not None,
         )
 
+    def _crop(self, image: Tensor, matrices: Tensor) -> Tensor:
+        """Normalised crops ``(n, 3, H, W)`` of one frame, as the model's data config says."""
+        data = self.data_config
+        return crop_images(image, matrices, data.input_size, mean=data.mean, std=data.std)
+
     def _encode(self, crops: Tensor) -> tuple[Tensor, Tensor]:
         """Crops ``(n, 3, H, W)`` -> features ``(n, v, C, h, w)``, heatmaps ``(n, v, J, hh, wh)``:
         one encoder call for all crops (and their mirrored copies with the flip test)."""
@@ -392,14 +403,10 @@ class StreamingPredictor:
         return features, heatmaps
 
     def _encode_and_cache(self, image: Tensor, pending: _Pending) -> None:
-        crops = crop_images(image.to(self.device), pending.matrices.to(self.device), self.input_size)
+        crops = self._crop(image.to(self.device), pending.matrices.to(self.device))
         features, heatmaps = self._encode(crops)
         for i, track_id in enumerate(pending.track_ids):
             self._cache.setdefault(track_id, {})[pending.index] = _Entry(features[i], heatmaps[i])
-
-    def _slots(self, index: int) -> range:
-        """Frame numbers of the window whose target is frame ``index``."""
-        return range(index - self.target, index - self.target + self.window)
 
     def _window_cached(self, pending: _Pending) -> tuple[Tensor, Tensor, Tensor]:
         """Windows of every person of ``pending`` from the cache: features ``(b, t, v, C, h, w)``,
@@ -408,12 +415,12 @@ class StreamingPredictor:
         for track_id in pending.track_ids:
             entries = self._cache[track_id]
             target = entries[pending.index]
-            for slot in self._slots(pending.index):
+            for slot in self.window.frames(pending.index):
                 entry = entries.get(slot)
                 valid.append(entry is not None)
                 features.append(entry.features if entry else torch.zeros_like(target.features))
                 heatmaps.append(entry.heatmaps if entry else torch.zeros_like(target.heatmaps))
-        b, t = len(pending.track_ids), self.window
+        b, t = len(pending.track_ids), self.window.length
         return (
             rearrange(torch.stack(features), "(b t) v c h w -> b t v c h w", b=b, t=t),
             rearrange(torch.stack(heatmaps), "(b t) v j h w -> b t v j h w", b=b, t=t),
@@ -423,14 +430,14 @@ class StreamingPredictor:
     def _window_exact(self, pending: _Pending) -> tuple[Tensor, Tensor, Tensor]:
         """Windows cropped from the raw frames with the target frame's boxes (the training
         protocol); every available frame is encoded afresh."""
-        b, t = len(pending.track_ids), self.window
-        slots = [s for s in self._slots(pending.index) if s in self._frames]
+        b, t = len(pending.track_ids), self.window.length
+        slots = [s for s in self.window.frames(pending.index) if s in self._frames]
         matrices = pending.matrices.to(self.device)
-        crops = torch.cat([crop_images(self._frames[s], matrices, self.input_size) for s in slots])
+        crops = torch.cat([self._crop(self._frames[s], matrices) for s in slots])
         features, heatmaps = self._encode(crops)  # (s b, v, ...)
         features = rearrange(features, "(s b) v c h w -> b s v c h w", b=b)
         heatmaps = rearrange(heatmaps, "(s b) v j h w -> b s v j h w", b=b)
-        valid = torch.tensor([s in self._frames for s in self._slots(pending.index)], device=self.device)
+        valid = torch.tensor([s in self._frames for s in self.window.frames(pending.index)], device=self.device)
         window_f = features.new_zeros(b, t, *features.shape[2:])
         window_h = heatmaps.new_zeros(b, t, *heatmaps.shape[2:])
         window_f[:, valid] = features
@@ -473,7 +480,7 @@ class StreamingPredictor:
         """Forget what no future window needs: frames older than the next target minus the
         window's past part."""
         next_target = self._pending[0].index if self._pending else self._next_index
-        oldest = next_target - self.target
+        oldest = next_target - self.window.target_index
         for track_id in list(self._cache):
             entries = self._cache[track_id]
             for index in [i for i in entries if i < oldest]:
