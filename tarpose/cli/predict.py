@@ -11,7 +11,7 @@ box).
 (score-weighted), savgol (Savitzky-Golay) or one-euro, with options as NAME:key=value,...
 (median:window=5, savgol:window=9,order=2, mean:window=4,causal=true,
 one-euro:min_cutoff=1,beta=0.01; one-euro's fps defaults to the video's). A centred filter of
-window W adds W//2 frames of latency (--help: "latency"); causal=true and one-euro add none, and
+window W adds W//2 frames of latency; causal=true and one-euro add none, and
 --causal accepts only those. The --out header records the filter and the total latency.
 
 BOXES.json is a list of records, one per person and frame (frames count from 0):
