@@ -105,7 +105,8 @@ class JointTemporalAggregator(nn.Module):
             mask: instead of ``heatmaps``, an explicit bool mask ``(B, T, J, h, w)``, True = may
                 attend.
             frame_valid: optional bool ``(B, T)``; tokens of invalid frames (clip edges, dropped
-                frames) are never attended. At least one frame per clip must be valid.
+                frames) are never attended and their values, even NaN, never reach the
+                output. At least one frame per clip must be valid.
 
         Returns:
             joint tokens ``(B, J, C)``.
@@ -140,6 +141,8 @@ class JointTemporalAggregator(nn.Module):
         if self.position:
             tokens = tokens + sincos_position_2d(h, w, self.dim, device=tokens.device, dtype=tokens.dtype)
         tokens = rearrange(tokens, "b t n c -> b (t n) c")
+        if frame_valid is not None:  # excluded frames contribute nothing, not even 0 * NaN
+            tokens = tokens.masked_fill(~rearrange(valid_tokens, "b 1 n -> b n 1"), 0.0)  # (b, t*h*w, c)
         joints = repeat(self.query_embed + self.query_pos, "j c -> b j c", b=b)  # (b, j, c)
         for layer in self.layers:
             joints = layer(joints, tokens, allowed)
