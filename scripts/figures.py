@@ -135,7 +135,7 @@ def gain_data() -> dict[str, Any]:
     pick = lambda keys: {"single_frame": [round(s[k], 3) for k in keys], "temporal": [round(t[k], 3) for k in keys]}
     return {
         "kinds": kinds, "kind_pck": pick([f"pck_{k}" for k in kinds]),
-        "speeds": speeds, "speed_pck": pick([f"pck_speed_{k}" for k in speeds]),
+        "speeds": speeds, "speed_pck": pick([f"pck_{k}" for k in speeds]),
         "speed_buckets": results["speed_buckets"], "speed_frames": results["speed_frames"],
         "frames": results["frames"], "weights": results["weights"],
     }
@@ -545,7 +545,7 @@ def gain_table() -> str:
     for name, (low, high) in results["speed_buckets"].items():
         span = f"< {high:g}" if low == 0 else f">= {low:g}" if high is None else f"{low:g}-{high:g}"
         rows.append((f"PCK@0.05, {name} motion ({span}% of the box per frame, "
-                     f"{results['speed_frames'][name]} frames)", f"pck_speed_{name}"))
+                     f"{results['speed_frames'][name]} frames)", f"pck_{name}"))
     rows.append(("jitter (px/frame², lower is steadier)", "jitter"))
     lines = ["| metric | single-frame | TAR (temporal) | gain |", "|---|---|---|---|"]
     for label, key in rows:
@@ -577,7 +577,7 @@ def gain_short() -> str:
     lines += [f"| {label} | {s[k]:.2f} | {t[k]:.2f} | {t[k] - s[k]:+.2f} |" for label, k in rows]
     kinds = sorted((k for k in KIND_LABELS if f"pck_{k}" in s), key=lambda k: s[f"pck_{k}"] - t[f"pck_{k}"])
     gains = [f"{t[f'pck_{k}'] - s[f'pck_{k}']:+.1f} on {KIND_PHRASES[k]}" for k in kinds]
-    speeds = [f"{t[f'pck_speed_{k}'] - s[f'pck_speed_{k}']:+.1f} on {k}" for k in results["speed_buckets"]]
+    speeds = [f"{t[f'pck_{k}'] - s[f'pck_{k}']:+.1f} on {k}" for k in results["speed_buckets"]]
     and_ = lambda items: ", ".join(items[:-1]) + " and " + items[-1]
     text = (f"By corruption, TAR changes PCK@0.05 by {and_(gains)}; by motion speed (all frames), "
             f"by {and_(speeds)} motion.")

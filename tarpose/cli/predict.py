@@ -14,6 +14,13 @@ Each person crop goes through the model's encoder once; the temporal part reads 
 cached frames (centred window by default, --causal for a model trained with target="last",
 --exact for the training protocol: every window frame re-cropped with the current box).
 
+--smooth NAME filters each track's keypoints online (tarpose.filters): median, mean
+(score-weighted), savgol (Savitzky-Golay) or one-euro, with options as NAME:key=value,...
+(median:window=5, savgol:window=9,order=2, mean:window=4,causal=true,
+one-euro:min_cutoff=1,beta=0.01; one-euro's fps defaults to the video's). A centred filter of
+window W adds W//2 frames of latency; causal=true and one-euro add none, and
+--causal accepts only those. The --out header records the filter and the total latency.
+
 BOXES.json is a list of records, one per person and frame (frames count from 0):
   [{"frame": 0, "bbox": [x, y, w, h], "track_id": 1, "score": 0.9}, ...]
 "track_id" (for all records or none) and "score" are optional. The --out file of this command is
@@ -69,6 +76,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     mode.add_argument("--exact", action="store_true",
                       help="crop every window frame with the current box (training protocol; T x slower)")
     parser.add_argument("--flip", action="store_true", help="flip test (mirrored crops averaged in)")
+    parser.add_argument("--smooth", metavar="NAME[:key=value,...]",
+                        help="filter each track's keypoints online: median, mean, savgol, one-euro "
+                             "(e.g. median:window=5); a centred window W adds W//2 frames of latency, "
+                             "causal=true or one-euro none (see above)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda[:N] (cuda runs under bfloat16 autocast)")
     parser.add_argument("--compile", action="store_true",
                         help="torch.compile the model (CUDA graphs on a GPU): minutes of compiling "
@@ -106,6 +117,7 @@ def _run(args: argparse.Namespace, source: Any) -> int:
     from ..inference import PoseInferencer
     from ..inference.detection import DEFAULT_RTDETR, BoxesFile, make_detector
 
+    smooth = _smoothing(args, source.fps or 30.0)  # before loading the model: a typo fails at once
     device = _device(args.device)
     # the people: a boxes file, the full frame, or a detector
     if args.boxes:
@@ -133,7 +145,7 @@ def _run(args: argparse.Namespace, source: Any) -> int:
     try:
         inferencer = PoseInferencer(
             args.model, detector=detector, device=device, mode=mode, flip=args.flip,
-            padding=args.padding, compile=args.compile,
+            padding=args.padding, compile=args.compile, smooth=smooth,
         )
     except (FileNotFoundError, ValueError, OSError) as error:
         raise CLIError(str(error).splitlines()[0]) from None
@@ -175,6 +187,25 @@ def _run(args: argparse.Namespace, source: Any) -> int:
         file=sys.stderr,
     )
     return 0
+
+
+def _smoothing(args: argparse.Namespace, fps: float) -> Any:
+    """The --smooth filter (None without one); CLIError for a bad name or a centred filter
+    under --causal."""
+    from ..filters import build_filter
+
+    if args.smooth is None:
+        return None
+    try:
+        smooth = build_filter(args.smooth, fps=fps)
+    except ValueError as error:
+        raise CLIError(f"--smooth: {error}") from None
+    if args.causal and not smooth.causal:
+        raise CLIError(
+            f"--causal allows only causal filters, but --smooth {smooth.spec()} adds {smooth.latency} "
+            "frames of latency: use one-euro or causal=true"
+        )
+    return smooth
 
 
 def _device(name: str) -> Any:

@@ -99,17 +99,9 @@ class PoseInferencer:
         self.detector: PersonDetector = make_detector(
             detector, model=detector_model, threshold=detector_threshold, nms_iou=nms_iou, device=self.device
         )
-        options: dict[str, Any] = {}
-        if smooth is not None:
-            options["smooth"] = smooth
-        try:
-            self.predictor = StreamingPredictor(
-                self.model, mode=mode, flip=flip, padding=padding, compile=compile, tracker=tracker, **options
-            )
-        except TypeError as error:
-            if "smooth" in str(error):
-                raise ValueError("smooth= needs a StreamingPredictor with keypoint smoothing") from None
-            raise
+        self.predictor = StreamingPredictor(
+            self.model, mode=mode, flip=flip, padding=padding, compile=compile, tracker=tracker, smooth=smooth
+        )
         self.frames_read = 0
         self.outside: list[int] = []  # the frame of every box skipped for lying outside its frame
         self.source: FrameSource | None = None
@@ -240,6 +232,8 @@ class PoseInferencer:
             "mode": self.predictor.mode,
             "num_frames_window": self.predictor.window.length,
             "flip_test": bool(self.predictor.flip),
+            "smoothing": self.predictor.smooth.describe() if self.predictor.smooth is not None else None,
+            "latency_frames": self.predictor.latency,
             "keypoint_names": list(COCO_KEYPOINTS) if coco else None,
             "skeleton": [list(p) for p in COCO_SKELETON] if coco else None,
             "coordinates": "image pixels, continuous: pixel (i, j) covers [i, i+1) x [j, j+1)",

@@ -19,6 +19,10 @@ Modes:
 ``"exact"``: the training protocol, for evaluation: every frame of the window is cropped with the
     *target* frame's box and encoded afresh (``T`` encoder passes per output).
 
+With ``smooth=`` each track's keypoints also go through a keypoint filter online
+(`tarpose.filters`): a centred filter of window ``W`` delays every output by ``W//2`` more
+frames; a causal one adds nothing.
+
 Cached streaming crops each neighbour frame with that frame's OWN box (the box the person had
 then), while training and ``"exact"`` crop the whole window with the target frame's box. The two
 agree exactly when a person's box does not change across the window (tested), and differ slightly
@@ -39,6 +43,7 @@ import torch
 from einops import rearrange
 from torch import Tensor, nn
 
+from ..filters import KeypointFilter, TrackSmoother, build_filter
 from ..keypoints import COCO_FLIP_PAIRS, flip_permutation
 from ..preprocess import resolve_data_config
 from .topdown import (
@@ -236,6 +241,10 @@ class StreamingPredictor:
             persons). Compiling takes minutes at the first frame (about 2.5 for ViT-B on an H100;
             shapes are dynamic, so a changing number of persons does not recompile): it pays off
             on long videos, not on short clips.
+        smooth: a keypoint filter (`tarpose.filters.build_filter` name such as
+            ``"median:window=5"``, or a filter) run online over each track's keypoints; a centred
+            filter adds its half-window to the latency (`latency`), and causal mode accepts
+            only causal filters. ``None``: no filtering.
     """
 
     def __init__(
@@ -253,6 +262,7 @@ class StreamingPredictor:
         detector: Any | None = None,
         keep_heatmaps: bool = False,
         compile: bool = False,
+        smooth: KeypointFilter | str | None = None,
     ) -> None:
         for name in ("encode", "aggregate_restore", "num_frames", "target_index", "num_joints"):
             if not hasattr(model, name):
@@ -280,6 +290,13 @@ class StreamingPredictor:
             raise ValueError(f"refine must be 'dark' or 'none', got {refine!r}")
         if precision not in ("auto", "float32", "bfloat16"):
             raise ValueError(f"precision must be 'auto', 'float32' or 'bfloat16', got {precision!r}")
+        self.smooth = None if smooth is None else build_filter(smooth)
+        if self.smooth is not None and mode == "causal" and not self.smooth.causal:
+            raise ValueError(
+                f"causal mode allows only causal filters; {self.smooth.spec()} looks {self.smooth.latency} "
+                f"frames ahead (use one-euro or causal=true)"
+            )
+        self._smoother = None if self.smooth is None else TrackSmoother(self.smooth)
         data = resolve_data_config(model, input_size=input_size)
         if isinstance(model, nn.Module):
             model.eval()
@@ -323,6 +340,11 @@ class StreamingPredictor:
         self.reset()
 
     @property
+    def latency(self) -> int:
+        """Frames an output trails its input: the model's look-ahead plus the filter's."""
+        return self.window.lookahead + (self.smooth.latency if self.smooth is not None else 0)
+
+    @property
     def views(self) -> int:
         return 2 if self.flip else 1
 
@@ -333,6 +355,8 @@ class StreamingPredictor:
         self._cache: dict[int, dict[int, _Entry]] = {}
         self._frames: dict[int, Tensor] = {}  # "exact" mode: the raw frames a window still needs
         self.tracker.reset()
+        if self._smoother is not None:
+            self._smoother.reset()
 
     # -- the public loop -------------------------------------------------------------------------
 
@@ -390,13 +414,13 @@ class StreamingPredictor:
             while self._pending and self._pending[0].index + self.window.lookahead <= index:
                 out.append(self._emit(self._pending.popleft()))
             self._prune()
-        return out
+        return self._smoothed(out)
 
     def flush(self) -> list[FramePoses]:
         """End of the stream: emit every frame still waiting (its window's missing future frames
         are excluded through ``frame_valid``) and reset for a new stream."""
         with torch.inference_mode():
-            out = [self._emit(p) for p in self._pending]
+            out = self._smoothed([self._emit(p) for p in self._pending], end=True)
         self.reset()
         return out
 
@@ -409,6 +433,16 @@ class StreamingPredictor:
         yield from self.flush()
 
     # -- internals -------------------------------------------------------------------------------
+
+    def _smoothed(self, poses: list[FramePoses], end: bool = False) -> list[FramePoses]:
+        """The frames whose tracks' filtered keypoints are ready (all of them at the ``end``)."""
+        if self._smoother is None:
+            return poses
+        ready = [r for p in poses for r in self._smoother.push(p.track_ids, p.keypoints, p.scores, item=p)]
+        ready += self._smoother.flush() if end else []
+        for frame, keypoints in ready:
+            frame.keypoints = keypoints
+        return [frame for frame, _ in ready]
 
     def _autocast(self) -> Any:
         return torch.autocast(

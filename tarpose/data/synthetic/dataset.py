@@ -22,8 +22,9 @@ from .figure import ACTIONS
 from .video import SyntheticVideo
 
 #: first video seed of each split; a split's seeds are ``[start, start + SPLIT_SIZE)``, so no video
-#: of one split is ever a video of another
-SPLITS: dict[str, int] = {"train": 0, "test": 1_000_000, "demo": 2_000_000}
+#: of one split is ever a video of another (``val``: for choosing settings such as a keypoint
+#: filter, so that the ``test`` split is only ever measured)
+SPLITS: dict[str, int] = {"train": 0, "test": 1_000_000, "demo": 2_000_000, "val": 3_000_000}
 SPLIT_SIZE = 1_000_000
 
 
@@ -49,7 +50,7 @@ class SyntheticPoseDataset(Dataset):
     ``area`` (silhouette pixels, for OKS) and ``action``.
 
     Args:
-        split: ``"train"``, ``"test"`` or ``"demo"``: disjoint seed ranges (``SPLITS``).
+        split: ``"train"``, ``"val"``, ``"test"`` or ``"demo"``: disjoint seed ranges (``SPLITS``).
         num_videos: videos in the dataset (``num_videos * video_length`` samples).
         video_length: frames per video.
         first_video: skip this many videos of the split (e.g. a validation slice).
