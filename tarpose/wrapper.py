@@ -14,6 +14,7 @@ from .adapters import SplitModel, as_module, check_features, split_model
 from .layers.attention import Strategy
 from .layers.gra import GlobalRestoringAttention, Restore
 from .layers.jta import JointTemporalAggregator
+from .layers.mask import heatmap_mask
 from .layers.tokens import TokenLayout
 from .models.vitpose import ViTPose, ViTPoseConfig
 from .weights.hub import HubMixin
@@ -189,19 +190,33 @@ class TemporalWrapper(nn.Module, HubMixin, coders={ViTPose: (_encode_vitpose, _d
         expect_shape("decoder output", heatmaps, "(N, J, Hh, Wh)", (images.shape[0], self.num_joints, None, None))
         return features, heatmaps
 
+    def frame_masks(self, heatmaps: Tensor, size: tuple[int, int]) -> Tensor:
+        """JTA's mask of each frame on its own: initial heatmaps ``(N, J, Hh, Wh)`` -> bool
+        ``(N, J, h, w)`` on the token grid ``size``. A frame's mask does not depend on the window,
+        so streaming computes it once per frame and passes windows of masks to
+        :meth:`aggregate_restore`."""
+        frames = rearrange(heatmaps, "n j hh ww -> n 1 j hh ww")
+        return heatmap_mask(frames, size, self.jta.mask_threshold)[:, 0]  # (n, j, h, w)
+
     def aggregate_restore(
-        self, features: Tensor, heatmaps: Tensor, frame_valid: Tensor | None = None
+        self,
+        features: Tensor,
+        heatmaps: Tensor | None = None,
+        frame_valid: Tensor | None = None,
+        *,
+        mask: Tensor | None = None,
     ) -> Tensor:
         """Temporal part: maps ``(B, T, C, h, w)`` and initial heatmaps ``(B, T, J, Hh, Wh)`` of a
         window (``frame_valid`` optional bool ``(B, T)``) -> final heatmaps ``(B, J, Hh, Wh)`` of
-        the target frame."""
+        the target frame. Instead of ``heatmaps``, ``mask`` may pass the window's JTA masks
+        ``(B, T, J, h, w)`` (from :meth:`frame_masks`)."""
         expect_shape("features", features, "(B, T, C, h, w)", (None, self.num_frames, self.dim, None, None))
         if frame_valid is not None:
             expect_shape("frame_valid", frame_valid, "(B, T)", (features.shape[0], self.num_frames))
             expect_bool("frame_valid", frame_valid)
             if not is_tracing() and not bool(frame_valid[:, self.target_index].all()):
                 raise ValueError(f"frame_valid must mark the target frame {self.target_index} valid")
-        joints = self.jta(features, heatmaps, frame_valid=frame_valid)  # (b, j, c)
+        joints = self.jta(features, heatmaps, mask=mask, frame_valid=frame_valid)  # (b, j, c)
         restored = self.gra(features[:, self.target_index], joints)  # (b, c, h, w)
         return self.decoder(restored)
 

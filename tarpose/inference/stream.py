@@ -6,7 +6,9 @@ heatmaps of the target frame). The reference code recomputes all ``T`` frames of
 every output frame; here every person crop goes through ``encode`` exactly once (all persons of a
 frame in one batch) and its outputs wait in a per-track cache until the windows that need them are
 complete. Windows are assembled from the cache and run through ``aggregate_restore`` batched over
-the persons of the frame.
+the persons of the frame. A model with ``frame_masks`` (:class:`~tarpose.TemporalWrapper`) gets
+each frame's JTA mask computed once, when the frame is encoded, and cached in place of its
+heatmaps (which the temporal part reads only through the mask).
 
 Modes:
 
@@ -67,6 +69,9 @@ class TemporalModel(Protocol):
         self, features: Tensor, heatmaps: Tensor, frame_valid: Tensor | None = None
     ) -> Tensor: ...
 
+    # optional: ``frame_masks(heatmaps (N, J, Hh, Wh), (h, w)) -> (N, J, h, w)`` bool, and
+    # ``aggregate_restore(features, frame_valid=..., mask=(B, T, J, h, w))``
+
 
 @dataclass
 class FramePoses:
@@ -126,7 +131,7 @@ class _Entry:
     """One track's encoder outputs at one frame, ``v`` views (2 with the flip test)."""
 
     features: Tensor  # (v, c, h, w)
-    heatmaps: Tensor  # (v, j, hh, wh)
+    guide: Tensor  # what the temporal part reads of the heatmaps: (v, j, hh, wh), or masks (v, j, h, w)
 
 
 def _compiled(fn: Any, mode: str | None) -> Any:
@@ -268,6 +273,7 @@ class StreamingPredictor:
         self.keep_heatmaps = keep_heatmaps
         self._model_encode = model.encode
         self._model_aggregate = model.aggregate_restore
+        self._frame_masks = getattr(model, "frame_masks", None)  # None: windows of heatmaps
         if compile:
             if not isinstance(model, nn.Module):
                 raise ValueError(f"compile=True needs a PyTorch model, not {type(model).__name__}")
@@ -347,21 +353,25 @@ class StreamingPredictor:
         )
 
     def _encode(self, crops: Tensor) -> tuple[Tensor, Tensor]:
-        """Crops ``(n, 3, H, W)`` -> features ``(n, v, C, h, w)``, heatmaps ``(n, v, J, hh, wh)``:
-        one encoder call for all crops (and their mirrored copies with the flip test)."""
+        """Crops ``(n, 3, H, W)`` -> features ``(n, v, C, h, w)`` and guides: heatmaps
+        ``(n, v, J, hh, wh)``, or the JTA masks ``(n, v, J, h, w)`` of a model with
+        ``frame_masks``; one encoder call for all crops (and their mirrored copies with the flip
+        test)."""
         if self.flip:
             crops = torch.cat([crops, flip_crops(crops)])  # (v n, 3, h, w)
         with self._autocast():
-            features, heatmaps = self._model_encode(crops)
+            features, guides = self._model_encode(crops)
+        if self._frame_masks is not None:
+            guides = self._frame_masks(guides, tuple(features.shape[-2:]))  # (v n, j, h, w)
         features = rearrange(features, "(v n) c h w -> n v c h w", v=self.views)
-        heatmaps = rearrange(heatmaps, "(v n) j h w -> n v j h w", v=self.views)
-        return features, heatmaps
+        guides = rearrange(guides, "(v n) j h w -> n v j h w", v=self.views)
+        return features, guides
 
     def _encode_and_cache(self, image: Tensor, pending: _Pending) -> None:
         crops = crop_images(image.to(self.device), pending.matrices.to(self.device), self.input_size)
-        features, heatmaps = self._encode(crops)
+        features, guides = self._encode(crops)
         for i, track_id in enumerate(pending.track_ids):
-            self._cache.setdefault(track_id, {})[pending.index] = _Entry(features[i], heatmaps[i])
+            self._cache.setdefault(track_id, {})[pending.index] = _Entry(features[i], guides[i])
 
     def _slots(self, index: int) -> range:
         """Frame numbers of the window whose target is frame ``index``."""
@@ -369,8 +379,8 @@ class StreamingPredictor:
 
     def _window_cached(self, pending: _Pending) -> tuple[Tensor, Tensor, Tensor]:
         """Windows of every person of ``pending`` from the cache: features ``(b, t, v, C, h, w)``,
-        heatmaps ``(b, t, v, J, hh, wh)``, valid ``(b, t)``."""
-        features, heatmaps, valid = [], [], []
+        guides ``(b, t, v, J, ...)``, valid ``(b, t)``."""
+        features, guides, valid = [], [], []
         for track_id in pending.track_ids:
             entries = self._cache[track_id]
             target = entries[pending.index]
@@ -378,11 +388,11 @@ class StreamingPredictor:
                 entry = entries.get(slot)
                 valid.append(entry is not None)
                 features.append(entry.features if entry else torch.zeros_like(target.features))
-                heatmaps.append(entry.heatmaps if entry else torch.zeros_like(target.heatmaps))
+                guides.append(entry.guide if entry else torch.zeros_like(target.guide))
         b, t = len(pending.track_ids), self.window
         return (
             rearrange(torch.stack(features), "(b t) v c h w -> b t v c h w", b=b, t=t),
-            rearrange(torch.stack(heatmaps), "(b t) v j h w -> b t v j h w", b=b, t=t),
+            rearrange(torch.stack(guides), "(b t) v j h w -> b t v j h w", b=b, t=t),
             torch.tensor(valid, device=self.device).view(b, t),
         )
 
@@ -393,15 +403,15 @@ class StreamingPredictor:
         slots = [s for s in self._slots(pending.index) if s in self._frames]
         matrices = pending.matrices.to(self.device)
         crops = torch.cat([crop_images(self._frames[s], matrices, self.input_size) for s in slots])
-        features, heatmaps = self._encode(crops)  # (s b, v, ...)
+        features, guides = self._encode(crops)  # (s b, v, ...)
         features = rearrange(features, "(s b) v c h w -> b s v c h w", b=b)
-        heatmaps = rearrange(heatmaps, "(s b) v j h w -> b s v j h w", b=b)
+        guides = rearrange(guides, "(s b) v j h w -> b s v j h w", b=b)
         valid = torch.tensor([s in self._frames for s in self._slots(pending.index)], device=self.device)
         window_f = features.new_zeros(b, t, *features.shape[2:])
-        window_h = heatmaps.new_zeros(b, t, *heatmaps.shape[2:])
+        window_g = guides.new_zeros(b, t, *guides.shape[2:])
         window_f[:, valid] = features
-        window_h[:, valid] = heatmaps
-        return window_f, window_h, valid.expand(b, t)
+        window_g[:, valid] = guides
+        return window_f, window_g, valid.expand(b, t)
 
     def _emit(self, pending: _Pending) -> FramePoses:
         """Final heatmaps and keypoints of every person of a frame whose window is complete."""
@@ -412,17 +422,18 @@ class StreamingPredictor:
                 torch.zeros(0, self._num_joints), None,
             )
         if self.mode == "exact":
-            features, heatmaps, valid = self._window_exact(pending)
+            features, guides, valid = self._window_exact(pending)
         else:
-            features, heatmaps, valid = self._window_cached(pending)
+            features, guides, valid = self._window_cached(pending)
         v = self.views
         frame_valid = None if bool(valid.all()) else valid.repeat_interleave(v, dim=0)  # (b v, t)
+        features = rearrange(features, "b t v c h w -> (b v) t c h w")
+        guides = rearrange(guides, "b t v j h w -> (b v) t j h w")
         with self._autocast():
-            final = self._model_aggregate(
-                rearrange(features, "b t v c h w -> (b v) t c h w"),
-                rearrange(heatmaps, "b t v j h w -> (b v) t j h w"),
-                frame_valid,
-            )
+            if self._frame_masks is not None:
+                final = self._model_aggregate(features, frame_valid=frame_valid, mask=guides)
+            else:
+                final = self._model_aggregate(features, guides, frame_valid)
         final = rearrange(final.float(), "(b v) j h w -> b v j h w", v=v)
         final = merge_flipped(final[:, 0], final[:, 1], self.flip_perm) if self.flip else final[:, 0]
         keypoints, scores = heatmaps_to_keypoints(final, pending.matrices, self.input_size, self.refine)
