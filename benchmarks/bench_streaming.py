@@ -5,8 +5,8 @@ same crops and DARK decoding, so only the model work differs:
 
 - single-frame: ViTPose on each person crop (SingleFrameModel), 1.0x;
 - streaming: TAR-ViTPose (T=5, centred), each crop encoded once, windows from the feature cache;
-- windowed: TAR-ViTPose recomputing all T crops of every window (mode="exact", what the reference
-  code does for every output frame).
+- windowed (with --windowed): TAR-ViTPose recomputing all T crops of every window (mode="exact",
+  what the reference code does for every output frame).
 
 What TAR must add per frame is one more decoder pass (the restored map is decoded again), so the
 floor of streaming / single-frame is (encoder + 2 x decoder) / (encoder + decoder), with encoder
@@ -26,7 +26,7 @@ heatmaps. With --predict-frames N it also runs `tarpose predict` end to end on
 ../shared/data/vtest.avi (a subprocess per model) for frames per second and peak memory.
 
     python benchmarks/bench_streaming.py                                 # ViT-S, ViT-S simple, ViT-B; CPU
-    python benchmarks/bench_streaming.py --models vitpose-b --img 384 288
+    python benchmarks/bench_streaming.py --models vitpose-b --img 384 288 --windowed
     python benchmarks/bench_streaming.py --device cuda --compile         # bf16, CUDA graphs
     python benchmarks/bench_streaming.py --small                         # tiny dims: a smoke run
 """
@@ -80,12 +80,14 @@ def synthetic_stream(n: int, persons: int, size=(576, 768), seed: int = 0):
 class DemoHeatmaps(nn.Module):
     """A temporal model whose ``encode`` returns, in place of its own initial heatmaps, the next
     ones of a bank ``(frames, persons, J, Hh, Wh)`` (frame-major, so each track follows one
-    video); its encoder and decoder still run in full."""
+    video; ``None``: its own); its encoder and decoder still run in full. JTA runs with
+    ``gather`` (``"never"``: the dense path, as before the gathered attention)."""
 
-    def __init__(self, model: nn.Module, bank: Tensor) -> None:
+    def __init__(self, model: nn.Module, bank: Tensor | None, gather: str = "auto") -> None:
         super().__init__()
         self.model = model
-        self.bank = bank.flatten(0, 1)  # (frames * persons, j, hh, wh)
+        self.bank = None if bank is None else bank.flatten(0, 1)  # (frames * persons, j, hh, wh)
+        self.gather = gather
         self.next = 0
         for name in ("num_frames", "target_index", "num_joints"):
             setattr(self, name, getattr(model, name))
@@ -93,6 +95,8 @@ class DemoHeatmaps(nn.Module):
 
     def encode(self, images: Tensor) -> tuple[Tensor, Tensor]:
         features, heatmaps = self.model.encode(images)
+        if self.bank is None:
+            return features, heatmaps
         n = images.shape[0]
         index = (self.next + torch.arange(n)) % self.bank.shape[0]
         self.next += n
@@ -102,7 +106,11 @@ class DemoHeatmaps(nn.Module):
         return self.model.frame_masks(heatmaps, size)
 
     def aggregate_restore(self, *args, **kwargs) -> Tensor:
-        return self.model.aggregate_restore(*args, **kwargs)
+        self.model.jta.gather = self.gather
+        try:
+            return self.model.aggregate_restore(*args, **kwargs)
+        finally:
+            self.model.jta.gather = "auto"
 
 
 def interleaved(fns: dict[str, Callable[[], object]], repeats: int, device: str) -> dict[str, float]:
@@ -185,7 +193,7 @@ def bench_model(name: str, args: argparse.Namespace) -> dict[str, float]:
     single = SingleFrameModel(vitpose)
     frames, boxes = synthetic_stream(8, args.persons)
     models = {"single-frame": (single, "centred"), "streaming": (tar, "centred"), "windowed": (tar, "exact")}
-    worst = check_equal_at_init(models, frames[:6], [b[:2] for b in boxes[:6]])  # 2 persons
+    worst = check_equal_at_init(models, frames[:6], [b[:1] for b in boxes[:6]])  # 1 person
     limit = 2e-2 if dev.startswith("cuda") else 1e-4
     if worst > limit:
         raise SystemExit(f"{name}: at initialisation the pipelines' heatmaps disagree by {worst:.2e} > {limit}")
@@ -197,15 +205,15 @@ def bench_model(name: str, args: argparse.Namespace) -> dict[str, float]:
         features, heatmaps = tar.encode(crops)
     hh, wh = heatmaps.shape[-2:]
     h, w = features.shape[-2:]
-    temporal: nn.Module = tar
+    bank = None
     if args.masks != "model":
         from mask_counts import heatmap_bank
 
         bank = heatmap_bank(args.persons, 32, (hh, wh), stretch=args.masks == "stretched").to(dev)
-        temporal = DemoHeatmaps(tar, bank)
         window = bank[:5].transpose(0, 1)  # (persons, t, j, hh, wh)
     else:
         window = heatmaps[:, None].expand(-1, 5, -1, -1, -1)
+    temporal, dense = DemoHeatmaps(tar, bank), DemoHeatmaps(tar, bank, gather="never")
     window_features = features[:, None].expand(-1, 5, -1, -1, -1).contiguous()  # (b, t, c, h, w)
     masks = tar.jta.allowed_tokens(tarpose.heatmap_mask(window, (h, w), tar.jta.mask_threshold))
     largest = int(masks.sum(-1).max())
@@ -223,8 +231,10 @@ def bench_model(name: str, args: argparse.Namespace) -> dict[str, float]:
     predictors = {
         "single-frame": StreamingPredictor(single, compile=args.compile),
         "streaming": StreamingPredictor(temporal, compile=args.compile),
-        "windowed": StreamingPredictor(temporal, mode="exact", compile=args.compile),
+        "streaming dense": StreamingPredictor(dense, compile=args.compile),
     }
+    if args.windowed:
+        predictors["windowed"] = StreamingPredictor(temporal, mode="exact", compile=args.compile)
     amp = torch.autocast(dev.split(":")[0], dtype=torch.bfloat16, enabled=dev.startswith("cuda"))
     fns = {name: pusher(p, frames, boxes) for name, p in predictors.items()}
     fns.update({
@@ -257,6 +267,8 @@ def main() -> None:
     parser.add_argument("--predict-frames", type=int, default=0,
                         help="frames of vtest.avi for an end-to-end `tarpose predict` run (0: skip)")
     parser.add_argument("--boxes", default=str(BOXES), help="boxes for the end-to-end run")
+    parser.add_argument("--windowed", action="store_true",
+                        help="also time windowed recomputation (T encoder passes a frame: slow)")
     parser.add_argument("--small", action="store_true", help="a tiny model, 64x48: a smoke run")
     parser.add_argument("--compile", action="store_true",
                         help="torch.compile every pipeline's model calls (CUDA graphs on a GPU)")
@@ -273,23 +285,27 @@ def main() -> None:
           + (" compiled" if args.compile else ""))
     print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
           f"({os.cpu_count()} CPUs)")
-    results = {name: bench_model(name, args) for name in args.models}
-    worst = max(r["check"] for r in results.values())
-    print(f"check: at initialisation streaming and windowed heatmaps equal single-frame "
-          f"(max relative difference {worst:.1e})")
-
     print(f"\nper frame, {args.persons} persons, ms (medians of {args.repeats} interleaved calls):")
     print(f"{'model':<18} {'encoder':>8} {'decoder':>8} {'JTA':>7} {'dense':>7} {'K/tokens':>9} {'GRA':>6} "
-          f"{'single':>8} {'stream':>8} {'window':>8} {'ratio':>6} {'floor':>6} {'over':>6}")
-    for name, r in results.items():
+          f"{'single':>8} {'stream':>8} {'window':>8} {'ratio':>6} {'dense':>6} {'floor':>6} {'over':>6}",
+          flush=True)
+    worst = 0.0
+    for name in args.models:
+        r = bench_model(name, args)
+        worst = max(worst, r["check"])
         ratio = r["streaming"] / r["single-frame"]
         floor = (r["encoder"] + 2 * r["decoder"]) / (r["encoder"] + r["decoder"])
         print(f"{name:<18} {r['encoder']:>8.1f} {r['decoder']:>8.1f} {r['JTA']:>7.1f} {r['JTA dense']:>7.1f} "
               f"{r['largest']:>4.0f}/{r['tokens']:<4.0f} {r['GRA']:>6.1f} {r['single-frame']:>8.1f} "
-              f"{r['streaming']:>8.1f} {r['windowed']:>8.1f} {ratio:>5.3f}x {floor:>5.3f}x {ratio / floor:>5.3f}x")
-    print("ratio = streaming / single-frame; floor = (encoder + 2 x decoder) / (encoder + decoder); "
-          "over = ratio / floor; JTA: as run (gathered where cheaper), dense: the dense path; "
-          "K: the largest number of tokens a joint attends in the window batch")
+              f"{r['streaming']:>8.1f} {r.get('windowed', float('nan')):>8.1f} {ratio:>5.3f}x "
+              f"{r['streaming dense'] / r['single-frame']:>5.3f}x {floor:>5.3f}x {ratio / floor:>5.3f}x",
+              flush=True)
+    print("ratio = streaming / single-frame (dense: the same with JTA's dense path, as before the "
+          "gathered attention); floor = (encoder + 2 x decoder) / (encoder + decoder); over = ratio / floor; "
+          "JTA: as run (gathered where cheaper), dense: the dense path; K: the largest number of tokens "
+          "a joint attends in the window batch")
+    print(f"check: at initialisation streaming and windowed heatmaps equal single-frame "
+          f"(max relative difference {worst:.1e})")
     print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
     if args.predict_frames:

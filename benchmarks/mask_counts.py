@@ -8,15 +8,17 @@ TAR-ViTPose, 128x96 crops, 32x24 heatmaps, 8x6 tokens):
 
 - synthetic: test-split videos of tarpose.data.synthetic (30% corrupted frames), each frame
   cropped with its own box (as streaming does);
-- vtest: ../shared/data/vtest.avi with the boxes of tests/data/vtest_boxes.json, streamed with
-  the IoU tracker (real pedestrians: the demo model never saw a real person, so its heatmaps
-  there are less sure and broader; an upper end, not a typical case).
+- vtest: ../shared/data/vtest.avi with the boxes of tests/data/vtest_boxes.json, linked by the IoU
+  tracker (real pedestrians, which the demo model never saw: a check out of its domain).
 
 Each window of 5 frames (missing frames at a video's ends excluded, as streaming does) gives one
 count per joint: its mask summed over the window's valid frames, as JTA's cross-attention sees it
-(an empty row counts every valid token). Counted on the demo's own token grid and with the same
-heatmaps resampled onto the grids of 256x192 crops (16x12 tokens) and 384x288 crops (24x18): the
-person fills the crop alike, so a blob covers the same fraction of a finer grid.
+(an empty row counts every valid token). Counted on the demo's own token grid ("8x6": 4 heatmap
+pixels a token, as a 256x192 ViTPose trained with the same Gaussian sigma of 2 heatmap pixels, so
+the same counts out of 960 tokens there if it is as sure as the demo), and with the heatmaps
+stretched onto the grids of 256x192 crops ("16x12 stretched") and 384x288 crops ("24x18
+stretched"): a blob covering the same share of the crop, about 4x the tokens (a model as unsure,
+relative to the crop, as the demo).
 
     python benchmarks/mask_counts.py                  # 16 synthetic videos x 32 frames, 40 vtest frames
 """
@@ -45,7 +47,7 @@ from tarpose.layers.mask import heatmap_mask  # noqa: E402
 VTEST = ROOT.parent / "shared" / "data" / "vtest.avi"
 BOXES = ROOT / "tests" / "data" / "vtest_boxes.json"
 #: token grids: the demo's own (128x96 crops), 256x192 and 384x288 crops
-GRIDS = {"8x6": (8, 6), "16x12": (16, 12), "24x18": (24, 18)}
+GRIDS = {"8x6": (8, 6), "16x12 stretched": (16, 12), "24x18 stretched": (24, 18)}
 PERCENTILES = (0.1, 0.5, 0.9, 0.99)
 
 
@@ -164,7 +166,7 @@ def main() -> None:
 
     print(f"allowed tokens per joint and window (T=5), percentiles {', '.join(f'{p:g}' for p in PERCENTILES)}, "
           f"max, mean share of the window's tokens")
-    print(f"{'source':<10} {'grid':<6} {'tokens':>6} {'what':<18} "
+    print(f"{'source':<10} {'grid':<16} {'tokens':>6} {'what':<18} "
           + " ".join(f"{'p' + format(100 * p, 'g'):>6}" for p in PERCENTILES) + f" {'max':>6} {'share':>8}")
     for name, tracks in sources.items():
         for grid_name, grid in GRIDS.items():
@@ -179,11 +181,11 @@ def main() -> None:
                     counts = row_counts(*track_windows(track), grid)
                 rows.append(counts.flatten())
             rows = torch.cat(rows)
-            print(f"{name:<10} {grid_name:<6} {tokens:>6} {'per joint':<18} {describe(rows, tokens)}")
+            print(f"{name:<10} {grid_name:<16} {tokens:>6} {'per joint':<18} {describe(rows, tokens)}")
             if largest:
                 largest = torch.cat(largest)
                 what = f"batch max ({args.persons} p.)"
-                print(f"{name:<10} {grid_name:<6} {tokens:>6} {what:<18} {describe(largest, tokens)}")
+                print(f"{name:<10} {grid_name:<16} {tokens:>6} {what:<18} {describe(largest, tokens)}")
     if "vtest" in sources:
         print(f"vtest: {len(sources['vtest'])} tracks of >= 5 frames in {args.vtest_frames} frames "
               "(per-joint counts only: its persons per frame vary)")

@@ -195,9 +195,10 @@ def test_auto_gathers_only_where_that_is_cheaper(monkeypatch):
         JointTemporalAggregator(C, J, gather="sometimes")
 
 
-def test_torch_export_of_the_gathered_path_equals_dense():
+@pytest.mark.parametrize("layout", ["spatial", "official"])
+def test_torch_export_of_the_gathered_path_equals_dense(layout):
     """gather="always" exports with a data-dependent count; other masks (another K) still agree."""
-    jta = make_jta(gather="always")
+    jta = make_jta(layout, gather="always")
     feats, heat = inputs()
     valid = some_frames_invalid()
 
@@ -224,8 +225,9 @@ def test_torch_export_of_the_gathered_path_equals_dense():
 
 
 @pytest.mark.slow
-def test_torch_compile_of_the_gathered_path_equals_dense():
-    jta = make_jta(gather="always")
+@pytest.mark.parametrize("layout", ["spatial", "official"])
+def test_torch_compile_of_the_gathered_path_equals_dense(layout):
+    jta = make_jta(layout, gather="always")
     feats, heat = inputs()
     valid = some_frames_invalid()
     compiled = torch.compile(jta)
