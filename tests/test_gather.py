@@ -17,9 +17,11 @@ from tarpose.layers.tokens import map_to_tokens, mask_to_rows
 B, T, C, H, W, J = 2, 5, 16, 4, 3, 4
 
 
-def make_jta(layout: str = "spatial", gather: str = "always", dtype=torch.float32) -> JointTemporalAggregator:
+def make_jta(
+    layout: str = "spatial", gather: str = "always", dtype=torch.float32, position: bool = False
+) -> JointTemporalAggregator:
     torch.manual_seed(0)
-    jta = JointTemporalAggregator(C, J, depth=2, num_heads=2, token_layout=layout, gather=gather)
+    jta = JointTemporalAggregator(C, J, depth=2, num_heads=2, token_layout=layout, gather=gather, position=position)
     return randomise_(jta).to(dtype).eval()
 
 
@@ -108,6 +110,24 @@ def test_jta_gathered_equals_dense_values_and_float64_gradients(layout, with_val
     grads_dense = torch.autograd.grad((out_dense * g).sum(), [feats, *params])
     for a, b in zip(grads, grads_dense):
         torch.testing.assert_close(a, b, atol=1e-11, rtol=1e-9)
+
+
+@pytest.mark.parametrize("with_valid", [False, True])
+def test_gathered_position_codes_equal_dense(with_valid):
+    """position=True: the gathered tokens carry their own grid position's code, as the dense ones."""
+    jta = make_jta(dtype=torch.float64, position=True)
+    feats, heat = inputs(4, torch.float64)
+    valid = some_frames_invalid() if with_valid else None
+    feats.requires_grad_(True)
+    out_dense = run(jta, "never", feats, heat, frame_valid=valid)
+    out = run(jta, "always", feats, heat, frame_valid=valid)
+    torch.testing.assert_close(out, out_dense, atol=1e-12, rtol=1e-10)
+    plain = make_jta(dtype=torch.float64)
+    assert not torch.allclose(out, run(plain, "always", feats, heat, frame_valid=valid))  # the codes count
+    g = torch.randn_like(out)
+    (grad,) = torch.autograd.grad((out * g).sum(), feats)
+    (grad_dense,) = torch.autograd.grad((out_dense * g).sum(), feats)
+    torch.testing.assert_close(grad, grad_dense, atol=1e-11, rtol=1e-9)
 
 
 @pytest.mark.parametrize("layout", ["spatial", "official"])

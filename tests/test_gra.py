@@ -62,3 +62,61 @@ def test_bad_input():
         gra(torch.randn(2, 16, 5, 3), torch.randn(3, 7, 16))
     with pytest.raises(ValueError, match="restore"):
         GlobalRestoringAttention(16, restore="gated")
+
+
+def test_zero_out_is_identity_at_init_and_learns_in_one_step():
+    gra = GlobalRestoringAttention(16, 4, restore="zero_out")
+    fmap, joints = torch.randn(2, 16, 5, 3), torch.randn(2, 7, 16)
+    assert torch.equal(gra(fmap, joints), fmap)
+    gra(fmap, joints).square().sum().backward()
+    assert gra.attn.out_proj.weight.grad.abs().sum() > 0  # the projection moves first
+    torch.optim.SGD(gra.parameters(), lr=0.1).step()
+    assert not torch.equal(gra(fmap, joints), fmap)
+
+
+def test_gate_init_scales_the_update():
+    torch.manual_seed(0)
+    fmap, joints = torch.randn(2, 16, 5, 3), torch.randn(2, 7, 16)
+    gra = GlobalRestoringAttention(16, 4, gate_init=0.1)
+    assert torch.equal(gra.gate, torch.full((16,), 0.1))
+    tokens = rearrange(fmap, "b c h w -> b (h w) c")
+    expected = tokens + 0.1 * gra.attn(tokens, joints)
+    torch.testing.assert_close(gra(fmap, joints), rearrange(expected, "b (h w) c -> b c h w", h=5))
+
+
+def test_position_codes_reach_only_the_queries():
+    """With position codes the attention reads ``F + P`` as queries, the residual keeps ``F``."""
+    from tarpose.layers.position import sincos_position_2d
+
+    torch.manual_seed(0)
+    gra = randomise_(GlobalRestoringAttention(16, 4, position=True))
+    fmap, joints = torch.randn(2, 16, 5, 3), torch.randn(2, 7, 16)
+    tokens = rearrange(fmap, "b c h w -> b (h w) c")
+    update = gra.attn(tokens + sincos_position_2d(5, 3, 16), joints)
+    expected = rearrange(tokens + gra.gate * update, "b (h w) c -> b c h w", h=5)
+    torch.testing.assert_close(gra(fmap, joints), expected)
+    # the same map content at two places now restores differently: position is seen
+    plain = randomise_(GlobalRestoringAttention(16, 4))
+    plain.load_state_dict(gra.state_dict())
+    same = torch.randn(1, 16, 1, 1).expand(1, 16, 5, 3)
+    out_pos, out_plain = gra(same, joints[:1]), plain(same, joints[:1])
+    assert torch.allclose(out_plain[..., 0, 0], out_plain[..., 4, 2])
+    assert not torch.allclose(out_pos[..., 0, 0], out_pos[..., 4, 2])
+    with pytest.raises(ValueError, match="token_layout='spatial'"):
+        GlobalRestoringAttention(16, 4, position=True, token_layout="official")
+
+
+def test_sincos_codes():
+    from tarpose.layers.position import sincos_position_2d
+
+    codes = sincos_position_2d(4, 3, 8)  # (h*w, c)
+    assert codes.shape == (12, 8)
+    # row n = y * w + x: the first half depends on y only, the second on x only
+    grid = rearrange(codes, "(h w) c -> h w c", h=4)
+    assert torch.equal(grid[:, 0, :4], grid[:, 2, :4]) and torch.equal(grid[0, :, 4:], grid[3, :, 4:])
+    # frequency 1 channels: sin(y), cos(y)
+    torch.testing.assert_close(grid[:, 0, 0], torch.sin(torch.arange(4.0)))
+    torch.testing.assert_close(grid[:, 0, 2], torch.cos(torch.arange(4.0)))
+    assert len(set(map(tuple, codes.tolist()))) == 12  # every position has its own code
+    with pytest.raises(ValueError, match="divisible by 4"):
+        sincos_position_2d(2, 2, 6)

@@ -178,3 +178,21 @@ def test_bad_input_names_the_shapes():
         jta(feats, heat, frame_valid=torch.zeros(B, T, dtype=torch.bool))
     with pytest.raises(ValueError, match="token_layout"):
         JointTemporalAggregator(C, token_layout="chunks")
+
+
+def test_position_codes_equal_adding_them_to_the_frame_tokens():
+    """``position=True`` is the plain JTA over ``F + P`` (P: each token's grid code), so the joint
+    tokens carry where the joint was; the masks and the empty-row rule are unchanged."""
+    from einops import rearrange
+
+    from tarpose.layers.position import sincos_position_2d
+
+    with_pos = make_jta(position=True)
+    plain = make_jta()
+    plain.load_state_dict(with_pos.state_dict())
+    feats, heat = inputs()
+    codes = rearrange(sincos_position_2d(H, W, C), "(h w) c -> c h w", h=H)
+    torch.testing.assert_close(with_pos(feats, heat), plain(feats + codes, heat))
+    assert not torch.allclose(with_pos(feats, heat), plain(feats, heat))
+    with pytest.raises(ValueError, match="token_layout='spatial'"):
+        JointTemporalAggregator(C, J, position=True, token_layout="official")

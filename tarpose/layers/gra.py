@@ -9,10 +9,11 @@ from torch import Tensor, nn
 
 from .._checks import expect_shape
 from .attention import MultiHeadAttention, Strategy
+from .position import sincos_position_2d
 from .tokens import TokenLayout, check_token_layout, map_to_tokens, tokens_to_map
 
-Restore = Literal["residual", "postnorm"]
-RESTORE_MODES: tuple[str, ...] = ("residual", "postnorm")
+Restore = Literal["residual", "zero_out", "postnorm"]
+RESTORE_MODES: tuple[str, ...] = ("residual", "zero_out", "postnorm")
 
 
 class GlobalRestoringAttention(nn.Module):
@@ -22,9 +23,15 @@ class GlobalRestoringAttention(nn.Module):
         dim: channels C.
         num_heads: attention heads (4 in the paper).
         restore: ``"residual"`` (default): ``F + gate * Attn(F, Q)`` with a per-channel gate that
-            starts at zero, so at initialisation the restored map equals the input map and a
-            wrapped model starts exactly where the single-frame model is. ``"postnorm"``:
-            ``LN(F + Attn(F, Q))`` as the reference code (needed to load its weights).
+            starts at ``gate_init`` (0: at initialisation the restored map equals the input map and
+            a wrapped model starts exactly where the single-frame model is). ``"zero_out"``:
+            ``F + Attn(F, Q)`` with the attention's output projection initialised to zero (also
+            the identity at initialisation, but every output channel can move at once).
+            ``"postnorm"``: ``LN(F + Attn(F, Q))`` as the reference code (needed to load its
+            weights).
+        gate_init: initial value of the ``"residual"`` gate (LayerScale-style when small, > 0).
+        position: add fixed sine-cosine codes of the token positions to the attention's queries,
+            so a map token can find the joint tokens that describe its own place.
         token_layout: ``"spatial"`` (default) or ``"official"``, see :mod:`tarpose.layers.tokens`.
         attention: attention strategy, see :class:`~tarpose.layers.attention.MultiHeadAttention`.
     """
@@ -35,6 +42,8 @@ class GlobalRestoringAttention(nn.Module):
         num_heads: int = 4,
         restore: Restore = "residual",
         *,
+        gate_init: float = 0.0,
+        position: bool = False,
         token_layout: TokenLayout = "spatial",
         attention: Strategy = "auto",
     ) -> None:
@@ -43,11 +52,16 @@ class GlobalRestoringAttention(nn.Module):
         if restore not in RESTORE_MODES:
             raise ValueError(f"restore must be one of {RESTORE_MODES}, got {restore!r}")
         self.dim = dim
+        if position and token_layout != "spatial":
+            raise ValueError("position codes need token_layout='spatial'")
         self.restore = restore
+        self.position = position
         self.token_layout = token_layout
         self.attn = MultiHeadAttention(dim, num_heads, strategy=attention)
         if restore == "residual":
-            self.gate = nn.Parameter(torch.zeros(dim))
+            self.gate = nn.Parameter(torch.full((dim,), float(gate_init)))
+        elif restore == "zero_out":
+            nn.init.zeros_(self.attn.out_proj.weight)
         else:
             self.norm = nn.LayerNorm(dim)
 
@@ -65,9 +79,14 @@ class GlobalRestoringAttention(nn.Module):
         b, _, h, w = feature_map.shape
         expect_shape("joint_tokens", joint_tokens, "(B, J, C)", (b, None, self.dim))
         tokens = map_to_tokens(feature_map, self.token_layout)  # (b, h*w, c)
-        update = self.attn(tokens, joint_tokens)  # (b, h*w, c)
+        queries = tokens
+        if self.position:
+            queries = tokens + sincos_position_2d(h, w, self.dim, device=tokens.device, dtype=tokens.dtype)
+        update = self.attn(queries, joint_tokens)  # (b, h*w, c)
         if self.restore == "residual":
             restored = tokens + self.gate * update
+        elif self.restore == "zero_out":
+            restored = tokens + update
         else:
             restored = self.norm(tokens + update)
         return tokens_to_map(restored, h, w, self.token_layout)

@@ -13,6 +13,7 @@ from .attention import MultiHeadAttention, Strategy
 from .gather import allowed_index, gather_tokens, gathered_is_cheaper
 from .mask import heatmap_mask
 from .mlp import Mlp
+from .position import sincos_position_2d
 from .tokens import TokenLayout, check_token_layout, map_to_tokens, mask_to_rows
 
 Gather = Literal["auto", "always", "never"]
@@ -68,6 +69,8 @@ class JointTemporalAggregator(nn.Module):
             gather, also when traced (the count then becomes a data-dependent size).
             ``"never"``: the dense masked attention. All three compute the same function. Also
             settable later as the ``gather`` attribute.
+        position: add fixed sine-cosine codes of each token's grid position to the frame tokens
+            (keys and values), so the joint tokens carry where their joint was.
     """
 
     def __init__(
@@ -82,9 +85,12 @@ class JointTemporalAggregator(nn.Module):
         token_layout: TokenLayout = "spatial",
         attention: Strategy = "auto",
         gather: Gather = "auto",
+        position: bool = False,
     ) -> None:
         super().__init__()
         check_token_layout(token_layout)
+        if position and token_layout != "spatial":
+            raise ValueError("position codes need token_layout='spatial'")
         if gather not in GATHER_MODES:
             raise ValueError(f"gather must be one of {GATHER_MODES}, got {gather!r}")
         if depth < 1 or num_joints < 1:
@@ -94,6 +100,7 @@ class JointTemporalAggregator(nn.Module):
         self.mask_threshold = mask_threshold
         self.token_layout = token_layout
         self.gather = gather
+        self.position = position
         self.query_embed = nn.Parameter(torch.randn(num_joints, dim))  # (j, c)
         self.query_pos = nn.Parameter(torch.randn(num_joints, dim))  # (j, c), added once
         self.layers = nn.ModuleList(
@@ -184,8 +191,18 @@ class JointTemporalAggregator(nn.Module):
                 largest = int(largest)
             if self.gather == "always" or gathered_is_cheaper(largest, t * h * w):
                 index, valid = allowed_index(allowed, largest)  # (b, j, k) each
-                return gather_tokens(features, index, self.token_layout), valid
+                tokens = gather_tokens(features, index, self.token_layout)  # (b, j, k, c)
+                if self.position:  # token t*h*w + n sits at grid position n
+                    tokens = tokens + self._position_codes(h, w, tokens)[index % (h * w)]
+                return tokens, valid
         if frame_valid is not None:  # excluded frames: zero weight, and zeros, not NaN, to weigh
             features = features.masked_fill(~rearrange(frame_valid, "b t -> b t 1 1 1"), 0)
-        tokens = rearrange(map_to_tokens(features, self.token_layout), "b t n c -> b (t n) c")
-        return tokens, allowed
+        tokens = map_to_tokens(features, self.token_layout)  # (b, t, h*w, c)
+        if self.position:
+            tokens = tokens + self._position_codes(h, w, tokens)
+        return rearrange(tokens, "b t n c -> b (t n) c"), allowed
+
+    def _position_codes(self, h: int, w: int, like: Tensor) -> Tensor:
+        """The sine-cosine codes of the ``h*w`` grid positions ``(h*w, C)``, on ``like``'s device
+        and dtype."""
+        return sincos_position_2d(h, w, self.dim, device=like.device, dtype=like.dtype)
