@@ -64,10 +64,10 @@ def arm_options(name: str) -> dict[str, Any]:
 
 
 def load_base(path: Path | None) -> nn.Module:
+    from tarpose import load_model
     from tarpose.demo import load_demo_model
-    from tarpose.training import load_trained
 
-    return load_trained(path) if path is not None else load_demo_model("vitpose-demo")
+    return load_model(path) if path is not None else load_demo_model("vitpose-demo")
 
 
 def build(options: dict[str, Any], base: nn.Module) -> nn.Module:

@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 
 import torch
 
+import tarpose
 from tarpose.data.synthetic import SyntheticVideo, split_seeds
 from tarpose.demo import SINGLE, TEMPORAL, compare, load_demo_models, predict_video
 
@@ -43,11 +44,9 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    from tarpose.training import load_trained
-
     bundled = None if args.single and args.temporal else load_demo_models()
-    single = load_trained(args.single).eval() if args.single else bundled[0]
-    temporal = load_trained(args.temporal).eval() if args.temporal else bundled[1]
+    single = tarpose.load_model(args.single).eval() if args.single else bundled[0]
+    temporal = tarpose.load_model(args.temporal).eval() if args.temporal else bundled[1]
     seeds = split_seeds("test", args.videos, args.first_video)
     start = time.perf_counter()
     results = []

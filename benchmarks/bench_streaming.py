@@ -53,7 +53,6 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import tarpose  # noqa: E402
 from tarpose.inference import SingleFrameModel, StreamingPredictor  # noqa: E402
-from tarpose.inference.stream import model_input_size  # noqa: E402
 
 VTEST = ROOT.parent / "shared" / "data" / "vtest.avi"
 BOXES = ROOT / "tests" / "data" / "vtest_boxes.json"
@@ -91,7 +90,7 @@ class DemoHeatmaps(nn.Module):
         self.next = 0
         for name in ("num_frames", "target_index", "num_joints"):
             setattr(self, name, getattr(model, name))
-        self.image_size = model_input_size(model)
+        self.data_config = model.data_config
 
     def encode(self, images: Tensor) -> tuple[Tensor, Tensor]:
         features, heatmaps = self.model.encode(images)
@@ -138,10 +137,10 @@ def pusher(predictor: StreamingPredictor, frames, boxes) -> Callable[[], None]:
         i = state["i"] % len(frames)
         state["i"] += 1
         out = predictor.push(frames[i], boxes[i], ids)
-        if state["i"] > predictor.window and len(out) != 1:
+        if state["i"] > predictor.window.length and len(out) != 1:
             raise RuntimeError(f"a push emitted {len(out)} frames")
 
-    for _ in range(predictor.window):
+    for _ in range(predictor.window.length):
         push()
     return push
 

@@ -169,7 +169,7 @@ def main() -> None:
     model = tarpose.TemporalWrapper(
         tarpose.create_model(f"vitpose-{size}", img_size=img) if not args.small else
         tarpose.ViTPose(img_size=img, embed_dim=c, depth=2, num_heads=4),
-        num_frames=t, depth=depth, num_heads=heads,
+        tarpose.TARConfig(num_frames=t, jta_depth=depth, jta_heads=heads, gra_heads=heads),
     ).to(dev).eval()
     clip = torch.randn(1, t, 3, *img, device=dev)
     with torch.inference_mode(), torch.autocast(dev, dtype=torch.bfloat16, enabled=amp):

@@ -58,8 +58,8 @@ def main() -> None:
         backbone = {"depth": 2, "num_heads": 4}
         options = {**tiny, **backbone}
         if args.model.startswith("tar-"):  # the backbone's depth/heads through vitpose={...}
-            options = {**tiny, "vitpose": backbone, **backbone}
-    probe = tarpose.create_model(args.model, **options)
+            options = {**tiny, "vitpose": backbone, "jta_depth": 2, "jta_heads": 4, "gra_heads": 4}
+    probe = tarpose.factory.probe_model(args.model, **options)
     temporal = isinstance(probe, tarpose.TemporalWrapper)
     frames = args.frames if temporal else 1
     if temporal:

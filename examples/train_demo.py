@@ -15,8 +15,9 @@ Three runs of the repository's own training entry point, on procedural videos (n
 Rendered crops are cached on disk (``WORK/cache``, about 4 GB) so each sample is drawn once; the
 windows of stage 2 are rendered on one core while stage 1 trains on the other, and stages 2 and 3
 run side by side. Every process uses one thread (two OpenMP threads fighting other work for two
-cores run several times slower than one). ``--install`` writes the two models as half-precision
-safetensors into ``tarpose/assets/`` (what ``tarpose.demo.load_demo_models`` loads). A run that
+cores run several times slower than one). ``--install`` writes the two models into
+``tarpose/assets/<name>/`` in the format ``tarpose.save_pretrained`` writes, with half-precision
+weights (what ``tarpose.demo.load_demo_models`` loads). A run that
 stops can be started again with the same command: finished stages are kept, interrupted ones
 resume from their last checkpoint.
 """
@@ -116,8 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     target = ROOT / "tarpose" / "assets" if args.install else args.export
     if target is not None:
         for name, run in (("vitpose-demo", "single"), ("tar-vitpose-demo", "temporal")):
-            path = export_half(work / run, target / f"{name}.safetensors")
-            print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
+            path = export_half(work / run, target / name, name)
+            print(f"wrote {path} ({(path / 'model.safetensors').stat().st_size / 1e6:.1f} MB)")
     wall = sum(t["wall_s"] for t in times.values())
     cpu = sum(t["cpu_s"] for t in times.values())
     print(f"total {wall / 60:.1f} min wall, {cpu / 60:.1f} min CPU (all processes)")
@@ -136,21 +137,16 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def export_half(run: Path, path: Path) -> Path:
-    """A trained run's weights as float16 safetensors (its model config kept in the metadata)."""
+def export_half(run: Path, directory: Path, name: str) -> Path:
+    """A trained run's model saved with float16 weights (``tarpose.save_pretrained``)."""
     import torch
-    from safetensors import safe_open
-    from safetensors.torch import load_file, save_file
 
-    weights = run / "model.safetensors"
-    with safe_open(str(weights), framework="pt") as f:
-        metadata = f.metadata() or {}
-    tensors = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in load_file(str(weights)).items()}
-    if not all(bool(torch.isfinite(v.float()).all()) for v in tensors.values()):
-        raise ValueError(f"{weights} does not fit in float16")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_file(tensors, str(path), metadata=metadata)
-    return path
+    import tarpose
+
+    model = tarpose.load_model(run)
+    if not all(bool(torch.isfinite(v.half().float()).all()) for v in model.state_dict().values()):
+        raise ValueError(f"{run} does not fit in float16")
+    return tarpose.save_pretrained(model, directory, name=name, dtype=torch.float16)
 
 
 if __name__ == "__main__":

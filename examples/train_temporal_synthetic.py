@@ -4,7 +4,7 @@
     python examples/train_temporal_synthetic.py --steps 50 --videos 8  # a quick look
 
 The base is the bundled single-frame ``vitpose-demo`` (swap in your own ViTPose: any model
-``TemporalWrapper`` accepts). ``freeze_base=True`` keeps every base weight as it is, so only JTA
+``TemporalWrapper`` accepts). ``freeze_base`` keeps every base weight as it is, so only JTA
 and GRA learn, from windows of 5 frames of ``tarpose.data.synthetic`` in which 30% of the frames
 are corrupted (occluders, blur, noise, dropped frames). The wrapper's default restoring step is a
 residual whose gate starts at zero: before training it returns exactly the base's heatmaps. At the
@@ -22,7 +22,7 @@ import tarpose
 from tarpose.data import build_dataset
 from tarpose.data.synthetic import SyntheticVideo, split_seeds
 from tarpose.demo import compare, predict_video
-from tarpose.training import TrainConfig, train
+from tarpose.training import TrainConfig, freeze_base, train
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -35,7 +35,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     base = tarpose.create_model("vitpose-demo", pretrained=True)  # the bundled single-frame model
-    model = tarpose.TemporalWrapper(base, num_frames=5, freeze_base=True)  # base frozen, in eval mode
+    model = tarpose.TemporalWrapper(base, num_frames=5)  # fresh JTA and GRA around it
+    freeze_base(model)  # base frozen, in eval mode (TrainConfig(freeze_base=True) does it too)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     print(f"training {trainable / 1e6:.2f} M parameters (JTA, GRA); base frozen")
 
@@ -44,10 +45,9 @@ def main(argv: list[str] | None = None) -> None:
                          num_frames=5, input_size=(128, 96), corruption=0.3)
     config = TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=1e-3, warmup_steps=args.steps // 10,
                          freeze_base=True, joint_weights="coco", weight_decay=0.05, log_every=50)
-    # model_spec: how to rebuild it (the registered demo architecture with the residual restoring
-    # step), so that tarpose.training.load_trained(args.out) or `--model args.out` loads the run
-    spec = {"name": "tar-vitpose-demo", "options": {"restore": "residual"}}
-    train(model, data, config, out=args.out, model_spec=spec)  # model.safetensors + config.json
+    # the run directory ends with the model as save_pretrained writes it: tarpose.load_model(args.out)
+    # or `tarpose predict --model args.out` loads it
+    train(model, data, config, out=args.out)
 
     model.eval()
     gate = model.gra.gate.abs().mean().item()  # per-channel gate of the residual restoring step

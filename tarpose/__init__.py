@@ -3,38 +3,61 @@
 The public API::
 
     JointTemporalAggregator, GlobalRestoringAttention, heatmap_mask   # the modules
-    TemporalWrapper                                                     # retrofit a model
+    TemporalWrapper, TARConfig, Window                                  # retrofit a model
     ViTPose, ViTPoseConfig, create_model, list_models                  # built-in ViTPose
-    load_vitpose, load_model, convert_tar_checkpoint                   # checkpoints, the Hub
+    load_model, load_vitpose, save_pretrained, push_to_hub             # one format, one loader
+    DataConfig, resolve_data_config                                     # preprocessing
     StreamingPredictor                                                  # video (tarpose.inference)
     load_demo_models                                                    # the bundled demo models
+
+The package is a stack of layers, each importing only the ones below it (drawn in
+``docs/architecture.md`` and enforced by ``tests/test_architecture.py``)::
+
+    cli  >  inference, training, demo  >  factory  >  weights  >  models  >  layers  >  leaf helpers
+                 data, eval (datasets and metrics) sit on the leaf helpers
 """
 
+from ._version import __version__
+from .demo import load_demo_models
+from .factory import create_model, load_model, load_vitpose, wrap
+from .inference import StreamingPredictor
 from .layers import GlobalRestoringAttention, JointTemporalAggregator, heatmap_mask
-from .models import ViTPose, ViTPoseConfig, create_model, list_models, register_model
-from .weights.convert import convert_tar_checkpoint
-from .weights.load import load_model, load_vitpose
-from .wrapper import TemporalOutput, TemporalWrapper
-from .inference import StreamingPredictor  # noqa: E402  (after the wrapper it builds on)
-from .demo import load_demo_models  # noqa: E402
+from .models import (
+    TARConfig,
+    TemporalOutput,
+    TemporalWrapper,
+    ViTPose,
+    ViTPoseConfig,
+    list_models,
+    register_model,
+)
+from .preprocess import DataConfig, resolve_data_config
+from .weights import convert_tar_checkpoint, push_to_hub, save_pretrained
+from .window import Window
 
-__version__ = "0.1.0"
 
 __all__ = [
+    "DataConfig",
     "GlobalRestoringAttention",
     "JointTemporalAggregator",
     "StreamingPredictor",
+    "TARConfig",
     "TemporalOutput",
     "TemporalWrapper",
     "ViTPose",
     "ViTPoseConfig",
+    "Window",
     "__version__",
     "convert_tar_checkpoint",
     "create_model",
     "heatmap_mask",
     "list_models",
+    "load_demo_models",
     "load_model",
     "load_vitpose",
-    "load_demo_models",
+    "push_to_hub",
     "register_model",
+    "resolve_data_config",
+    "save_pretrained",
+    "wrap",
 ]

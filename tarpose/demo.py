@@ -16,42 +16,55 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from einops import rearrange
 from torch import Tensor, nn
 
 from .codec import decode_heatmaps, heatmap_to_image
+from .data.synthetic.corruptions import KINDS
+from .eval import bbox_size, jitter, oks_ap, pck
+from .factory import load_model
 from .geometry import box_to_center_scale, crop_matrices, normalize_images
 from .models.demo import ASSETS
+from .preprocess import resolve_data_config
+from .window import window_of
 
-#: model name -> bundled weights file
+if TYPE_CHECKING:
+    from .data.synthetic import SyntheticVideo
+
+#: model name -> its bundled directory in ``ASSETS`` (config.json, model.safetensors, model card)
 DEMO_WEIGHTS: dict[str, str] = {
-    "vitpose-demo": "vitpose-demo.safetensors",
-    "tar-vitpose-demo": "tar-vitpose-demo.safetensors",
+    "vitpose-demo": "vitpose-demo",
+    "tar-vitpose-demo": "tar-vitpose-demo",
 }
 #: names of the two models in results, as in ``tarpose demo --json``
 SINGLE, TEMPORAL = "single_frame", "temporal"
 
 
 def load_demo_model(name: str, device: str | torch.device = "cpu") -> nn.Module:
-    """One bundled demo model (``"vitpose-demo"`` or ``"tar-vitpose-demo"``), loaded strictly,
-    in eval mode. Needs no network."""
-    from .training.export import load_trained, read_spec
+    """One bundled demo model (``"vitpose-demo"`` or ``"tar-vitpose-demo"``), loaded strictly by
+    ``tarpose.load_model``, in eval mode. Needs no network.
 
+    Args:
+        name: the model's name.
+        device: where to put it.
+    """
     if name not in DEMO_WEIGHTS:
         raise ValueError(f"unknown demo model {name!r}; bundled: {', '.join(DEMO_WEIGHTS)}")
     path = ASSETS / DEMO_WEIGHTS[name]
-    if not path.is_file():
+    if not (path / "model.safetensors").is_file():
         raise FileNotFoundError(f"the bundled weights {path} are missing (a broken install?)")
-    spec, _ = read_spec(path)
-    if spec["name"] != name:
-        raise ValueError(f"{path} holds a {spec['name']!r} model, not {name!r}")
-    return load_trained(path).to(device).eval()  # float16 on disk, float32 in the model
+    return load_model(path).to(device).eval()  # float16 on disk, float32 in the model
 
 
 def load_demo_models(device: str | torch.device = "cpu") -> tuple[nn.Module, nn.Module]:
-    """``(single_frame, temporal)``: the bundled ``vitpose-demo`` and ``tar-vitpose-demo``."""
+    """``(single_frame, temporal)``: the bundled ``vitpose-demo`` and ``tar-vitpose-demo``.
+
+    Args:
+        device: where to put them.
+    """
     return load_demo_model("vitpose-demo", device), load_demo_model("tar-vitpose-demo", device)
 
 
@@ -74,21 +87,32 @@ class VideoPredictions:
 
 @torch.no_grad()
 def predict_video(
-    video,
+    video: SyntheticVideo,
     single: nn.Module,
     temporal: nn.Module,
-    input_size: tuple[int, int] = (128, 96),
+    input_size: tuple[int, int] | None = None,
     padding: float = 1.25,
     batch_size: int = 16,
 ) -> VideoPredictions:
     """Run both models over every frame of a :class:`~tarpose.data.synthetic.SyntheticVideo`.
 
     Frame ``t``'s person box (the ground-truth silhouette box: the comparison is about the pose
-    model, not a detector) crops frames ``t-T .. t+T`` (clamped at the ends, marked invalid);
-    the single-frame model sees frame ``t`` of the same crops.
+    model, not a detector) crops the frames of the temporal model's window around ``t``
+    (``t-T .. t+T``, clamped at the ends and marked invalid); the single-frame model sees frame
+    ``t`` of the same crops. Crops are made as the temporal model's ``data_config`` says.
+
+    Args:
+        video: the video.
+        single: the single-frame model, ``(N, 3, H, W) -> (N, J, h, w)``.
+        temporal: the temporal model, ``(B, T, 3, H, W) -> (B, J, h, w)``.
+        input_size: crop ``(H, W)`` (default: the temporal model's).
+        padding: box enlargement.
+        batch_size: target frames per forward pass.
     """
-    num_frames = temporal.num_frames
-    centre = temporal.target_index
+    window = window_of(temporal)
+    num_frames, centre = window.length, window.target_index
+    data = resolve_data_config(temporal, input_size=input_size)
+    input_size = data.input_size
     f = video.num_frames
     h, w = input_size
     preds: dict[str, list[Tensor]] = {SINGLE: [], TEMPORAL: []}
@@ -96,15 +120,14 @@ def predict_video(
     areas = torch.zeros(f)
     for start in range(0, f, batch_size):
         ts = torch.arange(start, min(start + batch_size, f))
-        index = ts[:, None] + torch.arange(num_frames) - centre  # (b, T)
-        valid = (index >= 0) & (index < f)
+        index, valid = window.indices(ts, f)  # (b, T) clamped, (b, T)
         c, s = box_to_center_scale(video.boxes[ts].double(), aspect_ratio=w / h, padding=padding)
         matrix = crop_matrices(c, s, input_size)  # (b, 2, 3)
         crops, area = video.render(
-            index.clamp(0, f - 1).flatten(), matrix=matrix.repeat_interleave(num_frames, 0), size=input_size
+            index.flatten(), matrix=matrix.repeat_interleave(num_frames, 0), size=input_size
         )
         areas[ts] = area.view(len(ts), num_frames)[:, centre]
-        clip = rearrange(normalize_images(crops), "(b t) c h w -> b t c h w", t=num_frames)
+        clip = rearrange(normalize_images(crops, data.mean, data.std), "(b t) c h w -> b t c h w", t=num_frames)
         for name, heatmaps in (
             (SINGLE, single(clip[:, centre])),
             (TEMPORAL, temporal(clip, frame_valid=valid)),
@@ -132,9 +155,6 @@ def compare(results: Sequence[VideoPredictions], kinds: bool = False) -> dict[st
     in %), ``jitter`` (mean keypoint acceleration, px/frame^2, over every frame) and, with
     ``kinds``, ``pck_<kind>`` for each corruption kind present.
     """
-    from .data.synthetic.corruptions import KINDS
-    from .eval import bbox_size, oks_ap, pck
-
     if not results:
         raise ValueError("compare needs at least one video's predictions")
     cat = lambda name: torch.cat([getattr(r, name) for r in results])
@@ -159,15 +179,18 @@ def compare(results: Sequence[VideoPredictions], kinds: bool = False) -> dict[st
             if subset in ("clean", "corrupted", "all"):
                 ap = oks_ap(pred[sel], score[sel], gt[sel], visible[sel], areas[sel].double())
                 row[f"ap_{subset}"] = 100 * ap.ap
-        row["jitter"] = _mean_jitter([r.predictions[model] for r in results], [r.visible for r in results])
+        row["jitter"] = mean_jitter([r.predictions[model] for r in results], [r.visible for r in results])
         out[model] = row
     return out
 
 
-def _mean_jitter(tracks: Sequence[Tensor], visible: Sequence[Tensor]) -> float:
-    """Mean acceleration over all videos' labelled joint triples (px / frame^2)."""
-    from .eval import jitter
+def mean_jitter(tracks: Sequence[Tensor], visible: Sequence[Tensor]) -> float:
+    """Mean acceleration over all videos' labelled joint triples (px / frame^2).
 
+    Args:
+        tracks: keypoint tracks ``(F, J, 2)``, one per video.
+        visible: labelled joints ``(F, J)`` bool, one per video.
+    """
     total, count = 0.0, 0
     for x, v in zip(tracks, visible):
         n = int((v[2:] & v[1:-1] & v[:-2]).sum())

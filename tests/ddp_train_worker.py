@@ -20,7 +20,7 @@ from tarpose.training import TrainConfig, train
 
 def run(out: str, batch_size: int, steps: int = 3) -> dict[str, torch.Tensor]:
     torch.manual_seed(0)
-    model = tarpose.TemporalWrapper(tiny_vitpose("simple", seed=0), num_frames=3, depth=1)
+    model = tarpose.TemporalWrapper(tiny_vitpose("simple", seed=0), num_frames=3, jta_depth=1)
     config = TrainConfig(
         steps=steps,
         batch_size=batch_size,

@@ -28,7 +28,7 @@ BLOB = "blob-tar-test"  # a model that finds a bright blob (see test_topdown)
 
 
 def _tiny(**_: object) -> tarpose.TemporalWrapper:
-    model = tarpose.TemporalWrapper(tiny_vitpose(num_joints=17), num_frames=3, depth=1)
+    model = tarpose.TemporalWrapper(tiny_vitpose(num_joints=17), num_frames=3, jta_depth=1)
     with torch.no_grad():
         model.gra.gate.fill_(0.5)
     return model.eval()
@@ -38,7 +38,7 @@ def _blob(**_: object) -> tarpose.TemporalWrapper:
     encoder = BlobEncoder()
     encoder.image_size = (64, 48)
     model = tarpose.TemporalWrapper(encoder=encoder, decoder=BlobDecoder(), num_frames=3, dim=8,
-                                    num_joints=17, depth=1)
+                                    num_joints=17, jta_depth=1)
     model.image_size = (64, 48)
     return model.eval()
 
@@ -246,7 +246,7 @@ def test_command_line_exit_status(tmp_path):
 def test_predict_loads_model_directories(kind, tmp_path, capsys):
     """--model DIR goes through tarpose.load_model: a save_pretrained directory, the output of
     `tarpose train`, or a plain ViTPose (run frame by frame); the weights are the saved ones."""
-    from tarpose.training import save_trained
+    from tarpose.training import export_trained
 
     if kind == "single-frame ViTPose":
         model = tiny_vitpose(num_joints=17, seed=3)
@@ -261,7 +261,7 @@ def test_predict_loads_model_directories(kind, tmp_path, capsys):
         if kind == "save_pretrained":
             model.save_pretrained(tmp_path / "run")
         else:
-            save_trained(tmp_path / "run", model, {"name": TINY, "options": {}})
+            export_trained(tmp_path / "run", model, TINY)  # what `tarpose train` writes at its end
     video = tmp_path / "blob.mp4"
     blob_video(video, n=4)
     out = tmp_path / "k.json"

@@ -78,11 +78,10 @@ def test_default_conversion_runs_at_the_reference_input_size(tmp_path):
     reference_checkpoint(tmp_path / "tar.pt", width=VIT_S)
     tarpose.convert_tar_checkpoint(tmp_path / "tar.pt", tmp_path / "out")
     config = json.loads((tmp_path / "out" / "config.json").read_text())
-    assert config["model"]["img_size"] == [384, 288] and config["model"]["num_heads"] == 12
-    assert {k: config[k] for k in ("num_frames", "depth", "num_heads", "mlp_ratio", "mask_threshold",
-                                   "restore", "token_layout", "target")} == {
-        "num_frames": 5, "depth": 2, "num_heads": 4, "mlp_ratio": 2.0, "mask_threshold": 0.2,
-        "restore": "postnorm", "token_layout": "official", "target": "center"}
+    assert config["vitpose"]["img_size"] == [384, 288] and config["vitpose"]["num_heads"] == 12
+    expected = {"num_frames": 5, "jta_depth": 2, "jta_heads": 4, "jta_mlp_ratio": 2.0, "mask_threshold": 0.2,
+                "gra_heads": 4, "restore": "postnorm", "token_layout": "official", "target": "centred"}
+    assert {k: config["temporal"][k] for k in expected} == expected
     model = tarpose.load_model(tmp_path / "out")
     assert model.encoder.pos_embed.shape == (1, 24 * 18, VIT_S)  # 4x3 resized to 24x18, bicubic
 

@@ -55,7 +55,7 @@ def test_training_script_reproduces_loadable_models(tmp_path):
     from safetensors.torch import load_file
 
     for name in DEMO_WEIGHTS:
-        state = load_file(str(tmp_path / "assets" / f"{name}.safetensors"))
+        state = load_file(str(tmp_path / "assets" / name / "model.safetensors"))
         assert all(v.dtype == torch.float16 for v in state.values() if v.is_floating_point())
         model = tarpose.create_model(name)
         model.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
@@ -73,7 +73,7 @@ def test_stream_video_equals_the_predict_command(tmp_path):
     torch.manual_seed(0)
     base = tarpose.create_model("vitpose-s", img_size=(64, 48), embed_dim=64, depth=1, num_heads=2,
                                 deconv_channels=16)
-    tarpose.TemporalWrapper(base, num_frames=3, depth=1).save_pretrained(tmp_path / "model")
+    tarpose.TemporalWrapper(base, num_frames=3, jta_depth=1).save_pretrained(tmp_path / "model")
     video, boxes = str(SHARED / "data" / "vtest.avi"), str(ROOT / "tests" / "data" / "vtest_boxes.json")
     out = run_example("stream_video.py", video, boxes, "--model", str(tmp_path / "model"), "--max-frames", "6",
                       "--out", str(tmp_path / "tracks.json"), "--render", str(tmp_path / "overlay.mp4"))
@@ -92,12 +92,10 @@ def test_stream_video_equals_the_predict_command(tmp_path):
 
 @pytest.mark.slow
 def test_train_temporal_synthetic_trains_only_the_new_modules(tmp_path):
-    from tarpose.training import load_trained
-
     out = run_example("train_temporal_synthetic.py", "--steps", "3", "--batch-size", "4", "--videos", "1",
                       "--test-videos", "1", "--out", str(tmp_path / "run"))
     assert "pck_corrupted" in out and "base frozen" in out
-    trained = load_trained(tmp_path / "run")
+    trained = tarpose.load_model(tmp_path / "run")
     bundled = tarpose.TemporalWrapper(tarpose.create_model("vitpose-demo", pretrained=True))
     for mine, theirs in zip(trained.base_parameters(), bundled.base_parameters(), strict=True):
         assert torch.equal(mine, theirs)  # the frozen base is bit-identical

@@ -1,5 +1,5 @@
-"""save_pretrained / from_pretrained / push_to_hub through huggingface_hub's PyTorchModelHubMixin:
-bit-exact round trips, strict loading, Hub ids resolved from the cache offline."""
+"""save_pretrained / from_pretrained / push_to_hub in tarpose's one format: bit-exact round trips,
+strict loading, Hub ids resolved from the cache offline, and the files tarpose 0.1 wrote."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ CLIP = torch.randn(2, 3, 3, 64, 48, generator=torch.Generator().manual_seed(2))
 
 def trained_wrapper(**kw) -> tarpose.TemporalWrapper:
     """A 3-frame wrapper whose every parameter is random, as after training."""
-    wrapper = tarpose.TemporalWrapper(tiny_vitpose(kw.pop("decoder", "classic")), num_frames=3, depth=2, **kw)
+    wrapper = tarpose.TemporalWrapper(tiny_vitpose(kw.pop("decoder", "classic")), num_frames=3, jta_depth=2, **kw)
     with torch.no_grad():
         for p in wrapper.new_parameters():
             p.normal_(0, 0.3)
@@ -42,7 +42,7 @@ def test_temporal_round_trip_is_bit_exact(tmp_path, kw):
     wrapper.save_pretrained(tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["README.md", "config.json", "model.safetensors"]
     config = json.loads((tmp_path / "config.json").read_text())  # JSON, no pickle anywhere
-    assert config["model"]["embed_dim"] == 32 and config["num_frames"] == 3
+    assert config["vitpose"]["embed_dim"] == 32 and config["temporal"]["num_frames"] == 3
     read_safetensors(tmp_path / "model.safetensors")
     loaded = tarpose.TemporalWrapper.from_pretrained(tmp_path)
     assert_identical(wrapper, loaded)
@@ -77,7 +77,7 @@ def test_from_pretrained_is_strict_and_names_the_keys(tmp_path):
         tarpose.TemporalWrapper.from_pretrained(tmp_path)
     write_safetensors(state, tmp_path / "model.safetensors")
     config = json.loads((tmp_path / "config.json").read_text())
-    config["depth"] = 3  # a config that does not match the weights
+    config["temporal"]["jta_depth"] = 3  # a config that does not match the weights
     (tmp_path / "config.json").write_text(json.dumps(config))
     with pytest.raises(CheckpointError, match=r"missing keys \(\d+\): jta.layers.2"):
         tarpose.TemporalWrapper.from_pretrained(tmp_path)
@@ -161,13 +161,13 @@ def test_hub_ids_resolve_from_the_cache_offline(tmp_path, offline_cache):
 
 
 def test_a_deep_copy_saves_like_the_original(tmp_path):
-    # torch.compile / torch.export / deepcopy of the mixin classes: tests/test_wrapper.py
+    # torch.compile / torch.export / deepcopy of the wrapper: tests/test_wrapper.py
     import copy
 
     wrapper = trained_wrapper(restore="postnorm")
     twin = copy.deepcopy(wrapper)
-    assert twin._hub_mixin_config == wrapper._hub_mixin_config
-    assert twin._hub_mixin_config is not wrapper._hub_mixin_config
+    assert twin.config == wrapper.config and twin.base_config == wrapper.base_config
+    assert twin.base_config is not wrapper.base_config
     twin.save_pretrained(tmp_path)
     assert_identical(tarpose.TemporalWrapper.from_pretrained(tmp_path), wrapper)
 
@@ -190,17 +190,17 @@ def test_files_and_directories_resolve(tmp_path):
 
 
 def test_models_written_by_tarpose_train_load(tmp_path):
-    from tarpose.training import save_trained
+    from tarpose.training import export_trained
 
-    options = {"img_size": [64, 48], "depth": 1, "num_joints": 5, "num_frames": 3}
+    options = {"img_size": [64, 48], "jta_depth": 1, "num_joints": 5, "num_frames": 3}
     model = tarpose.create_model("tar-vitpose-s", **options).eval()
     with torch.no_grad():
         for p in model.new_parameters():
             p.normal_(0, 0.3)
-    save_trained(tmp_path / "run", model, {"name": "tar-vitpose-s", "options": options})
+    export_trained(tmp_path / "run", model, "tar-vitpose-s")  # what `tarpose train` writes at its end
     assert_identical(tarpose.load_model(tmp_path / "run"), model)
     assert_identical(tarpose.TemporalWrapper.from_pretrained(tmp_path / "run"), model)
-    (tmp_path / "run" / "config.json").unlink()  # the spec also travels in the file's metadata
+    (tmp_path / "run" / "config.json").unlink()  # the config also travels in the file's metadata
     loaded = tarpose.load_model(tmp_path / "run" / "model.safetensors")
     assert_identical(loaded, model)
     with torch.no_grad():

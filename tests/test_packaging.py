@@ -21,9 +21,10 @@ def test_wheel_ships_the_demo_weights_and_the_cli(tmp_path):
     (wheel,) = tmp_path.glob("tarpose-*.whl")
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
-        for weights in DEMO_WEIGHTS.values():
-            info = archive.getinfo(f"tarpose/assets/{weights}")
-            assert info.file_size == (ROOT / "tarpose" / "assets" / weights).stat().st_size
+        for directory in DEMO_WEIGHTS.values():
+            for file in ("config.json", "model.safetensors", "README.md"):
+                info = archive.getinfo(f"tarpose/assets/{directory}/{file}")
+                assert info.file_size == (ROOT / "tarpose" / "assets" / directory / file).stat().st_size
         entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
         assert "tarpose = tarpose.cli:main" in archive.read(entry_points).decode()
     assert not any(n.startswith("tests/") or "__pycache__" in n for n in names)

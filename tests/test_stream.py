@@ -18,9 +18,9 @@ from tarpose.inference import (
 SIZE = (64, 48)  # tiny model's crop (H, W)
 
 
-def temporal(num_frames: int = 5, target: str = "center", seed: int = 0) -> tarpose.TemporalWrapper:
+def temporal(num_frames: int = 5, target: str = "centred", seed: int = 0) -> tarpose.TemporalWrapper:
     """A tiny TemporalWrapper whose temporal part really changes the output (gate moved off 0)."""
-    model = tarpose.TemporalWrapper(tiny_vitpose(seed=seed), num_frames=num_frames, depth=2, target=target)
+    model = tarpose.TemporalWrapper(tiny_vitpose(seed=seed), num_frames=num_frames, jta_depth=2, target=target)
     with torch.no_grad():
         model.gra.gate.uniform_(0.5, 1.5)
     return model.eval()
@@ -279,7 +279,7 @@ def test_single_frame_model_streams_the_plain_vitpose():
 
 def test_each_frames_mask_is_computed_once_and_cached():
     """The JTA mask of a frame does not depend on the window: computed when the frame is encoded,
-    cached in place of its heatmaps, and the output equals the heatmap path's bit for bit."""
+    cached with its features and heatmaps, and the output equals the heatmap path's bit for bit."""
     model = temporal()
     frames, box = random_video(8, seed=3).numpy(), [(10.0, 8.0, 40.0, 60.0)]
     computed = []
@@ -295,7 +295,7 @@ def test_each_frames_mask_is_computed_once_and_cached():
     for i, frame in enumerate(frames):
         out += predictor.push(frame, box, [0])
         (entry,) = [e for e in predictor._cache[0].values()][-1:]
-        assert entry.guide.dtype == torch.bool and entry.guide.shape == (1, 5, 4, 3)  # (v, j, h, w)
+        assert entry.mask.dtype == torch.bool and entry.mask.shape == (1, 5, 4, 3)  # (v, j, h, w)
     out += predictor.flush()
     assert computed == [1] * len(frames)  # once per frame, not once per window
     plain = list(StreamingPredictor(_NotAModule(model), input_size=SIZE, keep_heatmaps=True).run(

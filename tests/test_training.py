@@ -22,7 +22,6 @@ from tarpose.training import (
     TrainConfig,
     heatmap_mse,
     load_checkpoint,
-    load_trained,
     lr_factor,
     parameter_groups,
     save_checkpoint,
@@ -33,7 +32,7 @@ TESTS = ROOT / "tests"
 
 
 def tiny_tar(**kw) -> tarpose.TemporalWrapper:
-    return tarpose.TemporalWrapper(tiny_vitpose(**kw), num_frames=3, depth=1)
+    return tarpose.TemporalWrapper(tiny_vitpose(**kw), num_frames=3, jta_depth=1)
 
 
 def states_equal(a: dict, b: dict) -> bool:
@@ -249,7 +248,7 @@ def test_single_frame_model_trains_on_the_target_frame():
 
     data = ToyPoses(size=4, augment=False)
     clips = torch.stack([data[i]["clip"] for i in range(4)])
-    for frame, index in (("center", 1), ("last", 2)):
+    for frame, index in (("centred", 1), ("last", 2)):
         seen.clear()
         train(
             Spy(),
@@ -268,7 +267,7 @@ def test_single_frame_model_trains_on_the_target_frame():
 
 def _resume_run(out, workers=0, on_step=None, resume=False):
     torch.manual_seed(0)
-    model = tarpose.TemporalWrapper(tiny_vitpose(drop_path_rate=0.3), num_frames=3, depth=1)
+    model = tarpose.TemporalWrapper(tiny_vitpose(drop_path_rate=0.3), num_frames=3, jta_depth=1)
     config = TrainConfig(
         epochs=2,
         batch_size=4,
@@ -417,7 +416,7 @@ def test_two_gloo_processes_end_with_identical_weights_equal_to_one_process(tmp_
 
     single = run(str(tmp_path), 4)
     initial = snapshot(
-        tarpose.TemporalWrapper(tiny_vitpose("simple", seed=0), num_frames=3, depth=1)
+        tarpose.TemporalWrapper(tiny_vitpose("simple", seed=0), num_frames=3, jta_depth=1)
     )
     assert not states_equal(single, initial)
     for key in single:
@@ -466,8 +465,9 @@ TINY_TAR = [
     "--model-opt",
     "embed_dim=32",
     'vitpose={"depth": 2, "num_heads": 4}',
-    "depth=2",
-    "num_heads=4",
+    "jta_depth=2",
+    "jta_heads=4",
+    "gra_heads=4",
     "deconv_channels=16",
     "num_joints=5",
     "img_size=[64,48]",
@@ -493,7 +493,7 @@ def test_cli_trains_single_frame_then_wraps_it_as_temporal(tmp_path, capsys):
         )
         == 0
     )
-    single = load_trained(tmp_path / "single")
+    single = tarpose.load_model(tmp_path / "single")
     assert isinstance(single, tarpose.ViTPose)
     assert (
         main(
@@ -521,7 +521,7 @@ def test_cli_trains_single_frame_then_wraps_it_as_temporal(tmp_path, capsys):
     )
     out = capsys.readouterr().out
     assert "validation after epoch 0: loss" in out and "trained tar-vitpose-s for 2 steps" in out
-    tar = load_trained(tmp_path / "tar")
+    tar = tarpose.load_model(tmp_path / "tar")
     assert isinstance(tar, tarpose.TemporalWrapper) and tar.num_frames == 3  # from the dataset
     # frozen base: exactly the single-frame run's weights
     clip = torch.stack([ToyPoses(size=2)[i]["clip"] for i in range(2)])
@@ -529,7 +529,7 @@ def test_cli_trains_single_frame_then_wraps_it_as_temporal(tmp_path, capsys):
         initial = tar(clip, return_initial=True).initial_heatmaps[:, 1]
         assert torch.equal(initial, single(clip[:, 1]))
     config = json.loads((tmp_path / "tar" / "config.json").read_text())
-    assert config["name"] == "tar-vitpose-s" and config["options"]["num_frames"] == 3
+    assert config["name"] == "tar-vitpose-s" and config["temporal"]["num_frames"] == 3
     assert (tmp_path / "tar" / "train.json").is_file()
 
 
@@ -614,4 +614,36 @@ def test_cli_trains_on_real_posetrack18_files_with_augmentation(tmp_path):
     assert main([*args, "--out", str(tmp_path / "b")]) == 0  # augmentation is seeded
     a = load_file(str(tmp_path / "a" / "model.safetensors"))
     assert states_equal(a, load_file(str(tmp_path / "b" / "model.safetensors")))
-    assert load_trained(tmp_path / "a").num_frames == 5
+    assert tarpose.load_model(tmp_path / "a").num_frames == 5
+
+
+def test_train_options_are_the_config_s_fields(capsys):
+    """Every TrainConfig field is an option with the field's default and its docstring line."""
+    from dataclasses import fields
+
+    from tarpose.cli import build_parser
+    from tarpose.cli.train import COMMAND_LINE_DEFAULTS, field_help
+
+    parser = build_parser()
+    args = parser.parse_args(["train", "--dataset", "d", "--out", "o"])
+    defaults = TrainConfig()
+    assert COMMAND_LINE_DEFAULTS == {"workers": 2}  # the one deliberate difference
+    for f in fields(TrainConfig):
+        assert getattr(args, f.name) == COMMAND_LINE_DEFAULTS.get(f.name, getattr(defaults, f.name)), f.name
+    docs = field_help(TrainConfig)
+    assert set(docs) == {f.name for f in fields(TrainConfig)}
+    assert docs["lr_new"] == "learning rate of the new temporal modules (JTA, GRA); default ``lr``."
+    given = parser.parse_args(["train", "--dataset", "d", "--out", "o", "--steps", "3", "--freeze-base",
+                               "--schedule", "step", "--joint-weights", "1,2.5", "--clip-grad", "0.5",
+                               "--target-frame", "last", "--no-freeze-base", "--lr", "1e-3"])
+    config = TrainConfig(**{f.name: getattr(given, f.name) for f in fields(TrainConfig)})
+    assert config == TrainConfig(steps=3, schedule="step", joint_weights=[1.0, 2.5], clip_grad=0.5,
+                                 target_frame="last", lr=1e-3, workers=2)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["train", "--dataset", "d", "--out", "o", "--steps", "3", "--epochs", "2"])
+    assert "not allowed with argument" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        parser.parse_args(["train", "--help"])
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "--lr-new LR_NEW learning rate of the new temporal modules (JTA, GRA); default ``lr``." in shown
+    assert "--workers WORKERS DataLoader worker processes (does not change results). (default: 2)" in shown

@@ -92,7 +92,7 @@ def test_sizes_and_registry():
         n = sum(p.numel() for p in backbone.parameters())
         assert abs(n - count) / count < 0.01, (size, n)
     # the TAR-ViTPose paper's runtime table: TAR ViT-S has 35.6M parameters
-    from tarpose.wrapper import count_parameters
+    from tarpose.models import count_parameters
 
     with torch.device("meta"):
         assert round(count_parameters(tarpose.create_model("tar-vitpose-s")) / 1e6, 1) == 35.6
@@ -101,7 +101,7 @@ def test_sizes_and_registry():
 def test_create_model_overrides_and_errors():
     model = tarpose.create_model("vitpose-s", img_size=(384, 288), num_joints=14)
     assert model.config.img_size == (384, 288) and model.num_joints == 14
-    temporal = tarpose.create_model("tar-vitpose-s-simple", num_frames=3, depth=2)
+    temporal = tarpose.create_model("tar-vitpose-s-simple", num_frames=3, jta_depth=2)
     assert isinstance(temporal, tarpose.TemporalWrapper) and temporal.num_frames == 3
     assert temporal.decoder.kind == "simple"
     with pytest.raises(ValueError, match="unknown model 'vitpose-x'"):

@@ -171,8 +171,11 @@ def test_every_new_parameter_trains():
 
 
 def test_freeze_base():
+    from tarpose.training import freeze_base
+
     model = tiny_vitpose()
-    wrapper = tarpose.TemporalWrapper(model, num_frames=T, freeze_base=True)
+    wrapper = tarpose.TemporalWrapper(model, num_frames=T)
+    freeze_base(wrapper)
     wrapper.train()
     assert not model.training and wrapper.jta.training
     trainable = {id(p) for p in wrapper.parameters() if p.requires_grad}
@@ -223,7 +226,7 @@ def test_all_attention_goes_through_sdpa(monkeypatch):
         return real(q, k, v, attn_mask=attn_mask, **kw)
 
     monkeypatch.setattr(F, "scaled_dot_product_attention", spy)
-    wrapper = move_gate(tarpose.TemporalWrapper(tiny_vitpose(), num_frames=T, depth=2)).eval()
+    wrapper = move_gate(tarpose.TemporalWrapper(tiny_vitpose(), num_frames=T, jta_depth=2)).eval()
     assert not any(isinstance(m, nn.MultiheadAttention) for m in wrapper.modules())
     with torch.no_grad():
         wrapper(clip_for())
@@ -246,14 +249,14 @@ def test_deepcopy_is_independent():
 
 
 def test_float64():
-    wrapper = move_gate(tarpose.TemporalWrapper(tiny_vitpose(), num_frames=3, depth=1)).double().eval()
+    wrapper = move_gate(tarpose.TemporalWrapper(tiny_vitpose(), num_frames=3, jta_depth=1)).double().eval()
     out = wrapper(clip_for(t=3).double())
     assert out.dtype == torch.float64 and torch.isfinite(out).all()
 
 
 @pytest.mark.slow
 def test_torch_compile_matches_eager():
-    wrapper = move_gate(tarpose.TemporalWrapper(tiny_vitpose(), num_frames=3, depth=2)).eval()
+    wrapper = move_gate(tarpose.TemporalWrapper(tiny_vitpose(), num_frames=3, jta_depth=2)).eval()
     clip = clip_for(t=3)
     compiled = torch.compile(wrapper)
     with torch.no_grad():
@@ -261,7 +264,7 @@ def test_torch_compile_matches_eager():
 
 
 def test_torch_export_matches_eager():
-    wrapper = move_gate(tarpose.TemporalWrapper(tiny_vitpose(), num_frames=3, depth=2)).eval()
+    wrapper = move_gate(tarpose.TemporalWrapper(tiny_vitpose(), num_frames=3, jta_depth=2)).eval()
     clip = clip_for(t=3)
     valid = torch.tensor([[False, True, True], [True, True, True]])
     program = torch.export.export(wrapper, (clip,), kwargs={"frame_valid": valid})
@@ -269,3 +272,58 @@ def test_torch_export_matches_eager():
         torch.testing.assert_close(
             program.module()(clip, frame_valid=valid), wrapper(clip, frame_valid=valid), atol=1e-5, rtol=1e-5
         )
+
+
+# -- the temporal part's config --------------------------------------------------------------
+
+
+def test_every_tar_config_field_reaches_its_module():
+    import inspect
+
+    config = tarpose.TARConfig(num_frames=3, target="last", jta_depth=2, jta_heads=2, jta_mlp_ratio=3.0,
+                               mask_threshold=0.3, gra_heads=8, restore="postnorm", token_layout="official",
+                               attention="project")
+    for module, cls in (("jta", tarpose.JointTemporalAggregator), ("gra", tarpose.GlobalRestoringAttention)):
+        assert set(config.module_options(module)) <= set(inspect.signature(cls.__init__).parameters)
+    wrapper = tarpose.TemporalWrapper(tiny_vitpose(), config)
+    assert wrapper.config == config and (wrapper.num_frames, wrapper.target_index) == (3, 2)
+    layer = wrapper.jta.layers[0]
+    assert len(wrapper.jta.layers) == 2 and layer.cross_attn.num_heads == layer.self_attn.num_heads == 2
+    assert layer.mlp.fc1.out_features == 3 * 32 and wrapper.jta.mask_threshold == 0.3
+    assert wrapper.gra.attn.num_heads == 8 and wrapper.gra.restore == "postnorm"
+    assert wrapper.jta.token_layout == wrapper.gra.token_layout == "official"
+    assert layer.cross_attn.strategy == wrapper.gra.attn.strategy == "project"
+    positioned = tarpose.TemporalWrapper(tiny_vitpose(), num_frames=3, gra_gate_init=0.5, position=True)
+    assert positioned.jta.position and positioned.gra.position and bool((positioned.gra.gate == 0.5).all())
+    # keyword overrides change a given config
+    assert tarpose.TemporalWrapper(tiny_vitpose(), config, jta_depth=1).config == config.replace(jta_depth=1)
+
+
+def test_unknown_options_are_named():
+    with pytest.raises(TypeError, match=r"unknown TemporalWrapper options \['jta_dept'\]"):
+        tarpose.TemporalWrapper(tiny_vitpose(), jta_dept=2)
+    with pytest.raises(TypeError, match="config must be a TARConfig"):
+        tarpose.TemporalWrapper(tiny_vitpose(), {"num_frames": 3})
+    with pytest.raises(TypeError, match=r"unknown TARConfig fields \['depth'\]"):
+        tarpose.TARConfig.from_dict({"depth": 2})
+
+
+def test_create_model_routes_options_by_name():
+    """TARConfig and ViTPoseConfig names cannot collide, so each option has one meaning."""
+    model = tarpose.create_model("tar-vitpose-s", img_size=(64, 48), embed_dim=64, jta_depth=2, jta_heads=2,
+                                 gra_heads=4, num_frames=3, vitpose={"depth": 1, "num_heads": 4})
+    assert (model.config.jta_depth, model.config.jta_heads, model.config.gra_heads, model.num_frames) == (2, 2, 4, 3)
+    assert (model.base_config.depth, model.base_config.num_heads, model.base_config.embed_dim) == (1, 4, 64)
+    assert model.base_config.img_size == (64, 48) == model.data_config.input_size
+    with pytest.raises(TypeError, match=r"unknown options \['jta_layers'\]"):
+        tarpose.create_model("tar-vitpose-s", jta_layers=2)
+
+
+def test_wrap_puts_a_trained_model_in_a_registered_temporal_part():
+    base = tiny_vitpose()
+    wrapped = tarpose.wrap("tar-vitpose-demo", base, num_frames=3)
+    assert wrapped.encoder is base.backbone and wrapped.config == tarpose.TARConfig(num_frames=3, restore="postnorm")
+    with pytest.raises(ValueError, match=r"\['embed_dim'\] would change the architecture"):
+        tarpose.wrap("tar-vitpose-s", base, embed_dim=64)
+    with pytest.raises(ValueError, match="'vitpose-s' is not a temporal model"):
+        tarpose.wrap("vitpose-s", base)

@@ -29,7 +29,7 @@ class CLIError(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .. import __version__
+    from .._version import __version__
 
     parser = argparse.ArgumentParser(
         prog="tarpose", description="Temporal Aggregate-and-Restore ViTPose: video pose estimation."

@@ -83,9 +83,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def truth_jitter(video) -> float:
-    from ..demo import _mean_jitter
+    from ..demo import mean_jitter
 
-    return _mean_jitter([video.keypoints], [video.visibility > 0])
+    return mean_jitter([video.keypoints], [video.visibility > 0])
 
 
 def table(scores: dict[str, dict[str, float]], truth: float | None = None) -> str:

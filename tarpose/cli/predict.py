@@ -104,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
             )
         except ValueError as error:
             raise CLIError(str(error)) from None
-        if mode is None and predictor.mode == "causal" and predictor.window > 1:
+        if mode is None and predictor.mode == "causal" and predictor.window.length > 1:
             print("tarpose predict: the model's target is the last frame of its window: causal mode",
                   file=sys.stderr)
         total = reader.num_frames or None
@@ -259,7 +259,7 @@ def _document(args: argparse.Namespace, reader: Any, predictor: Any, records: li
         "fps": reader.fps,
         "model": str(args.model),
         "mode": predictor.mode,
-        "num_frames_window": predictor.window,
+        "num_frames_window": predictor.window.length,
         "flip_test": bool(args.flip),
         "keypoint_names": list(COCO_KEYPOINTS) if joints == len(COCO_KEYPOINTS) else None,
         "skeleton": [list(p) for p in COCO_SKELETON] if joints == len(COCO_KEYPOINTS) else None,

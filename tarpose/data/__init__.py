@@ -53,11 +53,48 @@ def list_datasets() -> list[str]:
 
 
 def build_dataset(name: str, **kwargs: Any) -> Dataset:
-    """Build a registered dataset, e.g. ``build_dataset("posetrack", root=..., split="val")``."""
+    """Build a registered dataset, or call a factory named ``"module:function"``.
+
+    ``build_dataset("posetrack", annotations=..., num_frames=5)``,
+    ``build_dataset("my_module:make_dataset", size=8)``.
+
+    Args:
+        name: a registered name (:func:`list_datasets`) or ``"module:function"``.
+        **kwargs: the dataset's options.
+
+    Raises:
+        ValueError: an unknown name, a module that cannot be imported or has no such callable.
+        TypeError: options the dataset does not take (the message names them).
+    """
+    if ":" in name:
+        return _from_module(name, kwargs)
     _import_builtin()
     if name not in _DATASETS:
-        raise ValueError(f"unknown dataset {name!r}; known: {', '.join(sorted(_DATASETS)) or 'none'}")
-    return _DATASETS[name](**kwargs)
+        raise ValueError(
+            f"unknown dataset {name!r}; known: {', '.join(sorted(_DATASETS)) or 'none'} "
+            "(or give module:factory)"
+        )
+    try:
+        return _DATASETS[name](**kwargs)
+    except TypeError as error:
+        raise TypeError(f"dataset {name!r} rejected the options {kwargs}: {error}") from None
+
+
+def _from_module(spec: str, kwargs: dict[str, Any]) -> Dataset:
+    import importlib
+
+    module_name, _, attr = spec.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise ValueError(f"cannot import the dataset module {module_name!r}: {error}") from None
+    factory = getattr(module, attr, None)
+    if not callable(factory):
+        raise ValueError(f"module {module_name!r} has no callable {attr!r}")
+    try:
+        return factory(**kwargs)
+    except TypeError as error:
+        raise TypeError(f"{spec} rejected the options {kwargs}: {error}") from None
 
 
 #: modules that register the built-in datasets when imported

@@ -34,6 +34,7 @@ from ..geometry import (
     warp_crops,
 )
 from ..keypoints import COCO_UPPER_BODY, flip_permutation
+from ..window import Window
 from . import register_dataset
 from .posetrack_format import (
     POSETRACK_FLIP_PAIRS,
@@ -145,10 +146,12 @@ class PoseTrackDataset(Dataset):
             PoseTrack17 ``annolist`` files, converted on load).
         root: the folder the ``file_name`` entries are relative to; by default the nearest parent
             of ``annotations`` that holds the first listed frame.
-        num_frames: window length (odd for ``target="center"``).
-        target: ``"center"`` (frames t-T..t+T, T = num_frames // 2) or ``"last"`` (t-num_frames+1..t).
+        num_frames: window length (odd for ``target="centred"``).
+        target: ``"centred"`` (frames t-T..t+T, T = num_frames // 2) or ``"last"``
+            (t-num_frames+1..t), see :class:`tarpose.Window`.
         input_size: crop ``(H, W)``; heatmaps are ``input_size / heatmap_stride``.
-        sigma, unbiased: Gaussian targets (:func:`tarpose.codec.gaussian_targets`).
+        sigma: Gaussian target sigma in heatmap pixels (:func:`tarpose.codec.gaussian_targets`).
+        unbiased: Gaussians centred at the exact sub-pixel keypoint (see the codec).
         padding: box enlargement (:func:`tarpose.geometry.box_to_center_scale`).
         augment: an :class:`Augmentation` (``True`` = the defaults), or None for none.
         detections: optional COCO-style detection results (``[{"image_id", "bbox", "score"}]``, a
@@ -169,7 +172,7 @@ class PoseTrackDataset(Dataset):
         root: str | Path | None = None,
         *,
         num_frames: int = 5,
-        target: str = "center",
+        target: str = "centred",
         input_size: tuple[int, int] = (256, 192),
         heatmap_stride: int = 4,
         sigma: float = 2.0,
@@ -180,12 +183,7 @@ class PoseTrackDataset(Dataset):
         min_score: float = 0.0,
         missing_frames: str = "error",
     ) -> None:
-        if target not in ("center", "last"):
-            raise ValueError(f"target must be 'center' or 'last', got {target!r}")
-        if num_frames < 1 or (target == "center" and num_frames % 2 == 0):
-            raise ValueError(
-                f"num_frames must be >= 1 (and odd for target='center'), got {num_frames}"
-            )
+        self.window = Window(num_frames, target)
         if missing_frames not in ("error", "invalid"):
             raise ValueError(f"missing_frames must be 'error' or 'invalid', got {missing_frames!r}")
         h, w = input_size
@@ -193,17 +191,13 @@ class PoseTrackDataset(Dataset):
             raise ValueError(
                 f"input_size {input_size} must be divisible by heatmap_stride {heatmap_stride}"
             )
-        self.num_frames, self.target, self.input_size = num_frames, target, (int(h), int(w))
+        self.num_frames, self.target, self.input_size = num_frames, self.window.target, (int(h), int(w))
         self.heatmap_size = (h // heatmap_stride, w // heatmap_stride)
         self.sigma, self.unbiased, self.padding = sigma, unbiased, padding
         self.augment = Augmentation() if augment is True else (augment or None)
         self.missing_frames = missing_frames
         self.flip_perm = flip_permutation(len(POSETRACK_KEYPOINTS), POSETRACK_FLIP_PAIRS)
-        self.offsets = (
-            list(range(-(num_frames // 2), num_frames // 2 + 1))
-            if target == "center"
-            else list(range(1 - num_frames, 1))
-        )
+        self.offsets = list(self.window.offsets)
 
         files = posetrack_files(annotations)
         self.videos: dict[str, _Video] = {}
@@ -422,12 +416,9 @@ class PoseTrackDataset(Dataset):
 
     def _clip(self, rec: _Record, matrix: Tensor) -> tuple[Tensor, Tensor]:
         video = self.videos[rec.video]
-        frames, valid = [], []
-        for offset in self.offsets:
-            wanted = rec.frame + offset
-            frame = min(max(wanted, video.first), video.last)
-            frames.append(frame)
-            valid.append(frame == wanted)
+        index, inside = self.window.indices(rec.frame - video.first, video.last - video.first + 1)
+        frames = (index + video.first).tolist()  # clamped to the video's first .. last frame
+        valid = inside.tolist()
         crops: dict[int, Tensor] = {}
         for frame in frames:
             if frame in crops:

@@ -23,6 +23,9 @@ from torch import Tensor
 
 from ..keypoints import COCO_KEYPOINTS, COCO_SIGMAS
 
+#: what the metrics take for coordinates, flags and sizes: a tensor, an array or nested numbers
+ArrayLike = Any
+
 #: the OKS thresholds of the COCO keypoint AP: 0.50, 0.55, ..., 0.95
 OKS_THRESHOLDS: tuple[float, ...] = tuple(np.linspace(0.5, 0.95, 10).tolist())
 #: the recall points of COCO's interpolated precision: 0.00, 0.01, ..., 1.00
@@ -74,7 +77,7 @@ def head_size(head_boxes: Tensor | np.ndarray) -> Tensor:
     return torch.from_numpy(0.6 * np.hypot(b[:, 2], b[:, 3]))
 
 
-def _correct(pred, gt, visible, norm, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+def _correct(pred: ArrayLike, gt: ArrayLike, visible: ArrayLike, norm: ArrayLike, threshold: float) -> tuple[np.ndarray, np.ndarray]:
     p = _array("pred", pred, ndim=3, last=2)
     g = _array("gt", gt, ndim=3, last=2)
     v = _array("visible", visible, ndim=2) > 0
@@ -94,7 +97,7 @@ def _correct(pred, gt, visible, norm, threshold: float) -> tuple[np.ndarray, np.
     return (distance <= threshold) & v, v
 
 
-def pck(pred, gt, visible, norm, threshold: float = 0.05) -> float:
+def pck(pred: ArrayLike, gt: ArrayLike, visible: ArrayLike, norm: ArrayLike, threshold: float = 0.05) -> float:
     """Percentage of Correct Keypoints, as a fraction.
 
     A labelled joint is correct when ``|pred - gt| <= threshold * norm`` of its sample: the
@@ -102,7 +105,8 @@ def pck(pred, gt, visible, norm, threshold: float = 0.05) -> float:
     :func:`bbox_size` (PCK@0.05 of the box's longer side) or :func:`head_size` (PCKh@0.5).
 
     Args:
-        pred, gt: ``(N, K, 2)`` keypoints (x, y), in the same pixels as ``norm``.
+        pred: ``(N, K, 2)`` predicted keypoints (x, y), in the same pixels as ``norm``.
+        gt: ``(N, K, 2)`` ground-truth keypoints (x, y).
         visible: ``(N, K)`` bool or 0/1: which ground-truth joints count.
         norm: ``(N,)`` (or a scalar) positive lengths.
         threshold: fraction of ``norm``.
@@ -115,7 +119,9 @@ def pck(pred, gt, visible, norm, threshold: float = 0.05) -> float:
     return float(correct.sum() / total) if total else float("nan")
 
 
-def pck_per_joint(pred, gt, visible, norm, threshold: float = 0.05) -> Tensor:
+def pck_per_joint(
+    pred: ArrayLike, gt: ArrayLike, visible: ArrayLike, norm: ArrayLike, threshold: float = 0.05
+) -> Tensor:
     """:func:`pck` of each joint: ``(K,)`` float64, NaN for joints never labelled."""
     correct, counted = _correct(pred, gt, visible, norm, threshold)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -134,7 +140,9 @@ def _sigmas(sigmas, k: int) -> np.ndarray:
     return s
 
 
-def oks(pred, gt, visible, area, sigmas: Sequence[float] | None = None) -> Tensor:
+def oks(
+    pred: ArrayLike, gt: ArrayLike, visible: ArrayLike, area: ArrayLike, sigmas: Sequence[float] | None = None
+) -> Tensor:
     """Object Keypoint Similarity, COCO's formula, broadcasting over leading dims.
 
     ``OKS = mean over labelled joints of exp(-d^2 / (2 * area * (2 * sigma)^2))`` with ``d`` the
@@ -142,8 +150,9 @@ def oks(pred, gt, visible, area, sigmas: Sequence[float] | None = None) -> Tenso
     box area is the usual stand-in).
 
     Args:
-        pred, gt: ``(..., K, 2)`` keypoints (broadcastable: ``pred[:, None]`` against ``gt[None]``
-            gives the ``(D, G)`` matrix).
+        pred: ``(..., K, 2)`` predicted keypoints (broadcastable with ``gt``: ``pred[:, None]``
+            against ``gt[None]`` gives the ``(D, G)`` matrix).
+        gt: ``(..., K, 2)`` ground-truth keypoints.
         visible: ``(..., K)`` labelled ground-truth joints (broadcast with ``gt``).
         area: ``(...)`` ground-truth areas in pixels^2.
         sigmas: ``(K,)`` per-joint constants; :data:`tarpose.keypoints.COCO_SIGMAS` by default.
@@ -353,16 +362,16 @@ def _evaluate_image(x: _Inputs, image: int, thresholds: np.ndarray, max_dets: in
 
 
 def oks_ap(
-    pred_keypoints,
-    pred_scores,
-    gt_keypoints,
-    gt_visible,
-    gt_areas=None,
+    pred_keypoints: ArrayLike,
+    pred_scores: ArrayLike,
+    gt_keypoints: ArrayLike,
+    gt_visible: ArrayLike,
+    gt_areas: ArrayLike | None = None,
     *,
-    gt_boxes=None,
-    pred_image_ids=None,
-    gt_image_ids=None,
-    gt_crowd=None,
+    gt_boxes: ArrayLike | None = None,
+    pred_image_ids: ArrayLike | None = None,
+    gt_image_ids: ArrayLike | None = None,
+    gt_crowd: ArrayLike | None = None,
     sigmas: Sequence[float] | None = None,
     thresholds: Sequence[float] = OKS_THRESHOLDS,
     max_dets: int = 20,
@@ -379,12 +388,14 @@ def oks_ap(
     Args:
         pred_keypoints: ``(D, K, 2)`` predicted keypoints (x, y) in image pixels.
         pred_scores: ``(D,)`` person scores (rank predictions).
-        gt_keypoints: ``(G, K, 2)``; gt_visible: ``(G, K)`` labelled joints (COCO ``v > 0``).
+        gt_keypoints: ``(G, K, 2)`` ground-truth keypoints.
+        gt_visible: ``(G, K)`` labelled joints (COCO ``v > 0``).
         gt_areas: ``(G,)`` person areas (COCO: segment area); default ``w * h`` of ``gt_boxes``.
         gt_boxes: ``(G, 4)`` x, y, w, h; needed only for people with no labelled joint.
-        pred_image_ids, gt_image_ids: ``(D,)``, ``(G,)`` image of each row. Omit both when each
+        pred_image_ids: ``(D,)`` image of each prediction. Omit both image id lists when each
             prediction is made for one ground-truth person (top-down on ground-truth boxes): row
             ``i`` of both is then an image of its own.
+        gt_image_ids: ``(G,)`` image of each ground-truth person.
         gt_crowd: ``(G,)`` COCO ``iscrowd`` flags.
         sigmas: ``(K,)`` OKS constants (COCO's 17 by default).
         thresholds: OKS thresholds.
@@ -439,16 +450,16 @@ def oks_ap(
 
 
 def oks_ap_cocoeval(
-    pred_keypoints,
-    pred_scores,
-    gt_keypoints,
-    gt_visible,
-    gt_areas=None,
+    pred_keypoints: ArrayLike,
+    pred_scores: ArrayLike,
+    gt_keypoints: ArrayLike,
+    gt_visible: ArrayLike,
+    gt_areas: ArrayLike | None = None,
     *,
-    gt_boxes=None,
-    pred_image_ids=None,
-    gt_image_ids=None,
-    gt_crowd=None,
+    gt_boxes: ArrayLike | None = None,
+    pred_image_ids: ArrayLike | None = None,
+    gt_image_ids: ArrayLike | None = None,
+    gt_crowd: ArrayLike | None = None,
     sigmas: Sequence[float] | None = None,
     thresholds: Sequence[float] = OKS_THRESHOLDS,
     max_dets: int = 20,
@@ -553,7 +564,7 @@ def oks_ap_cocoeval(
 # ------------------------------------------------------------------------------------ jitter
 
 
-def jitter(keypoints, valid=None, reference=None) -> float:
+def jitter(keypoints: ArrayLike, valid: ArrayLike | None = None, reference: ArrayLike | None = None) -> float:
     """Mean acceleration magnitude of keypoint tracks, in pixels / frame^2.
 
     For each joint and each frame ``t`` with frames ``t-1, t, t+1`` all valid, the acceleration is

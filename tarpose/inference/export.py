@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import io
+import json
 import logging
 import os
 import warnings
@@ -30,7 +31,7 @@ import torch
 from torch import Tensor, nn
 
 from ..atomic import atomic_output
-from .stream import model_input_size
+from ..preprocess import DataConfig, resolve_data_config
 
 _INSTALL = 'ONNX export and inference need onnx, onnxscript and onnxruntime: pip install "tarpose[onnx]"'
 
@@ -76,7 +77,7 @@ def export_onnx(
         model: the temporal model (copied to float32 on the CPU for export; not changed).
         path: ``STEM`` or ``STEM.onnx``; writes ``STEM.encode.onnx`` and ``STEM.temporal.onnx``
             (each appears only when complete).
-        input_size: crop ``(H, W)``; read off the model when ``None``.
+        input_size: crop ``(H, W)``; the model's (``model.data_config``) when ``None``.
         opset: ONNX opset version.
 
     Returns:
@@ -90,9 +91,8 @@ def export_onnx(
     for name in ("encode", "aggregate_restore", "num_frames", "target_index"):
         if not hasattr(model, name):
             raise TypeError(f"export_onnx needs a TemporalWrapper, got {type(model).__name__} (no {name!r})")
-    size = input_size or model_input_size(model)
-    if size is None:
-        raise ValueError(f"cannot read the crop size off {type(model).__name__}: pass input_size=(H, W)")
+    data = resolve_data_config(model, input_size=input_size)
+    size = data.input_size
     size_bytes = 4 * sum(p.numel() for p in {id(p): p for p in model.parameters()}.values())
     if size_bytes >= 2**31:
         raise ValueError(
@@ -117,6 +117,7 @@ def export_onnx(
         "tarpose.num_joints": str(int(heatmaps.shape[2])),
         "tarpose.dim": str(int(features.shape[2])),
         "tarpose.input_size": f"{size[0]},{size[1]}",
+        "tarpose.data_config": json.dumps(data.to_dict()),
         "tarpose.heatmap_size": f"{heatmaps.shape[-2]},{heatmaps.shape[-1]}",
     }
     parts = [
@@ -216,6 +217,8 @@ class OnnxTemporalModel:
             self.image_size = tuple(int(s) for s in meta["tarpose.input_size"].split(","))
         except KeyError as error:
             raise ValueError(f"{str(temporal_path)!r} was not written by tarpose export (no {error})") from None
+        stored = json.loads(meta.get("tarpose.data_config", "{}"))  # graphs of tarpose 0.1 have none
+        self.data_config = DataConfig.from_dict({**stored, "input_size": self.image_size})
         self.device = torch.device("cpu")
 
     def encode(self, images: Tensor) -> tuple[Tensor, Tensor]:

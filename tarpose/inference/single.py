@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from ..adapters import split_model
+from ..models.adapters import split_model
+from ..preprocess import DataConfig
 
 
 class SingleFrameModel(nn.Module):
-    """Any ViTPose :func:`~tarpose.adapters.split_model` understands, as a window of one frame.
+    """Any ViTPose ``tarpose.models.split_model`` understands, as a window of one frame.
 
     ``encode(images (N, 3, H, W))`` returns the model's features and heatmaps;
     ``aggregate_restore`` returns the heatmaps of the (only) frame unchanged. So the streaming
@@ -27,6 +28,8 @@ class SingleFrameModel(nn.Module):
         self.decoder = split.decoder
         self.num_joints = split.num_joints
         self.image_size = split.image_size
+        data = getattr(model, "data_config", None)
+        self.data_config = data if isinstance(data, DataConfig) else DataConfig(split.image_size)
 
     def encode(self, images: Tensor) -> tuple[Tensor, Tensor]:
         """images ``(N, 3, H, W)`` -> features ``(N, C, h, w)``, heatmaps ``(N, J, Hh, Wh)``."""

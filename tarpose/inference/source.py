@@ -8,38 +8,38 @@ from typing import Any
 
 from torch import nn
 
+from ..factory import create_model, load_model
+from ..models.pretrained import pretrained_cfg
+from ..models.registry import list_models
+from .export import OnnxTemporalModel
+from .single import SingleFrameModel
+
 
 def resolve_model(source: str | os.PathLike[str] | nn.Module, *, warn: bool = True) -> Any:
     """A model the streaming predictor can run, from ``source``.
 
     ``source`` is a model object, the exported ONNX pair of :func:`~tarpose.inference.export_onnx`
     (``STEM.onnx`` / ``STEM.encode.onnx``), a registered architecture name (``tarpose models``:
-    random weights, a warning says so; the demo models load their bundled weights), or anything :func:`tarpose.load_model` loads (a
-    checkpoint directory or file, a Hub id, ``tarpose train`` output). A single-frame ViTPose
-    becomes a :class:`SingleFrameModel` (its own heatmaps, frame by frame, at its own cost).
+    random weights, a warning says so; names with bundled weights, the demo models, load them),
+    or anything ``tarpose.load_model`` loads (a checkpoint directory or file, a Hub id,
+    ``tarpose train`` output). A single-frame ViTPose becomes a :class:`SingleFrameModel` (its
+    own heatmaps, frame by frame, at its own cost).
 
     Raises ``FileNotFoundError`` (no such file, directory or cached Hub repo) or ``ValueError``
     (unreadable or mismatched checkpoint) with a one-line message.
     """
-    import tarpose
-
-    from ..models.pretrained import pretrained_cfg
-    from .single import SingleFrameModel
-
     if isinstance(source, nn.Module):
         model = source
     elif str(source).endswith(".onnx"):
-        from .export import OnnxTemporalModel
-
         return OnnxTemporalModel(source)
-    elif str(source) in tarpose.list_models() and not os.path.exists(source):
+    elif str(source) in list_models() and not os.path.exists(source):
         cfg = pretrained_cfg(str(source))
-        if cfg is not None and os.path.isfile(cfg.source):  # weights bundled in the package (demo)
-            model = tarpose.create_model(str(source), pretrained=True)
+        if cfg is not None and os.path.exists(cfg.source):  # weights bundled in the package (demo)
+            model = create_model(str(source), pretrained=True)
         else:
             model = _random(str(source), warn)
     else:
-        model = tarpose.load_model(source)
+        model = load_model(source)
     if not hasattr(model, "aggregate_restore"):
         model = SingleFrameModel(model)
     return model.eval()
@@ -47,8 +47,6 @@ def resolve_model(source: str | os.PathLike[str] | nn.Module, *, warn: bool = Tr
 
 def _random(name: str, warn: bool) -> nn.Module:
     """A registered architecture with random weights (a warning says so)."""
-    import tarpose
-
     if warn:
         print(f"tarpose: warning: {name!r} is an architecture name: its weights are random", file=sys.stderr)
-    return tarpose.create_model(name)
+    return create_model(name)

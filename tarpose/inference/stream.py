@@ -7,8 +7,9 @@ every output frame; here every person crop goes through ``encode`` exactly once 
 frame in one batch) and its outputs wait in a per-track cache until the windows that need them are
 complete. Windows are assembled from the cache and run through ``aggregate_restore`` batched over
 the persons of the frame. A model with ``frame_masks`` (:class:`~tarpose.TemporalWrapper`) gets
-each frame's JTA mask computed once, when the frame is encoded, and cached in place of its
-heatmaps (which the temporal part reads only through the mask).
+each frame's JTA mask computed once, when the frame is encoded, and cached beside its features
+and heatmaps; each window passes the cached masks, so JTA does not recompute them from the
+heatmaps for every window a frame is part of.
 
 Modes:
 
@@ -29,6 +30,7 @@ when it moves.
 
 from __future__ import annotations
 
+import warnings
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -39,6 +41,7 @@ from einops import rearrange
 from torch import Tensor, nn
 
 from ..keypoints import COCO_FLIP_PAIRS, flip_permutation
+from ..preprocess import resolve_data_config
 from .topdown import (
     as_boxes,
     as_image_tensor,
@@ -48,6 +51,7 @@ from .topdown import (
     heatmaps_to_keypoints,
     merge_flipped,
 )
+from ..window import window_of
 from .tracker import IoUTracker
 
 Mode = Literal["centred", "causal", "exact"]
@@ -69,8 +73,9 @@ class TemporalModel(Protocol):
         self, features: Tensor, heatmaps: Tensor, frame_valid: Tensor | None = None
     ) -> Tensor: ...
 
-    # optional: ``frame_masks(heatmaps (N, J, Hh, Wh), (h, w)) -> (N, J, h, w)`` bool, and
-    # ``aggregate_restore(features, frame_valid=..., mask=(B, T, J, h, w))``
+    # optional: ``frame_masks(heatmaps (N, J, Hh, Wh), (h, w)) -> (N, J, h, w)`` bool, and then
+    # ``aggregate_restore(features, heatmaps, frame_valid, mask=(B, T, J, h, w))``: JTA reads
+    # ``mask`` in place of the mask of ``heatmaps``
 
 
 @dataclass
@@ -131,7 +136,8 @@ class _Entry:
     """One track's encoder outputs at one frame, ``v`` views (2 with the flip test)."""
 
     features: Tensor  # (v, c, h, w)
-    guide: Tensor  # what the temporal part reads of the heatmaps: (v, j, hh, wh), or masks (v, j, h, w)
+    heatmaps: Tensor  # (v, j, hh, wh)
+    mask: Tensor | None  # JTA's mask (v, j, h, w) bool, of a model with ``frame_masks``
 
 
 def _compiled(fn: Any, mode: str | None) -> Any:
@@ -147,12 +153,17 @@ def _compiled(fn: Any, mode: str | None) -> Any:
 
 
 def model_input_size(model: Any) -> tuple[int, int] | None:
-    """The crop size ``(H, W)`` a model was built for, where it can be read off the model."""
-    size = getattr(model, "image_size", None)
-    if size is None:
-        cfg = getattr(getattr(model, "encoder", None), "cfg", None)
-        size = getattr(cfg, "img_size", None)
-    return None if size is None else (int(size[0]), int(size[1]))
+    """Deprecated: ``tarpose.resolve_data_config(model).input_size``.
+
+    Args:
+        model: a tarpose model.
+    """
+    warnings.warn(
+        "model_input_size is deprecated: use tarpose.resolve_data_config(model).input_size",
+        DeprecationWarning, stacklevel=2,
+    )
+    data = getattr(model, "data_config", None)
+    return None if data is None else data.input_size
 
 
 def model_device(model: Any) -> torch.device:
@@ -183,7 +194,9 @@ class StreamingPredictor:
         flip: flip test: each crop is also encoded mirrored, both windows go through the temporal
             part, and the mirrored result is mapped back and averaged.
         flip_pairs: left/right joint pairs (COCO's by default).
-        input_size: crop ``(H, W)``; read off the model when it is ``None``.
+        input_size: crop ``(H, W)``; the model's (``model.data_config``, see
+            ``tarpose.resolve_data_config``) when it is ``None``. The normalisation is the
+            model's too.
         padding: box enlargement (1.25 as ViTPose).
         refine: heatmap decoding, ``"dark"`` (sub-pixel) or ``"none"``.
         precision: ``"auto"`` (bfloat16 autocast on CUDA, float32 elsewhere), ``"float32"`` or
@@ -220,37 +233,32 @@ class StreamingPredictor:
                     f"{type(model).__name__} has no {name!r}: the predictor needs a temporal model; "
                     "wrap a single-frame ViTPose as tarpose.inference.SingleFrameModel(model)"
                 )
-        window, target = int(model.num_frames), int(model.target_index)
-        lookahead = window - 1 - target
+        window = window_of(model)
         if mode is None:
-            mode = "causal" if lookahead == 0 else "centred"
+            mode = "causal" if window.lookahead == 0 else "centred"
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-        if mode == "causal" and lookahead:
+        if mode == "causal" and window.lookahead:
             raise ValueError(
                 f"causal mode needs a model whose target frame is the last of its window "
                 f"(TemporalWrapper(..., target='last'), trained that way); this model's target is "
-                f"frame {target} of {window}"
+                f"frame {window.target_index} of {window.length}"
             )
-        if mode == "centred" and target != window // 2:
+        if mode == "centred" and window.target_index != window.length // 2:
             raise ValueError(
                 f"centred mode needs a model whose target frame is the centre of its window; this "
-                f"model's target is frame {target} of {window} (use mode='causal')"
+                f"model's target is frame {window.target_index} of {window.length} (use mode='causal')"
             )
         if refine not in ("dark", "none"):
             raise ValueError(f"refine must be 'dark' or 'none', got {refine!r}")
         if precision not in ("auto", "float32", "bfloat16"):
             raise ValueError(f"precision must be 'auto', 'float32' or 'bfloat16', got {precision!r}")
-        size = input_size or model_input_size(model)
-        if size is None:
-            raise ValueError(f"cannot read the crop size off {type(model).__name__}: pass input_size=(H, W)")
+        data = resolve_data_config(model, input_size=input_size)
         if isinstance(model, nn.Module):
             model.eval()
         self.model = model
         self.mode: Mode = mode
         self.window = window
-        self.target = target
-        self.lookahead = lookahead
         self.flip = flip
         self.flip_perm = None
         if flip:
@@ -260,7 +268,8 @@ class StreamingPredictor:
                 raise ValueError(
                     f"flip test: {error}; pass the model's left/right joint pairs as flip_pairs="
                 ) from None
-        self.input_size = (int(size[0]), int(size[1]))
+        self.data_config = data
+        self.input_size = data.input_size
         self.padding = padding
         self.refine = refine
         self.device = model_device(model)
@@ -323,7 +332,7 @@ class StreamingPredictor:
                 self._encode_and_cache(image, pending)
             self._pending.append(pending)
             out = []
-            while self._pending and self._pending[0].index + self.lookahead <= index:
+            while self._pending and self._pending[0].index + self.window.lookahead <= index:
                 out.append(self._emit(self._pending.popleft()))
             self._prune()
         return out
@@ -352,66 +361,79 @@ class StreamingPredictor:
             enabled=self.autocast_dtype is not None,
         )
 
-    def _encode(self, crops: Tensor) -> tuple[Tensor, Tensor]:
-        """Crops ``(n, 3, H, W)`` -> features ``(n, v, C, h, w)`` and guides: heatmaps
-        ``(n, v, J, hh, wh)``, or the JTA masks ``(n, v, J, h, w)`` of a model with
-        ``frame_masks``; one encoder call for all crops (and their mirrored copies with the flip
-        test)."""
+    def _crop(self, image: Tensor, matrices: Tensor) -> Tensor:
+        """Normalised crops ``(n, 3, H, W)`` of one frame, as the model's data config says."""
+        data = self.data_config
+        return crop_images(image, matrices, data.input_size, mean=data.mean, std=data.std)
+
+    def _encode(self, crops: Tensor) -> tuple[Tensor, Tensor, Tensor | None]:
+        """Crops ``(n, 3, H, W)`` -> features ``(n, v, C, h, w)``, heatmaps ``(n, v, J, hh, wh)``
+        and, for a model with ``frame_masks``, JTA's masks ``(n, v, J, h, w)`` (else None); one
+        encoder call for all crops (and their mirrored copies with the flip test)."""
         if self.flip:
             crops = torch.cat([crops, flip_crops(crops)])  # (v n, 3, h, w)
         with self._autocast():
-            features, guides = self._model_encode(crops)
+            features, heatmaps = self._model_encode(crops)
+        masks = None
         if self._frame_masks is not None:
-            guides = self._frame_masks(guides, tuple(features.shape[-2:]))  # (v n, j, h, w)
+            masks = self._frame_masks(heatmaps, tuple(features.shape[-2:]))  # (v n, j, h, w)
+            masks = rearrange(masks, "(v n) j h w -> n v j h w", v=self.views)
         features = rearrange(features, "(v n) c h w -> n v c h w", v=self.views)
-        guides = rearrange(guides, "(v n) j h w -> n v j h w", v=self.views)
-        return features, guides
+        heatmaps = rearrange(heatmaps, "(v n) j h w -> n v j h w", v=self.views)
+        return features, heatmaps, masks
 
     def _encode_and_cache(self, image: Tensor, pending: _Pending) -> None:
-        crops = crop_images(image.to(self.device), pending.matrices.to(self.device), self.input_size)
-        features, guides = self._encode(crops)
+        crops = self._crop(image.to(self.device), pending.matrices.to(self.device))
+        features, heatmaps, masks = self._encode(crops)
         for i, track_id in enumerate(pending.track_ids):
-            self._cache.setdefault(track_id, {})[pending.index] = _Entry(features[i], guides[i])
+            entry = _Entry(features[i], heatmaps[i], None if masks is None else masks[i])
+            self._cache.setdefault(track_id, {})[pending.index] = entry
 
-    def _slots(self, index: int) -> range:
-        """Frame numbers of the window whose target is frame ``index``."""
-        return range(index - self.target, index - self.target + self.window)
-
-    def _window_cached(self, pending: _Pending) -> tuple[Tensor, Tensor, Tensor]:
+    def _window_cached(self, pending: _Pending) -> tuple[Tensor, Tensor, Tensor | None, Tensor]:
         """Windows of every person of ``pending`` from the cache: features ``(b, t, v, C, h, w)``,
-        guides ``(b, t, v, J, ...)``, valid ``(b, t)``."""
-        features, guides, valid = [], [], []
+        heatmaps ``(b, t, v, J, hh, wh)``, masks ``(b, t, v, J, h, w)`` or None, valid ``(b, t)``."""
+        rows: list[_Entry] = []
+        valid = []
         for track_id in pending.track_ids:
             entries = self._cache[track_id]
             target = entries[pending.index]
-            for slot in self._slots(pending.index):
+            for slot in self.window.frames(pending.index):
                 entry = entries.get(slot)
                 valid.append(entry is not None)
-                features.append(entry.features if entry else torch.zeros_like(target.features))
-                guides.append(entry.guide if entry else torch.zeros_like(target.guide))
-        b, t = len(pending.track_ids), self.window
+                rows.append(entry if entry else _Entry(
+                    torch.zeros_like(target.features), torch.zeros_like(target.heatmaps),
+                    None if target.mask is None else torch.zeros_like(target.mask),
+                ))
+        b, t = len(pending.track_ids), self.window.length
+
+        def stack(parts: list[Tensor]) -> Tensor:  # (b*t) x (v, ...) -> (b, t, v, ...)
+            return rearrange(torch.stack(parts), "(b t) v ... -> b t v ...", b=b, t=t)
+
+        masks = None if rows[0].mask is None else stack([r.mask for r in rows])
         return (
-            rearrange(torch.stack(features), "(b t) v c h w -> b t v c h w", b=b, t=t),
-            rearrange(torch.stack(guides), "(b t) v j h w -> b t v j h w", b=b, t=t),
+            stack([r.features for r in rows]), stack([r.heatmaps for r in rows]), masks,
             torch.tensor(valid, device=self.device).view(b, t),
         )
 
-    def _window_exact(self, pending: _Pending) -> tuple[Tensor, Tensor, Tensor]:
+    def _window_exact(self, pending: _Pending) -> tuple[Tensor, Tensor, Tensor | None, Tensor]:
         """Windows cropped from the raw frames with the target frame's boxes (the training
         protocol); every available frame is encoded afresh."""
-        b, t = len(pending.track_ids), self.window
-        slots = [s for s in self._slots(pending.index) if s in self._frames]
+        b, t = len(pending.track_ids), self.window.length
+        slots = [s for s in self.window.frames(pending.index) if s in self._frames]
         matrices = pending.matrices.to(self.device)
-        crops = torch.cat([crop_images(self._frames[s], matrices, self.input_size) for s in slots])
-        features, guides = self._encode(crops)  # (s b, v, ...)
-        features = rearrange(features, "(s b) v c h w -> b s v c h w", b=b)
-        guides = rearrange(guides, "(s b) v j h w -> b s v j h w", b=b)
-        valid = torch.tensor([s in self._frames for s in self._slots(pending.index)], device=self.device)
-        window_f = features.new_zeros(b, t, *features.shape[2:])
-        window_g = guides.new_zeros(b, t, *guides.shape[2:])
-        window_f[:, valid] = features
-        window_g[:, valid] = guides
-        return window_f, window_g, valid.expand(b, t)
+        crops = torch.cat([self._crop(self._frames[s], matrices) for s in slots])
+        encoded = self._encode(crops)  # (s b, v, ...) each
+        valid = torch.tensor([s in self._frames for s in self.window.frames(pending.index)], device=self.device)
+        windows = []
+        for part in encoded:
+            if part is None:
+                windows.append(None)
+                continue
+            part = rearrange(part, "(s b) v ... -> b s v ...", b=b)
+            window = part.new_zeros(b, t, *part.shape[2:])  # (b, t, v, ...)
+            window[:, valid] = part
+            windows.append(window)
+        return (*windows, valid.expand(b, t))
 
     def _emit(self, pending: _Pending) -> FramePoses:
         """Final heatmaps and keypoints of every person of a frame whose window is complete."""
@@ -422,18 +444,19 @@ class StreamingPredictor:
                 torch.zeros(0, self._num_joints), None,
             )
         if self.mode == "exact":
-            features, guides, valid = self._window_exact(pending)
+            features, heatmaps, masks, valid = self._window_exact(pending)
         else:
-            features, guides, valid = self._window_cached(pending)
+            features, heatmaps, masks, valid = self._window_cached(pending)
         v = self.views
         frame_valid = None if bool(valid.all()) else valid.repeat_interleave(v, dim=0)  # (b v, t)
         features = rearrange(features, "b t v c h w -> (b v) t c h w")
-        guides = rearrange(guides, "b t v j h w -> (b v) t j h w")
+        heatmaps = rearrange(heatmaps, "b t v j h w -> (b v) t j h w")
         with self._autocast():
-            if self._frame_masks is not None:
-                final = self._model_aggregate(features, frame_valid=frame_valid, mask=guides)
+            if masks is None:
+                final = self._model_aggregate(features, heatmaps, frame_valid)
             else:
-                final = self._model_aggregate(features, guides, frame_valid)
+                masks = rearrange(masks, "b t v j h w -> (b v) t j h w")
+                final = self._model_aggregate(features, heatmaps, frame_valid, mask=masks)
         final = rearrange(final.float(), "(b v) j h w -> b v j h w", v=v)
         final = merge_flipped(final[:, 0], final[:, 1], self.flip_perm) if self.flip else final[:, 0]
         keypoints, scores = heatmaps_to_keypoints(final, pending.matrices, self.input_size, self.refine)
@@ -450,7 +473,7 @@ class StreamingPredictor:
         """Forget what no future window needs: frames older than the next target minus the
         window's past part."""
         next_target = self._pending[0].index if self._pending else self._next_index
-        oldest = next_target - self.target
+        oldest = next_target - self.window.target_index
         for track_id in list(self._cache):
             entries = self._cache[track_id]
             for index in [i for i in entries if i < oldest]:

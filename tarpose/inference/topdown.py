@@ -15,7 +15,14 @@ import torch
 from torch import Tensor
 
 from ..codec import decode_heatmaps, flip_heatmaps, heatmap_to_image
-from ..geometry import box_to_center_scale, crop_matrices, normalize_images, warp_crops
+from ..geometry import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    box_to_center_scale,
+    crop_matrices,
+    normalize_images,
+    warp_crops,
+)
 
 
 def as_image_tensor(frame: Any) -> Tensor:
@@ -61,7 +68,13 @@ def box_matrices(boxes: Tensor, input_size: tuple[int, int], padding: float = 1.
 
 
 def crop_images(
-    images: Tensor, matrices: Tensor, input_size: tuple[int, int], dtype: torch.dtype = torch.float32
+    images: Tensor,
+    matrices: Tensor,
+    input_size: tuple[int, int],
+    dtype: torch.dtype = torch.float32,
+    *,
+    mean: Sequence[float] = IMAGENET_MEAN,
+    std: Sequence[float] = IMAGENET_STD,
 ) -> Tensor:
     """Normalised crops ``(N, 3, H, W)`` of RGB images.
 
@@ -70,15 +83,18 @@ def crop_images(
             or float in 0..1.
         matrices: ``(N, 2, 3)`` image -> crop maps (:func:`box_matrices`).
         input_size: crop ``(H, W)``.
+        dtype: floating dtype of the crops.
+        mean: RGB mean the model expects (its ``data_config``; ImageNet's by default).
+        std: RGB standard deviation the model expects.
 
-    The crop is taken from the raw image (black outside it) and then ImageNet-normalised.
+    The crop is taken from the raw image (black outside it) and then normalised.
     """
     n = matrices.shape[0]
     images = images.to(dtype) / 255 if images.dtype == torch.uint8 else images.to(dtype)
     if images.ndim == 3:
         images = images.unsqueeze(0).expand(n, -1, -1, -1)  # (n, 3, hi, wi), no copy
     crops = warp_crops(images, matrices, input_size)  # (n, 3, h, w)
-    return normalize_images(crops)
+    return normalize_images(crops, mean, std)
 
 
 def flip_crops(crops: Tensor) -> Tensor:

@@ -1,11 +1,14 @@
 """The demo architecture: a small ViTPose for 128x96 crops, trained on synthetic video.
 
 ``vitpose-demo`` is a 6-layer, 128-wide ViT with a light classic decoder (1.1 M parameters);
-``tar-vitpose-demo`` wraps it in a 5-frame :class:`~tarpose.TemporalWrapper` with the paper's
-JTA/GRA settings and the reference code's restoring step, ``LN(F + MHA(F, Q, Q))``
+``tar-vitpose-demo`` wraps it in a 5-frame [TemporalWrapper][tarpose.TemporalWrapper] with the
+paper's JTA/GRA settings and the reference code's restoring step, ``LN(F + MHA(F, Q, Q))``
 (``restore="postnorm"``): in a short CPU training budget it learns to use the neighbouring frames
-much sooner than the zero-gated residual, whose new modules start with no gradient. The trained weights ship inside tarpose: ``create_model(name, pretrained=True)``
-or :func:`tarpose.demo.load_demo_models`.
+much sooner than the zero-gated residual, whose new modules start with no gradient. The trained
+weights ship inside tarpose, in the format ``save_pretrained`` writes (``tarpose/assets/<name>/``:
+``config.json``, ``model.safetensors`` in half precision, a model card):
+``create_model(name, pretrained=True)``, ``tarpose.load_model`` or
+``tarpose.demo.load_demo_models`` load them.
 """
 
 from __future__ import annotations
@@ -13,14 +16,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from torch import nn
-
 from .pretrained import PretrainedCfg, register_pretrained
-from .registry import register_model, split_overrides
+from .registry import register_model
+from .temporal import TARConfig, TemporalWrapper, split_overrides
 from .vitpose import ViTPose, ViTPoseConfig
 
-#: the bundled weights (half precision; ``tarpose.create_model(name, pretrained=True)`` or
-#: :func:`tarpose.demo.load_demo_models` load them, no network needed)
+#: the bundled weights: one directory per model (no network needed)
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 
 #: ``ViTPoseConfig`` fields of the demo ViTPose
@@ -29,8 +30,8 @@ DEMO_CONFIG: dict[str, Any] = {
     "decoder": "classic", "deconv_channels": 64,
 }
 
-#: ``TemporalWrapper`` arguments of the demo TAR-ViTPose
-DEMO_TEMPORAL: dict[str, Any] = {"num_frames": 5, "restore": "postnorm"}
+#: the temporal part of the demo TAR-ViTPose
+DEMO_TEMPORAL = TARConfig(num_frames=5, restore="postnorm")
 
 
 @register_model("vitpose-demo")
@@ -40,13 +41,11 @@ def vitpose_demo(**overrides: Any) -> ViTPose:
 
 
 @register_model("tar-vitpose-demo")
-def tar_vitpose_demo(vitpose: dict[str, Any] | None = None, **overrides: Any) -> nn.Module:
+def tar_vitpose_demo(vitpose: dict[str, Any] | None = None, **overrides: Any) -> TemporalWrapper:
     """The demo ViTPose in a 5-frame TemporalWrapper with ``restore="postnorm"`` (overrides routed
-    as :func:`~tarpose.models.registry.split_overrides` does)."""
-    from ..wrapper import TemporalWrapper
-
+    as ``tarpose.models.temporal.split_overrides`` does)."""
     base, temporal = split_overrides(overrides, vitpose)
-    return TemporalWrapper(vitpose_demo(**base), **{**DEMO_TEMPORAL, **temporal})
+    return TemporalWrapper(vitpose_demo(**base), DEMO_TEMPORAL, **temporal)
 
 
 for _name, _what in (
@@ -55,6 +54,6 @@ for _name, _what in (
 ):
     register_pretrained(
         _name,
-        PretrainedCfg(str(ASSETS / f"{_name}.safetensors"), img_size=DEMO_CONFIG["img_size"], description=_what),
+        PretrainedCfg(str(ASSETS / _name), img_size=DEMO_CONFIG["img_size"], description=_what),
         temporal=False,
     )

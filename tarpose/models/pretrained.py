@@ -1,8 +1,9 @@
 """Pretrained weights for registered model names: a small table, easy to extend.
 
 Each entry says where the weights live (a Hub repo id, a directory or a file: anything
-:func:`tarpose.load_model` reads) and how to feed the model. ``create_model(name,
-pretrained=True)`` loads them and checks they fit the registered architecture. A temporal name
+``tarpose.load_model`` reads) and how to feed the model (its [DataConfig][tarpose.DataConfig]).
+``create_model(name, pretrained=True)`` loads them and checks they fit the registered
+architecture. A temporal name
 (``tar-...``) whose source is a single-frame ViTPose gets that ViTPose inside fresh JTA/GRA
 modules, which at initialisation return exactly the ViTPose's heatmaps.
 
@@ -11,33 +12,60 @@ Add an entry with :func:`register_pretrained`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
-IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
-IMAGENET_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
+from ..geometry import IMAGENET_MEAN, IMAGENET_STD
+from ..preprocess import DataConfig
 
 
 @dataclass(frozen=True)
 class PretrainedCfg:
-    """Where a registered model's weights come from and what they expect."""
+    """Where a registered model's weights come from and what they expect.
 
-    source: str  #: Hub repo id, local directory or file
-    revision: str | None = None  #: Hub branch, tag or commit
-    img_size: tuple[int, int] = (256, 192)  #: input crops (H, W)
-    mean: tuple[float, float, float] = IMAGENET_MEAN  #: RGB normalisation, for [0, 1] pixels
+    Args:
+        source: Hub repo id, local directory or file.
+        revision: Hub branch, tag or commit.
+        img_size: input crops ``(H, W)``.
+        mean: RGB normalisation mean, for pixels in ``0..1``.
+        std: RGB normalisation standard deviation.
+        num_joints: keypoints the head predicts.
+        keypoints: joint order (``"coco"``).
+        license: the weights' license.
+        dataset_index: ViTPose+ dataset whose expert is merged (0 = COCO).
+        description: one line for ``tarpose models``.
+        data: further [DataConfig][tarpose.DataConfig] fields these weights need.
+    """
+
+    source: str
+    revision: str | None = None
+    img_size: tuple[int, int] = (256, 192)
+    mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
     num_joints: int = 17
-    keypoints: str = "coco"  #: joint order
+    keypoints: str = "coco"
     license: str = "apache-2.0"
-    dataset_index: int | None = None  #: ViTPose+ dataset whose expert is merged (0 = COCO)
+    dataset_index: int | None = None
     description: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def data_config(self) -> DataConfig:
+        """How to make the crops these weights expect."""
+        return DataConfig.from_dict({"input_size": self.img_size, "mean": self.mean, "std": self.std, **self.data})
 
 
 _PRETRAINED: dict[str, PretrainedCfg] = {}
 
 
 def register_pretrained(name: str, cfg: PretrainedCfg, *, temporal: bool = True) -> None:
-    """Give a registered model name pretrained weights (and its ``tar-`` variant, by default)."""
+    """Give a registered model name pretrained weights.
+
+    Args:
+        name: the registered name.
+        cfg: where the weights are and what they expect.
+        temporal: also give them to the ``tar-`` variant of ``name`` (its base model's weights,
+            with fresh JTA/GRA modules).
+    """
     if name in _PRETRAINED:
         raise ValueError(f"pretrained weights for {name!r} are already registered")
     _PRETRAINED[name] = cfg
@@ -46,7 +74,11 @@ def register_pretrained(name: str, cfg: PretrainedCfg, *, temporal: bool = True)
 
 
 def pretrained_cfg(name: str) -> PretrainedCfg | None:
-    """The pretrained entry of a model name, or ``None``."""
+    """The pretrained entry of a model name, or ``None``.
+
+    Args:
+        name: a registered name.
+    """
     return _PRETRAINED.get(name)
 
 

@@ -18,7 +18,8 @@ from torch import Tensor, nn
 
 from .._checks import expect_shape
 from ..layers.mlp import Mlp
-from ..weights.hub import HubMixin
+from ..preprocess import DataConfig
+from .hub import HubMethods
 
 Decoder = Literal["classic", "simple"]
 
@@ -221,18 +222,21 @@ class HeatmapHead(nn.Module):
         return self.final_layer(self.deconv_layers(features))
 
 
-class ViTPose(nn.Module, HubMixin):
+class ViTPose(nn.Module, HubMethods):
     """Top-down single-frame ViTPose: crops ``(N, 3, H, W)`` -> heatmaps ``(N, J, H/4, W/4)``.
 
-    Build one with :func:`tarpose.create_model` (``"vitpose-b"``, ...) or from a
-    :class:`ViTPoseConfig`. ``backbone`` is the encoder and ``keypoint_head`` the decoder that
-    :class:`~tarpose.TemporalWrapper` uses. ``save_pretrained(dir)`` writes ``config.json`` (the
-    config) and ``model.safetensors``; ``ViTPose.from_pretrained(source)`` is
-    :func:`tarpose.load_vitpose`, so it also reads transformers, official, mmpose and
+    Build one with ``tarpose.create_model`` (``"vitpose-b"``, ...) or from a
+    [ViTPoseConfig][tarpose.ViTPoseConfig]. ``backbone`` is the encoder and ``keypoint_head`` the
+    decoder that [TemporalWrapper][tarpose.TemporalWrapper] uses; ``data_config`` says how its
+    crops are made (the input size, normalisation). ``save_pretrained(dir)`` writes
+    ``config.json``, ``model.safetensors`` and a model card; ``ViTPose.from_pretrained(source)``
+    is ``tarpose.load_vitpose``, so it also reads transformers, official, mmpose and
     easy_ViTPose checkpoints.
-    """
 
-    _hub_loader = "load_vitpose"
+    Args:
+        config: the architecture (default: ViTPose-B's).
+        **overrides: [ViTPoseConfig][tarpose.ViTPoseConfig] fields changed from ``config``.
+    """
 
     def __init__(self, config: ViTPoseConfig | None = None, **overrides: Any) -> None:
         super().__init__()
@@ -241,6 +245,7 @@ class ViTPose(nn.Module, HubMixin):
         elif overrides:
             config = ViTPoseConfig(**{**config.to_dict(), **overrides})
         self.config = config
+        self.data_config = DataConfig(input_size=config.img_size)
         self.backbone = ViT(config)
         self.keypoint_head = HeatmapHead(
             config.embed_dim, config.num_joints, config.decoder, config.deconv_channels, config.upsample
@@ -249,9 +254,6 @@ class ViTPose(nn.Module, HubMixin):
     @property
     def embed_dim(self) -> int:
         return self.config.embed_dim
-
-    def _hub_config(self) -> dict[str, Any]:
-        return self.config.to_dict()
 
     @property
     def num_joints(self) -> int:

@@ -5,13 +5,23 @@
     from tarpose.training import TrainConfig, train
     result = train(model, dataset, TrainConfig(epochs=10, lr=5e-4), out="runs/tar")
 
-Command line: ``tarpose train --help``.
+The run directory ends with the trained model in the format ``save_pretrained`` writes
+(``tarpose.load_model(out)``). Command line: ``tarpose train --help``.
 """
 
 from .checkpoint import Checkpoint, atomic_write, load_checkpoint, save_checkpoint
-from .engine import TrainConfig, TrainResult, freeze_base, lr_factor, parameter_groups, train
-from .export import load_trained, save_trained
+from .engine import (
+    TrainConfig,
+    TrainResult,
+    freeze_base,
+    loss_validator,
+    lr_factor,
+    parameter_groups,
+    train,
+)
+from .export import export_trained, load_trained, save_trained
 from .losses import HeatmapLoss, heatmap_mse
+from .setup import check_sample, training_model
 
 __all__ = [
     "Checkpoint",
@@ -19,13 +29,17 @@ __all__ = [
     "TrainConfig",
     "TrainResult",
     "atomic_write",
+    "check_sample",
+    "export_trained",
     "freeze_base",
     "heatmap_mse",
     "load_checkpoint",
     "load_trained",
+    "loss_validator",
     "lr_factor",
     "parameter_groups",
     "save_checkpoint",
     "save_trained",
     "train",
+    "training_model",
 ]

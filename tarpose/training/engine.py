@@ -26,9 +26,10 @@ import torch.distributed as dist
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler, get_worker_info
 
-from ..wrapper import TemporalWrapper
+from ..models.temporal import TemporalWrapper
+from ..window import Target, Window, normalize_target
 from .checkpoint import load_checkpoint, save_checkpoint
-from .export import save_trained
+from .export import export_trained
 from .losses import HeatmapLoss
 
 Schedule = Literal["constant", "step", "cosine"]
@@ -52,18 +53,26 @@ class TrainConfig:
         weight_decay: AdamW decay of weight matrices (never of biases, norms, embeddings, gates).
         schedule: ``"constant"``, ``"step"`` (x ``lr_gamma`` every ``lr_step_epochs``) or
             ``"cosine"`` (to 0 at the last step); all after ``warmup_steps`` of linear warm-up.
+        lr_step_epochs: period of the step schedule, in epochs.
+        lr_gamma: factor of the step schedule.
+        warmup_steps: steps of linear warm-up from 0.
         clip_grad: max gradient norm (None: no clipping).
         freeze_base: train only the new modules of a temporal model (base frozen, in eval mode).
         joint_weights: ``None``, ``"coco"`` or J floats (see :class:`HeatmapLoss`).
         initial_loss_weight: weight of the loss on the initial heatmaps (temporal models).
-        target_frame: which frame of the window a single-frame model sees (``"center"`` = T//2,
-            ``"last"`` = T-1); must match how the dataset windows its samples.
+        target_frame: which frame of the window a single-frame model sees (``"centred"`` = T//2,
+            ``"last"`` = T-1, see [Window][tarpose.Window]); must match how the dataset windows
+            its samples.
         amp: ``"auto"`` (bf16 autocast on CUDA, off on CPU), ``"off"``, ``"bf16"``, ``"fp16"``
             (with gradient scaling).
         seed: seeds initial-state-free randomness: data order, augmentation, drop path.
         workers: DataLoader worker processes (does not change results).
-        log_every: steps between log lines; save_every: steps between checkpoints (0: only at
-            epoch ends); val_every: epochs between validations.
+        log_every: steps between log lines.
+        save_every: steps between checkpoints (0: only at epoch ends).
+        val_every: epochs between validations.
+
+    ``tarpose train``'s options are generated from these fields (their defaults and these
+    descriptions), so they are defined here only.
     """
 
     epochs: int = 10
@@ -80,7 +89,7 @@ class TrainConfig:
     freeze_base: bool = False
     joint_weights: str | list[float] | None = None
     initial_loss_weight: float = 0.0
-    target_frame: Literal["center", "last"] = "center"
+    target_frame: Target = "centred"
     amp: Amp = "auto"
     seed: int = 0
     workers: int = 0
@@ -117,8 +126,10 @@ class TrainConfig:
             problems.append(f"clip_grad must be > 0 or None, got {self.clip_grad}")
         if self.amp not in ("auto", "off", "bf16", "fp16"):
             problems.append(f"amp must be 'auto', 'off', 'bf16' or 'fp16', got {self.amp!r}")
-        if self.target_frame not in ("center", "last"):
-            problems.append(f"target_frame must be 'center' or 'last', got {self.target_frame!r}")
+        try:
+            self.target_frame = normalize_target(self.target_frame, stacklevel=4)
+        except ValueError:
+            problems.append(f"target_frame must be 'centred' or 'last', got {self.target_frame!r}")
         for name in ("warmup_steps", "workers", "save_every"):
             if getattr(self, name) < 0:
                 problems.append(f"{name} must be >= 0, got {getattr(self, name)}")
@@ -215,7 +226,13 @@ def unwrap(model: nn.Module) -> nn.Module:
 
 
 def freeze_base(model: nn.Module) -> None:
-    """Train only the temporal modules of a :class:`~tarpose.TemporalWrapper`."""
+    """Train only the temporal modules of a [TemporalWrapper][tarpose.TemporalWrapper]: the
+    base's parameters stop requiring gradients and the base stays in eval mode (its BatchNorm
+    statistics do not move), also after ``model.train()``.
+
+    Args:
+        model: the temporal model (changed in place).
+    """
     if not isinstance(model, TemporalWrapper):
         raise ValueError(
             f"freeze_base needs a TemporalWrapper (a single-frame {type(model).__name__} has no "
@@ -358,9 +375,35 @@ def _forward(
         if initial:
             return out.heatmaps, out.initial_heatmaps[:, core.target_index]
         return out, None
-    t = clip.shape[1]
-    out = model(clip[:, t - 1 if target_frame == "last" else t // 2])
+    out = model(clip[:, Window(clip.shape[1], target_frame).target_index])
     return getattr(out, "heatmaps", out), None
+
+
+def loss_validator(
+    dataset: Dataset, batch_size: int, config: TrainConfig
+) -> Callable[[nn.Module], dict[str, float]]:
+    """``fn(model) -> {"loss": mean loss over dataset}``, the training loss (without the initial
+    heatmaps' term) on validation samples, for :func:`train`'s ``validate``.
+
+    Args:
+        dataset: validation samples in the sample format of ``tarpose.data``.
+        batch_size: samples per forward pass.
+        config: the training config (its joint weights and target frame).
+    """
+
+    def validate(model: nn.Module) -> dict[str, float]:
+        device = next(model.parameters()).device
+        loss_fn = HeatmapLoss(config.joint_weights).to(device)
+        total, count = 0.0, 0
+        for batch in DataLoader(dataset, batch_size=batch_size):
+            heatmaps, _ = _forward(model, batch, config.target_frame, False, device)
+            target, weight = batch["target"].to(device), batch["target_weight"].to(device)
+            n = batch["clip"].shape[0]
+            total += float(loss_fn(heatmaps.float(), target, weight)) * n
+            count += n
+        return {"loss": total / count}
+
+    return validate
 
 
 def _train_step(
@@ -421,13 +464,14 @@ def train(
         dataset: training samples.
         config: a :class:`TrainConfig` (default: its defaults).
         out: directory for ``checkpoint.safetensors`` (atomic, every ``save_every`` steps and at
-            epoch ends), ``log.jsonl`` and, at the end, the inference model
-            (``model.safetensors`` + ``config.json``, see :func:`~tarpose.training.load_trained`).
+            epoch ends), ``log.jsonl`` and, at the end, the trained model in the format
+            ``save_pretrained`` writes (``tarpose.load_model(out)`` loads it).
         resume: continue from ``out/checkpoint.safetensors`` (same config and world size).
         validate: ``fn(model) -> {name: value}``, run on rank 0 in eval mode without gradients
             every ``val_every`` epochs and at the end.
-        model_spec: ``{"name": registered name, "options": {...}}`` that rebuilds the model with
-            :func:`tarpose.create_model`; stored with the weights.
+        model_spec: ``{"name": registered name, "options": {...}}`` the model was built with:
+            recorded in the checkpoint (a resumed run must match it) and its name in
+            ``config.json``.
         device: default ``cuda:LOCAL_RANK`` if CUDA is available, else CPU.
         on_step: ``fn(step, loss)`` after every optimizer step (and checkpoint).
         log: where rank 0's progress lines go (None: silent).
@@ -610,8 +654,8 @@ def _train(
                 break
     run_validation((step - 1) // steps_per_epoch)
     if out_dir is not None and env.main:
-        save_trained(out_dir, model, model_spec)
-        say(f"wrote {out_dir / 'model.safetensors'}")
+        name = model_spec.get("name") if model_spec else None
+        say(f"wrote {export_trained(out_dir, model, name)}")
     env.barrier()
     return TrainResult(model, step, history)
 
@@ -626,6 +670,8 @@ def _restore(
     """Load a checkpoint into model/optimizer/scaler after checking it belongs to this run."""
     checkpoint = load_checkpoint(path)  # on the CPU: load_state_dict moves it to the parameters
     saved = checkpoint.info
+    if saved.get("config", {}).get("target_frame") == "center":  # written by tarpose 0.1
+        saved["config"]["target_frame"] = "centred"
     for key, what in (
         ("config", "training config"),
         ("world_size", "number of processes"),
@@ -670,6 +716,7 @@ __all__: Sequence[str] = (
     "TrainConfig",
     "TrainResult",
     "freeze_base",
+    "loss_validator",
     "lr_factor",
     "parameter_groups",
     "train",

@@ -1,94 +1,76 @@
-"""A trained model for inference: ``model.safetensors`` + ``config.json`` that rebuilds it.
+"""What ``tarpose train`` leaves for inference: the one format (``save_pretrained``).
 
-``config.json`` is ``{"format": "tarpose-model", "name": <registered model>, "options": {...}}``:
-``tarpose.create_model(name, **options)`` builds the architecture, whose state dict the weights
-fill strictly. The same JSON is also in the safetensors metadata, so the file alone suffices.
+``tarpose.load_model(run_directory)`` loads it. The functions of tarpose 0.1 that wrote and read
+its own export (``{"format": "tarpose-model", ...}``) remain as deprecated aliases; files they
+wrote still load through ``tarpose.load_model``.
 """
 
 from __future__ import annotations
 
-import json
 import os
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from torch import nn
 
-from .checkpoint import _cpu, atomic_write
+from ..atomic import atomic_output
+from ..factory import load_model
+from ..weights.formats.tarpose import model_config
+from ..weights.hub import WEIGHTS_FILE, save_pretrained
+from ..weights.safe_io import write_safetensors
 
-FORMAT = "tarpose-model"
-WEIGHTS = "model.safetensors"
-CONFIG = "config.json"
+
+def export_trained(directory: str | os.PathLike[str], model: nn.Module, name: str | None = None) -> Path:
+    """Write a trained model for inference: ``config.json``, ``model.safetensors`` and a model
+    card (``save_pretrained``), or only ``model.safetensors`` for a model ``config.json`` cannot
+    describe (a wrapper over another library's ViTPose, a custom model).
+
+    Args:
+        directory: the run directory.
+        model: the trained model.
+        name: its registered name, recorded in ``config.json``.
+
+    Returns:
+        the weights file.
+    """
+    directory = Path(directory)
+    try:
+        model_config(model, name)
+    except ValueError:
+        with atomic_output(directory / WEIGHTS_FILE, durable=True, make_parent=True) as tmp:
+            write_safetensors(model.state_dict(), tmp)
+        return directory / WEIGHTS_FILE
+    save_pretrained(model, directory, name=name)
+    return directory / WEIGHTS_FILE
 
 
 def save_trained(
-    directory: str | os.PathLike, model: nn.Module, spec: Mapping[str, Any] | None
+    directory: str | os.PathLike[str], model: nn.Module, spec: Mapping[str, Any] | None = None
 ) -> Path:
-    """Write ``directory/model.safetensors`` (and ``config.json`` when ``spec`` is given).
+    """Deprecated: ``tarpose.save_pretrained(model, directory)`` (this writes that format).
 
     Args:
-        model: the trained model.
-        spec: ``{"name": ..., "options": {...}}`` for :func:`tarpose.create_model`, or None when
-            the model did not come from the registry (then only the weights are written).
+        directory: where to write.
+        model: the model.
+        spec: ``{"name": ...}``; the name is recorded in ``config.json``.
     """
-    from safetensors.torch import save_file
-
-    directory = Path(directory)
-    tensors = {k: _cpu(v) for k, v in model.state_dict().items()}
-    metadata = {"format": FORMAT}
-    if spec is not None:
-        config = {
-            "format": FORMAT,
-            "name": spec["name"],
-            "options": dict(spec.get("options") or {}),
-        }
-        metadata["config"] = json.dumps(config)
-    atomic_write(directory / WEIGHTS, lambda tmp: save_file(tensors, tmp, metadata=metadata))
-    if spec is not None:
-        text = json.dumps(config, indent=2) + "\n"
-        atomic_write(directory / CONFIG, lambda tmp: Path(tmp).write_text(text))
-    return directory / WEIGHTS
+    warnings.warn(
+        "tarpose.training.save_trained is deprecated: use tarpose.save_pretrained(model, directory)",
+        DeprecationWarning, stacklevel=2,
+    )
+    return export_trained(directory, model, None if spec is None else spec.get("name"))
 
 
-def read_spec(path: str | os.PathLike) -> tuple[dict[str, Any], Path]:
-    """The model spec and weights file of a trained model (a directory or its ``.safetensors``)."""
-    from safetensors import safe_open
-
-    path = Path(path)
-    weights = path / WEIGHTS if path.is_dir() else path
-    if not weights.is_file():
-        raise FileNotFoundError(f"no trained model at {path} (expected {weights})")
-    config_file = weights.with_name(CONFIG)
-    if config_file.is_file():
-        config = json.loads(config_file.read_text())
-    else:
-        with safe_open(str(weights), framework="pt") as f:
-            text = (f.metadata() or {}).get("config")
-        if text is None:
-            raise ValueError(f"{weights} carries no model config and there is no {config_file}")
-        config = json.loads(text)
-    if config.get("format") != FORMAT or "name" not in config:
-        raise ValueError(
-            f"{config_file if config_file.is_file() else weights} is not a tarpose model config"
-        )
-    return {"name": config["name"], "options": dict(config.get("options") or {})}, weights
-
-
-def load_trained(path: str | os.PathLike) -> nn.Module:
-    """Rebuild a model written by ``tarpose train`` / :func:`save_trained`, in eval mode.
+def load_trained(path: str | os.PathLike[str]) -> nn.Module:
+    """Deprecated: ``tarpose.load_model(path)``, which loads every model tarpose writes.
 
     Args:
         path: the run directory (or its ``model.safetensors``).
     """
-    from safetensors.torch import load_file
-
-    from ..models import create_model
-
-    spec, weights = read_spec(path)
-    model = create_model(spec["name"], **spec["options"])
-    try:
-        model.load_state_dict(load_file(str(weights)), strict=True)
-    except RuntimeError as error:
-        raise ValueError(f"{weights} does not match the model {spec['name']!r}: {error}") from None
-    return model.eval()
+    warnings.warn(
+        "tarpose.training.load_trained is deprecated: use tarpose.load_model(path)",
+        DeprecationWarning, stacklevel=2,
+    )
+    return load_model(path)

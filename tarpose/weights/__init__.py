@@ -1,15 +1,17 @@
-"""Weights: reading checkpoints safely, finding them (file, directory, Hub), and every ViTPose
-checkpoint layout tarpose loads.
+"""The weights layer: reading checkpoints safely, finding them (file, directory, Hub), every
+ViTPose checkpoint layout tarpose loads, and tarpose's own format (written by
+:func:`save_pretrained`, uploaded by :func:`push_to_hub`).
 
-The loaders are re-exported from :mod:`tarpose`: ``tarpose.load_vitpose``,
-``tarpose.load_model`` and ``tarpose.convert_tar_checkpoint`` (they live in
-:mod:`tarpose.weights.load` and :mod:`tarpose.weights.convert`, which import the models; this
-package itself does not, because the models' Hub mixin lives here).
+It works on models and configs it is given; loading by source or name is ``tarpose.load_model``
+and ``tarpose.create_model`` (:mod:`tarpose.factory`, the layer above).
 """
 
+from .convert import convert_tar_checkpoint
 from .errors import CheckpointError
 from .formats import FORMATS, Remapped, detect_format, find_state_dict, remap
-from .hub import HubMixin
+from .formats.tarpose import model_config
+from .hub import push_to_hub, save_pretrained
+from .load import build_model, build_vitpose, read_remapped, skip_init
 from .safe_io import read_checkpoint, read_pickle, read_safetensors, write_safetensors
 from .sources import ResolvedSource, resolve_source
 from .strict import load_state_strict
@@ -17,16 +19,23 @@ from .strict import load_state_strict
 __all__ = [
     "FORMATS",
     "CheckpointError",
-    "HubMixin",
     "Remapped",
     "ResolvedSource",
+    "build_model",
+    "build_vitpose",
+    "convert_tar_checkpoint",
     "detect_format",
     "find_state_dict",
     "load_state_strict",
+    "model_config",
+    "push_to_hub",
     "read_checkpoint",
     "read_pickle",
+    "read_remapped",
     "read_safetensors",
     "remap",
     "resolve_source",
+    "save_pretrained",
+    "skip_init",
     "write_safetensors",
 ]

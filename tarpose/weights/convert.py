@@ -12,8 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..wrapper import TemporalWrapper
+from ..models.temporal import TemporalWrapper
 from .errors import CheckpointError
+from .hub import save_pretrained
 from .load import build_model, read_remapped
 
 
@@ -24,17 +25,17 @@ def convert_tar_checkpoint(
 
     Args:
         source: the reference code's ``.pt`` (``{"model_state_dict": ...}``), a local path or
-            anything :func:`tarpose.load_model` resolves (``filename=``, ``revision=``... pass
+            anything ``tarpose.load_model`` resolves (``filename=``, ``revision=``... pass
             through).
         save_directory: where ``config.json``, ``model.safetensors`` and the model card go.
         **overrides: e.g. ``img_size=(256, 192)`` or ``num_frames=3`` where the checkpoint was
             trained differently from the reference config (384x288, 5 frames); see
-            :func:`tarpose.load_model` (``vitpose={"num_heads": ...}`` for a backbone width
-            that is not a ViTPose size).
+            ``tarpose.load_model`` (``vitpose={"num_heads": ...}`` for a backbone width that is
+            not a ViTPose size).
 
     Returns:
         the converted model (eval mode); load it again with
-        ``tarpose.TemporalWrapper.from_pretrained(save_directory)``.
+        ``tarpose.load_model(save_directory)``.
     """
     hub = {k: overrides.pop(k) for k in _HUB_OPTIONS if k in overrides}
     vitpose = overrides.pop("vitpose", None)
@@ -46,7 +47,7 @@ def convert_tar_checkpoint(
         )
     model = build_model(remapped, overrides, source=described, vitpose=vitpose)
     assert isinstance(model, TemporalWrapper)  # the tar_official layout always has a temporal head
-    model.save_pretrained(save_directory)
+    save_pretrained(model, save_directory)
     return model
 
 

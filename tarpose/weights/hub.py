@@ -1,30 +1,47 @@
-"""Save and load tarpose models the Hugging Face Hub way (``PyTorchModelHubMixin``).
+"""Writing models in tarpose's one format, to a directory or a Hugging Face Hub repo.
 
-``model.save_pretrained(dir)`` writes ``config.json`` (the constructor arguments),
-``model.safetensors`` and a model card (``README.md``) naming the paper;
-``Class.from_pretrained(repo_id_or_dir, revision=...)`` rebuilds the model and loads it
-strictly (a missing, unexpected or misshapen key is an error naming the keys; the mixin's own
-default is not strict); ``model.push_to_hub(repo_id)`` uploads the same files.
+:func:`save_pretrained` writes ``config.json`` (:func:`~.formats.tarpose.model_config`),
+``model.safetensors`` and a model card (``README.md``) naming the paper; :func:`push_to_hub`
+uploads the same files. ``tarpose.load_model`` reads them back strictly. Every file appears only
+when complete (written to a temporary name, then renamed).
 """
 
 from __future__ import annotations
 
+import json
+import os
+import tempfile
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
-from huggingface_hub import ModelCard, PyTorchModelHubMixin
+import torch
+from torch import nn
 
+from ..atomic import atomic_output
+from .formats.tarpose import model_config
 from .safe_io import write_safetensors
 
+WEIGHTS_FILE = "model.safetensors"
+CONFIG_FILE = "config.json"
+CARD_FILE = "README.md"
+
+#: the model card's YAML front matter (Hub metadata)
+CARD_DATA: dict[str, Any] = {
+    "library_name": "tarpose",
+    "license": "apache-2.0",
+    "pipeline_tag": "keypoint-detection",
+    "tags": ["pose-estimation", "vitpose", "tar-vitpose", "video"],
+}
+
 MODEL_CARD = """---
-{{ card_data }}
+{card_data}
 ---
 
-# {{ model_class }} (tarpose)
+# {model_class} (tarpose)
 
-This repository holds a `tarpose.{{ model_class }}` saved with the `tarpose` library's
-`save_pretrained`: `config.json` (the constructor arguments) and `model.safetensors` (the
-weights).
+This repository holds a `tarpose.{model_class}` saved with the `tarpose` library's
+`save_pretrained`: `config.json` (the architecture and preprocessing) and `model.safetensors`
+(the weights).
 
 tarpose implements **TAR-ViTPose** from *Beyond Static Frames: Temporal Aggregate-and-Restore
 Vision Transformer for Human Pose Estimation* (Fang, Cai, Wang, Yang; CVPR 2026,
@@ -37,118 +54,119 @@ code is at https://github.com/zgspose/TARViTPose.
 ```python
 import tarpose
 
-model = tarpose.load_model("{{ repo_id | default('path/to/this/directory', true) }}")
+model = tarpose.load_model("{source}")
 ```
 
 A `TemporalWrapper` takes clips `(B, T, 3, H, W)` of person crops (all frames cropped with the
-target frame's box, ImageNet mean/std normalisation) and returns heatmaps `(B, J, H/4, W/4)` of
-the target frame; a `ViTPose` takes single crops `(N, 3, H, W)`.
+target frame's box, normalised as `model.data_config` says) and returns heatmaps
+`(B, J, H/4, W/4)` of the target frame; a `ViTPose` takes single crops `(N, 3, H, W)`.
 
 ## Citation
 
 ```bibtex
-@inproceedings{fang2026tarvitpose,
-  title     = {Beyond Static Frames: Temporal Aggregate-and-Restore Vision Transformer
-               for Human Pose Estimation},
-  author    = {Fang and Cai and Wang and Yang},
-  booktitle = {Proceedings of the IEEE/CVF Conference on Computer Vision and Pattern Recognition (CVPR)},
-  year      = {2026},
-  note      = {arXiv:2603.05929}
-}
+@inproceedings{{fang2026tarvitpose,
+  title     = {{Beyond Static Frames: Temporal Aggregate-and-Restore Vision Transformer
+               for Human Pose Estimation}},
+  author    = {{Fang and Cai and Wang and Yang}},
+  booktitle = {{Proceedings of the IEEE/CVF Conference on Computer Vision and Pattern Recognition (CVPR)}},
+  year      = {{2026}},
+  note      = {{arXiv:2603.05929}}
+}}
 ```
 """
 
 
-class HubMixin(
-    PyTorchModelHubMixin,
-    library_name="tarpose",
-    license="apache-2.0",
-    pipeline_tag="keypoint-detection",
-    tags=["pose-estimation", "vitpose", "tar-vitpose", "video"],
-    model_card_template=MODEL_CARD,
-):
-    """``PyTorchModelHubMixin`` with strict loading through :func:`tarpose.load_model`.
+def model_card(model: nn.Module, repo_id: str | None = None) -> str:
+    """The ``README.md`` written beside a saved model.
 
-    Subclasses define :meth:`_hub_config` (the JSON-able constructor arguments, or a clear error
-    when the model cannot be rebuilt from them) and name their loader in ``_hub_loader``.
+    Args:
+        model: the saved model (its class names the card).
+        repo_id: the Hub repo it goes to, for the usage example.
     """
+    from huggingface_hub import ModelCardData
 
-    #: the function of :mod:`tarpose.weights.load` that rebuilds this class from a source
-    _hub_loader: ClassVar[str] = "load_model"
+    card_data = ModelCardData(**CARD_DATA).to_yaml()
+    return MODEL_CARD.format(
+        card_data=card_data, model_class=type(model).__name__,
+        source=repo_id or "path/to/this/directory",
+    )
 
-    def _hub_config(self) -> dict[str, Any]:
-        raise NotImplementedError
 
-    @classmethod
-    def from_pretrained(  # type: ignore[override]
-        cls,
-        pretrained_model_name_or_path: str | Path,
-        *,
-        force_download: bool = False,
-        token: str | bool | None = None,
-        cache_dir: str | Path | None = None,
-        local_files_only: bool = False,
-        revision: str | None = None,
-        map_location: str = "cpu",
-        **overrides: Any,
-    ) -> Any:
-        """Load a saved model from a local directory or a Hub repo id, strictly, in eval mode.
+def save_pretrained(
+    model: nn.Module,
+    save_directory: str | os.PathLike[str],
+    *,
+    name: str | None = None,
+    dtype: torch.dtype | None = None,
+    repo_id: str | None = None,
+) -> Path:
+    """Write ``config.json``, ``model.safetensors`` and ``README.md`` to ``save_directory``.
 
-        Keyword ``overrides`` change constructor arguments (e.g. ``img_size=(384, 288)``, whose
-        position embeddings are then resized bicubically). Raises ``FileNotFoundError`` for a
-        missing source or an uncached repo offline and :class:`~tarpose.weights.CheckpointError`
-        for a checkpoint that does not fit.
-        """
-        from . import load
+    Nothing is written when the model cannot be rebuilt from a config (a wrapper over another
+    library's ViTPose: load its weights into a tarpose ViTPose first).
 
-        loader = getattr(load, cls._hub_loader)
-        model = loader(
-            pretrained_model_name_or_path, revision=revision, cache_dir=cache_dir, token=token,
-            local_files_only=local_files_only, force_download=force_download, **overrides,
+    Args:
+        model: a [ViTPose][tarpose.ViTPose] or a [TemporalWrapper][tarpose.TemporalWrapper] over one.
+        save_directory: created if missing; files already there are replaced.
+        name: the registered name the model was built as (recorded in ``config.json``).
+        dtype: store floating-point tensors in this dtype (e.g. ``torch.float16``); the loader
+            casts them back to the model's.
+        repo_id: the Hub repo the files are for (the model card's usage example).
+
+    Returns:
+        the directory.
+    """
+    config = model_config(model, name)  # raises before anything is written
+    directory = Path(save_directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    state = model.state_dict()
+    if dtype is not None:
+        state = {k: v.to(dtype) if v.is_floating_point() else v for k, v in state.items()}
+    text = json.dumps(config, indent=2) + "\n"
+    with atomic_output(directory / WEIGHTS_FILE, durable=True) as tmp:
+        write_safetensors(state, tmp, metadata={"config": json.dumps(config)})
+    with atomic_output(directory / CONFIG_FILE) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    with atomic_output(directory / CARD_FILE) as tmp:
+        tmp.write_text(model_card(model, repo_id), encoding="utf-8")
+    return directory
+
+
+def push_to_hub(
+    model: nn.Module,
+    repo_id: str,
+    *,
+    name: str | None = None,
+    commit_message: str = "Upload a tarpose model",
+    private: bool | None = None,
+    token: str | None = None,
+    branch: str | None = None,
+    create_pr: bool | None = None,
+) -> str:
+    """Upload what :func:`save_pretrained` writes to a Hub repo (created if missing).
+
+    Args:
+        model: as for :func:`save_pretrained`; refused before the Hub is contacted if it cannot
+            be saved.
+        repo_id: ``"user/name"``.
+        name: the registered name the model was built as.
+        commit_message: the commit's message.
+        private: create the repo as private.
+        token: Hub token (default: the logged-in user's).
+        branch: the branch to push to.
+        create_pr: open a pull request instead of committing.
+
+    Returns:
+        the commit's URL (``huggingface_hub``'s ``CommitInfo``).
+    """
+    from huggingface_hub import HfApi
+
+    model_config(model, name)  # fail before creating a repo
+    api = HfApi(token=token)
+    repo_id = api.create_repo(repo_id=repo_id, private=private, exist_ok=True).repo_id
+    with tempfile.TemporaryDirectory() as directory:
+        save_pretrained(model, directory, name=name, repo_id=repo_id)
+        return api.upload_folder(
+            repo_id=repo_id, repo_type="model", folder_path=directory,
+            commit_message=commit_message, revision=branch, create_pr=create_pr,
         )
-        if not isinstance(model, cls):
-            from .errors import CheckpointError
-
-            raise CheckpointError(
-                f"{pretrained_model_name_or_path} holds a {type(model).__name__}, not a "
-                f"{cls.__name__}; load it with tarpose.load_model (or wrap a single-frame model: "
-                "TemporalWrapper(tarpose.load_vitpose(...)))"
-            )
-        return model.to(map_location)
-
-    def save_pretrained(  # type: ignore[override]
-        self,
-        save_directory: str | Path,
-        *,
-        config: dict[str, Any] | None = None,
-        repo_id: str | None = None,
-        push_to_hub: bool = False,
-        model_card_kwargs: dict[str, Any] | None = None,
-        **push_to_hub_kwargs: Any,
-    ) -> str | None:
-        """Write ``config.json``, ``model.safetensors`` and ``README.md`` (the model card) to
-        ``save_directory``; raises before writing anything if the model cannot be rebuilt from
-        its config."""
-        own = self._hub_config()
-        if config is not None and config != own:
-            raise ValueError("config.json is generated from the model; do not pass config=")
-        return super().save_pretrained(
-            save_directory, config=own, repo_id=repo_id, push_to_hub=push_to_hub,
-            model_card_kwargs={"repo_id": repo_id, **(model_card_kwargs or {})},
-            **push_to_hub_kwargs,
-        )
-
-    def push_to_hub(self, repo_id: str, *, config: dict[str, Any] | None = None, **kwargs: Any) -> str:  # type: ignore[override]
-        """Upload ``config.json``, ``model.safetensors`` and the model card to ``repo_id``."""
-        own = self._hub_config()  # fail before creating a repo
-        if config is not None and config != own:
-            raise ValueError("config.json is generated from the model; do not pass config=")
-        card = {"repo_id": repo_id, **(kwargs.pop("model_card_kwargs", None) or {})}
-        return super().push_to_hub(repo_id, config=own, model_card_kwargs=card, **kwargs)
-
-    def _save_pretrained(self, save_directory: Path) -> None:
-        write_safetensors(self.state_dict(), Path(save_directory) / "model.safetensors")  # type: ignore[attr-defined]
-
-    def generate_model_card(self, *args: Any, **kwargs: Any) -> ModelCard:
-        kwargs.setdefault("model_class", type(self).__name__)
-        return super().generate_model_card(*args, **kwargs)

@@ -77,7 +77,7 @@ def read_safetensors(path: str | Path) -> dict[str, Tensor]:
 
 def embedded_config(path: str | Path) -> dict[str, Any] | None:
     """The model config a safetensors file carries in its metadata (``"config"``, as
-    ``tarpose train`` writes it), or ``None``."""
+    ``save_pretrained`` writes it), or ``None``."""
     from safetensors import safe_open
 
     path = Path(path)
@@ -129,12 +129,20 @@ def _numpy_core_global(name: str) -> Any:
     return getattr(core.multiarray, name)
 
 
-def write_safetensors(state: dict[str, Tensor], path: str | Path) -> Path:
-    """Write ``{name: tensor}`` to ``path`` as safetensors (contiguous CPU copies, no aliasing)."""
+def write_safetensors(
+    state: dict[str, Tensor], path: str | Path, metadata: dict[str, str] | None = None
+) -> Path:
+    """Write ``{name: tensor}`` to ``path`` as safetensors (contiguous CPU copies, no aliasing).
+
+    Args:
+        state: the tensors.
+        path: the file to write.
+        metadata: strings stored in the file's header beside ``{"format": "pt"}``.
+    """
     from safetensors.torch import save_file
 
     path = Path(path)
-    save_file({k: _owned(v) for k, v in state.items()}, str(path), metadata={"format": "pt"})
+    save_file({k: _owned(v) for k, v in state.items()}, str(path), metadata={"format": "pt", **(metadata or {})})
     return path
 
 

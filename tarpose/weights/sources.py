@@ -50,7 +50,10 @@ def resolve_source(
         filename: the weights file to use inside a directory or repo (e.g. easy_ViTPose's
             ``"torch/coco/vitpose-b-coco.pth"``).
         revision: Hub branch, tag or commit.
-        cache_dir, token, local_files_only, force_download: passed to ``hf_hub_download``.
+        cache_dir: Hub cache directory (passed to ``hf_hub_download``).
+        token: Hub token, for private repos.
+        local_files_only: never download; use the local Hub cache only.
+        force_download: download again even when cached.
 
     Raises:
         FileNotFoundError: a missing path, a directory without weights, a repo not on the Hub,

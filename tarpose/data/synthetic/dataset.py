@@ -15,6 +15,7 @@ from torch.utils.data import Dataset
 
 from ...codec import gaussian_targets
 from ...geometry import apply_affine, box_to_center_scale, crop_matrices, normalize_images
+from ...window import Window
 from .. import register_dataset
 from .corruptions import names
 from .figure import ACTIONS
@@ -49,10 +50,12 @@ class SyntheticPoseDataset(Dataset):
 
     Args:
         split: ``"train"``, ``"test"`` or ``"demo"``: disjoint seed ranges (:data:`SPLITS`).
-        num_videos, video_length: ``num_videos * video_length`` samples.
+        num_videos: videos in the dataset (``num_videos * video_length`` samples).
+        video_length: frames per video.
         first_video: skip this many videos of the split (e.g. a validation slice).
         num_frames: window length (``1``: single-frame samples).
-        target: ``"center"`` (frame ``t`` in the middle) or ``"last"`` (causal window).
+        target: ``"centred"`` (frame ``t`` in the middle) or ``"last"`` (causal window), see
+            :class:`tarpose.Window`.
         input_size: crop ``(H, W)``; heatmaps are ``(H/4, W/4)``.
         image_size: video frame ``(H, W)``.
         corruption: fraction of each video's frames that are corrupted.
@@ -72,7 +75,7 @@ class SyntheticPoseDataset(Dataset):
         video_length: int = 32,
         first_video: int = 0,
         num_frames: int = 5,
-        target: str = "center",
+        target: str = "centred",
         input_size: tuple[int, int] = (128, 96),
         image_size: tuple[int, int] = (192, 256),
         corruption: float = 0.3,
@@ -83,10 +86,7 @@ class SyntheticPoseDataset(Dataset):
         cache: str | None = None,
     ) -> None:
         self.seeds = split_seeds(split, num_videos, first_video)
-        if target not in ("center", "last"):
-            raise ValueError(f"target must be 'center' or 'last', got {target!r}")
-        if num_frames < 1 or (target == "center" and num_frames % 2 == 0):
-            raise ValueError(f"num_frames must be >= 1 (odd for target='center'), got {num_frames}")
+        self.window = Window(num_frames, target)
         if input_size[0] % 4 or input_size[1] % 4:
             raise ValueError(f"input_size {tuple(input_size)} must be multiples of 4 (heatmap stride)")
         if video_length < 1:
@@ -94,8 +94,8 @@ class SyntheticPoseDataset(Dataset):
         self.split = split
         self.video_length = video_length
         self.num_frames = num_frames
-        self.target = target
-        self.target_index = num_frames // 2 if target == "center" else num_frames - 1
+        self.target = self.window.target
+        self.target_index = self.window.target_index
         self.input_size = (int(input_size[0]), int(input_size[1]))
         self.heatmap_size = (self.input_size[0] // 4, self.input_size[1] // 4)
         self.image_size = tuple(image_size)
@@ -123,13 +123,6 @@ class SyntheticPoseDataset(Dataset):
             self._cache.popitem(last=False)
         return video
 
-    def window(self, t: int) -> tuple[Tensor, Tensor]:
-        """Frame indices ``(T,)`` of the window of frame ``t`` (clamped) and their validity."""
-        offsets = torch.arange(self.num_frames) - self.target_index
-        index = t + offsets
-        valid = (index >= 0) & (index < self.video_length)
-        return index.clamp(0, self.video_length - 1), valid
-
     def matrix(self, box: Tensor) -> Tensor:
         """Image -> crop affine ``(2, 3)`` for a box ``(4,)`` x, y, w, h."""
         h, w = self.input_size
@@ -155,7 +148,7 @@ class SyntheticPoseDataset(Dataset):
     def _render_video(self, v: int) -> list[dict[str, Tensor]]:
         """The rendered part of every sample of video ``v``, in one render call."""
         video = self.video(v)
-        windows = [self.window(t)[0] for t in range(self.video_length)]
+        windows = [self.window.indices(t, self.video_length)[0] for t in range(self.video_length)]
         matrices = [self.matrix(video.boxes[t].double()) for t in range(self.video_length)]
         images, area = video.render(
             torch.cat(windows), matrix=torch.stack(matrices).repeat_interleave(self.num_frames, 0),
@@ -170,7 +163,7 @@ class SyntheticPoseDataset(Dataset):
         """The expensive part of a sample: its crops (uint8) and the target frame's labels."""
         v, t = divmod(index, self.video_length)
         video = self.video(v)
-        frames, _ = self.window(t)
+        frames, _ = self.window.indices(t, self.video_length)
         unique, inverse = torch.unique(frames, return_inverse=True)
         matrix = self.matrix(video.boxes[t].double())
         images, area = video.render(unique, matrix=matrix, size=self.input_size)
@@ -190,7 +183,7 @@ class SyntheticPoseDataset(Dataset):
 
     def _sample(self, index: int, raw: dict[str, Tensor]) -> dict[str, Any]:
         v, t = divmod(index, self.video_length)
-        _, valid = self.window(t)
+        _, valid = self.window.indices(t, self.video_length)
         matrix = raw["matrix"].to(torch.float64)
         keypoints = raw["keypoints"]
         visibility = raw["visibility"].to(torch.int64)
@@ -234,7 +227,8 @@ class SyntheticPoseDataset(Dataset):
         """Everything the rendered part of a sample depends on."""
         return {
             "version": _CACHE_VERSION, "split": self.split, "seeds": [self.seeds.start, self.seeds.stop],
-            "video_length": self.video_length, "num_frames": self.num_frames, "target": self.target,
+            "video_length": self.video_length, "num_frames": self.num_frames,
+            "target": "center" if self.target == "centred" else "last",  # cache v3's spelling: caches stay valid
             "input_size": list(self.input_size), "image_size": list(self.image_size),
             "corruption": self.corruption, "kinds": self.kinds, "padding": self.padding,
         }

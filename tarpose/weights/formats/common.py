@@ -34,12 +34,18 @@ class Remapped:
     config: dict[str, Any] = field(default_factory=dict)
     #: JTA/GRA tensors in :class:`~tarpose.TemporalWrapper` names (``jta.*``, ``gra.*``)
     temporal: dict[str, Tensor] | None = None
-    #: :class:`~tarpose.TemporalWrapper` keyword arguments of a temporal checkpoint
+    #: :class:`~tarpose.TARConfig` fields of a temporal checkpoint
     temporal_config: dict[str, Any] | None = None
     #: checkpoint keys deliberately left out, with the reason
     ignored: dict[str, str] = field(default_factory=dict)
     #: the source layout, one of :data:`tarpose.weights.formats.FORMATS`
     format: str = ""
+    #: :class:`~tarpose.DataConfig` fields the checkpoint's config gives (preprocessing)
+    data: dict[str, Any] | None = None
+    #: why this layout is deprecated (a file of an older tarpose), shown once when it loads
+    deprecated: str | None = None
+    #: the registered name a tarpose checkpoint was built as, if it says
+    name: str | None = None
 
 
 def rename(

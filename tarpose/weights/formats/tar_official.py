@@ -53,7 +53,7 @@ def is_tar_official(state: dict[str, Tensor]) -> bool:
 
 def from_tar_official(state: dict[str, Tensor]) -> Remapped:
     """Official TAR-ViTPose state dict -> tarpose ViTPose tensors + JTA/GRA tensors + the
-    TemporalWrapper arguments that reproduce the reference computation."""
+    TARConfig fields that reproduce the reference computation."""
     state = {k.removeprefix("module."): v for k, v in state.items()}
     backbone = _one_copy(state, "backbone.", "model.backbone.")
     head = {"head.deconv_layers." + k: v for k, v in take(state, "heatmap_head.0.").items()}
@@ -79,9 +79,9 @@ def from_tar_official(state: dict[str, Tensor]) -> Remapped:
     dim = temporal["jta.query_embed"].shape[1]
     hidden = temporal["jta.layers.0.mlp.fc1.weight"].shape[0]
     temporal_config = dict(
-        num_frames=REFERENCE_NUM_FRAMES, depth=depth, num_heads=REFERENCE_HEADS,
-        mlp_ratio=hidden / dim, mask_threshold=REFERENCE_MASK_THRESHOLD,
-        restore="postnorm", token_layout="official", target="center",
+        num_frames=REFERENCE_NUM_FRAMES, jta_depth=depth, jta_heads=REFERENCE_HEADS,
+        jta_mlp_ratio=hidden / dim, mask_threshold=REFERENCE_MASK_THRESHOLD,
+        gra_heads=REFERENCE_HEADS, restore="postnorm", token_layout="official", target="centred",
     )
     return Remapped(
         vitpose, config={"img_size": REFERENCE_INPUT}, temporal=temporal,

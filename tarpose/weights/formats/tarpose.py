@@ -1,34 +1,88 @@
-"""tarpose's own checkpoints: ``save_pretrained`` directories (``config.json`` +
-``model.safetensors``) of a :class:`~tarpose.ViTPose` or a :class:`~tarpose.TemporalWrapper`,
-and the models ``tarpose train`` writes.
+"""tarpose's own format: the one every model tarpose writes is in.
 
-``save_pretrained``'s ``config.json`` holds the constructor arguments: the flat
-:class:`~tarpose.ViTPoseConfig` for a ViTPose; ``{"model": <ViTPoseConfig>, "num_frames": ...,
-...}`` for a TemporalWrapper, whose tensors are ``encoder.*`` (the ViTPose backbone),
-``decoder.*`` (its head), ``jta.*``, ``gra.*``. ``tarpose train``
-(:func:`tarpose.training.save_trained`) writes ``{"format": "tarpose-model", "name": <registered
-model>, "options": {...}}`` instead (also in the safetensors metadata), which names the same
-model through :func:`tarpose.create_model`.
+A directory (or Hub repo) with ``model.safetensors`` (the state dict), ``config.json`` and a model
+card (``README.md``). ``config.json``::
+
+    {
+      "format": "tarpose", "format_version": 2,
+      "architecture": "TemporalWrapper",        # or "ViTPose"
+      "name": "tar-vitpose-demo",               # the registered name it was built as, or null
+      "vitpose": {...},                         # the (base) ViTPoseConfig
+      "temporal": {...},                        # the TARConfig (TemporalWrapper only)
+      "data": {...}                             # the DataConfig: input size, mean, std
+    }
+
+The same JSON is also in the safetensors metadata (``"config"``), so the weights file alone
+loads too. A TemporalWrapper's tensors are ``encoder.*`` (the ViTPose backbone), ``decoder.*``
+(its head), ``jta.*`` and ``gra.*``; a ViTPose's are its own.
+
+Files written by tarpose 0.1 load too, with a ``FutureWarning``: its ``save_pretrained``
+``config.json`` (a ViTPose's flat config; a TemporalWrapper's constructor arguments with the
+ViTPose under ``"model"``) and its training exports (``{"format": "tarpose-model", "name",
+"options"}``, which name the model through the registry).
 """
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
-from torch import Tensor
+import torch
+from torch import Tensor, nn
 
+from ...models.init import skip_init
+from ...models.registry import model_entrypoint
+from ...models.temporal import RENAMED_OPTIONS, TAR_FIELDS, TemporalWrapper
+from ...models.vitpose import ViTPose
+from ...preprocess import DataConfig
 from ..errors import CheckpointError
 from .common import Remapped, has_cls_slot, take
 
-#: TemporalWrapper arguments that are not stored (the base model is rebuilt from ``model``)
-_NOT_KWARGS = ("model", "encoder", "decoder")
-#: the ``config.json`` format of :func:`tarpose.training.save_trained`
+FORMAT = "tarpose"
+FORMAT_VERSION = 2
+#: ``config.json`` of tarpose 0.1's training exports
 TRAINED_FORMAT = "tarpose-model"
+
+_OVER_VITPOSE = (
+    "save_pretrained/push_to_hub need a TemporalWrapper over a built-in tarpose.ViTPose (passed "
+    "as model=): only then can config.json rebuild it. For a transformers, mmpose or official "
+    "model, load its weights into one first, e.g. "
+    "TemporalWrapper(tarpose.load_vitpose('usyd-community/vitpose-base-simple'))"
+)
+
+
+def model_config(model: nn.Module, name: str | None = None) -> dict[str, Any]:
+    """The ``config.json`` that rebuilds ``model``.
+
+    Args:
+        model: a [ViTPose][tarpose.ViTPose], or a [TemporalWrapper][tarpose.TemporalWrapper]
+            over one.
+        name: the registered name the model was built as, recorded for reference.
+
+    Raises:
+        ValueError: a model the file could not rebuild (a wrapper over another library's
+            ViTPose, or over encoder/decoder callables).
+    """
+    data = getattr(model, "data_config", None) or DataConfig()
+    head: dict[str, Any] = {"format": FORMAT, "format_version": FORMAT_VERSION}
+    if isinstance(model, ViTPose):
+        return {**head, "architecture": "ViTPose", "name": name, "vitpose": model.config.to_dict(),
+                "data": data.to_dict()}
+    if isinstance(model, TemporalWrapper) and model.base_config is not None:
+        return {**head, "architecture": "TemporalWrapper", "name": name,
+                "vitpose": model.base_config.to_dict(), "temporal": model.config.to_dict(),
+                "data": data.to_dict()}
+    if isinstance(model, TemporalWrapper):
+        raise ValueError(_OVER_VITPOSE)
+    raise ValueError(
+        f"save_pretrained/push_to_hub need a tarpose ViTPose or TemporalWrapper, got a "
+        f"{type(model).__name__}"
+    )
 
 
 def is_tarpose(state: dict[str, Tensor], config: dict[str, Any] | None) -> bool:
     config = config or {}
-    if config.get("format") == TRAINED_FORMAT:
+    if config.get("format") in (FORMAT, TRAINED_FORMAT):
         return True
     if isinstance(config.get("model"), dict) or "jta.query_embed" in state:
         return True
@@ -42,16 +96,17 @@ def is_tarpose(state: dict[str, Tensor], config: dict[str, Any] | None) -> bool:
 
 
 def from_tarpose(state: dict[str, Tensor], config: dict[str, Any] | None = None) -> Remapped:
-    """A tarpose checkpoint -> :class:`Remapped` (temporal parts set for a TemporalWrapper)."""
-    config = dict(config or {})
-    if config.get("format") == TRAINED_FORMAT:
-        config = _trained_model_config(config)
+    """A tarpose checkpoint -> [Remapped][tarpose.weights.Remapped] (temporal parts set for a
+    TemporalWrapper; ``deprecated`` set for a file of tarpose 0.1)."""
+    config, deprecated = current_config(dict(config or {}), state)
+    data, name = config.get("data"), config.get("name")
     if "jta.query_embed" not in state:
-        return Remapped(dict(state), config=_vitpose_fields(config))
-    if not isinstance(config.get("model"), dict):
+        return Remapped(dict(state), config=_vitpose_fields(config.get("vitpose") or {}),
+                        data=data, deprecated=deprecated, name=name)
+    if not isinstance(config.get("temporal"), dict) or not isinstance(config.get("vitpose"), dict):
         raise CheckpointError(
-            "a tarpose TemporalWrapper checkpoint needs its config.json (the wrapper's "
-            "arguments, e.g. num_heads, are not stored in the weights)"
+            "a tarpose TemporalWrapper checkpoint needs its config.json (the temporal part's "
+            "settings, e.g. its number of heads, are not stored in the weights)"
         )
     vitpose = {"backbone." + k: v for k, v in take(state, "encoder.").items()}
     vitpose.update({"keypoint_head." + k: v for k, v in take(state, "decoder.").items()})
@@ -59,23 +114,68 @@ def from_tarpose(state: dict[str, Tensor], config: dict[str, Any] | None = None)
     other = [k for k in state if not k.startswith(("encoder.", "decoder.", "jta.", "gra."))]
     if other:
         raise CheckpointError(f"unexpected keys in a tarpose TemporalWrapper checkpoint: {other[:8]}")
-    kwargs = {k: v for k, v in config.items() if k not in _NOT_KWARGS}
-    return Remapped(vitpose, config=_vitpose_fields(config["model"]), temporal=temporal, temporal_config=kwargs)
+    return Remapped(
+        vitpose, config=_vitpose_fields(config["vitpose"]), temporal=temporal,
+        temporal_config=dict(config["temporal"]), data=data, deprecated=deprecated, name=name,
+    )
 
 
-def _trained_model_config(spec: dict[str, Any]) -> dict[str, Any]:
-    """``{"name", "options"}`` of a trained model -> the ``save_pretrained`` config of that model."""
-    from ...models.registry import create_model  # (the models import this package)
-    from ..load import skip_init
+def current_config(config: dict[str, Any], state: dict[str, Tensor]) -> tuple[dict[str, Any], str | None]:
+    """``config.json`` in the current layout, and a deprecation note when it was an old one.
 
-    if not isinstance(spec.get("name"), str):
+    Args:
+        config: the file's ``config.json`` (or the config in its safetensors metadata).
+        state: its tensors (a config-less file is told apart by them).
+    """
+    if config.get("format") == FORMAT:
+        version = config.get("format_version")
+        if version != FORMAT_VERSION:
+            raise CheckpointError(
+                f"config.json has format_version {version!r}; this tarpose reads {FORMAT_VERSION} "
+                "(and the layouts of tarpose 0.1): upgrade tarpose"
+            )
+        return config, None
+    note = (
+        "in the config.json layout of tarpose 0.1 ({}); it loads, but re-save it with "
+        "tarpose.save_pretrained(model, directory) to keep it loadable"
+    )
+    if config.get("format") == TRAINED_FORMAT:
+        return _from_spec(config), note.format("a `tarpose train` export")
+    if isinstance(config.get("model"), dict):  # 0.1's TemporalWrapper.save_pretrained
+        return {"vitpose": config["model"], "temporal": _tar_fields(config)}, note.format(
+            "TemporalWrapper.save_pretrained")
+    if config:  # 0.1's ViTPose.save_pretrained: the flat ViTPoseConfig
+        return {"vitpose": config}, note.format("ViTPose.save_pretrained")
+    return {}, None  # tensors in tarpose's names, no config: read from their shapes
+
+
+def _tar_fields(arguments: dict[str, Any]) -> dict[str, Any]:
+    """tarpose 0.1's TemporalWrapper constructor arguments -> TARConfig fields."""
+    out = {k: v for k, v in arguments.items() if k in TAR_FIELDS}
+    for old, new in RENAMED_OPTIONS.items():
+        if old in arguments:
+            out.update({n: arguments[old] for n in new})
+    if out.get("target") == "center":
+        out["target"] = "centred"
+    return out
+
+
+def _from_spec(spec: dict[str, Any]) -> dict[str, Any]:
+    """``{"name", "options"}`` of a 0.1 training export -> the config of that model."""
+    name = spec.get("name")
+    if not isinstance(name, str):
         raise CheckpointError(f"a {TRAINED_FORMAT} config needs the registered model's name, got {spec}")
-    with skip_init():
-        model = create_model(spec["name"], **dict(spec.get("options") or {}))
     try:
-        return model._hub_config()  # type: ignore[operator]
-    except (AttributeError, ValueError) as error:
-        raise CheckpointError(f"model {spec['name']!r} cannot be rebuilt from a config: {error}") from None
+        entry = model_entrypoint(name)
+    except ValueError as error:
+        raise CheckpointError(f"a {TRAINED_FORMAT} config names {error}") from None
+    with warnings.catch_warnings(), skip_init(), torch.device("meta"):
+        warnings.simplefilter("ignore", DeprecationWarning)  # 0.1's option names, as they were
+        model = entry(**dict(spec.get("options") or {}))
+    try:
+        return model_config(model, name)
+    except ValueError as error:
+        raise CheckpointError(f"model {name!r} cannot be rebuilt from a config: {error}") from None
 
 
 def _vitpose_fields(config: dict[str, Any]) -> dict[str, Any]:
@@ -83,3 +183,6 @@ def _vitpose_fields(config: dict[str, Any]) -> dict[str, Any]:
     if "img_size" in fields:
         fields["img_size"] = tuple(fields["img_size"])
     return fields
+
+
+__all__ = ["FORMAT", "FORMAT_VERSION", "TRAINED_FORMAT", "current_config", "from_tarpose", "is_tarpose", "model_config"]

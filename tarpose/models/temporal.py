@@ -1,0 +1,441 @@
+"""TemporalWrapper: retrofit JTA and GRA onto any ViTPose-style encoder/decoder, configured by a
+:class:`TARConfig`."""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+from typing import Any, NamedTuple
+
+import torch
+from einops import rearrange
+from torch import Tensor, nn
+
+from .._checks import expect_bool, expect_shape, is_tracing
+from ..layers.attention import Strategy
+from ..layers.gra import GlobalRestoringAttention, Restore
+from ..layers.jta import JointTemporalAggregator
+from ..layers.mask import heatmap_mask
+from ..layers.tokens import TokenLayout
+from ..preprocess import DataConfig
+from ..window import Target, Window
+from .adapters import SplitModel, as_module, check_features, split_model
+from .hub import HubMethods
+from .vitpose import ViTPose, ViTPoseConfig
+
+
+def _to(*params: str) -> dict[str, tuple[str, ...]]:
+    """Field metadata: the module parameters a :class:`TARConfig` field is passed to, as
+    ``"jta.<parameter>"`` (:class:`~tarpose.JointTemporalAggregator`) or ``"gra.<parameter>"``
+    (:class:`~tarpose.GlobalRestoringAttention`)."""
+    return {"to": params}
+
+
+@dataclass(frozen=True)
+class TARConfig:
+    """The temporal part of a TAR-ViTPose: its frame window and its JTA and GRA modules.
+
+    Saved in ``config.json`` (``"temporal"``) beside the base model's
+    :class:`~tarpose.ViTPoseConfig`. Each field that configures a module names the module's
+    parameter in its metadata, and :class:`TemporalWrapper` passes such fields on generically:
+    a new JTA or GRA option is one line here, e.g.
+    ``gra_dropout: float = field(default=0.0, metadata=_to("gra.dropout"))``. Names carry
+    their module's prefix, so none of them can mean a ViTPose setting too.
+
+    Args:
+        num_frames: window length T (odd for a centred target; 5 in the paper).
+        target: the frame predicted, ``"centred"`` (frame T//2, the paper) or ``"last"`` (causal
+            streaming); see [Window][tarpose.Window].
+        jta_depth: JTA layers (6 in the paper).
+        jta_heads: JTA attention heads (4 in the paper).
+        jta_mlp_ratio: JTA feed-forward width as a multiple of C (2.0 in the paper).
+        mask_threshold: heatmap-mask threshold phi of JTA (0.2 in the paper).
+        gra_heads: GRA attention heads (4 in the reference code).
+        restore: GRA's restoring step: ``"residual"`` (gated; with ``gra_gate_init=0`` it equals
+            the base model at initialisation), ``"zero_out"`` (a zero-initialised output
+            projection: also the identity at initialisation) or ``"postnorm"`` (the reference
+            code's ``LN(F + MHA(F, Q, Q))``).
+        gra_gate_init: initial value of the ``"residual"`` gate.
+        position: add fixed sine-cosine codes of the token positions to JTA's frame tokens and
+            GRA's queries (``token_layout="spatial"`` only).
+        token_layout: ``"spatial"`` (default) or ``"official"`` (the reference code's layout, for
+            its released weights only).
+        attention: attention strategy of JTA and GRA (``"auto"``: the fastest exact one).
+    """
+
+    num_frames: int = 5
+    target: Target = "centred"
+    jta_depth: int = field(default=6, metadata=_to("jta.depth"))
+    jta_heads: int = field(default=4, metadata=_to("jta.num_heads"))
+    jta_mlp_ratio: float = field(default=2.0, metadata=_to("jta.mlp_ratio"))
+    mask_threshold: float = field(default=0.2, metadata=_to("jta.mask_threshold"))
+    gra_heads: int = field(default=4, metadata=_to("gra.num_heads"))
+    restore: Restore = field(default="residual", metadata=_to("gra.restore"))
+    gra_gate_init: float = field(default=0.0, metadata=_to("gra.gate_init"))
+    position: bool = field(default=False, metadata=_to("jta.position", "gra.position"))
+    token_layout: TokenLayout = field(default="spatial", metadata=_to("jta.token_layout", "gra.token_layout"))
+    attention: Strategy = field(default="auto", metadata=_to("jta.attention", "gra.attention"))
+
+    def __post_init__(self) -> None:
+        window = Window(self.num_frames, self.target)  # checks both, maps "center" to "centred"
+        object.__setattr__(self, "target", window.target)
+
+    @property
+    def window(self) -> Window:
+        """The frame window (length and target)."""
+        return Window(self.num_frames, self.target)
+
+    def module_options(self, module: str) -> dict[str, Any]:
+        """Keyword arguments of one module: ``"jta"`` or ``"gra"``.
+
+        Args:
+            module: the prefix of the parameters wanted.
+        """
+        options = {}
+        for f in fields(self):
+            for target in f.metadata.get("to", ()):
+                owner, _, parameter = target.partition(".")
+                if owner == module:
+                    options[parameter] = getattr(self, f.name)
+        return options
+
+    def replace(self, **changes: Any) -> TARConfig:
+        """A copy with some fields changed (checked like the constructor's)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields as a JSON-able dict."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TARConfig:
+        """A config from :meth:`to_dict`'s output; missing fields take their defaults.
+
+        Args:
+            values: field names and values.
+
+        Raises:
+            TypeError: a name that is not a field.
+        """
+        unknown = sorted(set(values) - TAR_FIELDS)
+        if unknown:
+            raise TypeError(f"unknown TARConfig fields {unknown}; known: {sorted(TAR_FIELDS)}")
+        return cls(**values)
+
+
+#: the names of :class:`TARConfig`'s fields
+TAR_FIELDS: frozenset[str] = frozenset(f.name for f in fields(TARConfig))
+#: the names of :class:`~tarpose.ViTPoseConfig`'s fields
+VITPOSE_FIELDS: frozenset[str] = frozenset(f.name for f in fields(ViTPoseConfig))
+#: TemporalWrapper keywords of tarpose <= 0.1 -> the TARConfig fields they set (deprecated)
+RENAMED_OPTIONS: dict[str, tuple[str, ...]] = {
+    "depth": ("jta_depth",),
+    "num_heads": ("jta_heads", "gra_heads"),
+    "mlp_ratio": ("jta_mlp_ratio",),
+}
+
+
+def tar_options(options: dict[str, Any], *, stacklevel: int = 3) -> dict[str, Any]:
+    """:class:`TARConfig` fields from keyword options, the old names (``depth``, ``num_heads``,
+    ``mlp_ratio``) mapped to the new ones with a ``DeprecationWarning``.
+
+    Args:
+        options: keyword options (unknown names are left for the caller to report).
+        stacklevel: passed to ``warnings.warn``.
+    """
+    out = {k: v for k, v in options.items() if k not in RENAMED_OPTIONS}
+    for old, new in RENAMED_OPTIONS.items():
+        if old not in options:
+            continue
+        clash = [n for n in new if n in options]
+        if clash:
+            raise TypeError(f"{old}= and {clash[0]}= name the same setting; pass only {clash[0]}=")
+        warnings.warn(
+            f"{old}= of a temporal model is deprecated: it sets the JTA/GRA option "
+            f"{' and '.join(f'{n}=' for n in new)} (write that; a ViTPose's {old} is set with "
+            f"vitpose={{{old!r}: ...}})",
+            DeprecationWarning, stacklevel=stacklevel,
+        )
+        out.update({n: options[old] for n in new})
+    return out
+
+
+def split_overrides(
+    overrides: dict[str, Any], vitpose: dict[str, Any] | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Route the keyword options of a temporal model: ``(base ViTPose fields, TARConfig fields)``.
+
+    :class:`TARConfig` fields (``num_frames``, ``jta_depth``, ``restore``...) go to the temporal
+    part, :class:`~tarpose.ViTPoseConfig` fields (``img_size``, ``embed_dim``, ``num_joints``...)
+    to the base model; ``vitpose={...}`` names base fields explicitly. The deprecated names
+    ``depth``, ``num_heads`` and ``mlp_ratio`` still mean the JTA/GRA settings here, as they did.
+    ``freeze_base`` (deprecated) is passed on to :class:`TemporalWrapper`.
+
+    Args:
+        overrides: the keyword options.
+        vitpose: base ViTPose fields.
+
+    Raises:
+        TypeError: a name neither config has.
+    """
+    temporal_names = TAR_FIELDS | set(RENAMED_OPTIONS) | {"freeze_base"}
+    unknown = sorted(set(overrides) - temporal_names - VITPOSE_FIELDS)
+    if unknown:
+        raise TypeError(
+            f"unknown options {unknown}; a temporal model takes TARConfig fields "
+            f"{sorted(TAR_FIELDS)}, ViTPoseConfig fields {sorted(VITPOSE_FIELDS)} and "
+            "vitpose={...} for the base model"
+        )
+    temporal = tar_options({k: v for k, v in overrides.items() if k in temporal_names}, stacklevel=4)
+    base = {k: v for k, v in overrides.items() if k not in temporal_names}
+    return {**base, **(vitpose or {})}, temporal
+
+
+class TemporalOutput(NamedTuple):
+    """``heatmaps``: final heatmaps of the target frame ``(B, J, Hh, Wh)``;
+    ``initial_heatmaps``: the base model's heatmaps of every frame ``(B, T, J, Hh, Wh)``."""
+
+    heatmaps: Tensor
+    initial_heatmaps: Tensor
+
+
+class TemporalWrapper(nn.Module, HubMethods):
+    """TAR-ViTPose around an existing single-frame model.
+
+    ``forward(clip (B, T, 3, H, W)) -> heatmaps (B, J, Hh, Wh)`` of the target frame. The encoder
+    runs once over all ``B*T`` frames in one batch, the model's own decoder gives the initial
+    heatmaps, JTA aggregates every frame's joint evidence, GRA restores the target frame's map and
+    the same decoder turns it into the final heatmaps.
+
+    Args:
+        model: a tarpose [ViTPose][tarpose.ViTPose], transformers' ``VitPoseForPoseEstimation``,
+            an mmpose-style model (``.backbone`` + ``.head``) or an official/easy_ViTPose-style
+            one (``.backbone`` + ``.keypoint_head``). Its modules are shared, not copied.
+        config: the temporal part, a [TARConfig][tarpose.TARConfig] (default: the paper's).
+        encoder: instead of ``model``: images ``(N, 3, H, W)`` -> maps ``(N, C, h, w)``.
+        decoder: instead of ``model``: maps ``(N, C, h, w)`` -> heatmaps ``(N, J, Hh, Wh)``.
+        dim: channels C of the feature maps; inferred from ``model`` where possible.
+        num_joints: joints J; inferred from ``model`` where possible.
+        dataset_index: expert of a transformers ViTPose+ backbone (0 = COCO).
+        **overrides: [TARConfig][tarpose.TARConfig] fields changed from ``config``, for
+            convenience: ``TemporalWrapper(vitpose, num_frames=3, jta_depth=2)``.
+
+    A wrapper over a built-in ViTPose saves and loads the Hub way: ``save_pretrained(dir)``
+    writes ``config.json`` (the ViTPose's config, the TARConfig and the preprocessing),
+    ``model.safetensors`` and a model card; ``tarpose.load_model(dir_or_repo_id)`` (or
+    ``TemporalWrapper.from_pretrained``) loads it back strictly and ``push_to_hub(repo_id)``
+    uploads it. To train only the new modules: ``tarpose.training.freeze_base(model)``.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module | None = None,
+        config: TARConfig | None = None,
+        *,
+        encoder: Callable[[Tensor], Tensor] | None = None,
+        decoder: Callable[[Tensor], Tensor] | None = None,
+        dim: int | None = None,
+        num_joints: int | None = None,
+        dataset_index: int | None = None,
+        **overrides: Any,
+    ) -> None:
+        super().__init__()
+        freeze = overrides.pop("freeze_base", False)
+        options = tar_options(overrides)
+        unknown = sorted(set(options) - TAR_FIELDS)
+        if unknown:
+            raise TypeError(f"unknown TemporalWrapper options {unknown}; TARConfig fields: {sorted(TAR_FIELDS)}")
+        if config is not None and not isinstance(config, TARConfig):
+            raise TypeError(f"config must be a TARConfig, got {type(config).__name__}")
+        config = (config or TARConfig()).replace(**options)
+        split = self._split(model, encoder, decoder, dataset_index)
+        dim = dim or split.dim
+        num_joints = num_joints or split.num_joints
+        if dim is None or num_joints is None:
+            raise ValueError(
+                "cannot infer dim and num_joints from the model: pass dim=C and num_joints=J"
+            )
+        self.config = config
+        self.window = config.window
+        self.dim = dim
+        self.num_joints = num_joints
+        self.in_chans = split.in_chans
+        self.image_size = split.image_size
+        self._base_config = model.config if isinstance(model, ViTPose) else None
+        base_data = getattr(model, "data_config", None)
+        self._data_config = base_data if isinstance(base_data, DataConfig) else None
+        self.freeze_base = False
+        self.encoder = split.encoder
+        self.decoder = split.decoder
+        self.jta = JointTemporalAggregator(dim, num_joints, **config.module_options("jta"))
+        self.gra = GlobalRestoringAttention(dim, **config.module_options("gra"))
+        if freeze:
+            warnings.warn(
+                "TemporalWrapper(..., freeze_base=True) is deprecated: freezing is a training "
+                "choice; call tarpose.training.freeze_base(model) or train with "
+                "TrainConfig(freeze_base=True)",
+                DeprecationWarning, stacklevel=2,
+            )
+            for p in self.base_parameters():
+                p.requires_grad_(False)
+            self.freeze_base = True
+            self.train(self.training)
+
+    @staticmethod
+    def _split(
+        model: nn.Module | None,
+        encoder: Callable[[Tensor], Tensor] | None,
+        decoder: Callable[[Tensor], Tensor] | None,
+        dataset_index: int | None,
+    ) -> SplitModel:
+        if model is not None:
+            if encoder is not None or decoder is not None:
+                raise ValueError("pass either model or encoder= and decoder=, not both")
+            return split_model(model, dataset_index=dataset_index)
+        if encoder is None or decoder is None:
+            raise ValueError("pass a model, or both encoder= and decoder=")
+        return SplitModel(as_module(encoder), as_module(decoder))
+
+    @property
+    def num_frames(self) -> int:
+        """Window length T."""
+        return self.window.length
+
+    @property
+    def target(self) -> Target:
+        """``"centred"`` or ``"last"``."""
+        return self.window.target
+
+    @property
+    def target_index(self) -> int:
+        """Position of the target frame in the window."""
+        return self.window.target_index
+
+    @property
+    def data_config(self) -> DataConfig:
+        """How the crops are made: the base model's [DataConfig][tarpose.DataConfig], or the
+        defaults at the encoder's fixed ``image_size`` (``None`` when it takes any size)."""
+        return self._data_config if self._data_config is not None else DataConfig(self.image_size)
+
+    @data_config.setter
+    def data_config(self, value: DataConfig) -> None:
+        if not isinstance(value, DataConfig):
+            raise TypeError(f"data_config must be a DataConfig, got {type(value).__name__}")
+        self._data_config = value
+
+    @property
+    def base_config(self) -> ViTPoseConfig | None:
+        """The config of the built-in [ViTPose][tarpose.ViTPose] this wraps (``None`` for others)."""
+        return self._base_config
+
+    def base_parameters(self) -> list[nn.Parameter]:
+        """Parameters of the wrapped model (encoder and decoder)."""
+        return list(self.encoder.parameters()) + list(self.decoder.parameters())
+
+    def new_parameters(self) -> list[nn.Parameter]:
+        """Parameters added by TAR (JTA and GRA)."""
+        return list(self.jta.parameters()) + list(self.gra.parameters())
+
+    def train(self, mode: bool = True) -> TemporalWrapper:
+        """Set training mode; a frozen base (``freeze_base``) stays in eval mode, so its
+        BatchNorm statistics do not move."""
+        super().train(mode)
+        if self.freeze_base:
+            self.encoder.eval()
+            self.decoder.eval()
+        return self
+
+    # -- the two halves, also used by streaming inference and export --------------------------
+
+    def encode(self, images: Tensor) -> tuple[Tensor, Tensor]:
+        """Per-frame part: images ``(N, 3, H, W)`` -> maps ``(N, C, h, w)``, heatmaps ``(N, J, Hh, Wh)``."""
+        expect_shape("images", images, "(N, 3, H, W)", (None, self.in_chans, None, None))
+        if self.image_size is not None and tuple(images.shape[-2:]) != self.image_size:
+            raise ValueError(
+                f"this model takes {self.image_size[0]}x{self.image_size[1]} crops, got images of "
+                f"shape {tuple(images.shape)}"
+            )
+        features = check_features(self.encoder(images), self.dim, images.shape[0])
+        heatmaps = self.decoder(features)
+        expect_shape("decoder output", heatmaps, "(N, J, Hh, Wh)", (images.shape[0], self.num_joints, None, None))
+        return features, heatmaps
+
+    def frame_masks(self, heatmaps: Tensor, size: tuple[int, int]) -> Tensor:
+        """JTA's mask of each frame on its own: initial heatmaps ``(N, J, Hh, Wh)`` -> bool
+        ``(N, J, h, w)`` on the token grid ``size``. A frame's mask does not depend on the window,
+        so streaming computes it once per frame and passes windows of masks to
+        [aggregate_restore][tarpose.TemporalWrapper.aggregate_restore]."""
+        frames = rearrange(heatmaps, "n j hh ww -> n 1 j hh ww")
+        return heatmap_mask(frames, size, self.jta.mask_threshold)[:, 0]  # (n, j, h, w)
+
+    def aggregate_restore(
+        self,
+        features: Tensor,
+        heatmaps: Tensor,
+        frame_valid: Tensor | None = None,
+        *,
+        mask: Tensor | None = None,
+    ) -> Tensor:
+        """Temporal part: maps ``(B, T, C, h, w)`` and initial heatmaps ``(B, T, J, Hh, Wh)`` of a
+        window (``frame_valid`` optional bool ``(B, T)``) -> final heatmaps ``(B, J, Hh, Wh)`` of
+        the target frame. ``mask``, optional bool ``(B, T, J, h, w)``: JTA's masks of the window,
+        already computed ([frame_masks][tarpose.TemporalWrapper.frame_masks] of each frame), read
+        in place of the masks of ``heatmaps``."""
+        expect_shape("features", features, "(B, T, C, h, w)", (None, self.num_frames, self.dim, None, None))
+        if frame_valid is not None:
+            expect_shape("frame_valid", frame_valid, "(B, T)", (features.shape[0], self.num_frames))
+            expect_bool("frame_valid", frame_valid)
+            if not is_tracing() and not bool(frame_valid[:, self.target_index].all()):
+                raise ValueError(f"frame_valid must mark the target frame {self.target_index} valid")
+        if mask is None:
+            joints = self.jta(features, heatmaps, frame_valid=frame_valid)  # (b, j, c)
+        else:
+            joints = self.jta(features, mask=mask, frame_valid=frame_valid)  # (b, j, c)
+        restored = self.gra(features[:, self.target_index], joints)  # (b, c, h, w)
+        return self.decoder(restored)
+
+    def forward(
+        self, clip: Tensor, *, frame_valid: Tensor | None = None, return_initial: bool = False
+    ) -> Tensor | TemporalOutput:
+        """Final heatmaps of the target frame.
+
+        Args:
+            clip: ``(B, T, 3, H, W)`` normalised crops, all frames cropped with the target frame's
+                box; ``T`` must equal ``num_frames``.
+            frame_valid: optional bool ``(B, T)``: frames marked False (missing at a video's edge,
+                dropped) are excluded from aggregation. The target frame must be valid.
+            return_initial: also return the base model's heatmaps of every frame.
+
+        Returns:
+            ``(B, J, Hh, Wh)``, or a [TemporalOutput][tarpose.TemporalOutput] when ``return_initial``.
+        """
+        expect_shape("clip", clip, "(B, T, 3, H, W)", (None, None, self.in_chans, None, None))
+        b, t = clip.shape[:2]
+        if t != self.num_frames:
+            raise ValueError(
+                f"clip has T={t} frames (shape {tuple(clip.shape)}) but the model was built for "
+                f"num_frames={self.num_frames}"
+            )
+        features, heatmaps = self.encode(rearrange(clip, "b t c h w -> (b t) c h w"))
+        features = rearrange(features, "(b t) c h w -> b t c h w", b=b)
+        heatmaps = rearrange(heatmaps, "(b t) j h w -> b t j h w", b=b)
+        final = self.aggregate_restore(features, heatmaps, frame_valid)
+        if return_initial:
+            return TemporalOutput(final, heatmaps)
+        return final
+
+    def extra_repr(self) -> str:
+        return f"num_frames={self.num_frames}, target={self.target!r}, freeze_base={self.freeze_base}"
+
+
+def count_parameters(module: nn.Module, trainable_only: bool = False) -> int:
+    """Number of parameters (shared ones counted once).
+
+    Args:
+        module: any module.
+        trainable_only: count only parameters with ``requires_grad``.
+    """
+    seen: dict[int, torch.nn.Parameter] = {id(p): p for p in module.parameters()}
+    return sum(p.numel() for p in seen.values() if p.requires_grad or not trainable_only)

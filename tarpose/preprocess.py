@@ -1,0 +1,108 @@
+"""Preprocessing read from the model's config, as timm's ``resolve_data_config`` does.
+
+Every tarpose model carries a :class:`DataConfig` (``model.data_config``): the crop size it was
+built for and the pixel normalisation its weights expect. ``save_pretrained`` writes it into
+``config.json`` (``"data"``), :func:`tarpose.load_model` and ``create_model(...,
+pretrained=True)`` put it back, and everything that makes crops (the streaming predictor,
+``tarpose predict``, ONNX export, the demo) asks :func:`resolve_data_config` instead of guessing.
+
+Adding a preprocessing option (say a keypoint-geometry name such as ``"udp"``) is one field of
+:class:`DataConfig` with a default: it is then saved, loaded, overridable and resolved everywhere,
+and files written before it existed load with the default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, fields
+from typing import Any
+
+from .geometry import IMAGENET_MEAN, IMAGENET_STD
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """How the crops a model takes are made.
+
+    Args:
+        input_size: crop ``(H, W)`` in pixels; ``None`` when the model does not fix one.
+        mean: RGB mean subtracted from pixels scaled to ``0..1``.
+        std: RGB standard deviation the pixels are divided by.
+    """
+
+    input_size: tuple[int, int] | None = None
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+
+    def __post_init__(self) -> None:
+        if self.input_size is not None:
+            size = tuple(int(s) for s in self.input_size)
+            if len(size) != 2 or min(size) < 1:
+                raise ValueError(f"input_size must be (H, W) with positive sides, got {self.input_size!r}")
+            object.__setattr__(self, "input_size", size)
+        for name in ("mean", "std"):
+            values = tuple(float(v) for v in getattr(self, name))
+            if len(values) != 3:
+                raise ValueError(f"{name} must have 3 values (R, G, B), got {getattr(self, name)!r}")
+            object.__setattr__(self, name, values)
+        if min(self.std) <= 0:
+            raise ValueError(f"std must be positive, got {self.std}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields as JSON-able values (tuples as lists)."""
+        return {
+            f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v
+            for f in fields(self)
+        }
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> DataConfig:
+        """A config from :meth:`to_dict`'s output; missing fields take their defaults.
+
+        Args:
+            values: field names and values.
+
+        Raises:
+            ValueError: a name that is not a field (a file written by a newer tarpose?).
+        """
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(
+                f"unknown data config fields {unknown} (known: {sorted(known)}); was it written by "
+                "a newer tarpose?"
+            )
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> DataConfig:
+        """A copy with some fields changed."""
+        return dataclasses.replace(self, **changes)
+
+
+def resolve_data_config(model: Any = None, **overrides: Any) -> DataConfig:
+    """The preprocessing to use for ``model``: its ``data_config``, with ``overrides`` applied.
+
+    Args:
+        model: a tarpose model (anything with a ``data_config``), or ``None`` for the defaults.
+        **overrides: :class:`DataConfig` fields; ``None`` values are ignored, so optional
+            command-line or keyword arguments pass straight through.
+
+    Returns:
+        a :class:`DataConfig` whose ``input_size`` is known.
+
+    Raises:
+        ValueError: the crop size is neither on the model nor given, or an unknown field.
+    """
+    base = getattr(model, "data_config", None) if model is not None else None
+    if base is not None and not isinstance(base, DataConfig):
+        raise TypeError(f"{type(model).__name__}.data_config must be a DataConfig, got {type(base).__name__}")
+    config = base or DataConfig()
+    given = {k: v for k, v in overrides.items() if v is not None}
+    unknown = sorted(set(given) - {f.name for f in fields(DataConfig)})
+    if unknown:
+        raise TypeError(f"unknown data config fields {unknown}; known: {[f.name for f in fields(DataConfig)]}")
+    config = config.replace(**given)
+    if config.input_size is None:
+        what = "no model" if model is None else f"{type(model).__name__} does not fix its crop size"
+        raise ValueError(f"cannot tell the crop size ({what}): pass input_size=(H, W)")
+    return config
