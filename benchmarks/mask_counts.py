@@ -41,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 from tarpose.data.synthetic import SyntheticVideo, split_seeds  # noqa: E402
 from tarpose.demo import load_demo_model  # noqa: E402
 from tarpose.geometry import box_to_center_scale, crop_matrices, normalize_images  # noqa: E402
-from tarpose.inference.stream import model_input_size  # noqa: E402
+from tarpose.preprocess import resolve_data_config  # noqa: E402
 from tarpose.layers.mask import heatmap_mask  # noqa: E402
 
 VTEST = ROOT.parent / "shared" / "data" / "vtest.avi"
@@ -55,14 +55,15 @@ def synthetic_heatmaps(videos: int, frames: int, corruption: float = 0.3) -> Ten
     """The demo model's heatmaps of each frame of ``videos`` test-split synthetic videos, every
     frame cropped with its own box: ``(videos, frames, 17, 32, 24)``."""
     model = load_demo_model("tar-vitpose-demo")
-    size = model_input_size(model)
+    data = resolve_data_config(model)
+    size = data.input_size
     out = []
     for seed in split_seeds("test", videos):
         video = SyntheticVideo(seed, frames, corruption=corruption)
         center, scale = box_to_center_scale(video.boxes.double(), aspect_ratio=size[1] / size[0], padding=1.25)
         crops, _ = video.render(matrix=crop_matrices(center, scale, size), size=size)
         with torch.inference_mode():
-            out.append(model.encode(normalize_images(crops))[1])
+            out.append(model.encode(normalize_images(crops, data.mean, data.std))[1])
     return torch.stack(out)
 
 
@@ -126,8 +127,10 @@ def vtest_heatmaps(frames: int) -> list[Tensor]:
         ids = tracker.update(frame_boxes)
         if not ids:
             continue
-        size = model_input_size(model)
-        crops = crop_images(as_image_tensor(frame), box_matrices(frame_boxes, size), size)
+        data = resolve_data_config(model)
+        size = data.input_size
+        crops = crop_images(as_image_tensor(frame), box_matrices(frame_boxes, size), size,
+                            mean=data.mean, std=data.std)
         with torch.inference_mode():
             heat = model.encode(crops)[1]
         for track_id, h in zip(ids, heat):
