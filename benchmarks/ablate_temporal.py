@@ -29,26 +29,30 @@ import torch
 from einops import rearrange
 from torch import nn
 
-#: arm name -> what differs from the defaults (see ``build``); "single" is the control
+#: arm name -> what differs from the paper's modules (``tar``: TARConfig fields on top of
+#: ``TARConfig.paper()``) and from the training defaults; "single" is the control
 ARMS: dict[str, dict[str, Any]] = {
     "single": {"temporal": False},
-    "postnorm": {"restore": "postnorm"},
-    "gate0": {"restore": "residual"},
-    "gate0.01": {"restore": "residual", "gate_init": 0.01},
-    "gate0.1": {"restore": "residual", "gate_init": 0.1},
-    "zero_out": {"restore": "zero_out"},
-    "postnorm+pos": {"restore": "postnorm", "position": True},
-    "zero_out+pos": {"restore": "zero_out", "position": True},
-    "gate0.1+pos": {"restore": "residual", "gate_init": 0.1, "position": True},
-    "postnorm+frozen": {"restore": "postnorm", "freeze_base": True},
-    "postnorm+lrnew5e-4": {"restore": "postnorm", "lr_new": 5e-4},
-    "postnorm+depth2": {"restore": "postnorm", "depth": 2},
+    "postnorm": {"tar": {}},
+    "gate0": {"tar": {"restore": "residual"}},
+    "gate0.01": {"tar": {"restore": "residual", "gra_gate_init": 0.01}},
+    "gate0.1": {"tar": {"restore": "residual", "gra_gate_init": 0.1}},
+    "zero_out": {"tar": {"restore": "zero_out"}},
+    "postnorm+pos": {"tar": {"position": True}},
+    "zero_out+pos": {"tar": {"restore": "zero_out", "position": True}},
+    "gate0.1+pos": {"tar": {"restore": "residual", "gra_gate_init": 0.1, "position": True}},
+    "postnorm+frozen": {"tar": {}, "freeze_base": True},
+    "postnorm+lrnew5e-4": {"tar": {}, "lr_new": 5e-4},
+    "postnorm+depth2": {"tar": {"jta_depth": 2}},
+    "zero_out+ffn": {"tar": {"restore": "zero_out", "gra_ffn_ratio": 2.0}},
+    "zero_out+ffn+frozen": {"tar": {"restore": "zero_out", "gra_ffn_ratio": 2.0}, "freeze_base": True},
+    # tarpose's default TARConfig: zero_out + FFN + the window's heatmaps embedded
+    "default": {"tar": "default"},
+    "default+frozen": {"tar": "default", "freeze_base": True},
 }
 
 DEFAULTS: dict[str, Any] = {
-    "temporal": True, "restore": "postnorm", "gate_init": 0.0, "position": False, "depth": 6,
-    "num_heads": 4, "mlp_ratio": 2.0, "freeze_base": False, "lr": 2e-4, "lr_new": 2e-3,
-    "steps": None,
+    "temporal": True, "tar": {}, "freeze_base": False, "lr": 2e-4, "lr_new": 2e-3, "steps": None,
 }
 
 
@@ -63,6 +67,15 @@ def arm_options(name: str) -> dict[str, Any]:
     return options
 
 
+def tar_config(options: dict[str, Any]) -> Any:
+    """The arm's TARConfig (5 frames, centred target)."""
+    from tarpose import TARConfig
+
+    if options["tar"] == "default":
+        return TARConfig(num_frames=5)
+    return TARConfig.paper(num_frames=5, **options["tar"])
+
+
 def load_base(path: Path | None) -> nn.Module:
     from tarpose import load_model
     from tarpose.demo import load_demo_model
@@ -72,21 +85,11 @@ def load_base(path: Path | None) -> nn.Module:
 
 def build(options: dict[str, Any], base: nn.Module) -> nn.Module:
     """The model of an arm around ``base`` (modified in place: pass a fresh copy)."""
-    from tarpose import GlobalRestoringAttention, JointTemporalAggregator, TemporalWrapper
+    from tarpose import TemporalWrapper
 
     if not options["temporal"]:
         return base
-    wrapper = TemporalWrapper(base, num_frames=5, restore=options["restore"])
-    dim, joints = wrapper.dim, wrapper.num_joints
-    wrapper.jta = JointTemporalAggregator(
-        dim, joints, options["depth"], options["num_heads"], options["mlp_ratio"], 0.2,
-        position=options["position"],
-    )
-    wrapper.gra = GlobalRestoringAttention(
-        dim, options["num_heads"], options["restore"], gate_init=options["gate_init"],
-        position=options["position"],
-    )
-    return wrapper
+    return TemporalWrapper(base, tar_config(options))
 
 
 def train_arm(name: str, args: argparse.Namespace) -> Path:
@@ -247,7 +250,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, required=True)
     parser.add_argument("--arms", default="", help="comma-separated arms (ARM or ARM@STEPS)")
     parser.add_argument("--base", type=Path, help="a trained single-frame run (default: bundled vitpose-demo)")
-    parser.add_argument("--cache", type=Path, default=Path("/work/cache"))
+    parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "tarpose" / "ablation",
+                        help="rendered crops, shared by every arm (default: ~/.cache/tarpose/ablation)")
     parser.add_argument("--steps", type=int, default=1600)
     parser.add_argument("--videos", type=int, default=500)
     parser.add_argument("--first-video", type=int, default=500_000)

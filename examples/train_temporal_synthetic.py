@@ -1,14 +1,15 @@
 """Train TAR's temporal modules on top of a frozen ViTPose, on synthetic video (no download).
 
-    python examples/train_temporal_synthetic.py                       # about 15 min on 2 CPU cores
+    python examples/train_temporal_synthetic.py                       # about 15 min on one CPU thread
     python examples/train_temporal_synthetic.py --steps 50 --videos 8  # a quick look
 
 The base is the bundled single-frame ``vitpose-demo`` (swap in your own ViTPose: any model
 ``TemporalWrapper`` accepts). ``freeze_base`` keeps every base weight as it is, so only JTA
 and GRA learn, from windows of 5 frames of ``tarpose.data.synthetic`` in which 30% of the frames
-are corrupted (occluders, blur, noise, dropped frames). The wrapper's default restoring step is a
-residual whose gate starts at zero: before training it returns exactly the base's heatmaps. At the
-end both models are scored on held-out test videos, on clean and on corrupted frames.
+are corrupted (occluders, blur, noise, dropped frames). Every output layer of the new modules
+starts at zero (GRA's projection, its FFN, the heatmap embedding): before training the wrapper
+returns exactly the base's heatmaps. At the end both models are scored on held-out test videos, on
+clean and on corrupted frames.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def main(argv: list[str] | None = None) -> None:
     model = tarpose.TemporalWrapper(base, num_frames=5)  # fresh JTA and GRA around it
     freeze_base(model)  # base frozen, in eval mode (TrainConfig(freeze_base=True) does it too)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    print(f"training {trainable / 1e6:.2f} M parameters (JTA, GRA); base frozen")
+    print(f"training {trainable / 1e6:.2f} M parameters (JTA, GRA, heatmap embedding); base frozen")
 
     # windows t-2..t+2 cropped with frame t's box; Gaussian targets of frame t
     data = build_dataset("synthetic", split="train", num_videos=args.videos, video_length=32,
@@ -50,8 +51,6 @@ def main(argv: list[str] | None = None) -> None:
     train(model, data, config, out=args.out)
 
     model.eval()
-    gate = model.gra.gate.abs().mean().item()  # per-channel gate of the residual restoring step
-    print(f"mean |gate| of the restoring step: {gate:.4f} (0 = the base model unchanged)")
     with torch.inference_mode():
         results = [predict_video(SyntheticVideo(seed, 32, corruption=0.3), base, model)
                    for seed in split_seeds("test", args.test_videos)]  # never seen in training

@@ -2,7 +2,7 @@
 
 The public API::
 
-    JointTemporalAggregator, GlobalRestoringAttention, heatmap_mask   # the modules
+    JointTemporalAggregator, GlobalRestoringAttention, HeatmapEmbedding, heatmap_mask   # the modules
     TemporalWrapper, TARConfig, Window                                  # retrofit a model
     ViTPose, ViTPoseConfig, create_model, list_models                  # built-in ViTPose
     load_model, load_vitpose, save_pretrained, push_to_hub             # one format, one loader
@@ -21,7 +21,7 @@ from ._version import __version__
 from .demo import load_demo_models
 from .factory import create_model, load_model, load_vitpose, wrap
 from .inference import StreamingPredictor
-from .layers import GlobalRestoringAttention, JointTemporalAggregator, heatmap_mask
+from .layers import GlobalRestoringAttention, HeatmapEmbedding, JointTemporalAggregator, heatmap_mask
 from .models import (
     TARConfig,
     TemporalOutput,
@@ -39,6 +39,7 @@ from .window import Window
 __all__ = [
     "DataConfig",
     "GlobalRestoringAttention",
+    "HeatmapEmbedding",
     "JointTemporalAggregator",
     "StreamingPredictor",
     "TARConfig",

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+import numbers
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -36,3 +41,111 @@ def expect_bool(name: str, tensor: Tensor) -> None:
 def is_tracing() -> bool:
     """True under torch.compile / torch.export, where value checks must be skipped."""
     return torch.compiler.is_compiling() or torch.jit.is_tracing()
+
+
+@dataclass(frozen=True)
+class Field:
+    """What one config field may hold: its kind, an inclusive range, the allowed strings, or a
+    fixed-length tuple of numbers. :meth:`check` returns the value normalised (an integer given
+    as ``4.0`` stays an error: sizes must be written as integers).
+
+    Args:
+        kind: ``int``, ``float``, ``bool`` or ``str``.
+        low: the smallest allowed number (inclusive).
+        high: the largest allowed number (inclusive).
+        choices: the allowed strings.
+        length: a tuple of this many ``kind`` values instead of one.
+        optional: ``None`` is allowed.
+    """
+
+    kind: type
+    low: float | None = None
+    high: float | None = None
+    choices: tuple[str, ...] | None = None
+    length: int | None = None
+    optional: bool = False
+
+    def check(self, name: str, value: Any) -> Any:
+        """``value`` checked and normalised (tuples for lists); raises naming ``name``.
+
+        Args:
+            name: the field, for the message.
+            value: the value to check.
+
+        Raises:
+            TypeError: the wrong kind of value (a string for a size, a float for a count...).
+            ValueError: a value out of range, or not one of the choices.
+        """
+        if value is None and self.optional:
+            return None
+        if self.length is not None:
+            if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+                raise TypeError(f"{name} must be a list of {self.length} {self.kind.__name__}s, got {value!r:.80}")
+            if len(value) != self.length:
+                raise ValueError(f"{name} must have {self.length} values, got {len(value)}")
+            return tuple(self._one(f"{name}[{i}]", v) for i, v in enumerate(value))
+        return self._one(name, value)
+
+    def _one(self, name: str, value: Any) -> Any:
+        if self.kind is bool:
+            if not isinstance(value, (bool, np.bool_)):
+                raise TypeError(f"{name} must be true or false, got {value!r:.80}")
+            return bool(value)
+        if self.kind is str:
+            if not isinstance(value, str) or (self.choices is not None and value not in self.choices):
+                raise ValueError(f"{name} must be one of {list(self.choices or ())}, got {value!r:.80}")
+            return value
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+            raise TypeError(f"{name} must be a number ({self.kind.__name__}), got {value!r:.80}")
+        if self.kind is int:
+            if not isinstance(value, numbers.Integral):
+                raise TypeError(f"{name} must be an integer, got {value!r:.80}")
+            value = int(value)
+        else:
+            value = float(value)
+            if not math.isfinite(value):
+                raise ValueError(f"{name} must be a finite number, got {value}")
+        if (self.low is not None and value < self.low) or (self.high is not None and value > self.high):
+            low = "" if self.low is None else f">= {self.low}"
+            high = "" if self.high is None else f"<= {self.high}"
+            raise ValueError(f"{name} must be {' and '.join(s for s in (low, high) if s)}, got {value}")
+        return value
+
+
+def check_fields(specs: Mapping[str, Field], values: Mapping[str, Any], *, what: str) -> dict[str, Any]:
+    """Every value of ``values`` checked by its :class:`Field` (a name without one is an error).
+
+    Args:
+        specs: the fields a config has.
+        values: some or all of them.
+        what: the config's name, for the message.
+
+    Raises:
+        TypeError: an unknown name, or a value of the wrong kind.
+        ValueError: a value out of range.
+    """
+    unknown = sorted(str(k) for k in values if k not in specs)
+    if unknown:
+        raise TypeError(f"unknown {what} fields {unknown[:8]}; known: {sorted(specs)}")
+    return {k: specs[k].check(k, v) for k, v in values.items()}
+
+
+def expect_dtype(name: str, tensor: Tensor, module: torch.nn.Module) -> None:
+    """Raise ``TypeError`` unless a floating ``tensor`` has the dtype of ``module``'s weights
+    (under autocast, or while tracing, any dtype passes): our message instead of torch's "Input
+    type (c10::Half) and bias type (float) should be the same".
+
+    Args:
+        name: the argument, for the message.
+        tensor: the input.
+        module: the module it goes into.
+    """
+    if is_tracing() or not tensor.is_floating_point():
+        return
+    weight = next((p for p in module.parameters() if p.is_floating_point()), None)
+    if weight is None or weight.dtype == tensor.dtype or torch.is_autocast_enabled(tensor.device.type):
+        return
+    raise TypeError(
+        f"{name} is {tensor.dtype} but the model's weights are {weight.dtype}: convert one "
+        f"(model.to({tensor.dtype}) or {name}.to({weight.dtype})), or run under torch.autocast"
+    )

@@ -1,13 +1,20 @@
 """Files that appear only when complete: write a hidden temporary next to the target, rename on
 success, delete on failure. One helper for every output tarpose writes (checkpoints, exported
-weights, keypoint JSON, videos, PNGs, ONNX graphs)."""
+weights, keypoint JSON, videos, PNGs, ONNX graphs).
+
+What is at the output path is never destroyed by being there: a symbolic link is written through
+(its target is replaced atomically, the link stays), a character device or a FIFO is written to
+directly (``--out /dev/stdout`` works), and any other special file (a block device, a socket) is
+refused."""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import stat
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 
@@ -22,6 +29,12 @@ def atomic_output(path: str | os.PathLike[str], *, durable: bool = False, make_p
     directory; otherwise a missing one is a ``FileNotFoundError`` naming it.
     """
     path = Path(path)
+    if path.is_symlink():
+        path = Path(os.path.realpath(path))  # replace the link's target, keep the link
+    if _is_stream(path):
+        with _naming(path):
+            yield path
+        return
     parent = path.parent if str(path.parent) else Path(".")
     if make_parent:
         parent.mkdir(parents=True, exist_ok=True)
@@ -33,7 +46,8 @@ def atomic_output(path: str | os.PathLike[str], *, durable: bool = False, make_p
     os.close(fd)
     tmp = Path(name)
     try:
-        yield tmp
+        with _naming(path):
+            yield tmp
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; give it a normal file's mode
         if durable:
             with open(tmp, "rb+") as f:
@@ -46,11 +60,83 @@ def atomic_output(path: str | os.PathLike[str], *, durable: bool = False, make_p
         _fsync_dir(parent)
 
 
+@contextlib.contextmanager
+def atomic_outputs(paths: Sequence[str | os.PathLike[str]], *, durable: bool = False) -> Iterator[list[Path]]:
+    """Several files that replace what is there together: yield a temporary path for each; only
+    once every one is written are they renamed, in the order given (put the file that makes the
+    others count, such as a ``config.json``, last). An error while writing (a full disk) leaves
+    every previous file as it was, and no temporary behind.
+
+    Args:
+        paths: the files, in the order they are to be renamed; their directories must exist.
+        durable: flush the files and their directories to disk (see :func:`atomic_output`).
+    """
+    with contextlib.ExitStack() as stack:
+        staged = [stack.enter_context(_staged(Path(p))) for p in paths]
+        yield [tmp for tmp, _ in staged]
+        for tmp, _ in staged:
+            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private
+            if durable:
+                with open(tmp, "rb+") as f:
+                    os.fsync(f.fileno())
+        for tmp, path in staged:
+            os.replace(tmp, path)
+        for parent in {path.parent for _, path in staged} if durable else ():
+            _fsync_dir(parent)
+
+
+@contextlib.contextmanager
+def _staged(path: Path) -> Iterator[tuple[Path, Path]]:
+    """A temporary beside ``path``, removed if it was not renamed by the time the block ends."""
+    if path.is_symlink():
+        path = Path(os.path.realpath(path))
+    if path.is_dir():
+        raise IsADirectoryError(f"output {str(path)!r} is a directory")
+    if _is_stream(path):
+        raise FileExistsError(f"output {str(path)!r} is a device or FIFO; a model is written to a directory of files")
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=f".partial{path.suffix}")
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp, path
+    finally:
+        tmp.unlink(missing_ok=True)  # a no-op once renamed
+
+
 def atomic_write(path: str | os.PathLike[str], write: Callable[[str], None]) -> None:
     """Call ``write(tmp_path)``, flush it to disk, then atomically rename it to ``path`` (its
     directory is created). If ``write`` fails, ``path`` is untouched and the temporary removed."""
     with atomic_output(path, durable=True, make_parent=True) as tmp:
         write(str(tmp))
+
+
+#: errors of writing (not of reading the input): they get the output's name
+_WRITE_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EIO, errno.EPIPE})
+
+
+@contextlib.contextmanager
+def _naming(path: Path) -> Iterator[None]:
+    """Name ``path`` in a write error that names no file (a full disk: "No space left on device")."""
+    try:
+        yield
+    except OSError as error:
+        if error.filename is None and error.errno in _WRITE_ERRORS:
+            raise OSError(error.errno, error.strerror, str(path)) from None
+        raise
+
+
+def _is_stream(path: Path) -> bool:
+    """Whether ``path`` is a character device or a FIFO (written to directly); raises for other
+    special files, which an output must not replace."""
+    try:
+        mode = path.stat().st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    if stat.S_ISCHR(mode) or stat.S_ISFIFO(mode):
+        return True
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return False
+    raise FileExistsError(f"output {str(path)!r} is a special file (not a regular file, character device or FIFO): refusing to replace it")
 
 
 def _umask() -> int:

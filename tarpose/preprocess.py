@@ -17,7 +17,15 @@ import dataclasses
 from dataclasses import dataclass, fields
 from typing import Any
 
+from ._checks import Field, check_fields
 from .geometry import IMAGENET_MEAN, IMAGENET_STD
+
+#: what each :class:`DataConfig` field may hold
+DATA_SPECS: dict[str, Field] = {
+    "input_size": Field(int, 1, 1 << 16, length=2, optional=True),
+    "mean": Field(float, length=3),
+    "std": Field(float, length=3),
+}
 
 
 @dataclass(frozen=True)
@@ -35,16 +43,9 @@ class DataConfig:
     std: tuple[float, float, float] = IMAGENET_STD
 
     def __post_init__(self) -> None:
-        if self.input_size is not None:
-            size = tuple(int(s) for s in self.input_size)
-            if len(size) != 2 or min(size) < 1:
-                raise ValueError(f"input_size must be (H, W) with positive sides, got {self.input_size!r}")
-            object.__setattr__(self, "input_size", size)
-        for name in ("mean", "std"):
-            values = tuple(float(v) for v in getattr(self, name))
-            if len(values) != 3:
-                raise ValueError(f"{name} must have 3 values (R, G, B), got {getattr(self, name)!r}")
-            object.__setattr__(self, name, values)
+        checked = check_fields(DATA_SPECS, self.__dict__, what="data config")
+        for name, value in checked.items():
+            object.__setattr__(self, name, value)
         if min(self.std) <= 0:
             raise ValueError(f"std must be positive, got {self.std}")
 

@@ -23,6 +23,8 @@ Target = Literal["centred", "last"]
 #: the targets a window can have
 TARGETS: tuple[str, ...] = ("centred", "last")
 _RENAMED = {"center": "centred"}
+#: the longest window (a sanity bound for configs read from files; the paper uses 5)
+MAX_FRAMES = 1024
 
 
 def normalize_target(target: str, *, stacklevel: int = 3) -> Target:
@@ -67,7 +69,9 @@ class Window:
     def __post_init__(self) -> None:
         object.__setattr__(self, "target", normalize_target(self.target, stacklevel=4))
         if isinstance(self.length, bool) or not isinstance(self.length, int) or self.length < 1:
-            raise ValueError(f"num_frames must be an integer >= 1, got {self.length!r}")
+            raise ValueError(f"num_frames must be an integer >= 1, got {self.length!r:.80}")
+        if self.length > MAX_FRAMES:
+            raise ValueError(f"num_frames={self.length} is more than {MAX_FRAMES} frames")
         if self.target == "centred" and self.length % 2 == 0:
             raise ValueError(
                 f"num_frames={self.length} is even: a centred window needs an odd length 2T+1 "

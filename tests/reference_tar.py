@@ -150,3 +150,19 @@ def randomise_(module: nn.Module, generator: torch.Generator | None = None) -> n
         for p in module.parameters():
             p.copy_(torch.randn(p.shape, generator=generator) * (0.3 if p.ndim > 1 else 0.5))
     return module
+
+
+def activate_temporal_(wrapper: nn.Module, generator: torch.Generator | None = None) -> nn.Module:
+    """Give the temporal part's zero-initialised parameters (GRA's gate or output projection, the
+    FFN's output layer, the heatmap embedding) random values, so the wrapper's output depends on
+    the other frames, whatever its ``restore`` mode."""
+    with torch.no_grad():
+        for name, p in wrapper.named_parameters():
+            if not name.startswith(("jta.", "gra.", "heatmap_embed.")) or bool(p.any()):
+                continue
+            if name.endswith("gate"):
+                p.copy_(0.5 + torch.rand(p.shape, generator=generator))
+            else:
+                fan_in = p.shape[-1] if p.ndim > 1 else 1
+                p.copy_(torch.randn(p.shape, generator=generator) * 0.5 / fan_in**0.5)
+    return wrapper

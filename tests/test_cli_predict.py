@@ -15,6 +15,7 @@ import torch
 
 import tarpose
 from conftest import ROOT, SHARED, tiny_vitpose
+from reference_tar import activate_temporal_
 from tarpose.cli import main
 from tarpose.inference import SingleFrameModel, StreamingPredictor, VideoReader, VideoWriter
 from tarpose.models import registry
@@ -29,16 +30,14 @@ BLOB = "blob-tar-test"  # a model that finds a bright blob (see test_topdown)
 
 def _tiny(**_: object) -> tarpose.TemporalWrapper:
     model = tarpose.TemporalWrapper(tiny_vitpose(num_joints=17), num_frames=3, jta_depth=1)
-    with torch.no_grad():
-        model.gra.gate.fill_(0.5)
-    return model.eval()
+    return activate_temporal_(model, torch.Generator().manual_seed(0)).eval()
 
 
 def _blob(**_: object) -> tarpose.TemporalWrapper:
     encoder = BlobEncoder()
     encoder.image_size = (64, 48)
     model = tarpose.TemporalWrapper(encoder=encoder, decoder=BlobDecoder(), num_frames=3, dim=8,
-                                    num_joints=17, jta_depth=1)
+                                    num_joints=17, jta_depth=1, heatmap_stride=1)  # heatmaps at token size
     model.image_size = (64, 48)
     return model.eval()
 
@@ -256,7 +255,7 @@ def test_predict_loads_model_directories(kind, tmp_path, capsys):
     else:
         model, untrained = _tiny(), _tiny()
         with torch.no_grad():
-            model.gra.gate.fill_(1.5)  # differs from the registered factory's weights
+            model.gra.attn.out_proj.weight.mul_(1.5)  # differs from the registered factory's weights
             model.jta.query_embed.mul_(-1)
         if kind == "save_pretrained":
             model.save_pretrained(tmp_path / "run")

@@ -120,3 +120,36 @@ def test_sincos_codes():
     assert len(set(map(tuple, codes.tolist()))) == 12  # every position has its own code
     with pytest.raises(ValueError, match="divisible by 4"):
         sincos_position_2d(2, 2, 6)
+
+
+def test_ffn_and_evidence_equal_an_explicit_computation():
+    """``x = F + MHA(F, Q) + E``, then ``x + fc2(GELU(fc1(LN(x))))``; identity at initialisation."""
+    torch.manual_seed(0)
+    gra = GlobalRestoringAttention(16, 4, restore="zero_out", ffn_ratio=2.0)
+    fmap, joints, evidence = torch.randn(2, 16, 5, 3), torch.randn(2, 7, 16), torch.randn(2, 16, 5, 3)
+    assert torch.equal(gra(fmap, joints), fmap)  # zero-initialised projection and FFN output
+    randomise_(gra)
+    tokens = rearrange(fmap, "b c h w -> b (h w) c")
+    x = tokens + gra.attn(tokens, joints) + rearrange(evidence, "b c h w -> b (h w) c")
+    ln = nn.functional.layer_norm(x, (16,), gra.ffn_norm.weight, gra.ffn_norm.bias)
+    x = x + gra.ffn.fc2(nn.functional.gelu(gra.ffn.fc1(ln)))
+    torch.testing.assert_close(gra(fmap, joints, evidence), rearrange(x, "b (h w) c -> b c h w", h=5))
+    assert gra.ffn.fc1.out_features == 32
+    with pytest.raises(ValueError, match=r"evidence.*\(B, C, h, w\)"):
+        gra(fmap, joints, evidence[..., :2])
+    with pytest.raises(ValueError, match="ffn_ratio"):
+        GlobalRestoringAttention(16, ffn_ratio=-1.0)
+
+
+def test_the_ffn_lets_a_token_replace_its_own_content():
+    """Without the FFN, GRA's update is a convex combination of the projected joint values,
+    whatever the token holds (with one joint token it is the same for every token), so a corrupted
+    token cannot be erased. The FFN's output is a function of the token itself."""
+    torch.manual_seed(0)
+    plain = randomise_(GlobalRestoringAttention(16, 4, restore="zero_out"))
+    with_ffn = randomise_(GlobalRestoringAttention(16, 4, restore="zero_out", ffn_ratio=2.0))
+    one_joint = torch.randn(1, 1, 16)
+    fmap = torch.randn(1, 16, 5, 3)
+    for gra, constant in ((plain, True), (with_ffn, False)):
+        update = rearrange(gra(fmap, one_joint) - fmap, "b c h w -> b (h w) c")
+        assert torch.allclose(update, update[:, :1].expand_as(update), atol=1e-5) == constant

@@ -35,7 +35,7 @@ def assert_identical(a: torch.nn.Module, b: torch.nn.Module) -> None:
 @pytest.mark.parametrize(
     "kw",
     [{}, {"restore": "postnorm", "token_layout": "official"}, {"decoder": "simple", "target": "last", "mask_threshold": 0.3}],
-    ids=["residual", "official", "simple-last"],
+    ids=["default", "official", "simple-last"],
 )
 def test_temporal_round_trip_is_bit_exact(tmp_path, kw):
     wrapper = trained_wrapper(**kw)
@@ -71,9 +71,9 @@ def test_from_pretrained_is_strict_and_names_the_keys(tmp_path):
     trained_wrapper().save_pretrained(tmp_path)
     state = read_safetensors(tmp_path / "model.safetensors")
     extra = {**state, "jta.layers.0.cross_attn.bias_k": torch.zeros(32)}
-    del extra["gra.gate"]
+    del extra["gra.attn.out_proj.weight"]
     write_safetensors(extra, tmp_path / "model.safetensors")
-    with pytest.raises(CheckpointError, match=r"missing keys \(1\): gra.gate; unexpected keys \(1\): jta.layers.0.cross_attn.bias_k"):
+    with pytest.raises(CheckpointError, match=r"missing keys \(1\): gra.attn.out_proj.weight; unexpected keys \(1\): jta.layers.0.cross_attn.bias_k"):
         tarpose.TemporalWrapper.from_pretrained(tmp_path)
     write_safetensors(state, tmp_path / "model.safetensors")
     config = json.loads((tmp_path / "config.json").read_text())
@@ -153,7 +153,7 @@ def test_hub_ids_resolve_from_the_cache_offline(tmp_path, offline_cache):
     latest = tarpose.TemporalWrapper.from_pretrained("tarpose-test/tar-tiny")
     assert_identical(latest, wrapper)
     pinned = tarpose.load_model("tarpose-test/tar-tiny", revision=first)
-    assert not torch.equal(pinned.gra.gate, latest.gra.gate)
+    assert not torch.equal(pinned.gra.attn.out_proj.weight, latest.gra.attn.out_proj.weight)
     with pytest.raises(FileNotFoundError, match=r"tarpose-test/absent is not a local path.*not in the local Hugging Face cache.*HF_HUB_OFFLINE=1"):
         tarpose.TemporalWrapper.from_pretrained("tarpose-test/absent")
     with pytest.raises(FileNotFoundError, match=r"revision v2.*not in the local Hugging Face cache"):

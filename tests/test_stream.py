@@ -7,6 +7,7 @@ import torch
 
 import tarpose
 from conftest import tiny_vitpose
+from reference_tar import activate_temporal_
 from tarpose.inference import (
     IoUTracker,
     StreamingPredictor,
@@ -19,11 +20,10 @@ SIZE = (64, 48)  # tiny model's crop (H, W)
 
 
 def temporal(num_frames: int = 5, target: str = "centred", seed: int = 0) -> tarpose.TemporalWrapper:
-    """A tiny TemporalWrapper whose temporal part really changes the output (gate moved off 0)."""
+    """A tiny TemporalWrapper whose temporal part really changes the output (zero-initialised
+    parameters given values)."""
     model = tarpose.TemporalWrapper(tiny_vitpose(seed=seed), num_frames=num_frames, jta_depth=2, target=target)
-    with torch.no_grad():
-        model.gra.gate.uniform_(0.5, 1.5)
-    return model.eval()
+    return activate_temporal_(model, torch.Generator().manual_seed(seed)).eval()
 
 
 def random_video(n: int, size=(96, 80), seed: int = 0) -> torch.Tensor:

@@ -67,7 +67,8 @@ def test_blob_is_found_where_it_is_through_the_whole_pipeline():
     """A model that 'sees' a bright blob: the predictor returns the blob's image location, for
     boxes of different sizes and places around it (crop, normalisation, DARK, back-mapping)."""
     model = tarpose.TemporalWrapper(
-        encoder=BlobEncoder(), decoder=BlobDecoder(), num_frames=3, dim=8, num_joints=17, jta_depth=1
+        encoder=BlobEncoder(), decoder=BlobDecoder(), num_frames=3, dim=8, num_joints=17, jta_depth=1,
+        heatmap_stride=1,  # the blob decoder's heatmaps are at token size
     )
     points = [(71.3, 48.6), (40.8, 80.2), (120.55, 30.1)]
     boxes = [(50.0, 20.0, 40.0, 60.0), (20.0, 40.0, 50.0, 70.0), (95.0, 5.0, 60.0, 60.0)]

@@ -178,7 +178,7 @@ def test_parameter_groups_split_base_and_new_and_skip_decay_of_vectors():
     assert groups["base"]["weight_decay"] == 0.05 and groups["new/no_decay"]["weight_decay"] == 0.0
     no_decay = ids(groups["base/no_decay"]["params"]) | ids(groups["new/no_decay"]["params"])
     for p in (
-        model.gra.gate,
+        model.gra.attn.out_proj.bias,
         model.jta.query_embed,
         model.jta.query_pos,
         model.encoder.backbone.pos_embed
@@ -225,7 +225,7 @@ def test_freeze_base_trains_only_the_new_modules():
     train(model, ToyPoses(size=8), config, log=None, device="cpu")
     after = model.state_dict()
     base = [k for k in after if k.startswith(("encoder.", "decoder."))]
-    new = [k for k in after if k.startswith(("jta.", "gra."))]
+    new = [k for k in after if k.startswith(("jta.", "gra.", "heatmap_embed."))]
     assert base and new and len(base) + len(new) == len(after)
     assert all(torch.equal(after[k], before[k]) for k in base)  # incl. BN running statistics
     assert all(

@@ -91,11 +91,16 @@ def test_sizes_and_registry():
             backbone = tarpose.create_model(f"vitpose-{size}").backbone
         n = sum(p.numel() for p in backbone.parameters())
         assert abs(n - count) / count < 0.01, (size, n)
-    # the TAR-ViTPose paper's runtime table: TAR ViT-S has 35.6M parameters
+    # the TAR-ViTPose paper's runtime table: TAR ViT-S has 35.6M parameters (the paper's modules);
+    # tarpose's default adds the FFN after GRA (2 * 384 * 768 + 768 + 384 + 2 * 384) and the
+    # heatmap embedding (2 * 17 * 4 * 4 * 384 + 384), and has no post-norm (2 * 384)
     from tarpose.models import count_parameters
 
     with torch.device("meta"):
-        assert round(count_parameters(tarpose.create_model("tar-vitpose-s")) / 1e6, 1) == 35.6
+        paper = count_parameters(tarpose.create_model("tar-vitpose-s", **tarpose.TARConfig.paper().to_dict()))
+        default = count_parameters(tarpose.create_model("tar-vitpose-s"))
+    assert round(paper / 1e6, 1) == 35.6
+    assert default - paper == (2 * 384 * 768 + 768 + 384 + 2 * 384) + (2 * 17 * 4 * 4 * 384 + 384) - 2 * 384
 
 
 def test_create_model_overrides_and_errors():

@@ -11,6 +11,7 @@ from torch import nn
 
 import tarpose
 from conftest import hf_vitpose, tiny_vitpose
+from reference_tar import activate_temporal_
 
 T = 5
 
@@ -19,10 +20,8 @@ def clip_for(model_img=(64, 48), b: int = 2, t: int = T) -> torch.Tensor:
     return torch.randn(b, t, 3, *model_img)
 
 
-def move_gate(wrapper: tarpose.TemporalWrapper, value: float = 0.5) -> tarpose.TemporalWrapper:
-    with torch.no_grad():
-        wrapper.gra.gate.fill_(value)
-    return wrapper
+def move_gate(wrapper: tarpose.TemporalWrapper) -> tarpose.TemporalWrapper:
+    return activate_temporal_(wrapper, torch.Generator().manual_seed(0))
 
 
 @pytest.mark.parametrize("decoder", ["classic", "simple"])
@@ -165,8 +164,10 @@ def test_every_new_parameter_trains():
         opt.zero_grad()
         F.mse_loss(wrapper(clip), target).backward()
         opt.step()
-    assert wrapper.gra.gate.abs().sum() > 0
-    for name, p in list(wrapper.jta.named_parameters()) + list(wrapper.gra.named_parameters()):
+    assert wrapper.gra.attn.out_proj.weight.abs().sum() > 0  # zero at initialisation
+    for name, p in wrapper.named_parameters():
+        if name.startswith(("encoder.", "decoder.")):
+            continue
         assert p.grad is not None and p.grad.abs().sum() > 0, name
 
 
@@ -293,8 +294,13 @@ def test_every_tar_config_field_reaches_its_module():
     assert wrapper.gra.attn.num_heads == 8 and wrapper.gra.restore == "postnorm"
     assert wrapper.jta.token_layout == wrapper.gra.token_layout == "official"
     assert layer.cross_attn.strategy == wrapper.gra.attn.strategy == "project"
-    positioned = tarpose.TemporalWrapper(tiny_vitpose(), num_frames=3, gra_gate_init=0.5, position=True)
+    positioned = tarpose.TemporalWrapper(
+        tiny_vitpose(), num_frames=3, restore="residual", gra_gate_init=0.5, position=True, gra_ffn_ratio=3.0,
+        heatmap_stride=2,
+    )
     assert positioned.jta.position and positioned.gra.position and bool((positioned.gra.gate == 0.5).all())
+    assert positioned.gra.ffn.fc1.out_features == 3 * 32 and positioned.heatmap_embed.stride == 2
+    assert tarpose.TemporalWrapper(tiny_vitpose(), num_frames=3, heatmap_embed=False).heatmap_embed is None
     # keyword overrides change a given config
     assert tarpose.TemporalWrapper(tiny_vitpose(), config, jta_depth=1).config == config.replace(jta_depth=1)
 
@@ -322,8 +328,51 @@ def test_create_model_routes_options_by_name():
 def test_wrap_puts_a_trained_model_in_a_registered_temporal_part():
     base = tiny_vitpose()
     wrapped = tarpose.wrap("tar-vitpose-demo", base, num_frames=3)
-    assert wrapped.encoder is base.backbone and wrapped.config == tarpose.TARConfig(num_frames=3, restore="postnorm")
+    assert wrapped.encoder is base.backbone and wrapped.config == tarpose.TARConfig(num_frames=3)
     with pytest.raises(ValueError, match=r"\['embed_dim'\] would change the architecture"):
         tarpose.wrap("tar-vitpose-s", base, embed_dim=64)
     with pytest.raises(ValueError, match="'vitpose-s' is not a temporal model"):
         tarpose.wrap("vitpose-s", base)
+
+
+def test_default_paper_and_saved_before_configs():
+    """Today's default restores with zero_out + FFN + heatmap embedding; ``paper()`` is the paper's
+    modules; a saved config without the newer fields loads as the model it was saved from."""
+    default = tarpose.TARConfig()
+    assert (default.restore, default.gra_ffn_ratio, default.heatmap_embed) == ("zero_out", 2.0, True)
+    assert tarpose.TARConfig.from_dict(default.to_dict()) == default
+    wrapper = tarpose.TemporalWrapper(tiny_vitpose(), default)
+    assert wrapper.gra.ffn.fc1.out_features == 2 * 32 and wrapper.heatmap_embed.stride == 4
+    assert {id(p) for p in wrapper.heatmap_embed.parameters()} <= {id(p) for p in wrapper.new_parameters()}
+    paper = tarpose.TemporalWrapper(tiny_vitpose(), tarpose.TARConfig.paper(num_frames=3))
+    assert paper.gra.restore == "postnorm" and paper.heatmap_embed is None and not hasattr(paper.gra, "ffn")
+    saved_before = tarpose.TARConfig.from_dict({"num_frames": 5, "target": "centred", "jta_depth": 6})
+    assert (saved_before.restore, saved_before.gra_ffn_ratio, saved_before.heatmap_embed) == ("residual", 0.0, False)
+    # the embedding's stride must match the decoder's upsampling
+    wrong = tarpose.TemporalWrapper(tiny_vitpose(), num_frames=3, heatmap_stride=3).eval()
+    with pytest.raises(ValueError, match="heatmap_stride"):
+        wrong(clip_for(t=3))
+    with pytest.raises(ValueError, match="heatmap_stride must be >= 1"):
+        tarpose.TARConfig(heatmap_stride=0)
+
+
+def test_the_heatmap_embedding_reads_the_neighbours_heatmaps():
+    """With only the heatmap embedding active, the output moves when a neighbour's heatmaps move
+    and not when an invalid neighbour's do."""
+    torch.manual_seed(0)
+    wrapper = tarpose.TemporalWrapper(tiny_vitpose(), num_frames=3, jta_depth=1).eval()
+    with torch.no_grad():
+        wrapper.heatmap_embed.proj.weight.normal_(0, 0.5)
+    b, (h, w) = 2, (64, 48)  # the tiny model's crop
+    features, heatmaps = wrapper.encode(torch.randn(b * 3, 3, h, w))
+    features = features.reshape(b, 3, *features.shape[1:])
+    heatmaps = heatmaps.reshape(b, 3, *heatmaps.shape[1:])
+    moved = heatmaps.clone()
+    moved[:, 0] = torch.rand_like(moved[:, 0])
+    valid = torch.tensor([[False, True, True]] * b)
+    with torch.no_grad():
+        out = wrapper.aggregate_restore(features, heatmaps)
+        assert (wrapper.aggregate_restore(features, moved) - out).abs().max() > 1e-4
+        torch.testing.assert_close(
+            wrapper.aggregate_restore(features, moved, valid), wrapper.aggregate_restore(features, heatmaps, valid)
+        )

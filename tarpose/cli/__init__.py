@@ -8,9 +8,12 @@ missing optional dependency) ends the command with a one-line message and exit s
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 
 #: subcommand -> module implementing it
 COMMANDS: dict[str, str] = {
@@ -44,13 +47,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread like Ctrl-C, so every output in progress is removed."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return int(args._run(args) or 0)
+        with _sigterm_interrupts():
+            return int(args._run(args) or 0)
     except CLIError as error:
         print(f"tarpose {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except OSError as error:  # an output path that is read-only, full, missing...
+        where = f": {error.filename}" if error.filename else ""
+        print(f"tarpose {args.command}: error: {error.strerror or error}{where}", file=sys.stderr)
+        return 2
+    except Terminated:
+        print(f"tarpose {args.command}: terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except ImportError as error:
         if getattr(error, "name", None) is None and "pip install" not in str(error):
             raise
@@ -59,3 +74,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"tarpose {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """Turn SIGTERM into :class:`Terminated` while a command runs (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum: int, frame: object) -> None:
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

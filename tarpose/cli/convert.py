@@ -38,8 +38,10 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError(f"{dst} exists and is not a directory")
     try:
         model = convert_tar_checkpoint(args.src, dst, **overrides)
-    except (FileNotFoundError, CheckpointError, ValueError) as error:
+    except (CheckpointError, ValueError) as error:
         raise CLIError(str(error)) from None
+    except OSError as error:  # a missing source, a read-only or full destination
+        raise CLIError(f"{error.strerror or error}: {error.filename or dst}" if error.strerror else str(error)) from None
     cfg = model.base_config
     print(
         f"wrote {dst}: TemporalWrapper(ViTPose {cfg.embed_dim}-d x{cfg.depth}, "

@@ -46,7 +46,9 @@ def run(args: argparse.Namespace) -> int:
     )
     print(result.table())
     if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result.to_dict(), indent=2))
+        from ..atomic import atomic_output
+
+        with atomic_output(args.json, make_parent=True) as tmp:
+            tmp.write_text(json.dumps(result.to_dict(), indent=2))
         print(f"wrote {args.json}")
     return 0

@@ -114,6 +114,7 @@ def run(args: argparse.Namespace) -> int:
         records: list[dict[str, Any]] = []
         waiting: dict[int, Any] = {}  # frames kept for rendering until their poses are ready
         counts = {"frames": 0}
+        outside: list[int] = []  # frames with boxes entirely outside the image, skipped
 
         def handle(ready: list[Any], writer: Any) -> None:
             for poses in ready:
@@ -131,6 +132,7 @@ def run(args: argparse.Namespace) -> int:
                         frame_boxes, ids = [(0.0, 0.0, float(frame.shape[1]), float(frame.shape[0]))], [0]
                     else:
                         frame_boxes, ids = boxes.get(index, ([], None))  # type: ignore[union-attr]
+                        frame_boxes, ids = _inside(frame_boxes, ids, frame.shape, index, outside)
                     if writer is not None:
                         waiting[index] = frame
                     handle(predictor.push(frame, frame_boxes, ids), writer)
@@ -139,6 +141,14 @@ def run(args: argparse.Namespace) -> int:
                 handle(predictor.flush(), writer)
                 seconds = time.perf_counter() - start
                 json_tmp.write_text(_document(args, reader, predictor, records))
+        expected = min(reader.num_frames, args.max_frames or reader.num_frames)
+        if reader.num_frames and counts["frames"] < expected:
+            print(f"tarpose predict: warning: the video ended after {counts['frames']} of the "
+                  f"{reader.num_frames} frames its header announces (truncated or damaged?): poses "
+                  f"were written for those {counts['frames']}", file=sys.stderr)
+        if outside:
+            print(f"tarpose predict: warning: skipped {len(outside)} boxes entirely outside the frame "
+                  f"(frames {outside[0]}..{outside[-1]}): no pose is given for them", file=sys.stderr)
         if boxes is not None and args.max_frames is None:
             beyond = sorted(i for i in boxes if i >= counts["frames"])
             if beyond:
@@ -153,6 +163,19 @@ def run(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return 0
+
+
+def _inside(
+    boxes: list[list[float]], ids: list[int] | None, shape: tuple[int, ...], index: int, outside: list[int]
+) -> tuple[list[list[float]], list[int] | None]:
+    """The boxes ``[x, y, w, h]`` that overlap the ``(H, W, 3)`` frame; the others are skipped
+    (a pose for a box the image does not show would be made up), their frame noted in ``outside``."""
+    height, width = shape[:2]
+    keep = [i for i, (x, y, w, h) in enumerate(boxes) if x < width and y < height and x + w > 0 and y + h > 0]
+    outside.extend([index] * (len(boxes) - len(keep)))
+    if len(keep) == len(boxes):
+        return boxes, ids
+    return [boxes[i] for i in keep], None if ids is None else [ids[i] for i in keep]
 
 
 def read_boxes(path: str) -> dict[int, tuple[list[list[float]], list[int] | None]]:
@@ -265,8 +288,8 @@ def _document(args: argparse.Namespace, reader: Any, predictor: Any, records: li
         "skeleton": [list(p) for p in COCO_SKELETON] if joints == len(COCO_KEYPOINTS) else None,
         "coordinates": "image pixels, continuous: pixel (i, j) covers [i, i+1) x [j, j+1)",
     }
-    lines = [f" {json.dumps(key)}: {json.dumps(value, separators=(',', ':'))}," for key, value in head.items()]
-    body = ",\n".join("  " + json.dumps(r, separators=(",", ":")) for r in records)
+    lines = [f" {json.dumps(key)}: {json.dumps(value, separators=(',', ':'), allow_nan=False)}," for key, value in head.items()]
+    body = ",\n".join("  " + json.dumps(r, separators=(",", ":"), allow_nan=False) for r in records)
     text = "{\n" + "\n".join(lines) + '\n "predictions": [\n' + body + "\n ]\n}\n"
     json.loads(text)  # the hand-joined document must parse
     return text

@@ -194,7 +194,7 @@ def run(args: argparse.Namespace) -> int:
             model, dataset, config, args.out, resume=args.resume, validate=validate,
             model_spec=spec, device=args.device,
         )
-    except (ValueError, FileNotFoundError, FileExistsError) as error:
+    except (ValueError, FileNotFoundError, FileExistsError, FloatingPointError) as error:
         raise CLIError(str(error)) from None
     if int(os.environ.get("RANK", "0")) == 0:
         print(f"trained {spec['name']} for {result.step} steps: {args.out / 'model.safetensors'}")

@@ -97,6 +97,15 @@ def _people(annotations: list[dict], slots: list[int | None], where: str, gt: bo
             raise ValueError(
                 f"{where}: annotation {ann.get('id')} has {len(person_scores)} scores for {len(slots)} keypoints"
             )
+        try:
+            finite = bool(np.isfinite(np.asarray([*flat, *person_scores], np.float64)).all())
+        except (TypeError, ValueError):
+            finite = False
+        if not finite:  # a NaN score would rank as the most confident detection
+            raise ValueError(
+                f"{where}: annotation {ann.get('id')} has keypoints or scores that are not finite "
+                "numbers (NaN, Infinity or text)"
+            )
         for s, joint in enumerate(slots):
             if joint is None:
                 continue

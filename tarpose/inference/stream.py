@@ -30,6 +30,7 @@ when it moves.
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
@@ -105,18 +106,21 @@ class FramePoses:
     def records(self, decimals: int = 3) -> list[dict[str, Any]]:
         """JSON-ready records, one per person: ``frame``, ``track_id``, ``bbox`` ``[x, y, w, h]``,
         ``keypoints`` ``[[x, y, score], ...]`` (COCO order) and ``score`` (mean keypoint score);
-        coordinates rounded to ``decimals`` places, scores to one more."""
+        coordinates rounded to ``decimals`` places, scores to one more. A keypoint whose
+        position or score is not finite (a model that gives NaN) is written as missing,
+        ``[0, 0, 0]`` as in COCO: the records are always strict JSON."""
         out = []
         for i, track_id in enumerate(self.track_ids):
+            keypoints = []
+            for (x, y), s in zip(self.keypoints[i].tolist(), self.scores[i].tolist()):
+                finite = math.isfinite(x) and math.isfinite(y) and math.isfinite(s)
+                keypoints.append([round(x, decimals), round(y, decimals), round(s, decimals + 1)] if finite else [0.0, 0.0, 0.0])
             out.append({
                 "frame": self.index,
                 "track_id": track_id,
                 "bbox": [round(v, decimals) for v in self.boxes[i].tolist()],
-                "keypoints": [
-                    [round(x, decimals), round(y, decimals), round(s, decimals + 1)]
-                    for (x, y), s in zip(self.keypoints[i].tolist(), self.scores[i].tolist())
-                ],
-                "score": round(float(self.scores[i].mean()), decimals + 1),
+                "keypoints": keypoints,
+                "score": round(sum(k[2] for k in keypoints) / max(len(keypoints), 1), decimals + 1),
             })
         return out
 

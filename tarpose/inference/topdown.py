@@ -29,17 +29,28 @@ def as_image_tensor(frame: Any) -> Tensor:
     """An RGB frame as a ``(3, H, W)`` tensor.
 
     Accepts a numpy array ``(H, W, 3)`` (uint8, as decoded video gives) or a tensor ``(3, H, W)``
-    (uint8, or float in 0..1). The tensor is not copied when it already has that layout.
+    (uint8, or float in 0..1). The tensor is not copied when it already has that layout. A float
+    frame holding values above 1 (0..255 pixels in a float array) is refused, not read as 0..1.
     """
     if isinstance(frame, np.ndarray):
         if frame.ndim != 3 or frame.shape[-1] != 3:
             raise ValueError(f"a numpy frame must be (H, W, 3) RGB, got shape {frame.shape}")
-        return torch.from_numpy(np.ascontiguousarray(frame)).permute(2, 0, 1)  # (3, h, w) view
+        return _unit_range(torch.from_numpy(np.ascontiguousarray(frame)).permute(2, 0, 1))  # (3, h, w) view
     if isinstance(frame, Tensor):
         if frame.ndim != 3 or frame.shape[0] != 3:
             raise ValueError(f"a tensor frame must be (3, H, W) RGB, got shape {tuple(frame.shape)}")
-        return frame
+        return _unit_range(frame)
     raise TypeError(f"a frame must be a numpy array (H, W, 3) or a tensor (3, H, W), got {type(frame).__name__}")
+
+
+def _unit_range(frame: Tensor) -> Tensor:
+    """``frame`` unchanged; a float one must hold 0..1 values."""
+    if frame.is_floating_point() and frame.numel() and float(frame.amax()) > 1.0 + 1e-3:
+        raise ValueError(
+            f"a float frame must hold values in 0..1, but this one reaches {float(frame.amax()):g}: "
+            "pass 0..255 pixels as uint8, or divide by 255"
+        )
+    return frame
 
 
 def as_boxes(boxes: Any) -> Tensor:

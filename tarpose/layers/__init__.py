@@ -2,6 +2,7 @@
 
 from .attention import MultiHeadAttention, attention_costs
 from .gra import GlobalRestoringAttention
+from .heatmap_embed import HeatmapEmbedding
 from .jta import JointTemporalAggregator, JTALayer
 from .mask import heatmap_mask
 from .mlp import Mlp
@@ -9,6 +10,7 @@ from .tokens import map_to_tokens, mask_to_rows, tokens_to_map
 
 __all__ = [
     "GlobalRestoringAttention",
+    "HeatmapEmbedding",
     "JTALayer",
     "JointTemporalAggregator",
     "Mlp",

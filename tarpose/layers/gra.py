@@ -7,8 +7,9 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
-from .._checks import expect_shape
+from .._checks import expect_dtype, expect_shape
 from .attention import MultiHeadAttention, Strategy
+from .mlp import Mlp
 from .position import sincos_position_2d
 from .tokens import TokenLayout, check_token_layout, map_to_tokens, tokens_to_map
 
@@ -32,6 +33,12 @@ class GlobalRestoringAttention(nn.Module):
         gate_init: initial value of the ``"residual"`` gate (LayerScale-style when small, > 0).
         position: add fixed sine-cosine codes of the token positions to the attention's queries,
             so a map token can find the joint tokens that describe its own place.
+        ffn_ratio: when > 0, a pre-norm feed-forward block ``x + FFN(LN(x))`` (hidden size
+            ``ffn_ratio * C``, output layer initialised to zero) follows the restoring step. The
+            attention's update is a function of the joint tokens only, the same for every map
+            whatever the target frame shows; the FFN lets each token weigh that update against
+            its own content (replace a corrupted token, keep a clean one). 0 (default): none, as
+            the paper.
         token_layout: ``"spatial"`` (default) or ``"official"``, see :mod:`tarpose.layers.tokens`.
         attention: attention strategy, see :class:`~tarpose.layers.attention.MultiHeadAttention`.
     """
@@ -44,6 +51,7 @@ class GlobalRestoringAttention(nn.Module):
         *,
         gate_init: float = 0.0,
         position: bool = False,
+        ffn_ratio: float = 0.0,
         token_layout: TokenLayout = "spatial",
         attention: Strategy = "auto",
     ) -> None:
@@ -54,8 +62,11 @@ class GlobalRestoringAttention(nn.Module):
         self.dim = dim
         if position and token_layout != "spatial":
             raise ValueError("position codes need token_layout='spatial'")
+        if ffn_ratio < 0:
+            raise ValueError(f"ffn_ratio must be >= 0, got {ffn_ratio}")
         self.restore = restore
         self.position = position
+        self.ffn_ratio = ffn_ratio
         self.token_layout = token_layout
         self.attn = MultiHeadAttention(dim, num_heads, strategy=attention)
         if restore == "residual":
@@ -64,13 +75,20 @@ class GlobalRestoringAttention(nn.Module):
             nn.init.zeros_(self.attn.out_proj.weight)
         else:
             self.norm = nn.LayerNorm(dim)
+        if ffn_ratio > 0:
+            self.ffn_norm = nn.LayerNorm(dim)
+            self.ffn = Mlp(dim, int(dim * ffn_ratio))
+            nn.init.zeros_(self.ffn.fc2.weight)
+            nn.init.zeros_(self.ffn.fc2.bias)
 
-    def forward(self, feature_map: Tensor, joint_tokens: Tensor) -> Tensor:
+    def forward(self, feature_map: Tensor, joint_tokens: Tensor, evidence: Tensor | None = None) -> Tensor:
         """Restore the target frame's map.
 
         Args:
             feature_map: ``(B, C, h, w)``.
             joint_tokens: ``(B, J, C)`` from :class:`~tarpose.JointTemporalAggregator`.
+            evidence: optional ``(B, C, h, w)`` added to the restored map before the FFN, e.g. the
+                window's heatmaps from [HeatmapEmbedding][tarpose.HeatmapEmbedding].
 
         Returns:
             ``(B, C, h, w)``.
@@ -78,6 +96,8 @@ class GlobalRestoringAttention(nn.Module):
         expect_shape("feature_map", feature_map, "(B, C, h, w)", (None, self.dim, None, None))
         b, _, h, w = feature_map.shape
         expect_shape("joint_tokens", joint_tokens, "(B, J, C)", (b, None, self.dim))
+        expect_dtype("feature_map", feature_map, self)
+        expect_dtype("joint_tokens", joint_tokens, self)
         tokens = map_to_tokens(feature_map, self.token_layout)  # (b, h*w, c)
         queries = tokens
         if self.position:
@@ -89,4 +109,9 @@ class GlobalRestoringAttention(nn.Module):
             restored = tokens + update
         else:
             restored = self.norm(tokens + update)
+        if evidence is not None:
+            expect_shape("evidence", evidence, "(B, C, h, w)", (b, self.dim, h, w))
+            restored = restored + map_to_tokens(evidence, self.token_layout)  # (b, h*w, c)
+        if self.ffn_ratio > 0:
+            restored = restored + self.ffn(self.ffn_norm(restored))
         return tokens_to_map(restored, h, w, self.token_layout)

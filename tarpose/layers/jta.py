@@ -124,7 +124,8 @@ class JointTemporalAggregator(nn.Module):
             mask: instead of ``heatmaps``, an explicit bool mask ``(B, T, J, h, w)``, True = may
                 attend.
             frame_valid: optional bool ``(B, T)``; tokens of invalid frames (clip edges, dropped
-                frames) are never attended. At least one frame per clip must be valid.
+                frames) are never attended and their values, even NaN, never reach the
+                output. At least one frame per clip must be valid.
 
         Returns:
             joint tokens ``(B, J, C)``.

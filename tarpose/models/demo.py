@@ -1,10 +1,10 @@
 """The demo architecture: a small ViTPose for 128x96 crops, trained on synthetic video.
 
 ``vitpose-demo`` is a 6-layer, 128-wide ViT with a light classic decoder (1.1 M parameters);
-``tar-vitpose-demo`` wraps it in a 5-frame [TemporalWrapper][tarpose.TemporalWrapper] with the
-paper's JTA/GRA settings and the reference code's restoring step, ``LN(F + MHA(F, Q, Q))``
-(``restore="postnorm"``): in a short CPU training budget it learns to use the neighbouring frames
-much sooner than the zero-gated residual, whose new modules start with no gradient. The trained
+``tar-vitpose-demo`` wraps it, frozen, in a 5-frame [TemporalWrapper][tarpose.TemporalWrapper]
+with the paper's JTA and tarpose's default restoring step (a zero-initialised GRA update, the
+window's heatmaps embedded, an FFN; see [TARConfig][tarpose.TARConfig]): its base is
+``vitpose-demo`` unchanged, so every difference between the two is the temporal part's. The trained
 weights ship inside tarpose, in the format ``save_pretrained`` writes (``tarpose/assets/<name>/``:
 ``config.json``, ``model.safetensors`` in half precision, a model card):
 ``create_model(name, pretrained=True)``, ``tarpose.load_model`` or
@@ -31,7 +31,7 @@ DEMO_CONFIG: dict[str, Any] = {
 }
 
 #: the temporal part of the demo TAR-ViTPose
-DEMO_TEMPORAL = TARConfig(num_frames=5, restore="postnorm")
+DEMO_TEMPORAL = TARConfig(num_frames=5)
 
 
 @register_model("vitpose-demo")
@@ -42,7 +42,7 @@ def vitpose_demo(**overrides: Any) -> ViTPose:
 
 @register_model("tar-vitpose-demo")
 def tar_vitpose_demo(vitpose: dict[str, Any] | None = None, **overrides: Any) -> TemporalWrapper:
-    """The demo ViTPose in a 5-frame TemporalWrapper with ``restore="postnorm"`` (overrides routed
+    """The demo ViTPose in a 5-frame TemporalWrapper with the default TARConfig (overrides routed
     as ``tarpose.models.temporal.split_overrides`` does)."""
     base, temporal = split_overrides(overrides, vitpose)
     return TemporalWrapper(vitpose_demo(**base), DEMO_TEMPORAL, **temporal)

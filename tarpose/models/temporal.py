@@ -13,17 +13,18 @@ import torch
 from einops import rearrange
 from torch import Tensor, nn
 
-from .._checks import expect_bool, expect_shape, is_tracing
-from ..layers.attention import Strategy
-from ..layers.gra import GlobalRestoringAttention, Restore
+from .._checks import Field, check_fields, expect_bool, expect_dtype, expect_shape, is_tracing
+from ..layers.attention import STRATEGIES, Strategy
+from ..layers.gra import RESTORE_MODES, GlobalRestoringAttention, Restore
+from ..layers.heatmap_embed import HeatmapEmbedding
 from ..layers.jta import JointTemporalAggregator
 from ..layers.mask import heatmap_mask
-from ..layers.tokens import TokenLayout
+from ..layers.tokens import TOKEN_LAYOUTS, TokenLayout
 from ..preprocess import DataConfig
-from ..window import Target, Window
+from ..window import MAX_FRAMES, Target, Window
 from .adapters import SplitModel, as_module, check_features, split_model
 from .hub import HubMethods
-from .vitpose import ViTPose, ViTPoseConfig
+from .vitpose import MAX_DEPTH, MAX_SIZE, ViTPose, ViTPoseConfig
 
 
 def _to(*params: str) -> dict[str, tuple[str, ...]]:
@@ -53,11 +54,21 @@ class TARConfig:
         jta_mlp_ratio: JTA feed-forward width as a multiple of C (2.0 in the paper).
         mask_threshold: heatmap-mask threshold phi of JTA (0.2 in the paper).
         gra_heads: GRA attention heads (4 in the reference code).
-        restore: GRA's restoring step: ``"residual"`` (gated; with ``gra_gate_init=0`` it equals
-            the base model at initialisation), ``"zero_out"`` (a zero-initialised output
-            projection: also the identity at initialisation) or ``"postnorm"`` (the reference
-            code's ``LN(F + MHA(F, Q, Q))``).
+        restore: GRA's restoring step: ``"zero_out"`` (default: ``F + MHA(F, Q, Q)`` with a
+            zero-initialised output projection, the identity at initialisation),
+            ``"residual"`` (``F + gate * MHA(F, Q, Q)``, a per-channel gate starting at
+            ``gra_gate_init``) or ``"postnorm"`` (the paper's and reference code's
+            ``LN(F + MHA(F, Q, Q))``, not the identity at initialisation).
         gra_gate_init: initial value of the ``"residual"`` gate.
+        gra_ffn_ratio: width of a zero-initialised feed-forward block after GRA, as a multiple of
+            C (0: none, as the paper). It lets each map token decide between its own content and
+            the update from the joint tokens.
+        heatmap_embed: add the window's initial heatmaps (neighbours' mean and the target's own,
+            ``heatmap_stride`` x ``heatmap_stride`` pixels per token) to the restored map through
+            a zero-initialised linear layer, see
+            [HeatmapEmbedding][tarpose.HeatmapEmbedding]: JTA's joint tokens
+            say where a joint is to within a token; these say where inside it.
+        heatmap_stride: heatmap pixels per feature-map token side (4 for ViTPose's decoders).
         position: add fixed sine-cosine codes of the token positions to JTA's frame tokens and
             GRA's queries (``token_layout="spatial"`` only).
         token_layout: ``"spatial"`` (default) or ``"official"`` (the reference code's layout, for
@@ -72,15 +83,32 @@ class TARConfig:
     jta_mlp_ratio: float = field(default=2.0, metadata=_to("jta.mlp_ratio"))
     mask_threshold: float = field(default=0.2, metadata=_to("jta.mask_threshold"))
     gra_heads: int = field(default=4, metadata=_to("gra.num_heads"))
-    restore: Restore = field(default="residual", metadata=_to("gra.restore"))
+    restore: Restore = field(default="zero_out", metadata=_to("gra.restore"))
     gra_gate_init: float = field(default=0.0, metadata=_to("gra.gate_init"))
+    gra_ffn_ratio: float = field(default=2.0, metadata=_to("gra.ffn_ratio"))
+    heatmap_embed: bool = True
+    heatmap_stride: int = 4
     position: bool = field(default=False, metadata=_to("jta.position", "gra.position"))
     token_layout: TokenLayout = field(default="spatial", metadata=_to("jta.token_layout", "gra.token_layout"))
     attention: Strategy = field(default="auto", metadata=_to("jta.attention", "gra.attention"))
 
     def __post_init__(self) -> None:
+        checked = check_fields(TAR_SPECS, {k: v for k, v in self.__dict__.items() if k != "target"}, what="TARConfig")
+        for name, value in checked.items():
+            object.__setattr__(self, name, value)
         window = Window(self.num_frames, self.target)  # checks both, maps "center" to "centred"
         object.__setattr__(self, "target", window.target)
+        if self.heatmap_stride < 1:
+            raise ValueError(f"heatmap_stride must be >= 1, got {self.heatmap_stride}")
+
+    @classmethod
+    def paper(cls, **changes: Any) -> TARConfig:
+        """The paper's modules exactly: post-norm restore, no FFN after GRA, no heatmap embedding.
+
+        Args:
+            **changes: other fields to set.
+        """
+        return cls(**{"restore": "postnorm", "gra_ffn_ratio": 0.0, "heatmap_embed": False, **changes})
 
     @property
     def window(self) -> Window:
@@ -111,7 +139,11 @@ class TARConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TARConfig:
-        """A config from :meth:`to_dict`'s output; missing fields take their defaults.
+        """A config from :meth:`to_dict`'s output (a saved model's).
+
+        A field missing from ``values`` means the model was saved before the field existed, so it
+        takes the value that reproduces that model (``LEGACY_VALUES``: no FFN, no heatmap
+        embedding, the gated residual restore), not today's default.
 
         Args:
             values: field names and values.
@@ -122,9 +154,30 @@ class TARConfig:
         unknown = sorted(set(values) - TAR_FIELDS)
         if unknown:
             raise TypeError(f"unknown TARConfig fields {unknown}; known: {sorted(TAR_FIELDS)}")
-        return cls(**values)
+        return cls(**{**LEGACY_VALUES, **values})
 
 
+#: what each :class:`TARConfig` field may hold (``target`` is checked by :class:`~tarpose.Window`)
+TAR_SPECS: dict[str, Field] = {
+    "num_frames": Field(int, 1, MAX_FRAMES),
+    "jta_depth": Field(int, 1, MAX_DEPTH),
+    "jta_heads": Field(int, 1, MAX_SIZE),
+    "jta_mlp_ratio": Field(float, 1e-3, 1024),
+    "mask_threshold": Field(float),
+    "gra_heads": Field(int, 1, MAX_SIZE),
+    "restore": Field(str, choices=RESTORE_MODES),
+    "gra_gate_init": Field(float),
+    "gra_ffn_ratio": Field(float, 0, 1024),
+    "heatmap_embed": Field(bool),
+    "heatmap_stride": Field(int, 1, 64),
+    "position": Field(bool),
+    "token_layout": Field(str, choices=TOKEN_LAYOUTS),
+    "attention": Field(str, choices=STRATEGIES),
+}
+#: the submodules TAR adds to the base model (the prefixes of their weights' names)
+TEMPORAL_MODULES: tuple[str, ...] = ("jta", "gra", "heatmap_embed")
+#: what a saved config without these fields meant (they were added later with other defaults)
+LEGACY_VALUES: dict[str, Any] = {"restore": "residual", "gra_ffn_ratio": 0.0, "heatmap_embed": False}
 #: the names of :class:`TARConfig`'s fields
 TAR_FIELDS: frozenset[str] = frozenset(f.name for f in fields(TARConfig))
 #: the names of :class:`~tarpose.ViTPoseConfig`'s fields
@@ -271,6 +324,9 @@ class TemporalWrapper(nn.Module, HubMethods):
         self.decoder = split.decoder
         self.jta = JointTemporalAggregator(dim, num_joints, **config.module_options("jta"))
         self.gra = GlobalRestoringAttention(dim, **config.module_options("gra"))
+        self.heatmap_embed = (
+            HeatmapEmbedding(num_joints, dim, config.heatmap_stride) if config.heatmap_embed else None
+        )
         if freeze:
             warnings.warn(
                 "TemporalWrapper(..., freeze_base=True) is deprecated: freezing is a training "
@@ -335,8 +391,9 @@ class TemporalWrapper(nn.Module, HubMethods):
         return list(self.encoder.parameters()) + list(self.decoder.parameters())
 
     def new_parameters(self) -> list[nn.Parameter]:
-        """Parameters added by TAR (JTA and GRA)."""
-        return list(self.jta.parameters()) + list(self.gra.parameters())
+        """Parameters added by TAR (JTA, GRA and the heatmap embedding)."""
+        modules = [self.jta, self.gra] + ([self.heatmap_embed] if self.heatmap_embed is not None else [])
+        return [p for m in modules for p in m.parameters()]
 
     def train(self, mode: bool = True) -> TemporalWrapper:
         """Set training mode; a frozen base (``freeze_base``) stays in eval mode, so its
@@ -352,6 +409,7 @@ class TemporalWrapper(nn.Module, HubMethods):
     def encode(self, images: Tensor) -> tuple[Tensor, Tensor]:
         """Per-frame part: images ``(N, 3, H, W)`` -> maps ``(N, C, h, w)``, heatmaps ``(N, J, Hh, Wh)``."""
         expect_shape("images", images, "(N, 3, H, W)", (None, self.in_chans, None, None))
+        expect_dtype("images", images, self.encoder)
         if self.image_size is not None and tuple(images.shape[-2:]) != self.image_size:
             raise ValueError(
                 f"this model takes {self.image_size[0]}x{self.image_size[1]} crops, got images of "
@@ -384,16 +442,32 @@ class TemporalWrapper(nn.Module, HubMethods):
         already computed ([frame_masks][tarpose.TemporalWrapper.frame_masks] of each frame), read
         in place of the masks of ``heatmaps``."""
         expect_shape("features", features, "(B, T, C, h, w)", (None, self.num_frames, self.dim, None, None))
+        expect_dtype("features", features, self.jta)
         if frame_valid is not None:
             expect_shape("frame_valid", frame_valid, "(B, T)", (features.shape[0], self.num_frames))
             expect_bool("frame_valid", frame_valid)
             if not is_tracing() and not bool(frame_valid[:, self.target_index].all()):
                 raise ValueError(f"frame_valid must mark the target frame {self.target_index} valid")
+        if not is_tracing() and features.shape[0] == 0:  # an empty batch: an empty result
+            return heatmaps[:, self.target_index]  # (0, j, hh, wh)
+        if frame_valid is not None:  # excluded frames contribute nothing to any module, even NaN
+            excluded = ~rearrange(frame_valid, "b t -> b t 1 1 1")
+            features, heatmaps = features.masked_fill(excluded, 0.0), heatmaps.masked_fill(excluded, 0.0)
         if mask is None:
             joints = self.jta(features, heatmaps, frame_valid=frame_valid)  # (b, j, c)
         else:
             joints = self.jta(features, mask=mask, frame_valid=frame_valid)  # (b, j, c)
-        restored = self.gra(features[:, self.target_index], joints)  # (b, c, h, w)
+        evidence = None
+        if self.heatmap_embed is not None:
+            s, (h, w), (hh, wh) = self.config.heatmap_stride, features.shape[-2:], heatmaps.shape[-2:]
+            if (hh, wh) != (h * s, w * s):
+                raise ValueError(
+                    f"heatmaps of {hh}x{wh} pixels are not heatmap_stride={s} times the {h}x{w} "
+                    "feature map: set TARConfig(heatmap_stride=...) to the decoder's upsampling "
+                    "factor, or heatmap_embed=False"
+                )
+            evidence = self.heatmap_embed(heatmaps, self.target_index, frame_valid)  # (b, c, h, w)
+        restored = self.gra(features[:, self.target_index], joints, evidence)  # (b, c, h, w)
         return self.decoder(restored)
 
     def forward(
@@ -412,15 +486,15 @@ class TemporalWrapper(nn.Module, HubMethods):
             ``(B, J, Hh, Wh)``, or a [TemporalOutput][tarpose.TemporalOutput] when ``return_initial``.
         """
         expect_shape("clip", clip, "(B, T, 3, H, W)", (None, None, self.in_chans, None, None))
-        b, t = clip.shape[:2]
+        t = clip.shape[1]
         if t != self.num_frames:
             raise ValueError(
                 f"clip has T={t} frames (shape {tuple(clip.shape)}) but the model was built for "
                 f"num_frames={self.num_frames}"
             )
         features, heatmaps = self.encode(rearrange(clip, "b t c h w -> (b t) c h w"))
-        features = rearrange(features, "(b t) c h w -> b t c h w", b=b)
-        heatmaps = rearrange(heatmaps, "(b t) j h w -> b t j h w", b=b)
+        features = rearrange(features, "(b t) c h w -> b t c h w", t=t)  # t, not b: b may be 0
+        heatmaps = rearrange(heatmaps, "(b t) j h w -> b t j h w", t=t)
         final = self.aggregate_restore(features, heatmaps, frame_valid)
         if return_initial:
             return TemporalOutput(final, heatmaps)

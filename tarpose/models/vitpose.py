@@ -16,12 +16,35 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import Tensor, nn
 
-from .._checks import expect_shape
+from .._checks import Field, check_fields, expect_shape
 from ..layers.mlp import Mlp
 from ..preprocess import DataConfig
 from .hub import HubMethods
 
 Decoder = Literal["classic", "simple"]
+
+#: sanity bounds of a config read from a file (generous: ViTPose-H has 32 blocks of width 1280)
+MAX_DEPTH = 1024
+MAX_SIZE = 1 << 16
+#: what each :class:`ViTPoseConfig` field may hold (checked on construction, so a config read
+#: from an untrusted ``config.json`` fails here, with the field named, before anything is built)
+VITPOSE_SPECS: dict[str, Field] = {
+    "img_size": Field(int, 1, MAX_SIZE, length=2),
+    "patch_size": Field(int, 1, 1024),
+    "patch_padding": Field(int, 0, 1024),
+    "in_chans": Field(int, 1, 1024),
+    "embed_dim": Field(int, 1, MAX_SIZE),
+    "depth": Field(int, 1, MAX_DEPTH),
+    "num_heads": Field(int, 1, MAX_SIZE),
+    "mlp_ratio": Field(float, 1e-3, 1024),
+    "qkv_bias": Field(bool),
+    "layer_norm_eps": Field(float, 0, 1),
+    "drop_path_rate": Field(float, 0, 1),
+    "num_joints": Field(int, 1, MAX_SIZE),
+    "decoder": Field(str, choices=("classic", "simple")),
+    "deconv_channels": Field(int, 1, MAX_SIZE),
+    "upsample": Field(int, 1, 64),
+}
 
 
 @dataclass
@@ -49,9 +72,9 @@ class ViTPoseConfig:
     upsample: int = 4
 
     def __post_init__(self) -> None:
-        self.img_size = tuple(int(s) for s in self.img_size)  # type: ignore[assignment]
-        if self.decoder not in ("classic", "simple"):
-            raise ValueError(f"decoder must be 'classic' or 'simple', got {self.decoder!r}")
+        checked = check_fields(VITPOSE_SPECS, asdict(self), what="ViTPoseConfig")
+        for name, value in checked.items():
+            setattr(self, name, value)
         if self.embed_dim % self.num_heads:
             raise ValueError(
                 f"embed_dim={self.embed_dim} must be divisible by num_heads={self.num_heads}"

@@ -4,13 +4,15 @@ A checkpoint holds the model's state dict (``model/<key>``), the optimizer's ten
 (``optimizer/<param>/<name>``) and, in the safetensors metadata, a JSON document with everything
 else (optimizer hyper-parameters, step, configs). Writing goes to a temporary file in the same
 directory, which is flushed to disk and then renamed over the old checkpoint: a crash at any point
-leaves either the old or the new checkpoint, never a torn one.
+leaves either the old or the new checkpoint, never a torn one. A CRC-32 of the tensors, stored
+in the metadata, is checked on loading: a file damaged later is refused, not resumed from.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -79,6 +81,21 @@ def unflatten_optimizer(tensors: dict[str, Tensor], structure: dict[str, Any]) -
     return {"state": state, "param_groups": groups}
 
 
+def checksum(tensors: dict[str, Tensor]) -> str:
+    """CRC-32 of every tensor's name, dtype, shape and bytes, in name order (hex): a damaged file
+    whose header still parses is caught when it is resumed.
+
+    Args:
+        tensors: the checkpoint's tensors (on the CPU).
+    """
+    crc = 0
+    for name in sorted(tensors):
+        tensor = tensors[name].detach().to("cpu").contiguous()
+        crc = zlib.crc32(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}".encode(), crc)
+        crc = zlib.crc32(memoryview(tensor.reshape(-1).view(torch.uint8).numpy()), crc)
+    return f"{crc:08x}"
+
+
 def save_checkpoint(
     path: str | os.PathLike,
     model: dict[str, Tensor],
@@ -100,7 +117,8 @@ def save_checkpoint(
     if optimizer is not None:
         opt_tensors, document["optimizer"] = flatten_optimizer(optimizer)
         tensors.update(opt_tensors)
-    metadata = {"format": FORMAT, "version": str(VERSION), "document": json.dumps(document)}
+    metadata = {"format": FORMAT, "version": str(VERSION), "document": json.dumps(document),
+                "crc32": checksum(tensors)}
     atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=metadata))
 
 
@@ -125,6 +143,11 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu")
     if int(metadata.get("version", -1)) > VERSION:
         raise ValueError(
             f"{path} has checkpoint version {metadata['version']}; this tarpose reads <= {VERSION}"
+        )
+    if "crc32" in metadata and metadata["crc32"] != checksum(tensors):  # older checkpoints have none
+        raise ValueError(
+            f"{path} is corrupted: its tensors do not match the checksum stored when it was "
+            "written (a damaged disk or copy); resume from another checkpoint"
         )
     document = json.loads(metadata["document"])
     model = {k[len("model/") :]: v for k, v in tensors.items() if k.startswith("model/")}

@@ -546,12 +546,43 @@ def _train(
     }
 
     step = 0
+    saved: int | None = None  # the step of the last checkpoint written (or resumed from)
     if resume:
         step = _restore(out_dir / CHECKPOINT, model, optimizer, scaler, info)
         say(f"resumed from {out_dir / CHECKPOINT} at step {step}/{total}")
+        saved = step
     history = _read_log(out_dir, step) if env.main else []
+    # the first step whose loss was not finite (-1: none): updated on the device at every step,
+    # read (one synchronisation) only when logging or saving
+    diverged = torch.full((), -1, dtype=torch.long, device=env.device)
+
+    def check_finite(weights: bool) -> None:
+        """Stop, naming the step and the last good checkpoint, once the loss (or, before a save,
+        any weight) is not finite: a diverged run never overwrites its checkpoint."""
+        bad = (diverged >= 0).float()
+        if weights:
+            finite = torch.stack([torch.isfinite(p).all() for p in model.parameters()]).all()
+            bad = torch.maximum(bad, (~finite).float())
+        if env.mean(bad) == 0:  # all ranks agree, so all stop together
+            return
+        first = int(diverged)
+        what = (f"the loss was not finite at step {first}" if first >= 0
+                else f"the weights were not finite at step {step}")
+        if out_dir is None:
+            kept = "no checkpoint is written (out=None)"
+        elif saved is None:
+            kept = "no checkpoint was saved before it"
+        else:
+            kept = f"the last good checkpoint is {out_dir / CHECKPOINT} (step {saved}), kept as it was"
+        raise FloatingPointError(
+            f"training diverged: {what}; stopped at step {step} without saving; {kept}. Lower "
+            "the learning rate (or set clip_grad) and train again"
+        )
 
     def save() -> None:
+        nonlocal saved
+        check_finite(weights=True)
+        saved = step
         if env.main and out_dir is not None:
             save_checkpoint(
                 out_dir / CHECKPOINT,
@@ -621,14 +652,12 @@ def _train(
                 net, batch, loss_fn, optimizer, scaler, config, amp_dtype, env.device
             )
             step += 1
+            diverged.masked_fill_(~torch.isfinite(loss) & (diverged < 0), step)  # no sync
             running += loss
             count += 1
             if step % config.log_every == 0 or step == total:
+                check_finite(weights=False)
                 mean = env.mean(running / count)
-                if not math.isfinite(mean):
-                    raise FloatingPointError(
-                        f"the loss is {mean} at step {step}: lower the learning rate"
-                    )
                 seconds = time.perf_counter() - tic
                 rate = count * config.batch_size * env.world_size / seconds
                 lrs = {g["name"].split("/")[0]: g["lr"] for g in optimizer.param_groups}

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..atomic import atomic_output
+from ..atomic import atomic_outputs
 from .formats.tarpose import model_config
 from .safe_io import write_safetensors
 
@@ -107,7 +107,9 @@ def save_pretrained(
 
     Args:
         model: a [ViTPose][tarpose.ViTPose] or a [TemporalWrapper][tarpose.TemporalWrapper] over one.
-        save_directory: created if missing; files already there are replaced.
+        save_directory: created if missing; the three files already there are replaced
+            together: they are written beside them first, so a failure (a full disk) leaves the
+            previous model loadable.
         name: the registered name the model was built as (recorded in ``config.json``).
         dtype: store floating-point tensors in this dtype (e.g. ``torch.float16``); the loader
             casts them back to the model's.
@@ -118,17 +120,24 @@ def save_pretrained(
     """
     config = model_config(model, name)  # raises before anything is written
     directory = Path(save_directory)
+    if directory.exists() and not directory.is_dir():
+        raise NotADirectoryError(f"{directory} exists and is not a directory")
+    created = not directory.exists()
     directory.mkdir(parents=True, exist_ok=True)
     state = model.state_dict()
     if dtype is not None:
         state = {k: v.to(dtype) if v.is_floating_point() else v for k, v in state.items()}
     text = json.dumps(config, indent=2) + "\n"
-    with atomic_output(directory / WEIGHTS_FILE, durable=True) as tmp:
-        write_safetensors(state, tmp, metadata={"config": json.dumps(config)})
-    with atomic_output(directory / CONFIG_FILE) as tmp:
-        tmp.write_text(text, encoding="utf-8")
-    with atomic_output(directory / CARD_FILE) as tmp:
-        tmp.write_text(model_card(model, repo_id), encoding="utf-8")
+    files = [directory / WEIGHTS_FILE, directory / CARD_FILE, directory / CONFIG_FILE]  # config last
+    try:
+        with atomic_outputs(files, durable=True) as (weights, card, config_json):
+            write_safetensors(state, weights, metadata={"config": json.dumps(config)})
+            card.write_text(model_card(model, repo_id), encoding="utf-8")
+            config_json.write_text(text, encoding="utf-8")
+    except BaseException:
+        if created and not any(directory.iterdir()):
+            directory.rmdir()
+        raise
     return directory
 
 

@@ -8,7 +8,8 @@ from typing import Any
 
 from torch import Tensor
 
-from ..models.vitpose import ViTPoseConfig
+from .._checks import check_fields
+from ..models.vitpose import VITPOSE_SPECS, ViTPoseConfig
 from .errors import CheckpointError
 from .formats.common import HEADS_BY_WIDTH, grid_from_tokens
 
@@ -50,6 +51,10 @@ def infer_config(
         shapes["decoder"] = "simple"
     if dim in HEADS_BY_WIDTH:
         shapes["num_heads"] = HEADS_BY_WIDTH[dim]
+    try:  # the checkpoint's own values, checked before any is used
+        known = check_fields(VITPOSE_SPECS, {k: v for k, v in known.items() if k in CONFIG_FIELDS}, what="ViTPoseConfig")
+    except (TypeError, ValueError) as error:
+        raise CheckpointError(f"{source}: invalid ViTPose config: {error}") from None
     merged = {**shapes, **known}
     patch, padding = int(merged["patch_size"]), int(merged.get("patch_padding", 2))
     hint = token_grid(merged["img_size"], patch, padding) if "img_size" in merged else None

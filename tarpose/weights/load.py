@@ -10,10 +10,13 @@ and loaded strictly (:func:`~.strict.load_state_strict`), which replaces every t
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import warnings
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch import Tensor
 
 from ..models.init import skip_init
@@ -25,7 +28,7 @@ from .formats import Remapped, find_state_dict, remap
 from .infer import CONFIG_FIELDS, infer_config, token_grid
 from .safe_io import embedded_config, read_checkpoint
 from .sources import resolve_source
-from .strict import load_state_strict
+from .strict import check_fits, load_state_strict
 
 #: options that apply to temporal models only (an error for a single-frame checkpoint)
 TEMPORAL_OPTIONS: frozenset[str] = TAR_FIELDS | {"freeze_base"}
@@ -59,6 +62,8 @@ def read_remapped(
         fmt, remapped = remap(state, config, format=format, dataset_index=dataset_index)
     except CheckpointError as error:
         raise CheckpointError(f"{described}: {error}") from None
+    except (TypeError, ValueError, KeyError, IndexError, AttributeError) as error:  # a malformed config's values
+        raise CheckpointError(f"{described}: malformed checkpoint config ({type(error).__name__}: {error})") from None
     if remapped.deprecated:
         warnings.warn(f"{described} is {remapped.deprecated}", FutureWarning, stacklevel=3)
     return remapped, f"{described} ({fmt} layout)"
@@ -96,6 +101,7 @@ def build_vitpose(remapped: Remapped, overrides: dict[str, Any], source: str) ->
         source: how to name the checkpoint in messages.
     """
     config, state = _vitpose_state(remapped, overrides, source)
+    check_size(config, None, state, source=source)
     with skip_init():
         model = ViTPose(config)
     load_state_strict(model, state, source=source)
@@ -113,15 +119,16 @@ def _build_temporal(
     except (TypeError, ValueError) as error:
         raise CheckpointError(f"{source}: invalid temporal config: {error}") from None
     config, vit_state = _vitpose_state(remapped, base, source)
-    with skip_init():
-        base_model = ViTPose(config)
-        base_model.data_config = _data_config(remapped, config, source)
-        model = TemporalWrapper(base_model, temporal, freeze_base=freeze)
     state: dict[str, Tensor] = {}
     for key, value in vit_state.items():
         head, rest = key.split(".", 1)
         state[("encoder." if head == "backbone" else "decoder.") + rest] = value
     state.update(remapped.temporal or {})
+    check_size(config, temporal, state, source=source)
+    with skip_init():
+        base_model = ViTPose(config)
+        base_model.data_config = _data_config(remapped, config, source)
+        model = TemporalWrapper(base_model, temporal, freeze_base=freeze)
     load_state_strict(model, state, source=source)
     return model.eval()
 
@@ -132,9 +139,75 @@ def _vitpose_state(
     config, grid = infer_config(remapped.vitpose, remapped.config, overrides, source=source)
     state = dict(remapped.vitpose)
     target = token_grid(config.img_size, config.patch_size, config.patch_padding)
+    if target != grid and "img_size" not in overrides:  # the checkpoint's own img_size: checked
+        stored = sum(v.numel() for v in [*state.values(), *(remapped.temporal or {}).values()])
+        if remapped.format == "tarpose" or math.prod(target) * config.embed_dim > stored:
+            raise CheckpointError(
+                f"{source}: its config says img_size={config.img_size} (a {target[0]}x{target[1]} "
+                f"token grid) but its position embeddings are for a {grid[0]}x{grid[1]} grid; pass "
+                "img_size= to resize them"
+            )
     if target != grid:  # (1, h*w, c) -> (1, h'*w', c), bicubic like mmpretrain
         state["backbone.pos_embed"] = resize_pos_embed(state["backbone.pos_embed"], grid, target)
     return config, state
+
+
+#: the one tensor whose size the caller may change (``img_size=`` resizes it)
+_RESIZABLE = ("backbone.pos_embed", "encoder.pos_embed")
+
+
+def check_size(
+    config: ViTPoseConfig, temporal: TARConfig | None, state: dict[str, Tensor], *, source: str
+) -> None:
+    """Refuse a config that implies more values than the checkpoint holds, before the model is
+    built (a ``config.json`` saying ``depth: 1000000`` must not allocate a million blocks first).
+
+    The count is exact and costs nothing: the parameter count is linear in ``depth`` and
+    ``jta_depth``, so models of one and two layers built on the ``meta`` device give it. When the
+    layer counts are not the problem (so a model of that many layers is no larger than the file),
+    the model is built on the ``meta`` device and the mismatching keys are named.
+
+    Args:
+        config: the ViTPose to build.
+        temporal: the temporal part, for a [TemporalWrapper][tarpose.TemporalWrapper].
+        state: the tensors to load into it, in its names (position embeddings are not counted:
+            ``img_size=`` resizes them).
+        source: how to name the checkpoint in messages.
+
+    Raises:
+        CheckpointError: the config implies more values than ``state`` holds.
+    """
+    stored = sum(v.numel() for k, v in state.items() if k not in _RESIZABLE)
+    one = _count(config, temporal, 1, 1)
+    per_block = _count(config, temporal, 2, 1) - one
+    per_layer = _count(config, temporal, 1, 2) - one if temporal is not None else 0
+    jta_depth = temporal.jta_depth if temporal is not None else 1
+    implied = one + (config.depth - 1) * per_block + (jta_depth - 1) * per_layer
+    if implied <= stored:
+        return
+    if (config.depth - 1) * per_block <= stored and (jta_depth - 1) * per_layer <= stored:
+        with warnings.catch_warnings(), skip_init(), torch.device("meta"):  # no larger than the file
+            warnings.simplefilter("ignore", DeprecationWarning)
+            model: ViTPose | TemporalWrapper = ViTPose(config)
+            if temporal is not None:
+                model = TemporalWrapper(model, temporal)
+        check_fits(model, state, source=source)  # names the keys
+    layers = f"depth={config.depth}" + (f", jta_depth={temporal.jta_depth}" if temporal else "")
+    raise CheckpointError(
+        f"{source}: its config ({layers}, embed_dim={config.embed_dim}) implies {implied:,} "
+        f"values but the weights hold {stored:,}: the config does not describe these weights"
+    )
+
+
+def _count(config: ViTPoseConfig, temporal: TARConfig | None, depth: int, jta_depth: int) -> int:
+    """Values in the state dict of the model with ``depth`` and ``jta_depth`` layers (built on the
+    ``meta`` device: nothing is allocated), position embeddings excepted."""
+    with warnings.catch_warnings(), skip_init(), torch.device("meta"):
+        warnings.simplefilter("ignore", DeprecationWarning)
+        model: ViTPose | TemporalWrapper = ViTPose(dataclasses.replace(config, depth=depth))
+        if temporal is not None:
+            model = TemporalWrapper(model, temporal.replace(jta_depth=jta_depth))
+    return sum(v.numel() for k, v in model.state_dict().items() if k not in _RESIZABLE)
 
 
 def _data_config(remapped: Remapped, config: ViTPoseConfig, source: str) -> DataConfig:
@@ -146,4 +219,4 @@ def _data_config(remapped: Remapped, config: ViTPoseConfig, source: str) -> Data
         raise CheckpointError(f"{source}: invalid data config: {error}") from None
 
 
-__all__ = ["TEMPORAL_OPTIONS", "build_model", "build_vitpose", "read_remapped", "skip_init"]
+__all__ = ["TEMPORAL_OPTIONS", "build_model", "build_vitpose", "check_size", "read_remapped", "skip_init"]

@@ -23,6 +23,11 @@ from .errors import CheckpointError
 #: float). They only rebuild numbers, so reading them cannot run code.
 _NUMPY_DATA_GLOBALS = ("scalar", "dtype")
 
+#: a model's ``config.json`` is a few KB; anything this large is not one
+MAX_CONFIG_BYTES = 1 << 20
+#: deepest nesting of lists/objects a config may have (tarpose's has 3)
+MAX_CONFIG_NESTING = 16
+
 _REFUSED_GLOBAL = re.compile(r"(?:Unsupported global|GLOBAL)\W+(?:GLOBAL\s+)?([\w.]+)")
 
 
@@ -77,19 +82,70 @@ def read_safetensors(path: str | Path) -> dict[str, Tensor]:
 
 def embedded_config(path: str | Path) -> dict[str, Any] | None:
     """The model config a safetensors file carries in its metadata (``"config"``, as
-    ``save_pretrained`` writes it), or ``None``."""
-    from safetensors import safe_open
+    ``save_pretrained`` writes it), or ``None``.
+
+    Raises:
+        CheckpointError: the metadata's config is too large, too deeply nested, or not a JSON
+            object.
+    """
+    from safetensors import SafetensorError, safe_open
 
     path = Path(path)
     if not is_safetensors(path):
         return None
-    with safe_open(str(path), framework="pt") as f:
-        text = (f.metadata() or {}).get("config")
     try:
-        config = json.loads(text) if text else None
-    except json.JSONDecodeError:
-        return None
-    return config if isinstance(config, dict) else None
+        with safe_open(str(path), framework="pt") as f:
+            text = (f.metadata() or {}).get("config")
+    except SafetensorError as error:
+        raise CheckpointError(f"{path} is not a readable safetensors file ({error})") from None
+    return parse_config(text, f"the config in {path}'s metadata") if text else None
+
+
+def parse_config(text: str | bytes, where: str) -> dict[str, Any]:
+    """A model config parsed from JSON, refusing what no config is: more than
+    :data:`MAX_CONFIG_BYTES`, nesting deeper than :data:`MAX_CONFIG_NESTING`, invalid JSON
+    (``NaN`` included), or anything but an object.
+
+    Args:
+        text: the JSON text.
+        where: how to name it in messages (a path).
+
+    Raises:
+        CheckpointError: one line naming ``where`` and the problem.
+    """
+    if len(text) > MAX_CONFIG_BYTES:
+        raise CheckpointError(f"{where} is {len(text)} bytes: too large for a model config (at most {MAX_CONFIG_BYTES})")
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise CheckpointError(f"{where} is not UTF-8 text ({error})") from None
+    if _nesting(text) > MAX_CONFIG_NESTING:  # before json.loads, which would recurse that deep
+        raise CheckpointError(f"{where} nests lists/objects more than {MAX_CONFIG_NESTING} deep: not a model config")
+    try:
+        config = json.loads(text, parse_constant=_no_constant)
+    except (json.JSONDecodeError, ValueError) as error:
+        raise CheckpointError(f"{where} is not valid JSON ({error})") from None
+    if not isinstance(config, dict):
+        raise CheckpointError(f"{where} must hold a JSON object, got {type(config).__name__}")
+    return config
+
+
+def _nesting(text: str) -> int:
+    """The deepest bracket nesting of JSON text (brackets inside strings are not counted)."""
+    depth = deepest = 0
+    for token in re.finditer(r'"(?:[^"\\]|\\.)*"|[\[{]|[\]}]', text):
+        char = token.group()
+        if char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
 
 
 def read_pickle(path: str | Path) -> Any:
@@ -97,6 +153,13 @@ def read_pickle(path: str | Path) -> Any:
     import numpy as np
 
     path = Path(path)
+    with path.open("rb") as f:
+        head = f.read(8)
+    if not head.startswith((b"PK\x03\x04", b"\x80")):  # torch.save's zip, or a pickle (protocol >= 2)
+        raise CheckpointError(
+            f"{path} is not a checkpoint: it is neither a safetensors file nor a PyTorch one "
+            f"(zip or pickle); it starts with {head!r}"
+        )
     dtypes = getattr(np, "dtypes", None)  # numpy >= 1.25: one class per dtype
     allowed = [getattr(dtypes, n) for n in dir(dtypes) if n.endswith("DType")] if dtypes else []
     allowed += [_numpy_core_global(name) for name in _NUMPY_DATA_GLOBALS]
@@ -115,7 +178,7 @@ def read_pickle(path: str | Path) -> Any:
             "trust the file, load it yourself and re-save its state dict with "
             "safetensors.torch.save_file"
         ) from None
-    except (EOFError, RuntimeError, ValueError, OSError) as error:
+    except Exception as error:  # noqa: BLE001 -- a damaged file fails anywhere in the unpickler (KeyError...)
         raise CheckpointError(
             f"cannot read {path} as a PyTorch checkpoint ({type(error).__name__}: {error}); it is "
             "truncated or not a checkpoint"

@@ -8,13 +8,12 @@ tokens and revisions all apply) when the source is a repo id.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import CheckpointError
+from .safe_io import MAX_CONFIG_BYTES, parse_config
 
 #: Weight files looked for, in this order, in a directory or Hub repo without ``filename=``.
 WEIGHT_FILES: tuple[str, ...] = ("model.safetensors", "pytorch_model.bin")
@@ -68,6 +67,12 @@ def resolve_source(
     if path.is_dir():
         return _resolve_directory(path, filename)
     if isinstance(source, str) and _REPO_ID.match(source) and path.suffix not in _CHECKPOINT_SUFFIXES:
+        if path.parent.is_dir() and str(path.parent) not in ("", "."):
+            raise FileNotFoundError(
+                f"no such checkpoint file or directory: {source} (the directory {path.parent}/ is "
+                "here, so this is taken as a mistyped local path, not a Hub repo id; for the Hub "
+                "repo run from another directory)"
+            )
         return _resolve_hub(source, filename, revision, cache_dir, token, local_files_only, force_download)
     raise FileNotFoundError(
         f"no such checkpoint file or directory: {source} (and it is not a Hub repo id "
@@ -126,6 +131,12 @@ def _resolve_hub(
                 weights = download(name)
                 break
             except LocalEntryNotFoundError:
+                if not offline:  # online but not answered: say so now, not after every name's retries
+                    raise FileNotFoundError(
+                        f"{at} is not a local path, and the Hugging Face Hub could not be "
+                        "reached to download it (no network, or the Hub is down) nor is it in the "
+                        "local cache"
+                    ) from None
                 continue  # not cached (offline): try the next name, then report
             except EntryNotFoundError:
                 if filename:
@@ -158,10 +169,6 @@ def _resolve_hub(
 def _read_config(path: Path) -> dict[str, Any] | None:
     if not path.is_file():
         return None
-    try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise CheckpointError(f"{path} is not valid JSON ({error})") from None
-    if not isinstance(config, dict):
-        raise CheckpointError(f"{path} must hold a JSON object, got {type(config).__name__}")
-    return config
+    with path.open("rb") as f:
+        text = f.read(MAX_CONFIG_BYTES + 1)  # never more than a config can be
+    return parse_config(text, str(path))

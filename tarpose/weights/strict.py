@@ -16,6 +16,22 @@ def load_state_strict(module: nn.Module, state: dict[str, Tensor], *, source: st
     uninitialised or on the meta device, are replaced; floating tensors take the module's dtype
     and views are copied into contiguous memory of their own.
     """
+    expected = check_fits(module, state, source=source)
+    settled = {k: _settle(v, expected[k]) for k, v in state.items()}
+    module.load_state_dict(settled, strict=True, assign=True)
+    return module
+
+
+def check_fits(module: nn.Module, state: dict[str, Tensor], *, source: str) -> dict[str, Tensor]:
+    """``module.state_dict()`` if ``state`` has exactly its keys and shapes (``module`` may be on
+    the ``meta`` device), else a [CheckpointError][tarpose.weights.CheckpointError] naming the
+    missing and unexpected keys and the shape mismatches.
+
+    Args:
+        module: the model to load into.
+        state: the tensors to load.
+        source: how to name the checkpoint in messages.
+    """
     expected = module.state_dict()
     missing = [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]
@@ -35,9 +51,7 @@ def load_state_strict(module: nn.Module, state: dict[str, Tensor], *, source: st
         raise CheckpointError(
             f"{source} does not fit {type(module).__name__}: " + "; ".join(problems)
         )
-    settled = {k: _settle(v, expected[k]) for k, v in state.items()}
-    module.load_state_dict(settled, strict=True, assign=True)
-    return module
+    return expected
 
 
 def _settle(tensor: Tensor, like: Tensor) -> Tensor:

@@ -32,7 +32,8 @@ class Remapped:
     #: :class:`~tarpose.ViTPoseConfig` fields the checkpoint fixes (heads, eps, input size...);
     #: an ``img_size`` whose token grid differs from the stored table is the size to run at
     config: dict[str, Any] = field(default_factory=dict)
-    #: JTA/GRA tensors in :class:`~tarpose.TemporalWrapper` names (``jta.*``, ``gra.*``)
+    #: the temporal part's tensors in :class:`~tarpose.TemporalWrapper` names (``jta.*``, ``gra.*``,
+    #: ``heatmap_embed.*``)
     temporal: dict[str, Tensor] | None = None
     #: :class:`~tarpose.TARConfig` fields of a temporal checkpoint
     temporal_config: dict[str, Any] | None = None

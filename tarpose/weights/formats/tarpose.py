@@ -30,11 +30,19 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from ..._checks import check_fields
 from ...models.init import skip_init
 from ...models.registry import model_entrypoint
-from ...models.temporal import RENAMED_OPTIONS, TAR_FIELDS, TemporalWrapper
-from ...models.vitpose import ViTPose
-from ...preprocess import DataConfig
+from ...models.temporal import (
+    RENAMED_OPTIONS,
+    TAR_FIELDS,
+    TAR_SPECS,
+    TEMPORAL_MODULES,
+    TemporalWrapper,
+    split_overrides,
+)
+from ...models.vitpose import VITPOSE_SPECS, ViTPose
+from ...preprocess import DATA_SPECS, DataConfig
 from ..errors import CheckpointError
 from .common import Remapped, has_cls_slot, take
 
@@ -42,6 +50,8 @@ FORMAT = "tarpose"
 FORMAT_VERSION = 2
 #: ``config.json`` of tarpose 0.1's training exports
 TRAINED_FORMAT = "tarpose-model"
+#: the keys of ``config.json`` (format 2)
+CONFIG_KEYS = frozenset({"format", "format_version", "architecture", "name", "vitpose", "temporal", "data"})
 
 _OVER_VITPOSE = (
     "save_pretrained/push_to_hub need a TemporalWrapper over a built-in tarpose.ViTPose (passed "
@@ -99,6 +109,7 @@ def from_tarpose(state: dict[str, Tensor], config: dict[str, Any] | None = None)
     """A tarpose checkpoint -> [Remapped][tarpose.weights.Remapped] (temporal parts set for a
     TemporalWrapper; ``deprecated`` set for a file of tarpose 0.1)."""
     config, deprecated = current_config(dict(config or {}), state)
+    check_config(config)
     data, name = config.get("data"), config.get("name")
     if "jta.query_embed" not in state:
         return Remapped(dict(state), config=_vitpose_fields(config.get("vitpose") or {}),
@@ -110,8 +121,9 @@ def from_tarpose(state: dict[str, Tensor], config: dict[str, Any] | None = None)
         )
     vitpose = {"backbone." + k: v for k, v in take(state, "encoder.").items()}
     vitpose.update({"keypoint_head." + k: v for k, v in take(state, "decoder.").items()})
-    temporal = {k: v for k, v in state.items() if k.startswith(("jta.", "gra."))}
-    other = [k for k in state if not k.startswith(("encoder.", "decoder.", "jta.", "gra."))]
+    new = tuple(f"{name}." for name in TEMPORAL_MODULES)
+    temporal = {k: v for k, v in state.items() if k.startswith(new)}
+    other = [k for k in state if not k.startswith(("encoder.", "decoder.", *new))]
     if other:
         raise CheckpointError(f"unexpected keys in a tarpose TemporalWrapper checkpoint: {other[:8]}")
     return Remapped(
@@ -140,13 +152,47 @@ def current_config(config: dict[str, Any], state: dict[str, Tensor]) -> tuple[di
         "tarpose.save_pretrained(model, directory) to keep it loadable"
     )
     if config.get("format") == TRAINED_FORMAT:
-        return _from_spec(config), note.format("a `tarpose train` export")
+        return _from_spec(config, state), note.format("a `tarpose train` export")
     if isinstance(config.get("model"), dict):  # 0.1's TemporalWrapper.save_pretrained
         return {"vitpose": config["model"], "temporal": _tar_fields(config)}, note.format(
             "TemporalWrapper.save_pretrained")
     if config:  # 0.1's ViTPose.save_pretrained: the flat ViTPoseConfig
         return {"vitpose": config}, note.format("ViTPose.save_pretrained")
     return {}, None  # tensors in tarpose's names, no config: read from their shapes
+
+
+def check_config(config: dict[str, Any]) -> None:
+    """Every key and value of a ``config.json`` (format 2) checked before anything is built from
+    it: known keys only, every field of the right type and in range (the rules of
+    [ViTPoseConfig][tarpose.ViTPoseConfig], [TARConfig][tarpose.TARConfig] and
+    [DataConfig][tarpose.DataConfig]).
+
+    Args:
+        config: the config, in the current layout (:func:`current_config`).
+
+    Raises:
+        CheckpointError: one line naming the key and the problem.
+    """
+    unknown = sorted(set(config) - CONFIG_KEYS)
+    if unknown:
+        raise CheckpointError(f"config.json has unknown keys {unknown[:8]}; known: {sorted(CONFIG_KEYS)}")
+    if config.get("architecture", "ViTPose") not in ("ViTPose", "TemporalWrapper"):
+        raise CheckpointError(f"config.json architecture must be 'ViTPose' or 'TemporalWrapper', got {config['architecture']!r:.80}")
+    if not isinstance(config.get("name"), (str, type(None))):
+        raise CheckpointError(f"config.json name must be a string or null, got {config['name']!r:.80}")
+    for section, specs, what in (("vitpose", VITPOSE_SPECS, "ViTPoseConfig"), ("temporal", TAR_SPECS, "TARConfig"),
+                                 ("data", DATA_SPECS, "data config")):
+        values = config.get(section)
+        if values is None:
+            continue
+        if not isinstance(values, dict):
+            raise CheckpointError(f"config.json {section!r} must be an object, got {type(values).__name__}")
+        if section == "temporal":
+            values = {k: v for k, v in values.items() if k != "target"}  # checked by Window
+        try:
+            check_fields(specs, values, what=what)
+        except (TypeError, ValueError) as error:
+            raise CheckpointError(f"config.json {section!r}: {error}") from None
 
 
 def _tar_fields(arguments: dict[str, Any]) -> dict[str, Any]:
@@ -160,8 +206,12 @@ def _tar_fields(arguments: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _from_spec(spec: dict[str, Any]) -> dict[str, Any]:
-    """``{"name", "options"}`` of a 0.1 training export -> the config of that model."""
+def _from_spec(spec: dict[str, Any], state: dict[str, Tensor]) -> dict[str, Any]:
+    """``{"name", "options"}`` of a 0.1 training export -> the config of that model.
+
+    The registered model is built with today's defaults; the restoring step of tarpose 0.1 (a
+    gated residual or the reference's post-norm, without the FFN or the heatmap embedding that
+    came later) is read back from the tensors."""
     name = spec.get("name")
     if not isinstance(name, str):
         raise CheckpointError(f"a {TRAINED_FORMAT} config needs the registered model's name, got {spec}")
@@ -169,13 +219,31 @@ def _from_spec(spec: dict[str, Any]) -> dict[str, Any]:
         entry = model_entrypoint(name)
     except ValueError as error:
         raise CheckpointError(f"a {TRAINED_FORMAT} config names {error}") from None
-    with warnings.catch_warnings(), skip_init(), torch.device("meta"):
+    options = spec.get("options") or {}
+    if not isinstance(options, dict):
+        raise CheckpointError(f"a {TRAINED_FORMAT} config's options must be an object, got {type(options).__name__}")
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # 0.1's option names, as they were
-        model = entry(**dict(spec.get("options") or {}))
+        try:  # checked before the model is built from them
+            vitpose = options.get("vitpose")
+            if not isinstance(vitpose, (dict, type(None))):
+                raise TypeError(f"vitpose must be an object, got {vitpose!r:.80}")
+            base, temporal = split_overrides({k: v for k, v in options.items() if k != "vitpose"}, vitpose)
+            check_fields(VITPOSE_SPECS, base, what="ViTPoseConfig")
+            check_fields(TAR_SPECS, {k: v for k, v in temporal.items() if k not in ("target", "freeze_base")},
+                         what="TARConfig")
+        except (TypeError, ValueError) as error:
+            raise CheckpointError(f"a {TRAINED_FORMAT} config's options: {error}") from None
+        with skip_init(), torch.device("meta"):
+            model = entry(**dict(options))
     try:
-        return model_config(model, name)
+        config = model_config(model, name)
     except ValueError as error:
         raise CheckpointError(f"model {name!r} cannot be rebuilt from a config: {error}") from None
+    if "temporal" in config:
+        restore = "residual" if "gra.gate" in state else "postnorm" if "gra.norm.weight" in state else "zero_out"
+        config["temporal"].update(restore=restore, gra_ffn_ratio=0.0, heatmap_embed=False)
+    return config
 
 
 def _vitpose_fields(config: dict[str, Any]) -> dict[str, Any]:
@@ -185,4 +253,4 @@ def _vitpose_fields(config: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "TRAINED_FORMAT", "current_config", "from_tarpose", "is_tarpose", "model_config"]
+__all__ = ["CONFIG_KEYS", "FORMAT", "FORMAT_VERSION", "TRAINED_FORMAT", "check_config", "current_config", "from_tarpose", "is_tarpose", "model_config"]

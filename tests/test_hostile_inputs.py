@@ -1,0 +1,554 @@
+"""Hostile and broken inputs, as a user would hit them: configs that lie about sizes, training that
+diverges, outputs that must not destroy what is there, non-finite values (issue 13).
+
+Memory-DoS cases never run the DoS: they assert that the hostile size was never built (a spy on
+the constructors records every model built, on any device) and that the error is one line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import tiny_vitpose
+
+import tarpose
+from tarpose.layers import jta as jta_module
+from tarpose.models import vitpose as vitpose_module
+from tarpose.weights import CheckpointError
+
+
+@pytest.fixture
+def built(monkeypatch) -> list[tuple[str, int]]:
+    """Every ViT and JTA constructed during the test, as ``(kind, depth)``."""
+    seen: list[tuple[str, int]] = []
+    vit_init, jta_init = vitpose_module.ViT.__init__, jta_module.JointTemporalAggregator.__init__
+
+    def vit(self, cfg):
+        seen.append(("vit", cfg.depth))
+        vit_init(self, cfg)
+
+    def jta(self, *args, **kwargs):
+        seen.append(("jta", kwargs.get("depth", 6)))
+        jta_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(vitpose_module.ViT, "__init__", vit)
+    monkeypatch.setattr(jta_module.JointTemporalAggregator, "__init__", jta)
+    return seen
+
+
+@pytest.fixture
+def directory(tmp_path: Path) -> Path:
+    """A small TemporalWrapper saved with save_pretrained (request it before ``built``)."""
+    return saved_temporal(tmp_path)
+
+
+def saved_temporal(tmp_path: Path) -> Path:
+    model = tarpose.TemporalWrapper(tiny_vitpose(), num_frames=3, jta_depth=1, jta_heads=4, gra_heads=4)
+    return tarpose.save_pretrained(model, tmp_path / "model")
+
+
+def edit_config(directory: Path, change) -> None:
+    path = directory / "config.json"
+    config = json.loads(path.read_text())
+    change(config)
+    path.write_text(json.dumps(config))
+
+
+def refused(directory: Path, match: str) -> str:
+    with pytest.raises(CheckpointError, match=match) as info:
+        tarpose.load_model(directory)
+    message = str(info.value)
+    assert "\n" not in message, message
+    return message
+
+
+# -- 1. sizes in config.json are checked before anything is built ---------------------------
+
+@pytest.mark.parametrize("section", ["vitpose", "temporal"])
+def test_a_config_that_claims_a_million_layers_is_refused_before_any_is_built(directory, built, section):
+    field = "depth" if section == "vitpose" else "jta_depth"
+    edit_config(directory, lambda c: c[section].update({field: 1_000_000}))
+    refused(directory, f"{field} must be >= 1 and <= 1024, got 1000000")
+    assert built == []
+
+
+@pytest.mark.parametrize("section", ["vitpose", "temporal"])
+def test_a_config_within_the_bounds_but_larger_than_its_weights_is_refused_before_building(directory, built, section):
+    # 1000 layers pass the range check; the parameter count they imply is far beyond the file's
+    field = "depth" if section == "vitpose" else "jta_depth"
+    edit_config(directory, lambda c: c[section].update({field: 1000}))
+    message = refused(directory, "implies .* values but the weights hold")
+    assert f"{field}=1000" in message
+    assert max(depth for _, depth in built) <= 2  # only the 1- and 2-layer probes on "meta"
+
+
+def test_an_embedded_config_is_checked_like_config_json(directory, built):
+    weights = directory / "model.safetensors"
+    from safetensors.torch import load_file, save_file
+
+    config = json.loads((directory / "config.json").read_text())
+    config["vitpose"]["depth"] = 1000
+    save_file(load_file(weights), weights, metadata={"format": "pt", "config": json.dumps(config)})
+    (directory / "config.json").unlink()
+    with pytest.raises(CheckpointError, match="implies .* values"):
+        tarpose.load_model(weights)
+    assert max(depth for _, depth in built) <= 2
+
+
+def test_a_0_1_config_whose_jta_depth_lies_is_refused(directory, built):
+    # tarpose 0.1's TemporalWrapper layout: the ViTPose under "model", "depth" the JTA's
+    config = json.loads((directory / "config.json").read_text())
+    old = {"model": config["vitpose"], "num_frames": 3, "depth": 1000, "num_heads": 4}
+    (directory / "config.json").write_text(json.dumps(old))
+    with pytest.warns(FutureWarning):
+        refused(directory, "jta_depth=1000")
+    assert max(depth for _, depth in built) <= 2
+
+
+def test_a_window_of_a_billion_frames_is_refused(directory):
+    edit_config(directory, lambda c: c["temporal"].update({"num_frames": 1_000_000_001}))
+    refused(directory, "num_frames must be >= 1 and <= 1024, got 1000000001")
+
+
+@pytest.mark.parametrize(
+    ("section", "values", "match"),
+    [
+        ("vitpose", {"patch_size": 0}, "patch_size must be >= 1"),
+        ("vitpose", {"num_heads": 0}, "num_heads must be >= 1"),
+        ("vitpose", {"depth": "2"}, "depth must be a number"),
+        ("vitpose", {"embed_dim": 32.0}, "embed_dim must be an integer"),
+        ("vitpose", {"qkv_bias": "yes"}, "qkv_bias must be true or false"),
+        ("vitpose", {"img_size": [64]}, "img_size must have 2 values"),
+        ("vitpose", {"img_size": [128, 96]}, "img_size=\\(128, 96\\).*position embeddings are for a 4x3 grid"),
+        ("vitpose", {"colour": 1}, "unknown ViTPoseConfig fields \\['colour'\\]"),
+        ("temporal", {"num_frames": "5"}, "num_frames must be a number"),
+        ("temporal", {"jta_heads": -1}, "jta_heads must be >= 1"),
+        ("temporal", {"restore": "magic"}, "restore must be one of"),
+        ("temporal", {"speed": 2}, "unknown TARConfig fields \\['speed'\\]"),
+        ("data", {"std": [0.2, 0.2]}, "std must have 3 values"),
+        (None, {"extra": {}}, "unknown keys \\['extra'\\]"),
+        (None, {"vitpose": [1, 2]}, "'vitpose' must be an object"),
+    ],
+)
+def test_malformed_config_fields_give_one_line_errors(directory, built, section, values, match):
+    edit_config(directory, lambda c: (c[section] if section else c).update(values))
+    refused(directory, match)
+    assert max((depth for _, depth in built), default=0) <= 2
+
+
+def test_nested_json_bombs_and_huge_or_non_standard_configs_are_refused(directory):
+    path = directory / "config.json"
+    path.write_text("[" * 100_000 + "]" * 100_000)  # json.loads would raise RecursionError
+    refused(directory, "nests lists/objects more than 16 deep")
+    path.write_text('{"a": "' + "x" * (2 << 20) + '"}')
+    refused(directory, "too large for a model config")
+    path.write_text('{"format": "tarpose", "format_version": 2, "vitpose": {"layer_norm_eps": NaN}}')
+    refused(directory, "NaN is not a JSON number")
+    path.write_text('{"format": "tarpose", "format_version": 2, "name": "[{not a bracket}]"}')  # brackets in strings do not count
+    with pytest.raises(CheckpointError, match="needs its config.json|implies|lacks") :
+        tarpose.load_model(directory)
+
+
+def test_configs_built_in_code_are_checked_too():
+    with pytest.raises(ValueError, match="mask_threshold must be a finite number"):
+        tarpose.TARConfig(mask_threshold=float("nan"))
+    with pytest.raises(TypeError, match="num_frames must be a number"):
+        tarpose.TARConfig(num_frames="5")
+    with pytest.raises(ValueError, match="num_frames=1000001 is more than 1024 frames|num_frames must be >= 1 and <= 1024"):
+        tarpose.create_model("tar-vitpose-s", num_frames=1_000_001)
+    with pytest.raises(ValueError, match="patch_size must be >= 1"):
+        tarpose.ViTPoseConfig(patch_size=0)
+
+
+# -- 2. a diverging run never saves non-finite weights ----------------------------------------
+
+def test_a_diverging_run_stops_and_keeps_the_last_finite_checkpoint(tmp_path, capsys):
+    from tarpose.cli import main
+    from tarpose.training import load_checkpoint
+
+    out = tmp_path / "run"
+    code = main([
+        "train", "--model", "vitpose-s", "--model-opt", "embed_dim=32", "depth=2", "num_heads=4",
+        "deconv_channels=16", "num_joints=5", "img_size=[64,48]",
+        "--dataset", "toy_pose_data:ToyPoses", "--data-opt", "size=8", "--batch-size", "4", "--workers", "0",
+        "--lr", "1e6", "--save-every", "1", "--log-every", "100", "--steps", "20", "--out", str(out),
+    ])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1, err
+    message = err[0]
+    assert "training diverged: the loss was not finite at step" in message
+    checkpoint = load_checkpoint(out / "checkpoint.safetensors")
+    saved = checkpoint.info["step"]
+    assert f"the last good checkpoint is {out / 'checkpoint.safetensors'} (step {saved})" in message
+    assert all(torch.isfinite(v).all() for v in checkpoint.model.values())
+    assert not (out / "model.safetensors").exists()  # no export of a diverged model
+
+
+# -- 3. save_pretrained / convert replace a model together, with normal permissions ------------
+
+def test_a_save_that_fails_half_way_leaves_the_previous_model_loadable(tmp_path, monkeypatch):
+    import errno
+    import os
+
+    first = tarpose.TemporalWrapper(tiny_vitpose(), num_frames=3, jta_depth=1)
+    directory = tarpose.save_pretrained(first, tmp_path / "model")
+    before = {p.name: p.read_bytes() for p in directory.iterdir()}
+    umask = os.umask(0)
+    os.umask(umask)
+    assert {p.name: p.stat().st_mode & 0o777 for p in directory.iterdir()} == dict.fromkeys(before, 0o666 & ~umask)
+
+    def full_disk(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(self))
+
+    second = tarpose.TemporalWrapper(tiny_vitpose(num_joints=3, seed=1), num_frames=5, jta_depth=2)
+    monkeypatch.setattr(Path, "write_text", full_disk)  # the weights are written, then the disk is full
+    with pytest.raises(OSError, match="No space left"):
+        tarpose.save_pretrained(second, directory)
+    monkeypatch.undo()
+    assert {p.name: p.read_bytes() for p in directory.iterdir()} == before  # nothing replaced, no temporaries
+    loaded = tarpose.load_model(directory)
+    assert all(torch.equal(loaded.state_dict()[k], v) for k, v in first.state_dict().items())
+    monkeypatch.setattr(Path, "write_text", full_disk)
+    with pytest.raises(OSError):
+        tarpose.save_pretrained(second, tmp_path / "new")
+    assert not (tmp_path / "new").exists()  # a directory it created is not left behind empty
+
+
+# -- 4. --out never destroys what is at the path; 8. SIGTERM; OS errors are one line ----------
+
+def _predict(tmp_path: Path, out: Path, capsys) -> tuple[int, str]:
+    from test_cli_predict import TINY, blob_video, registered_test_models
+
+    from tarpose.cli import main
+
+    video = tmp_path / "v.mp4"
+    if not video.exists():
+        blob_video(video, n=3)
+    with registered_test_models():
+        code = main(["predict", str(video), "--model", TINY, "--full-frame", "--out", str(out), "--quiet"])
+    lines = capsys.readouterr().err.strip().splitlines()
+    return code, "\n".join(line for line in lines if line.startswith("tarpose predict:"))
+
+
+def test_out_writes_through_a_symlink_and_into_a_fifo(tmp_path, capsys):
+    import os
+    import stat
+    import threading
+
+    target = tmp_path / "target.json"
+    target.write_text("old")
+    link = tmp_path / "link.json"
+    link.symlink_to(target)
+    code, err = _predict(tmp_path, link, capsys)
+    assert code == 0, err
+    assert link.is_symlink() and "predictions" in json.loads(target.read_text())
+
+    fifo = tmp_path / "pipe.json"
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    code, err = _predict(tmp_path, fifo, capsys)
+    reader.join(timeout=60)
+    assert code == 0, err
+    assert stat.S_ISFIFO(fifo.stat().st_mode) and "predictions" in json.loads(received[0])
+    assert sorted(p.name for p in tmp_path.iterdir() if ".partial" in p.name) == []
+
+
+def test_out_refuses_other_special_files_and_reports_a_full_device_in_one_line(tmp_path, capsys):
+    import socket
+    import stat
+
+    path = tmp_path / "sock"
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(path))
+    try:
+        code, err = _predict(tmp_path, path, capsys)
+    finally:
+        server.close()
+    assert code == 2 and len(err.splitlines()) == 1 and "is a special file" in err, err
+    assert stat.S_ISSOCK(path.stat().st_mode)
+    full = Path("/dev/full")
+    if full.exists():  # writing there fails with ENOSPC; the device must stay a device
+        code, err = _predict(tmp_path, full, capsys)
+        assert code == 2 and err.splitlines() == ["tarpose predict: error: No space left on device: /dev/full"], err
+        assert stat.S_ISCHR(full.stat().st_mode)
+
+
+def test_sigterm_leaves_no_partial_files(tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    script = f"""
+import os, signal, sys
+sys.path.insert(0, {str(ROOT / 'tests')!r})
+from test_cli_predict import TINY, blob_video, registered_test_models
+from tarpose.cli import main
+from tarpose.inference import StreamingPredictor
+push, calls = StreamingPredictor.push, []
+def terminated(self, *args, **kwargs):
+    calls.append(1)
+    if len(calls) == 3:
+        os.kill(os.getpid(), signal.SIGTERM)
+    return push(self, *args, **kwargs)
+StreamingPredictor.push = terminated
+blob_video({str(tmp_path / 'v.mp4')!r}, n=6)
+with registered_test_models():
+    sys.exit(main(["predict", {str(tmp_path / 'v.mp4')!r}, "--model", TINY, "--full-frame", "--out",
+                   {str(tmp_path / 'k.json')!r}, "--render", {str(tmp_path / 'r.mp4')!r}, "--quiet"]))
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 143, result.stderr
+    assert result.stderr.strip().splitlines()[-1] == "tarpose predict: terminated"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["v.mp4"]  # no output, no .partial
+
+
+# -- 5, 6. non-finite values --------------------------------------------------------------------
+
+def test_nan_in_an_excluded_frame_does_not_reach_the_output():
+    torch.manual_seed(0)
+    model = tarpose.TemporalWrapper(tiny_vitpose(), num_frames=5, jta_depth=2, restore="residual").eval()
+    with torch.no_grad():  # every path from the window to the output open: GRA's gate, the heatmap embedding
+        model.gra.gate.fill_(0.5)
+        model.heatmap_embed.proj.weight.normal_(0, 0.1)
+    clip = torch.randn(2, 5, 3, 64, 48)
+    valid = torch.tensor([[False, True, True, True, True], [True, True, True, True, True]])
+    other = clip.clone()
+    other[0, 0] = torch.randn(3, 64, 48) * 100  # any values at all in the excluded frame
+    poisoned = clip.clone()
+    poisoned[0, 0] = float("nan")
+    with torch.no_grad():
+        expected = model(other, frame_valid=valid)
+        got = model(poisoned, frame_valid=valid)
+        features = torch.randn(1, 5, 32, 4, 3)
+        features[0, 0] = float("inf")
+        joints = model.jta(features, torch.rand(1, 5, 5, 16, 12), frame_valid=valid[:1])
+    assert torch.isfinite(got).all() and torch.isfinite(joints).all()
+    torch.testing.assert_close(got[0], expected[0], rtol=1e-5, atol=1e-6)  # the frame did not count
+
+
+def _strict(text: str):
+    def refuse(name):
+        raise ValueError(f"{name} in the output")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_predict_never_writes_nan_and_skips_boxes_outside_the_frame(tmp_path, capsys, monkeypatch):
+    from test_cli_predict import _tiny, blob_video, registered_test_models
+
+    from tarpose.cli import main
+    from tarpose.models import registry
+
+    def nan_model(**kwargs):
+        model = _tiny()
+        with torch.no_grad():
+            model.decoder.final_layer.bias.fill_(float("nan"))
+        return model
+
+    video = tmp_path / "v.mp4"
+    blob_video(video, n=3)
+    out = tmp_path / "k.json"
+    with registered_test_models():
+        monkeypatch.setitem(registry._MODELS, "nan-test", nan_model)
+        assert main(["predict", str(video), "--model", "nan-test", "--full-frame", "--out", str(out), "--quiet"]) == 0
+        records = _strict(out.read_text())["predictions"]
+        assert records and all(k == [0, 0, 0] for r in records for k in r["keypoints"])
+        assert all(r["score"] == 0 for r in records)
+
+        boxes = tmp_path / "boxes.json"
+        boxes.write_text(json.dumps([
+            {"frame": 0, "bbox": [1e300, 1e300, 1e300, 1e300]},
+            {"frame": 0, "bbox": [500, 10, 30, 40]},  # right of the 160-wide frame
+            {"frame": 0, "bbox": [10, 10, 60, 80]},
+        ]))
+        capsys.readouterr()
+        assert main(["predict", str(video), "--model", "tiny-tar-test", "--boxes", str(boxes), "--out", str(out),
+                     "--quiet"]) == 0
+    err = capsys.readouterr().err
+    records = _strict(out.read_text())["predictions"]
+    assert [r["bbox"] for r in records] == [[10, 10, 60, 80]]
+    assert "warning: skipped 2 boxes entirely outside the frame (frames 0..0)" in err
+
+
+# -- 7. files that are not checkpoints; 9. an empty batch ----------------------------------------
+
+@pytest.mark.parametrize("name", ["passwd", "passwd.pt", "notes.pth", "weights.bin"])
+def test_text_files_given_as_checkpoints_are_named_as_not_checkpoints(tmp_path, name):
+    path = tmp_path / name
+    path.write_text("root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n")
+    with pytest.raises(CheckpointError, match=f"{path} is not a checkpoint: .*starts with b'root:x:0'"):
+        tarpose.load_model(path)
+
+
+def test_a_damaged_pickle_is_a_checkpoint_error_naming_the_file(tmp_path):
+    path = tmp_path / "damaged.pth"
+    path.write_bytes(b"\x80\x02}q\x00(X\x01\x00\x00\x00aq\x01h\x07u.")  # a memo reference that was never stored
+    with pytest.raises(CheckpointError, match=f"cannot read {path} as a PyTorch checkpoint"):
+        tarpose.load_model(path)
+
+
+def test_an_empty_batch_gives_an_empty_result_of_the_right_shape():
+    model = tarpose.TemporalWrapper(tiny_vitpose(), num_frames=5, jta_depth=1).eval()
+    with torch.no_grad():
+        out = model(torch.randn(0, 5, 3, 64, 48), return_initial=True)
+        full = model(torch.randn(2, 5, 3, 64, 48))
+    assert out.heatmaps.shape == (0, *full.shape[1:])
+    assert out.initial_heatmaps.shape == (0, 5, *full.shape[1:])
+
+
+def test_a_transformers_config_is_held_to_its_weights_too(tmp_path, built):
+    from conftest import hf_vitpose
+
+    directory = tmp_path / "hf"
+    hf_vitpose().save_pretrained(directory)
+    config = json.loads((directory / "config.json").read_text())
+    built.clear()
+    config["backbone_config"]["image_size"] = [16384, 16384]  # a 1024x1024 position table (134 MB unchecked)
+    (directory / "config.json").write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match="position embeddings are for a 4x3 grid"):
+        tarpose.load_model(directory)
+    config["backbone_config"]["image_size"] = [64, 48]
+    config["backbone_config"]["num_attention_heads"] = "many"
+    (directory / "config.json").write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match="malformed checkpoint config"):
+        tarpose.load_model(directory)
+    assert built == []
+
+
+def test_resuming_a_checkpoint_with_damaged_tensor_data_is_refused(tmp_path):
+    from tarpose.training import load_checkpoint, save_checkpoint
+
+    model = tiny_vitpose()
+    path = tmp_path / "checkpoint.safetensors"
+    save_checkpoint(path, model.state_dict(), None, {"step": 3})
+    assert load_checkpoint(path).info == {"step": 3}
+    data = bytearray(path.read_bytes())
+    data[-100] ^= 0x40  # one bit of a weight flips; the header still parses
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="is corrupted: its tensors do not match the checksum"):
+        load_checkpoint(path)
+
+
+# -- weak spots: Hub look-ups, evaluate, dtypes, video ----------------------------------------
+
+def test_a_mistyped_local_path_and_an_unreachable_hub_fail_at_once(tmp_path, monkeypatch):
+    import huggingface_hub
+    from huggingface_hub.utils import LocalEntryNotFoundError
+
+    calls: list[str] = []
+
+    def unreachable(repo_id, filename, **kwargs):
+        calls.append(filename)
+        raise LocalEntryNotFoundError("connection timed out and the file is not cached")
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", unreachable)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    (tmp_path / "runs").mkdir()
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(FileNotFoundError, match="the directory runs/ is here, so this is taken as a mistyped local path"):
+        tarpose.load_model("runs/exp1")
+    assert calls == []
+    with pytest.raises(FileNotFoundError, match="the Hugging Face Hub could not be reached"):
+        tarpose.load_model("someone/some-model")
+    assert calls == ["model.safetensors"]  # not every file name, each with its retries
+
+
+def test_evaluate_refuses_nan_scores_instead_of_ranking_them_first(tmp_path, capsys):
+    import copy
+
+    from test_posetrack_eval import hand_case
+
+    from tarpose.cli import main
+    from tarpose.eval.posetrack import evaluate_posetrack
+
+    gt, pred = hand_case()
+    poisoned = copy.deepcopy(pred)
+    poisoned["annotations"][0]["scores"][0] = float("nan")
+    with pytest.raises(ValueError, match="scores that are not finite numbers"):
+        evaluate_posetrack(gt, poisoned)
+    (tmp_path / "gt").mkdir()
+    (tmp_path / "pred").mkdir()
+    (tmp_path / "gt" / "000001_test.json").write_text(json.dumps(gt))
+    (tmp_path / "pred" / "000001_test.json").write_text(json.dumps(poisoned))  # NaN, as Python writes it
+    assert main(["evaluate", "posetrack", str(tmp_path / "gt"), str(tmp_path / "pred")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "not finite numbers" in err[0]
+
+
+def test_mixed_dtypes_are_named_in_our_own_words():
+    model = tarpose.TemporalWrapper(tiny_vitpose(), num_frames=3, jta_depth=1).eval()
+    with pytest.raises(TypeError, match=r"images is torch.float16 but the model's weights are torch.float32"):
+        model(torch.randn(1, 3, 3, 64, 48).half())
+    with pytest.raises(TypeError, match=r"feature_map is torch.float16 but the model's weights are torch.float32"):
+        model.gra(torch.randn(1, 32, 4, 3).half(), torch.randn(1, 5, 32))
+    with torch.autocast("cpu", dtype=torch.bfloat16), torch.no_grad():  # autocast mixes dtypes on purpose
+        assert model(torch.randn(1, 3, 3, 64, 48).bfloat16()).shape == (1, 5, 16, 12)
+
+
+def test_a_truncated_video_is_reported_with_the_frames_read(tmp_path, capsys):
+    from conftest import SHARED
+    from test_cli_predict import TINY, registered_test_models
+
+    from tarpose.cli import main
+    from tarpose.inference import VideoReader
+
+    source = SHARED / "data" / "vtest.avi"
+    if not source.exists():
+        pytest.skip("needs shared/data/vtest.avi")
+    data = source.read_bytes()
+    video = tmp_path / "cut.avi"
+    video.write_bytes(data[: len(data) // 20])  # the first 5%: the header still announces every frame
+    with VideoReader(video) as reader:
+        announced, read = reader.num_frames, sum(1 for _ in reader)
+    assert read < announced
+    with registered_test_models():
+        code = main(["predict", str(video), "--model", TINY, "--full-frame", "--out", str(tmp_path / "k.json"), "--quiet"])
+    assert code == 0
+    assert f"warning: the video ended after {read} of the {announced} frames its header announces" in capsys.readouterr().err
+    assert len(json.loads((tmp_path / "k.json").read_text())["predictions"]) == read
+
+
+def test_a_float_frame_of_0_to_255_is_refused_not_read_as_0_to_1():
+    import numpy as np
+
+    from tarpose.inference import StreamingPredictor
+
+    predictor = StreamingPredictor(tarpose.TemporalWrapper(tiny_vitpose(), num_frames=3, jta_depth=1).eval())
+    frame = np.random.default_rng(0).uniform(0, 255, (120, 160, 3)).astype(np.float32)
+    with pytest.raises(ValueError, match="a float frame must hold values in 0..1, but this one reaches 25"):
+        predictor.push(frame, [[10, 10, 50, 60]])
+    predictor.push(frame / 255, [[10, 10, 50, 60]])  # the same frame in 0..1 is taken
+    with pytest.raises(ValueError, match="float frame must hold values in 0..1"):
+        predictor.push(torch.from_numpy(frame).permute(2, 0, 1), [[10, 10, 50, 60]])
+
+
+def test_os_errors_on_output_paths_are_one_line_with_exit_2(tmp_path, capsys):
+    from test_posetrack_eval import hand_case
+
+    from tarpose.cli import main
+
+    gt, pred = hand_case()
+    for name, data in (("gt", gt), ("pred", pred)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "000001_test.json").write_text(json.dumps(data))
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where a directory should be")
+    cases = [
+        ["evaluate", "posetrack", str(tmp_path / "gt"), str(tmp_path / "pred"), "--json", str(blocker / "r.json")],
+        ["convert", str(tmp_path / "missing.pt"), str(blocker / "out")],
+        ["train", "--model", "vitpose-s", "--dataset", "toy_pose_data:ToyPoses", "--steps", "1", "--out", str(blocker / "run")],
+    ]
+    if Path("/dev/full").exists():
+        cases.append(["evaluate", "posetrack", str(tmp_path / "gt"), str(tmp_path / "pred"), "--json", "/dev/full"])
+    for argv in cases:
+        capsys.readouterr()
+        assert main(argv) == 2, argv
+        err = [line for line in capsys.readouterr().err.strip().splitlines() if "warning" not in line]
+        assert len(err) == 1 and err[0].startswith(f"tarpose {argv[0]}: error: "), (argv, err)
+    assert blocker.read_text() == "a file where a directory should be"
