@@ -1,6 +1,6 @@
 """Heatmaps <-> keypoints: Gaussian targets, argmax + DARK sub-pixel decoding, flip test.
 
-Coordinates follow :mod:`tarpose.geometry`: continuous, heatmap pixel ``j`` centred at ``j + 0.5``.
+Coordinates follow [tarpose.geometry][tarpose.geometry]: continuous, heatmap pixel ``j`` centred at ``j + 0.5``.
 """
 
 from __future__ import annotations
@@ -134,7 +134,7 @@ def heatmap_to_image(
     coords: Tensor, matrices: Tensor, input_size: tuple[int, int], heatmap_size: tuple[int, int]
 ) -> Tensor:
     """Heatmap coordinates ``(N, K, 2)`` -> image coordinates, through the crops' image -> crop
-    affine maps ``(N, 2, 3)`` (:func:`tarpose.geometry.crop_matrices`)."""
+    affine maps ``(N, 2, 3)`` ([tarpose.geometry.crop_matrices][tarpose.geometry.crop_matrices])."""
     stride = torch.tensor(
         [input_size[1] / heatmap_size[1], input_size[0] / heatmap_size[0]], dtype=torch.float64
     )

@@ -81,7 +81,7 @@ def warp_crops(images: Tensor, matrices: Tensor, output_size: tuple[int, int]) -
     Args:
         images: ``(N, C, H, W)`` float, one image per crop (expand a frame for several crops:
             ``images = frame.expand(N, -1, -1, -1)`` costs no copy).
-        matrices: ``(N, 2, 3)`` image -> crop maps (:func:`crop_matrices`).
+        matrices: ``(N, 2, 3)`` image -> crop maps ([crop_matrices][tarpose.geometry.crop_matrices]).
         output_size: ``(h, w)``.
 
     Returns:

@@ -1,13 +1,13 @@
 """Preprocessing read from the model's config, as timm's ``resolve_data_config`` does.
 
-Every tarpose model carries a :class:`DataConfig` (``model.data_config``): the crop size it was
+Every tarpose model carries a [DataConfig][tarpose.preprocess.DataConfig] (``model.data_config``): the crop size it was
 built for and the pixel normalisation its weights expect. ``save_pretrained`` writes it into
-``config.json`` (``"data"``), :func:`tarpose.load_model` and ``create_model(...,
+``config.json`` (``"data"``), [tarpose.load_model][tarpose.load_model] and ``create_model(...,
 pretrained=True)`` put it back, and everything that makes crops (the streaming predictor,
-``tarpose predict``, ONNX export, the demo) asks :func:`resolve_data_config` instead of guessing.
+``tarpose predict``, ONNX export, the demo) asks [resolve_data_config][tarpose.preprocess.resolve_data_config] instead of guessing.
 
 Adding a preprocessing option (say a keypoint-geometry name such as ``"udp"``) is one field of
-:class:`DataConfig` with a default: it is then saved, loaded, overridable and resolved everywhere,
+[DataConfig][tarpose.preprocess.DataConfig] with a default: it is then saved, loaded, overridable and resolved everywhere,
 and files written before it existed load with the default.
 """
 
@@ -20,7 +20,7 @@ from typing import Any
 from ._checks import Field, check_fields
 from .geometry import IMAGENET_MEAN, IMAGENET_STD
 
-#: what each :class:`DataConfig` field may hold
+#: what each [DataConfig][tarpose.preprocess.DataConfig] field may hold
 DATA_SPECS: dict[str, Field] = {
     "input_size": Field(int, 1, 1 << 16, length=2, optional=True),
     "mean": Field(float, length=3),
@@ -58,7 +58,7 @@ class DataConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> DataConfig:
-        """A config from :meth:`to_dict`'s output; missing fields take their defaults.
+        """A config from [to_dict][tarpose.preprocess.DataConfig.to_dict]'s output; missing fields take their defaults.
 
         Args:
             values: field names and values.
@@ -85,11 +85,11 @@ def resolve_data_config(model: Any = None, **overrides: Any) -> DataConfig:
 
     Args:
         model: a tarpose model (anything with a ``data_config``), or ``None`` for the defaults.
-        **overrides: :class:`DataConfig` fields; ``None`` values are ignored, so optional
+        **overrides: [DataConfig][tarpose.preprocess.DataConfig] fields; ``None`` values are ignored, so optional
             command-line or keyword arguments pass straight through.
 
     Returns:
-        a :class:`DataConfig` whose ``input_size`` is known.
+        a [DataConfig][tarpose.preprocess.DataConfig] whose ``input_size`` is known.
 
     Raises:
         ValueError: the crop size is neither on the model nor given, or an unknown field.

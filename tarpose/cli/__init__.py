@@ -1,7 +1,7 @@
 """The ``tarpose`` command line: one module per subcommand.
 
-Each module in :data:`COMMANDS` defines ``HELP`` (one line), ``add_arguments(parser)`` and
-``run(args) -> int``; heavy or optional imports happen inside ``run``. A :class:`CLIError` (or a
+Each module in [COMMANDS][tarpose.cli.COMMANDS] defines ``HELP`` (one line), ``add_arguments(parser)`` and
+``run(args) -> int``; heavy or optional imports happen inside ``run``. A [CLIError][tarpose.cli.CLIError] (or a
 missing optional dependency) ends the command with a one-line message and exit status 2.
 """
 
@@ -78,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 @contextlib.contextmanager
 def _sigterm_interrupts() -> Iterator[None]:
-    """Turn SIGTERM into :class:`Terminated` while a command runs (main thread only)."""
+    """Turn SIGTERM into [Terminated][tarpose.cli.Terminated] while a command runs (main thread only)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return

@@ -7,6 +7,13 @@ track's cached frames (centred window by default, --causal for a model trained w
 target="last", --exact for the training protocol: every window frame re-cropped with the current
 box).
 
+--smooth NAME filters each track's keypoints online (tarpose.filters): median, mean
+(score-weighted), savgol (Savitzky-Golay) or one-euro, with options as NAME:key=value,...
+(median:window=5, savgol:window=9,order=2, mean:window=4,causal=true,
+one-euro:min_cutoff=1,beta=0.01; one-euro's fps defaults to the video's). A centred filter of
+window W adds W//2 frames of latency; causal=true and one-euro add none, and
+--causal accepts only those. The --out header records the filter and the total latency.
+
 BOXES.json is a list of records, one per person and frame (frames count from 0):
   [{"frame": 0, "bbox": [x, y, w, h], "track_id": 1}, ...]
 "track_id" is optional (give it for all records or none). The --out file of this command is also
@@ -54,6 +61,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     mode.add_argument("--exact", action="store_true",
                       help="crop every window frame with the current box (training protocol; T x slower)")
     parser.add_argument("--flip", action="store_true", help="flip test (mirrored crops averaged in)")
+    parser.add_argument("--smooth", metavar="NAME[:key=value,...]",
+                        help="filter each track's keypoints online: median, mean, savgol, one-euro "
+                             "(e.g. median:window=5); a centred window W adds W//2 frames of latency, "
+                             "causal=true or one-euro none (see above)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda[:N] (cuda runs under bfloat16 autocast)")
     parser.add_argument("--compile", action="store_true",
                         help="torch.compile the model (CUDA graphs on a GPU): minutes of compiling "
@@ -88,6 +99,7 @@ def run(args: argparse.Namespace) -> int:
     except (FileNotFoundError, ValueError) as error:
         raise CLIError(str(error)) from None
     with contextlib.closing(reader):
+        smooth = _smoothing(args, reader.fps)  # before loading the model: a typo fails at once
         device = _device(args.device)
         try:
             model = resolve_model(args.model)
@@ -100,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
         mode = "causal" if args.causal else "exact" if args.exact else None
         try:
             predictor = StreamingPredictor(
-                model, mode=mode, flip=args.flip, padding=args.padding, compile=args.compile
+                model, mode=mode, flip=args.flip, padding=args.padding, compile=args.compile, smooth=smooth
             )
         except ValueError as error:
             raise CLIError(str(error)) from None
@@ -163,6 +175,25 @@ def run(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return 0
+
+
+def _smoothing(args: argparse.Namespace, fps: float) -> Any:
+    """The --smooth filter (None without one); CLIError for a bad name or a centred filter
+    under --causal."""
+    from ..filters import build_filter
+
+    if args.smooth is None:
+        return None
+    try:
+        smooth = build_filter(args.smooth, fps=fps)
+    except ValueError as error:
+        raise CLIError(f"--smooth: {error}") from None
+    if args.causal and not smooth.causal:
+        raise CLIError(
+            f"--causal allows only causal filters, but --smooth {smooth.spec()} adds {smooth.latency} "
+            "frames of latency: use one-euro or causal=true"
+        )
+    return smooth
 
 
 def _inside(
@@ -284,6 +315,8 @@ def _document(args: argparse.Namespace, reader: Any, predictor: Any, records: li
         "mode": predictor.mode,
         "num_frames_window": predictor.window.length,
         "flip_test": bool(args.flip),
+        "smoothing": predictor.smooth.describe() if predictor.smooth is not None else None,
+        "latency_frames": predictor.latency,
         "keypoint_names": list(COCO_KEYPOINTS) if joints == len(COCO_KEYPOINTS) else None,
         "skeleton": [list(p) for p in COCO_SKELETON] if joints == len(COCO_KEYPOINTS) else None,
         "coordinates": "image pixels, continuous: pixel (i, j) covers [i, i+1) x [j, j+1)",

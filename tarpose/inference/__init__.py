@@ -4,12 +4,12 @@ Layers stay apart: the models take tensors; this package turns frames and person
 model inputs and heatmaps back into image keypoints. Optional dependencies (PyAV for video,
 onnx/onnxruntime for export) are imported only when used.
 
-- :mod:`.topdown`: boxes -> normalised crops, heatmaps -> image keypoints (DARK), flip test.
-- :mod:`.tracker`: :class:`IoUTracker`.
-- :mod:`.stream`: :class:`StreamingPredictor` (per-track feature cache; centred / causal / exact).
-- :mod:`.video`: :class:`VideoReader`, :class:`VideoWriter`, :func:`read_video`, :func:`write_video`.
-- :mod:`.render`: :func:`draw_pose`, :func:`draw_poses`, :func:`write_png`.
-- :mod:`.export`: :func:`export_onnx`, :class:`OnnxTemporalModel`.
+- ``.topdown``: boxes -> normalised crops, heatmaps -> image keypoints (DARK), flip test.
+- ``.tracker``: [IoUTracker][tarpose.inference.IoUTracker].
+- ``.stream``: [StreamingPredictor][tarpose.inference.StreamingPredictor] (per-track feature cache; centred / causal / exact).
+- ``.video``: [VideoReader][tarpose.inference.VideoReader], [VideoWriter][tarpose.inference.VideoWriter], [read_video][tarpose.inference.read_video], [write_video][tarpose.inference.write_video].
+- ``.render``: [draw_pose][tarpose.inference.draw_pose], [draw_poses][tarpose.inference.draw_poses], [write_png][tarpose.inference.write_png].
+- ``.export``: [export_onnx][tarpose.inference.export_onnx], [OnnxTemporalModel][tarpose.inference.OnnxTemporalModel].
 """
 
 from ..atomic import atomic_output

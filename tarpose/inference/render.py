@@ -1,9 +1,9 @@
 """Drawing poses on frames, and PNG files, with numpy alone.
 
-The API: :func:`draw_pose` (one skeleton), :func:`draw_box`, :func:`draw_label` (digits),
-:func:`draw_poses` (every person of a :class:`~tarpose.inference.FramePoses`) and :func:`write_png`
+The API: [draw_pose][tarpose.inference.render.draw_pose] (one skeleton), [draw_box][tarpose.inference.render.draw_box], [draw_label][tarpose.inference.render.draw_label] (digits),
+[draw_poses][tarpose.inference.render.draw_poses] (every person of a [FramePoses][tarpose.inference.FramePoses]) and [write_png][tarpose.inference.render.write_png]
 (8-bit PNG, no dependency). To write frames to an MP4 use
-:func:`tarpose.inference.write_video` / :class:`~tarpose.inference.VideoWriter`.
+[tarpose.inference.write_video][tarpose.inference.write_video] / [VideoWriter][tarpose.inference.VideoWriter].
 
 Frames are RGB ``uint8`` arrays ``(H, W, 3)``; drawing functions return a new array and leave
 the input untouched. Coordinates are tarpose's continuous image coordinates (pixel ``(i, j)``
@@ -173,7 +173,7 @@ def _label(canvas: np.ndarray, text: str, x: float, y: float, color: Color, scal
 def draw_poses(
     frame: Any, poses: Any, *, boxes: bool = True, labels: bool = True, threshold: float = 0.3, **style: Any
 ) -> np.ndarray:
-    """A copy of ``frame`` with every person of ``poses`` (a :class:`~tarpose.inference.FramePoses`)
+    """A copy of ``frame`` with every person of ``poses`` (a [FramePoses][tarpose.inference.FramePoses])
     drawn in its track's colour, with its box and track id."""
     canvas = _as_frame(frame).copy()
     style = {"skeleton": COCO_SKELETON, "thickness": 2.0, "radius": 3.0, **style}
@@ -218,7 +218,7 @@ def encode_png(image: Any, compression: int = 6) -> bytes:
 
 
 def write_png(path: str | os.PathLike[str], image: Any) -> None:
-    """Write ``image`` (see :func:`encode_png`) to ``path``; the file appears only when complete."""
+    """Write ``image`` (see [encode_png][tarpose.inference.render.encode_png]) to ``path``; the file appears only when complete."""
     data = encode_png(image)
     with atomic_output(path) as tmp:
         tmp.write_bytes(data)

@@ -18,11 +18,11 @@ from .single import SingleFrameModel
 def resolve_model(source: str | os.PathLike[str] | nn.Module, *, warn: bool = True) -> Any:
     """A model the streaming predictor can run, from ``source``.
 
-    ``source`` is a model object, the exported ONNX pair of :func:`~tarpose.inference.export_onnx`
+    ``source`` is a model object, the exported ONNX pair of [export_onnx][tarpose.inference.export_onnx]
     (``STEM.onnx`` / ``STEM.encode.onnx``), a registered architecture name (``tarpose models``:
     random weights, a warning says so; names with bundled weights, the demo models, load them),
     or anything ``tarpose.load_model`` loads (a checkpoint directory or file, a Hub id,
-    ``tarpose train`` output). A single-frame ViTPose becomes a :class:`SingleFrameModel` (its
+    ``tarpose train`` output). A single-frame ViTPose becomes a [SingleFrameModel][tarpose.inference.source.SingleFrameModel] (its
     own heatmaps, frame by frame, at its own cost).
 
     Raises ``FileNotFoundError`` (no such file, directory or cached Hub repo) or ``ValueError``

@@ -1,12 +1,12 @@
 """StreamingPredictor: frames and person boxes in, keypoints out, each crop encoded once.
 
-A temporal model has two halves (:class:`~tarpose.TemporalWrapper`): ``encode`` (per frame: crop
+A temporal model has two halves ([TemporalWrapper][tarpose.TemporalWrapper]): ``encode`` (per frame: crop
 -> feature map + initial heatmaps) and ``aggregate_restore`` (per window of ``T`` frames -> final
 heatmaps of the target frame). The reference code recomputes all ``T`` frames of a window for
 every output frame; here every person crop goes through ``encode`` exactly once (all persons of a
 frame in one batch) and its outputs wait in a per-track cache until the windows that need them are
 complete. Windows are assembled from the cache and run through ``aggregate_restore`` batched over
-the persons of the frame. A model with ``frame_masks`` (:class:`~tarpose.TemporalWrapper`) gets
+the persons of the frame. A model with ``frame_masks`` ([TemporalWrapper][tarpose.TemporalWrapper]) gets
 each frame's JTA mask computed once, when the frame is encoded, and cached beside its features
 and heatmaps; each window passes the cached masks, so JTA does not recompute them from the
 heatmaps for every window a frame is part of.
@@ -14,13 +14,17 @@ heatmaps for every window a frame is part of.
 Modes:
 
 ``"centred"`` (target in the middle of the window, the paper): frame ``t``'s output is ready once
-    frame ``t + T//2`` has been pushed. :meth:`StreamingPredictor.flush` emits the last frames
+    frame ``t + T//2`` has been pushed. [StreamingPredictor.flush][tarpose.inference.stream.StreamingPredictor.flush] emits the last frames
     with the window's missing future frames excluded through ``frame_valid``, so every frame gets
     an output. Latency: ``T//2`` frames.
 ``"causal"``: a model with ``target="last"`` (trained that way): output at once from frames
     ``t-T+1 .. t``. Latency: none.
 ``"exact"``: the training protocol, for evaluation: every frame of the window is cropped with the
     *target* frame's box and encoded afresh (``T`` encoder passes per output).
+
+With ``smooth=`` each track's keypoints also go through a keypoint filter online
+(`tarpose.filters`): a centred filter of window ``W`` delays every output by ``W//2`` more
+frames; a causal one adds nothing.
 
 Cached streaming crops each neighbour frame with that frame's OWN box (the box the person had
 then), while training and ``"exact"`` crop the whole window with the target frame's box. The two
@@ -41,6 +45,7 @@ import torch
 from einops import rearrange
 from torch import Tensor, nn
 
+from ..filters import KeypointFilter, TrackSmoother, build_filter
 from ..keypoints import COCO_FLIP_PAIRS, flip_permutation
 from ..preprocess import resolve_data_config
 from .topdown import (
@@ -61,8 +66,8 @@ Precision = Literal["auto", "float32", "bfloat16"]
 
 
 class TemporalModel(Protocol):
-    """What the predictor needs of a model (:class:`~tarpose.TemporalWrapper`, or
-    :class:`~tarpose.inference.OnnxTemporalModel`)."""
+    """What the predictor needs of a model ([TemporalWrapper][tarpose.TemporalWrapper], or
+    [OnnxTemporalModel][tarpose.inference.OnnxTemporalModel])."""
 
     num_frames: int
     target_index: int
@@ -180,19 +185,20 @@ def model_device(model: Any) -> torch.device:
 class StreamingPredictor:
     """Top-down temporal pose estimation on a stream of frames.
 
-    Example::
-
+    Example:
+        ```python
         predictor = StreamingPredictor(model)                  # a TemporalWrapper
         for frame, boxes in video:                             # RGB (H, W, 3) uint8, (N, 4) xywh
             for poses in predictor.push(frame, boxes):         # frames whose windows are complete
                 ...
         for poses in predictor.flush():                        # the last frames
             ...
+        ```
 
     Args:
-        model: a :class:`~tarpose.TemporalWrapper` (put in eval mode here) or anything with its
+        model: a [TemporalWrapper][tarpose.TemporalWrapper] (put in eval mode here) or anything with its
             ``encode`` / ``aggregate_restore`` / ``num_frames`` / ``target_index`` /
-            ``num_joints`` (e.g. :class:`~tarpose.inference.OnnxTemporalModel`).
+            ``num_joints`` (e.g. [OnnxTemporalModel][tarpose.inference.OnnxTemporalModel]).
         mode: ``"centred"``, ``"causal"`` or ``"exact"`` (see the module docs). ``None``: causal
             for a model whose target is the last frame of its window, centred otherwise.
         flip: flip test: each crop is also encoded mirrored, both windows go through the temporal
@@ -205,8 +211,8 @@ class StreamingPredictor:
         refine: heatmap decoding, ``"dark"`` (sub-pixel) or ``"none"``.
         precision: ``"auto"`` (bfloat16 autocast on CUDA, float32 elsewhere), ``"float32"`` or
             ``"bfloat16"``.
-        tracker: links boxes to tracks when :meth:`push` gets no ``track_ids`` (default: a new
-            :class:`~tarpose.inference.IoUTracker`).
+        tracker: links boxes to tracks when [push][tarpose.inference.stream.StreamingPredictor.push] gets no ``track_ids`` (default: a new
+            [IoUTracker][tarpose.inference.IoUTracker]).
         keep_heatmaps: also return the final heatmaps (memory!).
         compile: run the model's ``encode`` and ``aggregate_restore`` through ``torch.compile``
             (CUDA graphs on a GPU, where small batches are otherwise bound by kernel launches:
@@ -214,6 +220,10 @@ class StreamingPredictor:
             persons). Compiling takes minutes at the first frame (about 2.5 for ViT-B on an H100;
             shapes are dynamic, so a changing number of persons does not recompile): it pays off
             on long videos, not on short clips.
+        smooth: a keypoint filter (`tarpose.filters.build_filter` name such as
+            ``"median:window=5"``, or a filter) run online over each track's keypoints; a centred
+            filter adds its half-window to the latency (`latency`), and causal mode accepts
+            only causal filters. ``None``: no filtering.
     """
 
     def __init__(
@@ -230,6 +240,7 @@ class StreamingPredictor:
         tracker: IoUTracker | None = None,
         keep_heatmaps: bool = False,
         compile: bool = False,
+        smooth: KeypointFilter | str | None = None,
     ) -> None:
         for name in ("encode", "aggregate_restore", "num_frames", "target_index", "num_joints"):
             if not hasattr(model, name):
@@ -257,6 +268,13 @@ class StreamingPredictor:
             raise ValueError(f"refine must be 'dark' or 'none', got {refine!r}")
         if precision not in ("auto", "float32", "bfloat16"):
             raise ValueError(f"precision must be 'auto', 'float32' or 'bfloat16', got {precision!r}")
+        self.smooth = None if smooth is None else build_filter(smooth)
+        if self.smooth is not None and mode == "causal" and not self.smooth.causal:
+            raise ValueError(
+                f"causal mode allows only causal filters; {self.smooth.spec()} looks {self.smooth.latency} "
+                f"frames ahead (use one-euro or causal=true)"
+            )
+        self._smoother = None if self.smooth is None else TrackSmoother(self.smooth)
         data = resolve_data_config(model, input_size=input_size)
         if isinstance(model, nn.Module):
             model.eval()
@@ -296,6 +314,11 @@ class StreamingPredictor:
         self.reset()
 
     @property
+    def latency(self) -> int:
+        """Frames an output trails its input: the model's look-ahead plus the filter's."""
+        return self.window.lookahead + (self.smooth.latency if self.smooth is not None else 0)
+
+    @property
     def views(self) -> int:
         return 2 if self.flip else 1
 
@@ -306,6 +329,8 @@ class StreamingPredictor:
         self._cache: dict[int, dict[int, _Entry]] = {}
         self._frames: dict[int, Tensor] = {}  # "exact" mode: the raw frames a window still needs
         self.tracker.reset()
+        if self._smoother is not None:
+            self._smoother.reset()
 
     # -- the public loop -------------------------------------------------------------------------
 
@@ -339,13 +364,13 @@ class StreamingPredictor:
             while self._pending and self._pending[0].index + self.window.lookahead <= index:
                 out.append(self._emit(self._pending.popleft()))
             self._prune()
-        return out
+        return self._smoothed(out)
 
     def flush(self) -> list[FramePoses]:
         """End of the stream: emit every frame still waiting (its window's missing future frames
         are excluded through ``frame_valid``) and reset for a new stream."""
         with torch.inference_mode():
-            out = [self._emit(p) for p in self._pending]
+            out = self._smoothed([self._emit(p) for p in self._pending], end=True)
         self.reset()
         return out
 
@@ -358,6 +383,16 @@ class StreamingPredictor:
         yield from self.flush()
 
     # -- internals -------------------------------------------------------------------------------
+
+    def _smoothed(self, poses: list[FramePoses], end: bool = False) -> list[FramePoses]:
+        """The frames whose tracks' filtered keypoints are ready (all of them at the ``end``)."""
+        if self._smoother is None:
+            return poses
+        ready = [r for p in poses for r in self._smoother.push(p.track_ids, p.keypoints, p.scores, item=p)]
+        ready += self._smoother.flush() if end else []
+        for frame, keypoints in ready:
+            frame.keypoints = keypoints
+        return [frame for frame, _ in ready]
 
     def _autocast(self) -> Any:
         return torch.autocast(

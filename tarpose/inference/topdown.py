@@ -1,6 +1,6 @@
 """Top-down pre- and post-processing: person boxes -> normalised crops, heatmaps -> image keypoints.
 
-Everything here is a thin composition of :mod:`tarpose.geometry` and :mod:`tarpose.codec` (one
+Everything here is a thin composition of [tarpose.geometry][tarpose.geometry] and [tarpose.codec][tarpose.codec] (one
 coordinate convention: continuous coordinates, pixel ``i`` covers ``[i, i + 1)``), so a keypoint
 found at heatmap coordinate ``u`` lands exactly where the crop that produced the heatmap saw it.
 """
@@ -92,7 +92,7 @@ def crop_images(
     Args:
         images: ``(3, Hi, Wi)`` (one frame, cropped once per matrix) or ``(N, 3, Hi, Wi)``; uint8
             or float in 0..1.
-        matrices: ``(N, 2, 3)`` image -> crop maps (:func:`box_matrices`).
+        matrices: ``(N, 2, 3)`` image -> crop maps ([box_matrices][tarpose.inference.topdown.box_matrices]).
         input_size: crop ``(H, W)``.
         dtype: floating dtype of the crops.
         mean: RGB mean the model expects (its ``data_config``; ImageNet's by default).
@@ -128,7 +128,7 @@ def heatmaps_to_keypoints(
         heatmaps: ``(N, J, h, w)``.
         matrices: ``(N, 2, 3)`` image -> crop maps the heatmaps' crops were taken with.
         input_size: crop ``(H, W)``.
-        refine: ``"dark"`` (sub-pixel) or ``"none"`` (argmax), see :func:`tarpose.codec.decode_heatmaps`.
+        refine: ``"dark"`` (sub-pixel) or ``"none"`` (argmax), see [tarpose.codec.decode_heatmaps][tarpose.codec.decode_heatmaps].
 
     Returns:
         keypoints ``(N, J, 2)`` (x, y) float64 on the CPU, scores ``(N, J)`` float32 (heatmap maxima).

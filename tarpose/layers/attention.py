@@ -22,7 +22,7 @@ exact ways of computing the same function:
 
 A fourth computation serves masks that allow each query only a few tokens (JTA's heatmap mask):
 the context may be *gathered*, one set of ``K`` tokens per query ``(B, L, K, C)`` with a bool
-``(B, L, K)`` marking the real ones (:func:`~tarpose.layers.gather.gather_allowed` builds it from a
+``(B, L, K)`` marking the real ones ([gather_allowed][tarpose.layers.gather.gather_allowed] builds it from a
 dense mask). It is attended the ``"fold_context"`` way, each query over its own tokens only, so the
 attention costs ``O(H L K C)`` instead of ``O(H L S C)``; the result equals the dense masked
 computation over ``(B, S, C)`` (the padding gets exactly zero weight).

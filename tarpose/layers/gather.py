@@ -10,7 +10,7 @@ what the mask allows:
     gathered  (B, L, K, C) tokens,   mask (B, L, K)   ->  O(H L K C) + a copy of L K C values
 
 The dense products are larger and reuse every token for all queries, so per multiply-add they run
-faster; :func:`gathered_is_cheaper` weighs that.
+faster; [gathered_is_cheaper][tarpose.layers.gather.gathered_is_cheaper] weighs that.
 
 Both give the same function: the padding gets exactly zero weight, and the padded slots repeat an
 allowed token of the same row, so they never read a token the row does not allow (a NaN in an
@@ -68,7 +68,7 @@ def gather_tokens(features: Tensor, index: Tensor, layout: TokenLayout = "spatia
 
     Args:
         features: feature maps of the frames ``(B, T, C, h, w)``; token ``t*h*w + n`` is position
-            ``n`` of frame ``t`` (in ``layout``, see :mod:`tarpose.layers.tokens`).
+            ``n`` of frame ``t`` (in ``layout``, see [tarpose.layers.tokens][tarpose.layers.tokens]).
         index: long ``(B, L, K)`` token positions in ``[0, T*h*w)``.
         layout: ``"spatial"`` or ``"official"``.
 
@@ -97,7 +97,7 @@ def gather_allowed(
 
     Returns:
         ``tokens`` ``(B, L, K, C)`` and ``mask`` bool ``(B, L, K)`` (False on the padding), for
-        :class:`~tarpose.layers.attention.MultiHeadAttention`.
+        [MultiHeadAttention][tarpose.layers.attention.MultiHeadAttention].
     """
     index, valid = allowed_index(allowed, largest)
     return gather_tokens(features, index, layout), valid

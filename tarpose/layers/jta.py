@@ -59,12 +59,12 @@ class JointTemporalAggregator(nn.Module):
         mlp_ratio: FFN hidden size as a multiple of ``dim`` (2.0 in the paper).
         mask_threshold: the heatmap-mask threshold phi (0.2 in the paper).
         token_layout: ``"spatial"`` (correct, default) or ``"official"`` (the reference code's
-            scrambled layout, only for its released weights; see :mod:`tarpose.layers.tokens`).
-        attention: attention strategy, see :class:`~tarpose.layers.attention.MultiHeadAttention`.
+            scrambled layout, only for its released weights; see [tarpose.layers.tokens][tarpose.layers.tokens]).
+        attention: attention strategy, see [MultiHeadAttention][tarpose.layers.attention.MultiHeadAttention].
         gather: how the masked cross-attention reads the tokens. ``"auto"`` (default): gather each
-            joint's allowed tokens (:mod:`tarpose.layers.gather`) when that is cheaper than
-            attending all ``T*h*w`` tokens, judged by each call's largest count
-            (:func:`~tarpose.layers.gather.gathered_is_cheaper`); under
+            joint's allowed tokens ([tarpose.layers.gather][tarpose.layers.gather]) when that is
+            cheaper than attending all ``T*h*w`` tokens, judged by each call's largest count
+            ([gathered_is_cheaper][tarpose.layers.gather.gathered_is_cheaper]); under
             ``torch.compile`` / ``torch.export`` the dense path (static shapes). ``"always"``:
             gather, also when traced (the count then becomes a data-dependent size).
             ``"never"``: the dense masked attention. All three compute the same function. Also
@@ -120,7 +120,7 @@ class JointTemporalAggregator(nn.Module):
         Args:
             features: encoder maps of all frames ``(B, T, C, h, w)``.
             heatmaps: initial heatmaps of all frames ``(B, T, J, H, W)``, any resolution; the
-                mask is computed from them with :func:`~tarpose.heatmap_mask`.
+                mask is computed from them with [heatmap_mask][tarpose.heatmap_mask].
             mask: instead of ``heatmaps``, an explicit bool mask ``(B, T, J, h, w)``, True = may
                 attend.
             frame_valid: optional bool ``(B, T)``; tokens of invalid frames (clip edges, dropped

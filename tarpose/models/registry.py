@@ -1,6 +1,6 @@
 """Registered model names: a table of small factories, ``list_models()`` and
 ``register_model``. Building by name, with or without pretrained weights, is
-``tarpose.create_model`` (:mod:`tarpose.factory`, a layer above this one)."""
+``tarpose.create_model`` ([tarpose.factory][tarpose.factory], a layer above this one)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Setting up a run from names: the model to train (new, continued or wrapped) and checks that
-the data fits it. ``tarpose train`` is this, :func:`~tarpose.training.train` and its argument
+the data fits it. ``tarpose train`` is this, [train][tarpose.training.train] and its argument
 parsing."""
 
 from __future__ import annotations

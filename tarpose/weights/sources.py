@@ -1,8 +1,8 @@
 """Where a checkpoint comes from: a file, a local directory, or a Hugging Face Hub repo.
 
-:func:`resolve_source` turns what a user passes (``"usyd-community/vitpose-base-simple"``,
+[resolve_source][tarpose.weights.sources.resolve_source] turns what a user passes (``"usyd-community/vitpose-base-simple"``,
 ``"./my_model"``, ``"vitpose-b.pth"``) into a local weights file plus the ``config.json`` found
-beside it, downloading through :mod:`huggingface_hub` (so its cache, ``HF_HUB_OFFLINE``,
+beside it, downloading through ``huggingface_hub`` (so its cache, ``HF_HUB_OFFLINE``,
 tokens and revisions all apply) when the source is a repo id.
 """
 

@@ -57,7 +57,7 @@ def find_state_dict(obj: Any, *, source: str) -> dict[str, Tensor]:
 
 
 def detect_format(state: dict[str, Tensor], config: dict[str, Any] | None = None) -> str:
-    """Which of :data:`FORMATS` a state dict (and its ``config.json``) is in."""
+    """Which of ``FORMATS`` a state dict (and its ``config.json``) is in."""
     if is_tar_official(state):
         return "tar_official"
     if is_transformers(state, config):

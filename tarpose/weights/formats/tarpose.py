@@ -1,16 +1,18 @@
 """tarpose's own format: the one every model tarpose writes is in.
 
 A directory (or Hub repo) with ``model.safetensors`` (the state dict), ``config.json`` and a model
-card (``README.md``). ``config.json``::
+card (``README.md``). ``config.json``:
 
-    {
-      "format": "tarpose", "format_version": 2,
-      "architecture": "TemporalWrapper",        # or "ViTPose"
-      "name": "tar-vitpose-demo",               # the registered name it was built as, or null
-      "vitpose": {...},                         # the (base) ViTPoseConfig
-      "temporal": {...},                        # the TARConfig (TemporalWrapper only)
-      "data": {...}                             # the DataConfig: input size, mean, std
-    }
+```text
+{
+  "format": "tarpose", "format_version": 2,
+  "architecture": "TemporalWrapper",        # or "ViTPose"
+  "name": "tar-vitpose-demo",               # the registered name it was built as, or null
+  "vitpose": {...},                         # the (base) ViTPoseConfig
+  "temporal": {...},                        # the TARConfig (TemporalWrapper only)
+  "data": {...}                             # the DataConfig: input size, mean, std
+}
+```
 
 The same JSON is also in the safetensors metadata (``"config"``), so the weights file alone
 loads too. A TemporalWrapper's tensors are ``encoder.*`` (the ViTPose backbone), ``decoder.*``
@@ -168,7 +170,7 @@ def check_config(config: dict[str, Any]) -> None:
     [DataConfig][tarpose.DataConfig]).
 
     Args:
-        config: the config, in the current layout (:func:`current_config`).
+        config: the config, in the current layout ([current_config][tarpose.weights.formats.tarpose.current_config]).
 
     Raises:
         CheckpointError: one line naming the key and the problem.
