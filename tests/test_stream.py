@@ -277,6 +277,34 @@ def test_single_frame_model_streams_the_plain_vitpose():
         resolve_model("nope")
 
 
+def test_each_frames_mask_is_computed_once_and_cached():
+    """The JTA mask of a frame does not depend on the window: computed when the frame is encoded,
+    cached with its features and heatmaps, and the output equals the heatmap path's bit for bit."""
+    model = temporal()
+    frames, box = random_video(8, seed=3).numpy(), [(10.0, 8.0, 40.0, 60.0)]
+    computed = []
+    real = model.frame_masks
+
+    def frame_masks(heatmaps, size):
+        computed.append(heatmaps.shape[0])
+        return real(heatmaps, size)
+
+    model.frame_masks = frame_masks
+    predictor = StreamingPredictor(model, keep_heatmaps=True)
+    out = []
+    for i, frame in enumerate(frames):
+        out += predictor.push(frame, box, [0])
+        (entry,) = [e for e in predictor._cache[0].values()][-1:]
+        assert entry.mask.dtype == torch.bool and entry.mask.shape == (1, 5, 4, 3)  # (v, j, h, w)
+    out += predictor.flush()
+    assert computed == [1] * len(frames)  # once per frame, not once per window
+    plain = list(StreamingPredictor(_NotAModule(model), input_size=SIZE, keep_heatmaps=True).run(
+        (f, box, [0]) for f in frames))  # no frame_masks: windows of heatmaps
+    assert len(out) == len(plain) == len(frames)
+    for a, b in zip(out, plain):
+        torch.testing.assert_close(a.heatmaps, b.heatmaps, atol=0, rtol=0)
+
+
 @pytest.mark.slow
 def test_compiled_stream_equals_eager():
     model = temporal(num_frames=3)

@@ -6,7 +6,10 @@ heatmaps of the target frame). The reference code recomputes all ``T`` frames of
 every output frame; here every person crop goes through ``encode`` exactly once (all persons of a
 frame in one batch) and its outputs wait in a per-track cache until the windows that need them are
 complete. Windows are assembled from the cache and run through ``aggregate_restore`` batched over
-the persons of the frame.
+the persons of the frame. A model with ``frame_masks`` ([TemporalWrapper][tarpose.TemporalWrapper]) gets
+each frame's JTA mask computed once, when the frame is encoded, and cached beside its features
+and heatmaps; each window passes the cached masks, so JTA does not recompute them from the
+heatmaps for every window a frame is part of.
 
 Modes:
 
@@ -76,6 +79,10 @@ class TemporalModel(Protocol):
     def aggregate_restore(
         self, features: Tensor, heatmaps: Tensor, frame_valid: Tensor | None = None
     ) -> Tensor: ...
+
+    # optional: ``frame_masks(heatmaps (N, J, Hh, Wh), (h, w)) -> (N, J, h, w)`` bool, and then
+    # ``aggregate_restore(features, heatmaps, frame_valid, mask=(B, T, J, h, w))``: JTA reads
+    # ``mask`` in place of the mask of ``heatmaps``
 
 
 @dataclass
@@ -155,6 +162,7 @@ class _Entry:
 
     features: Tensor  # (v, c, h, w)
     heatmaps: Tensor  # (v, j, hh, wh)
+    mask: Tensor | None  # JTA's mask (v, j, h, w) bool, of a model with ``frame_masks``
 
 
 def _compiled(fn: Any, mode: str | None) -> Any:
@@ -331,6 +339,7 @@ class StreamingPredictor:
         self.keep_heatmaps = keep_heatmaps
         self._model_encode = model.encode
         self._model_aggregate = model.aggregate_restore
+        self._frame_masks = getattr(model, "frame_masks", None)  # None: windows of heatmaps
         if compile:
             if not isinstance(model, nn.Module):
                 raise ValueError(f"compile=True needs a PyTorch model, not {type(model).__name__}")
@@ -455,58 +464,74 @@ class StreamingPredictor:
         data = self.data_config
         return crop_images(image, matrices, data.input_size, mean=data.mean, std=data.std)
 
-    def _encode(self, crops: Tensor) -> tuple[Tensor, Tensor]:
-        """Crops ``(n, 3, H, W)`` -> features ``(n, v, C, h, w)``, heatmaps ``(n, v, J, hh, wh)``:
-        one encoder call for all crops (and their mirrored copies with the flip test)."""
+    def _encode(self, crops: Tensor) -> tuple[Tensor, Tensor, Tensor | None]:
+        """Crops ``(n, 3, H, W)`` -> features ``(n, v, C, h, w)``, heatmaps ``(n, v, J, hh, wh)``
+        and, for a model with ``frame_masks``, JTA's masks ``(n, v, J, h, w)`` (else None); one
+        encoder call for all crops (and their mirrored copies with the flip test)."""
         if self.flip:
             crops = torch.cat([crops, flip_crops(crops)])  # (v n, 3, h, w)
         with self._autocast():
             features, heatmaps = self._model_encode(crops)
+        masks = None
+        if self._frame_masks is not None:
+            masks = self._frame_masks(heatmaps, tuple(features.shape[-2:]))  # (v n, j, h, w)
+            masks = rearrange(masks, "(v n) j h w -> n v j h w", v=self.views)
         features = rearrange(features, "(v n) c h w -> n v c h w", v=self.views)
         heatmaps = rearrange(heatmaps, "(v n) j h w -> n v j h w", v=self.views)
-        return features, heatmaps
+        return features, heatmaps, masks
 
     def _encode_and_cache(self, image: Tensor, pending: _Pending) -> None:
         crops = self._crop(image.to(self.device), pending.matrices.to(self.device))
-        features, heatmaps = self._encode(crops)
+        features, heatmaps, masks = self._encode(crops)
         for i, track_id in enumerate(pending.track_ids):
-            self._cache.setdefault(track_id, {})[pending.index] = _Entry(features[i], heatmaps[i])
+            entry = _Entry(features[i], heatmaps[i], None if masks is None else masks[i])
+            self._cache.setdefault(track_id, {})[pending.index] = entry
 
-    def _window_cached(self, pending: _Pending) -> tuple[Tensor, Tensor, Tensor]:
+    def _window_cached(self, pending: _Pending) -> tuple[Tensor, Tensor, Tensor | None, Tensor]:
         """Windows of every person of ``pending`` from the cache: features ``(b, t, v, C, h, w)``,
-        heatmaps ``(b, t, v, J, hh, wh)``, valid ``(b, t)``."""
-        features, heatmaps, valid = [], [], []
+        heatmaps ``(b, t, v, J, hh, wh)``, masks ``(b, t, v, J, h, w)`` or None, valid ``(b, t)``."""
+        rows: list[_Entry] = []
+        valid = []
         for track_id in pending.track_ids:
             entries = self._cache[track_id]
             target = entries[pending.index]
             for slot in self.window.frames(pending.index):
                 entry = entries.get(slot)
                 valid.append(entry is not None)
-                features.append(entry.features if entry else torch.zeros_like(target.features))
-                heatmaps.append(entry.heatmaps if entry else torch.zeros_like(target.heatmaps))
+                rows.append(entry if entry else _Entry(
+                    torch.zeros_like(target.features), torch.zeros_like(target.heatmaps),
+                    None if target.mask is None else torch.zeros_like(target.mask),
+                ))
         b, t = len(pending.track_ids), self.window.length
+
+        def stack(parts: list[Tensor]) -> Tensor:  # (b*t) x (v, ...) -> (b, t, v, ...)
+            return rearrange(torch.stack(parts), "(b t) v ... -> b t v ...", b=b, t=t)
+
+        masks = None if rows[0].mask is None else stack([r.mask for r in rows])
         return (
-            rearrange(torch.stack(features), "(b t) v c h w -> b t v c h w", b=b, t=t),
-            rearrange(torch.stack(heatmaps), "(b t) v j h w -> b t v j h w", b=b, t=t),
+            stack([r.features for r in rows]), stack([r.heatmaps for r in rows]), masks,
             torch.tensor(valid, device=self.device).view(b, t),
         )
 
-    def _window_exact(self, pending: _Pending) -> tuple[Tensor, Tensor, Tensor]:
+    def _window_exact(self, pending: _Pending) -> tuple[Tensor, Tensor, Tensor | None, Tensor]:
         """Windows cropped from the raw frames with the target frame's boxes (the training
         protocol); every available frame is encoded afresh."""
         b, t = len(pending.track_ids), self.window.length
         slots = [s for s in self.window.frames(pending.index) if s in self._frames]
         matrices = pending.matrices.to(self.device)
         crops = torch.cat([self._crop(self._frames[s], matrices) for s in slots])
-        features, heatmaps = self._encode(crops)  # (s b, v, ...)
-        features = rearrange(features, "(s b) v c h w -> b s v c h w", b=b)
-        heatmaps = rearrange(heatmaps, "(s b) v j h w -> b s v j h w", b=b)
+        encoded = self._encode(crops)  # (s b, v, ...) each
         valid = torch.tensor([s in self._frames for s in self.window.frames(pending.index)], device=self.device)
-        window_f = features.new_zeros(b, t, *features.shape[2:])
-        window_h = heatmaps.new_zeros(b, t, *heatmaps.shape[2:])
-        window_f[:, valid] = features
-        window_h[:, valid] = heatmaps
-        return window_f, window_h, valid.expand(b, t)
+        windows = []
+        for part in encoded:
+            if part is None:
+                windows.append(None)
+                continue
+            part = rearrange(part, "(s b) v ... -> b s v ...", b=b)
+            window = part.new_zeros(b, t, *part.shape[2:])  # (b, t, v, ...)
+            window[:, valid] = part
+            windows.append(window)
+        return (*windows, valid.expand(b, t))
 
     def _emit(self, pending: _Pending) -> FramePoses:
         """Final heatmaps and keypoints of every person of a frame whose window is complete."""
@@ -517,17 +542,19 @@ class StreamingPredictor:
                 torch.zeros(0, self._num_joints), None, pending.box_scores,
             )
         if self.mode == "exact":
-            features, heatmaps, valid = self._window_exact(pending)
+            features, heatmaps, masks, valid = self._window_exact(pending)
         else:
-            features, heatmaps, valid = self._window_cached(pending)
+            features, heatmaps, masks, valid = self._window_cached(pending)
         v = self.views
         frame_valid = None if bool(valid.all()) else valid.repeat_interleave(v, dim=0)  # (b v, t)
+        features = rearrange(features, "b t v c h w -> (b v) t c h w")
+        heatmaps = rearrange(heatmaps, "b t v j h w -> (b v) t j h w")
         with self._autocast():
-            final = self._model_aggregate(
-                rearrange(features, "b t v c h w -> (b v) t c h w"),
-                rearrange(heatmaps, "b t v j h w -> (b v) t j h w"),
-                frame_valid,
-            )
+            if masks is None:
+                final = self._model_aggregate(features, heatmaps, frame_valid)
+            else:
+                masks = rearrange(masks, "b t v j h w -> (b v) t j h w")
+                final = self._model_aggregate(features, heatmaps, frame_valid, mask=masks)
         final = rearrange(final.float(), "(b v) j h w -> b v j h w", v=v)
         final = merge_flipped(final[:, 0], final[:, 1], self.flip_perm) if self.flip else final[:, 0]
         keypoints, scores = heatmaps_to_keypoints(final, pending.matrices, self.input_size, self.refine)

@@ -18,6 +18,7 @@ from ..layers.attention import STRATEGIES, Strategy
 from ..layers.gra import RESTORE_MODES, GlobalRestoringAttention, Restore
 from ..layers.heatmap_embed import HeatmapEmbedding
 from ..layers.jta import JointTemporalAggregator
+from ..layers.mask import heatmap_mask
 from ..layers.tokens import TOKEN_LAYOUTS, TokenLayout
 from ..preprocess import DataConfig
 from ..window import MAX_FRAMES, Target, Window
@@ -419,12 +420,27 @@ class TemporalWrapper(nn.Module, HubMethods):
         expect_shape("decoder output", heatmaps, "(N, J, Hh, Wh)", (images.shape[0], self.num_joints, None, None))
         return features, heatmaps
 
+    def frame_masks(self, heatmaps: Tensor, size: tuple[int, int]) -> Tensor:
+        """JTA's mask of each frame on its own: initial heatmaps ``(N, J, Hh, Wh)`` -> bool
+        ``(N, J, h, w)`` on the token grid ``size``. A frame's mask does not depend on the window,
+        so streaming computes it once per frame and passes windows of masks to
+        [aggregate_restore][tarpose.TemporalWrapper.aggregate_restore]."""
+        frames = rearrange(heatmaps, "n j hh ww -> n 1 j hh ww")
+        return heatmap_mask(frames, size, self.jta.mask_threshold)[:, 0]  # (n, j, h, w)
+
     def aggregate_restore(
-        self, features: Tensor, heatmaps: Tensor, frame_valid: Tensor | None = None
+        self,
+        features: Tensor,
+        heatmaps: Tensor,
+        frame_valid: Tensor | None = None,
+        *,
+        mask: Tensor | None = None,
     ) -> Tensor:
         """Temporal part: maps ``(B, T, C, h, w)`` and initial heatmaps ``(B, T, J, Hh, Wh)`` of a
         window (``frame_valid`` optional bool ``(B, T)``) -> final heatmaps ``(B, J, Hh, Wh)`` of
-        the target frame."""
+        the target frame. ``mask``, optional bool ``(B, T, J, h, w)``: JTA's masks of the window,
+        already computed ([frame_masks][tarpose.TemporalWrapper.frame_masks] of each frame), read
+        in place of the masks of ``heatmaps``."""
         expect_shape("features", features, "(B, T, C, h, w)", (None, self.num_frames, self.dim, None, None))
         expect_dtype("features", features, self.jta)
         if frame_valid is not None:
@@ -437,7 +453,10 @@ class TemporalWrapper(nn.Module, HubMethods):
         if frame_valid is not None:  # excluded frames contribute nothing to any module, even NaN
             excluded = ~rearrange(frame_valid, "b t -> b t 1 1 1")
             features, heatmaps = features.masked_fill(excluded, 0.0), heatmaps.masked_fill(excluded, 0.0)
-        joints = self.jta(features, heatmaps, frame_valid=frame_valid)  # (b, j, c)
+        if mask is None:
+            joints = self.jta(features, heatmaps, frame_valid=frame_valid)  # (b, j, c)
+        else:
+            joints = self.jta(features, mask=mask, frame_valid=frame_valid)  # (b, j, c)
         evidence = None
         if self.heatmap_embed is not None:
             s, (h, w), (hh, wh) = self.config.heatmap_stride, features.shape[-2:], heatmaps.shape[-2:]
