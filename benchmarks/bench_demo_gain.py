@@ -1,21 +1,33 @@
-"""What temporal aggregation buys: the bundled TAR-ViTPose vs the bundled single-frame ViTPose on
-held-out synthetic videos (test-split seeds, never used in training).
+"""What temporal aggregation buys, next to what a keypoint filter buys: the bundled TAR-ViTPose and
+the bundled single-frame ViTPose, each alone and each after its best filter, on held-out
+synthetic videos (test-split seeds, never used in training).
 
 Both models share the backbone architecture and the training budget (the single-frame model got
 as many extra steps on the same windows as the temporal stage had; see examples/train_demo.py).
 Every frame of every video is scored, windows t-2..t+2 cropped with frame t's box (the
 ground-truth silhouette box, so the comparison is about the pose model, not a detector).
 
-    python benchmarks/bench_demo_gain.py                # 64 videos x 32 frames, 30% corrupted
-    python benchmarks/bench_demo_gain.py --videos 8 --json gain.json
+Each model's best filter is chosen among tarpose.demo.FILTER_CANDIDATES (median, score-weighted
+mean, Savitzky-Golay, One-Euro; a small grid of windows and parameters) by PCK@0.05 over all
+frames of validation videos (the "val" split: disjoint from the training and the test videos),
+then measured on the test videos with everything else.
+
+    python benchmarks/bench_demo_gain.py --threads 1     # 64 test + 32 val videos x 32 frames
+    python benchmarks/bench_demo_gain.py --videos 8 --val-videos 4 --json gain.json
 
 Prints PCK@0.05 (of the box's longer side) and COCO OKS AP on the clean and the corrupted frames,
-PCK per corruption kind, and the jitter (mean keypoint acceleration) of the tracks.
+PCK per corruption kind and per motion speed (ground-truth joint speed in % of the box per frame,
+buckets at tarpose.demo.SPEED_EDGES), and the jitter (mean keypoint acceleration) of the tracks.
+The JSON also records the settings, the frames in each speed bucket and the SHA-256 of the weights
+measured, so `scripts/figures.py` and the docs tests can tell when the bundled models changed and
+the results must be measured again (`python scripts/figures.py --bench` reruns this script into
+benchmarks/results/demo_gain.json).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import sys
@@ -28,15 +40,42 @@ import torch
 
 import tarpose
 from tarpose.data.synthetic import SyntheticVideo, split_seeds
-from tarpose.demo import SINGLE, TEMPORAL, compare, load_demo_models, predict_video
+from tarpose.demo import (
+    ASSETS,
+    DEMO_WEIGHTS,
+    FILTERED,
+    SINGLE,
+    SPEED_EDGES,
+    TEMPORAL,
+    apply_filters,
+    compare,
+    frame_speed,
+    load_demo_models,
+    predict_video,
+    select_filter,
+    speed_buckets,
+)
+
+#: column -> heading
+def weights_digest(path: Path) -> str:
+    """SHA-256 of a run's or a bundled model's ``model.safetensors`` (a directory or the file)."""
+    path = path / "model.safetensors" if path.is_dir() else path
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+COLUMNS = {SINGLE: "single", SINGLE + FILTERED: "single+filt", TEMPORAL: "TAR", TEMPORAL + FILTERED: "TAR+filt"}
 
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--videos", type=int, default=64, help="held-out test videos (default 64)")
+    parser.add_argument("--val-videos", type=int, default=32,
+                        help="validation videos the best filters are chosen on (default 32)")
     parser.add_argument("--frames", type=int, default=32, help="frames per video (default 32)")
     parser.add_argument("--first-video", type=int, default=0, help="first video of the test split")
     parser.add_argument("--corruption", type=float, default=0.3, help="fraction of corrupted frames")
+    parser.add_argument("--metric", default="pck_all",
+                        help="what the filter choice maximises on the validation videos (default pck_all)")
     parser.add_argument("--single", type=Path, help="a trained single-frame run (default: bundled)")
     parser.add_argument("--temporal", type=Path, help="a trained temporal run (default: bundled)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
@@ -47,41 +86,79 @@ def main(argv: list[str] | None = None) -> dict:
     bundled = None if args.single and args.temporal else load_demo_models()
     single = tarpose.load_model(args.single).eval() if args.single else bundled[0]
     temporal = tarpose.load_model(args.temporal).eval() if args.temporal else bundled[1]
-    seeds = split_seeds("test", args.videos, args.first_video)
+
+    def run(seeds: range) -> list:
+        with torch.inference_mode():
+            return [predict_video(SyntheticVideo(seed, args.frames, corruption=args.corruption), single, temporal)
+                    for seed in seeds]
+
     start = time.perf_counter()
-    results = []
-    with torch.inference_mode():
-        for seed in seeds:
-            video = SyntheticVideo(seed, args.frames, corruption=args.corruption)
-            results.append(predict_video(video, single, temporal))
-    scores = compare(results, kinds=True)
+    val_seeds = split_seeds("val", args.val_videos)
+    val = run(val_seeds)
+    choices = {model: select_filter(val, model, metric=args.metric) for model in (SINGLE, TEMPORAL)}
+    print(f"validation videos {val_seeds.start}..{val_seeds.stop - 1} ({len(val) * args.frames} frames): "
+          f"best filter by {args.metric}")
+    for model, choice in choices.items():
+        print(f"  {COLUMNS[model]:<8} {choice.filter.spec():<40} {choice.score:6.2f} "
+              f"(unfiltered {choice.unfiltered:.2f}; latency {choice.filter.latency} frames)")
+    seeds = split_seeds("test", args.videos, args.first_video)
+    filters = {model: choice.filter for model, choice in choices.items()}
+    results = [apply_filters(r, filters) for r in run(seeds)]
+    scores = compare(results, kinds=True, speeds=True)
     elapsed = time.perf_counter() - start
     frames = sum(len(r.corrupted) for r in results)
     corrupted = sum(int(r.corrupted.sum()) for r in results)
     print(f"held-out test videos {seeds.start}..{seeds.stop - 1}: {frames} frames, {corrupted} corrupted "
-          f"({elapsed:.0f} s)")
+          f"({elapsed:.0f} s with {torch.get_num_threads()} torch threads)")
     print(format_table(scores))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({**scores, "frames": frames, "corrupted_frames": corrupted,
-                                         "videos": [seeds.start, seeds.stop]}, indent=2) + "\n")
+        document = {
+            **scores,
+            "filters": {model: {**c.filter.describe(), "val_score": c.score, "val_unfiltered": c.unfiltered}
+                        for model, c in choices.items()},
+            "selection": {"metric": args.metric, "videos": [val_seeds.start, val_seeds.stop],
+                          "scores": {model: c.scores for model, c in choices.items()}},
+            "speed_edges": list(SPEED_EDGES),
+            "speed_buckets": {"slow": [0.0, SPEED_EDGES[0]], "medium": list(SPEED_EDGES), "fast": [SPEED_EDGES[1], None]},
+            "speed_frames": {name: int(sel.sum()) for name, sel in speed_buckets(
+                torch.cat([frame_speed(r.keypoints, r.boxes) for r in results])).items()},
+            "weights": {
+                SINGLE: weights_digest(args.single or ASSETS / DEMO_WEIGHTS["vitpose-demo"]),
+                TEMPORAL: weights_digest(args.temporal or ASSETS / DEMO_WEIGHTS["tar-vitpose-demo"]),
+            },
+            "bundled": args.single is None and args.temporal is None,
+            "frames_per_video": args.frames, "corruption": args.corruption,
+            "frames": frames, "corrupted_frames": corrupted, "videos": [seeds.start, seeds.stop],
+            "threads": torch.get_num_threads(), "seconds": elapsed,
+        }
+        args.json.write_text(json.dumps(document, indent=2) + "\n")
     return scores
 
 
 def format_table(scores: dict[str, dict[str, float]]) -> str:
-    """Metric rows, single-frame vs temporal and their difference."""
-    s, t = scores[SINGLE], scores[TEMPORAL]
+    """Metric rows; a column per model (alone and after its filter), then TAR and TAR + its filter
+    against the single-frame model + its filter."""
+    keys = list(scores[SINGLE])
     rows = [("PCK@0.05 clean", "pck_clean"), ("PCK@0.05 corrupted", "pck_corrupted"),
             ("PCK@0.05 all", "pck_all"), ("OKS AP clean", "ap_clean"),
             ("OKS AP corrupted", "ap_corrupted"), ("OKS AP all", "ap_all")]
-    rows += [(f"  PCK {k[4:]}", k) for k in s if k.startswith("pck_") and k[4:] not in ("clean", "corrupted", "all")]
+    speeds = ("slow", "medium", "fast")
+    rows += [(f"  PCK {k[4:]}", k) for k in keys if k.startswith("pck_") and k[4:] not in
+             ("clean", "corrupted", "all") and not k[4:].startswith(speeds)]
+    lo, hi = SPEED_EDGES
+    label = {"slow": f"slow <{lo}", "medium": f"medium {lo}-{hi}", "fast": f"fast >={hi}"}
+    rows += [(f"  PCK {label[k[4:].split('_')[0]]}{' ' + k.split('_')[2] if k.count('_') == 2 else ''}", k)
+             for k in keys if k.startswith("pck_") and k[4:].startswith(speeds)]
     rows += [("jitter (px/frame^2)", "jitter")]
-    lines = [f"{'metric':<22}{'single-frame':>14}{'temporal':>10}{'gain':>8}"]
-    for label, key in rows:
-        a, b = s[key], t[key]
-        if math.isnan(a) or math.isnan(b):
+    heads = [COLUMNS[m] for m in COLUMNS] + ["TAR-S+f", "TAR+f-S+f"]
+    lines = [f"{'metric':<32}" + "".join(f"{h:>12}" for h in heads)]
+    for name, key in rows:
+        values = [scores[m][key] for m in COLUMNS]
+        if any(math.isnan(v) for v in values):
             continue
-        lines.append(f"{label:<22}{a:>14.2f}{b:>10.2f}{b - a:>+8.2f}")
+        s_f, t, t_f = values[1], values[2], values[3]
+        lines.append(f"{name:<32}" + "".join(f"{v:>12.2f}" for v in values) + f"{t - s_f:>+12.2f}{t_f - s_f:>+12.2f}")
     return "\n".join(lines)
 
 

@@ -1,23 +1,34 @@
-"""Streaming TAR-ViTPose per frame, against single-frame ViTPose and windowed recomputation.
+"""Streaming TAR-ViTPose per frame against its floor, single-frame ViTPose and windowed recomputation.
 
 Three top-down pipelines on the same frames, boxes and weights, each a StreamingPredictor with the
 same crops and DARK decoding, so only the model work differs:
 
-- single-frame: ViTPose on each person crop (SingleFrameModel), the floor (1.0x);
+- single-frame: ViTPose on each person crop (SingleFrameModel), 1.0x;
 - streaming: TAR-ViTPose (T=5, centred), each crop encoded once, windows from the feature cache;
-- windowed: TAR-ViTPose recomputing all T crops of every window (mode="exact", what the reference
-  code does for every output frame).
+- windowed (with --windowed): TAR-ViTPose recomputing all T crops of every window (mode="exact",
+  what the reference code does for every output frame).
 
-Per-frame times are medians of interleaved pushes in steady state (one output per push). Before
-timing, the script checks that at initialisation (GRA gate 0) streaming and windowed give the
-single-frame keypoints. Then it runs `tarpose predict` end to end on ../shared/data/vtest.avi (a
-subprocess per model) and reports frames per second and peak memory (resident memory on the CPU,
-PyTorch's peak allocation on CUDA).
+What TAR must add per frame is one more decoder pass (the restored map is decoded again), so the
+floor of streaming / single-frame is (encoder + 2 x decoder) / (encoder + decoder), with encoder
+and decoder timed on the same crops in the same run; the script prints the measured ratio next to
+it, and the temporal parts (JTA with the gathered and the dense attention, GRA) on their own.
 
-    python benchmarks/bench_streaming.py                     # ViT-B, 256x192, 4 persons, CPU
-    python benchmarks/bench_streaming.py --device cuda       # bf16 autocast
-    python benchmarks/bench_streaming.py --device cuda --compile   # launch overhead removed
-    python benchmarks/bench_streaming.py --small             # tiny dims, no predict run: a smoke run
+Random weights make flat heatmaps whose masks allow nearly every token, which says nothing about a
+trained model. By default (--masks demo) the initial heatmaps the temporal part reads (only
+through JTA's mask) are the bundled demo model's on synthetic videos, at its own scale in tokens
+(benchmarks/mask_counts.py); the encoder and both decoder passes still run in full. --masks
+stretched: the same heatmaps covering the same share of the crop (4x the tokens); --masks model:
+the random model's own.
+
+Times are medians of interleaved calls in steady state (every push emits one frame). Before timing,
+the script checks that at initialisation (the restoring step is the identity) streaming and windowed give the single-frame
+heatmaps. With --predict-frames N it also runs `tarpose predict` end to end on
+../shared/data/vtest.avi (a subprocess per model) for frames per second and peak memory.
+
+    python benchmarks/bench_streaming.py                                 # ViT-S, ViT-S simple, ViT-B; CPU
+    python benchmarks/bench_streaming.py --models vitpose-b --img 384 288 --windowed
+    python benchmarks/bench_streaming.py --device cuda --compile         # bf16, CUDA graphs
+    python benchmarks/bench_streaming.py --small                         # tiny dims: a smoke run
 """
 
 from __future__ import annotations
@@ -30,12 +41,15 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
+from torch import Tensor, nn
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import tarpose  # noqa: E402
 from tarpose.inference import SingleFrameModel, StreamingPredictor  # noqa: E402
@@ -62,33 +76,78 @@ def synthetic_stream(n: int, persons: int, size=(576, 768), seed: int = 0):
     return frames, boxes
 
 
-def per_frame_times(predictors: dict, frames, boxes, repeats: int, device: str) -> dict[str, float]:
-    """Median seconds per pushed frame for each predictor, pushes interleaved; every predictor is
-    first filled so that each timed push emits exactly one frame."""
-    ids = list(range(len(boxes[0])))
-    fill = max(p.window.length for p in predictors.values())  # then every window is full and complete
-    index = 0
-    for p in predictors.values():
-        p.reset()
-    for index in range(fill):
-        for p in predictors.values():
-            p.push(frames[index % len(frames)], boxes[index % len(boxes)], ids)
-    samples: dict[str, list[float]] = {k: [] for k in predictors}
-    for r in range(repeats):
-        i = (fill + r) % len(frames)
-        for name, p in predictors.items():
+class DemoHeatmaps(nn.Module):
+    """A temporal model whose ``encode`` returns, in place of its own initial heatmaps, the next
+    ones of a bank ``(frames, persons, J, Hh, Wh)`` (frame-major, so each track follows one
+    video; ``None``: its own); its encoder and decoder still run in full. JTA runs with
+    ``gather`` (``"never"``: the dense path, as before the gathered attention)."""
+
+    def __init__(self, model: nn.Module, bank: Tensor | None, gather: str = "auto") -> None:
+        super().__init__()
+        self.model = model
+        self.bank = None if bank is None else bank.flatten(0, 1)  # (frames * persons, j, hh, wh)
+        self.gather = gather
+        self.next = 0
+        for name in ("num_frames", "target_index", "num_joints"):
+            setattr(self, name, getattr(model, name))
+        self.data_config = model.data_config
+
+    def encode(self, images: Tensor) -> tuple[Tensor, Tensor]:
+        features, heatmaps = self.model.encode(images)
+        if self.bank is None:
+            return features, heatmaps
+        n = images.shape[0]
+        index = (self.next + torch.arange(n)) % self.bank.shape[0]
+        self.next += n
+        return features, self.bank[index].to(heatmaps)
+
+    def frame_masks(self, heatmaps: Tensor, size: tuple[int, int]) -> Tensor:
+        return self.model.frame_masks(heatmaps, size)
+
+    def aggregate_restore(self, *args, **kwargs) -> Tensor:
+        self.model.jta.gather = self.gather
+        try:
+            return self.model.aggregate_restore(*args, **kwargs)
+        finally:
+            self.model.jta.gather = "auto"
+
+
+def interleaved(fns: dict[str, Callable[[], object]], repeats: int, device: str) -> dict[str, float]:
+    """Median seconds per call of each function, calls interleaved so that the machine's drift
+    and other load hit all alike."""
+    samples: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
             sync(device)
             start = time.perf_counter()
-            out = p.push(frames[i], boxes[i], ids)
+            fn()
             sync(device)
             samples[name].append(time.perf_counter() - start)
-            assert len(out) == 1, (name, len(out))
     return {k: statistics.median(v) for k, v in samples.items()}
+
+
+def pusher(predictor: StreamingPredictor, frames, boxes) -> Callable[[], None]:
+    """A function pushing the next frame (after filling the window) and checking that exactly one
+    frame comes out."""
+    ids = list(range(len(boxes[0])))
+    predictor.reset()
+    state = {"i": 0}
+
+    def push() -> None:
+        i = state["i"] % len(frames)
+        state["i"] += 1
+        out = predictor.push(frames[i], boxes[i], ids)
+        if state["i"] > predictor.window.length and len(out) != 1:
+            raise RuntimeError(f"a push emitted {len(out)} frames")
+
+    for _ in range(predictor.window.length):
+        push()
+    return push
 
 
 def check_equal_at_init(models: dict, frames, boxes) -> float:
     """Largest difference of every pipeline's final heatmaps from single-frame's, relative to the
-    single-frame heatmaps' largest magnitude, with the gate at 0. (Heatmaps, not argmax keypoints:
+    single-frame heatmaps' largest magnitude, at initialisation. (Heatmaps, not argmax keypoints:
     random weights give nearly flat heatmaps whose argmax low precision may flip.)"""
     ids = list(range(len(boxes[0])))
     outs = {
@@ -118,75 +177,146 @@ def run_predict(model: str, device: str, frames: int, boxes: Path) -> tuple[floa
     return float(match.group(1)), float(match.group(2))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--size", default="b", choices=["s", "b", "l", "h"], help="ViT size")
-    parser.add_argument("--img", type=int, nargs=2, default=[256, 192], metavar=("H", "W"))
-    parser.add_argument("--decoder", default="classic", choices=["classic", "simple"])
-    parser.add_argument("--persons", type=int, default=4)
-    parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--predict-frames", type=int, default=30,
-                        help="frames of vtest.avi for the end-to-end run (0: skip)")
-    parser.add_argument("--boxes", default=str(BOXES), help="boxes for the end-to-end run")
-    parser.add_argument("--small", action="store_true", help="tiny dims, no end-to-end run")
-    parser.add_argument("--compile", action="store_true",
-                        help="torch.compile every pipeline's model calls (CUDA graphs on a GPU)")
-    args = parser.parse_args()
+def build(name: str, img: tuple[int, int], device: str) -> tarpose.ViTPose:
+    if name == "tiny":
+        return tarpose.ViTPose(img_size=(64, 48), embed_dim=64, depth=2, num_heads=4, deconv_channels=32).to(device)
+    return tarpose.create_model(name, img_size=img).to(device)
 
-    torch.manual_seed(0)
+
+def bench_model(name: str, args: argparse.Namespace) -> dict[str, float]:
+    """All timings of one model (ms), and its check at initialisation."""
     dev = args.device
-    if args.small:
-        vitpose = tarpose.ViTPose(img_size=(64, 48), embed_dim=64, depth=2, num_heads=4, deconv_channels=32)
-        args.predict_frames = 0
-    else:
-        suffix = "-simple" if args.decoder == "simple" else ""
-        vitpose = tarpose.create_model(f"vitpose-{args.size}{suffix}", img_size=tuple(args.img))
-    vitpose = vitpose.to(dev).eval()
-    tar = tarpose.TemporalWrapper(vitpose, num_frames=5).to(dev).eval()  # shares the backbone
-    size = tuple(vitpose.config.img_size)
-    amp = dev.startswith("cuda")
-    print(f"device={dev} threads={torch.get_num_threads()} torch={torch.__version__} "
-          f"model=vitpose-{'tiny' if args.small else args.size} ({args.decoder} decoder) "
-          f"crop={size[0]}x{size[1]} "
-          f"T={tar.num_frames} persons={args.persons}" + (" (bf16 autocast)" if amp else ""))
-
-    frames, boxes = synthetic_stream(8, args.persons)
+    torch.manual_seed(0)
+    vitpose = build(name, tuple(args.img), dev).eval()
+    tar = tarpose.TemporalWrapper(vitpose, num_frames=5).to(dev).eval()  # shares the base modules
     single = SingleFrameModel(vitpose)
+    frames, boxes = synthetic_stream(8, args.persons)
     models = {"single-frame": (single, "centred"), "streaming": (tar, "centred"), "windowed": (tar, "exact")}
-    worst = check_equal_at_init(models, frames[:6], [b[:2] for b in boxes[:6]])  # 2 persons
-    limit = 2e-2 if amp else 1e-4
+    worst = check_equal_at_init(models, frames[:6], [b[:1] for b in boxes[:6]])  # 1 person
+    limit = 2e-2 if dev.startswith("cuda") else 1e-4
     if worst > limit:
-        raise SystemExit(f"at initialisation the pipelines' heatmaps disagree by {worst:.2e} > {limit}")
-    print(f"check: at initialisation streaming and windowed heatmaps equal single-frame "
-          f"(max relative difference {worst:.1e})")
-    predictors = {  # with --compile, every pipeline's model calls compiled alike
-        name: StreamingPredictor(model, mode=mode, compile=args.compile)
-        for name, (model, mode) in models.items()
-    }
+        raise SystemExit(f"{name}: at initialisation the pipelines' heatmaps disagree by {worst:.2e} > {limit}")
     with torch.no_grad():
         tar.gra.attn.out_proj.weight.normal_(0, 0.02)  # trained-looking; the cost does not depend on it
 
-    times = per_frame_times(predictors, frames, boxes, args.repeats, dev)
-    base = times["single-frame"]
-    print(f"\nper frame ({args.persons} persons), median of {args.repeats} interleaved pushes:")
-    print(f"{'pipeline':<14} {'ms/frame':>9} {'vs single':>10}")
-    for name, seconds in times.items():
-        print(f"{name:<14} {seconds * 1e3:>9.1f} {seconds / base:>9.2f}x")
-    print(f"streaming / single-frame = {times['streaming'] / base:.2f}x (target <= 1.15x); "
-          f"windowed / single-frame = {times['windowed'] / base:.2f}x; "
-          f"windowed / streaming = {times['windowed'] / times['streaming']:.2f}x")
+    crops = torch.randn(args.persons, 3, *vitpose.config.img_size, device=dev)
+    with torch.inference_mode():
+        features, heatmaps = tar.encode(crops)
+    hh, wh = heatmaps.shape[-2:]
+    h, w = features.shape[-2:]
+    bank = None
+    if args.masks != "model":
+        from mask_counts import heatmap_bank
+
+        bank = heatmap_bank(args.persons, 32, (hh, wh), stretch=args.masks == "stretched").to(dev)
+        window = bank[:5].transpose(0, 1)  # (persons, t, j, hh, wh)
+    else:
+        window = heatmaps[:, None].expand(-1, 5, -1, -1, -1)
+    temporal, dense = DemoHeatmaps(tar, bank), DemoHeatmaps(tar, bank, gather="never")
+    window_features = features[:, None].expand(-1, 5, -1, -1, -1).contiguous()  # (b, t, c, h, w)
+    masks = tar.jta.allowed_tokens(tarpose.heatmap_mask(window, (h, w), tar.jta.mask_threshold))
+    largest = int(masks.sum(-1).max())
+    joints = tar.jta(window_features, window)
+
+    def jta(mode: str) -> Callable[[], Tensor]:
+        def call() -> Tensor:
+            tar.jta.gather = mode
+            try:
+                return tar.jta(window_features, window)
+            finally:
+                tar.jta.gather = "auto"
+        return call
+
+    predictors = {
+        "single-frame": StreamingPredictor(single, compile=args.compile),
+        "streaming": StreamingPredictor(temporal, compile=args.compile),
+        "streaming dense": StreamingPredictor(dense, compile=args.compile),
+    }
+    if args.windowed:
+        predictors["windowed"] = StreamingPredictor(temporal, mode="exact", compile=args.compile)
+    amp = torch.autocast(dev.split(":")[0], dtype=torch.bfloat16, enabled=dev.startswith("cuda"))
+    fns = {name: pusher(p, frames, boxes) for name, p in predictors.items()}
+    fns.update({
+        "encoder": lambda: single.encoder(crops),
+        "decoder": lambda: single.decoder(features),
+        "JTA": jta("auto"),
+        "JTA dense": jta("never"),
+        "GRA": lambda: tar.gra(features, joints),
+    })
+    with torch.inference_mode(), amp:
+        for fn in fns.values():  # warm-up
+            fn()
+        times = interleaved(fns, args.repeats, dev)
+    ms = {k: v * 1e3 for k, v in times.items()}
+    ms["largest"] = largest
+    ms["tokens"] = 5 * h * w
+    ms["check"] = worst
+    return ms
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--models", nargs="+", default=["vitpose-s", "vitpose-s-simple", "vitpose-b"])
+    parser.add_argument("--img", type=int, nargs=2, default=[256, 192], metavar=("H", "W"))
+    parser.add_argument("--persons", type=int, default=4)
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--masks", default="demo", choices=["demo", "stretched", "model"],
+                        help="initial heatmaps that JTA's mask reads (see the module docs)")
+    parser.add_argument("--predict-frames", type=int, default=0,
+                        help="frames of vtest.avi for an end-to-end `tarpose predict` run (0: skip)")
+    parser.add_argument("--boxes", default=str(BOXES), help="boxes for the end-to-end run")
+    parser.add_argument("--windowed", action="store_true",
+                        help="also time windowed recomputation (T encoder passes a frame: slow)")
+    parser.add_argument("--small", action="store_true", help="a tiny model, 64x48: a smoke run")
+    parser.add_argument("--compile", action="store_true",
+                        help="torch.compile every pipeline's model calls (CUDA graphs on a GPU)")
+    args = parser.parse_args()
+    if args.small:
+        args.models, args.img, args.predict_frames = ["tiny"], [64, 48], 0
+        if args.masks == "demo":
+            args.masks = "stretched"  # 16x12 heatmaps: smaller than the demo's
+
+    dev = args.device
+    print(f"device={dev} threads={torch.get_num_threads()} torch={torch.__version__} "
+          f"crop={args.img[0]}x{args.img[1]} T=5 persons={args.persons} masks={args.masks} "
+          f"repeats={args.repeats}" + (" (bf16 autocast)" if dev.startswith("cuda") else "")
+          + (" compiled" if args.compile else ""))
+    print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
+          f"({os.cpu_count()} CPUs)")
+    print(f"\nper frame, {args.persons} persons, ms (medians of {args.repeats} interleaved calls):")
+    print(f"{'model':<18} {'encoder':>8} {'decoder':>8} {'JTA':>7} {'dense':>7} {'K/tokens':>9} {'GRA':>6} "
+          f"{'single':>8} {'stream':>8} {'window':>8} {'ratio':>6} {'dense':>6} {'floor':>6} {'over':>6}",
+          flush=True)
+    worst = 0.0
+    for name in args.models:
+        r = bench_model(name, args)
+        worst = max(worst, r["check"])
+        ratio = r["streaming"] / r["single-frame"]
+        floor = (r["encoder"] + 2 * r["decoder"]) / (r["encoder"] + r["decoder"])
+        print(f"{name:<18} {r['encoder']:>8.1f} {r['decoder']:>8.1f} {r['JTA']:>7.1f} {r['JTA dense']:>7.1f} "
+              f"{r['largest']:>4.0f}/{r['tokens']:<4.0f} {r['GRA']:>6.1f} {r['single-frame']:>8.1f} "
+              f"{r['streaming']:>8.1f} {r.get('windowed', float('nan')):>8.1f} {ratio:>5.3f}x "
+              f"{r['streaming dense'] / r['single-frame']:>5.3f}x {floor:>5.3f}x {ratio / floor:>5.3f}x",
+              flush=True)
+    print("ratio = streaming / single-frame (dense: the same with JTA's dense path, as before the "
+          "gathered attention); floor = (encoder + 2 x decoder) / (encoder + decoder); over = ratio / floor; "
+          "JTA: as run (gathered where cheaper), dense: the dense path; K: the largest number of tokens "
+          "a joint attends in the window batch")
+    print(f"check: at initialisation streaming and windowed heatmaps equal single-frame "
+          f"(max relative difference {worst:.1e})")
+    print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
     if args.predict_frames:
         if not VTEST.exists():
             print(f"\n{VTEST} is absent: no end-to-end run")
             return
         print(f"\n`tarpose predict` on vtest.avi (768x576), {args.predict_frames} frames, boxes {args.boxes}:")
-        print(f"{'model':<18} {'frames/s':>9} {'peak MiB':>9}")
-        suffix = "-simple" if args.decoder == "simple" else ""
-        for model in (f"vitpose-{args.size}{suffix}", f"tar-vitpose-{args.size}{suffix}"):
-            fps, peak = run_predict(model, dev, args.predict_frames, Path(args.boxes))
-            print(f"{model:<18} {fps:>9.2f} {peak:>9.0f}")
+        print(f"{'model':<22} {'frames/s':>9} {'peak MiB':>9}")
+        for name in args.models:
+            for model in (name, f"tar-{name}"):
+                fps, peak = run_predict(model, dev, args.predict_frames, Path(args.boxes))
+                print(f"{model:<22} {fps:>9.2f} {peak:>9.0f}")
 
 
 if __name__ == "__main__":

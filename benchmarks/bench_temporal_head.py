@@ -9,6 +9,12 @@ Both run side by side on the same weights and inputs in one process (interleaved
 repeats); the script checks that the outputs agree to 1e-5 relative, then prints the speed ratio and
 the temporal head's share of a whole TemporalWrapper forward.
 
+Then JTA alone at typical masks: the gathered attention (each joint attends only the tokens its
+mask allows, tarpose.layers.gather; what gather="auto" runs) against the dense folded path
+(gather="never"). Typical masks come from the bundled demo model's heatmaps on synthetic videos
+(benchmarks/mask_counts.py): "demo" at its own scale in tokens (a model trained with the same
+Gaussian sigma in heatmap pixels), "stretched" covering the same share of the crop (4x the tokens).
+
     python benchmarks/bench_temporal_head.py              # ViT-B dims, CPU
     python benchmarks/bench_temporal_head.py --device cuda
     python benchmarks/bench_temporal_head.py --small      # seconds; a smoke run
@@ -26,8 +32,10 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT))
 
+from mask_counts import heatmap_bank  # noqa: E402
 from reference_tar import ReferenceTemporalHead, copy_reference_into  # noqa: E402
 
 import tarpose  # noqa: E402
@@ -55,6 +63,12 @@ def time_pair(fns: dict[str, callable], repeats: int, device: str) -> dict[str, 
     return {k: statistics.median(v) for k, v in samples.items()}
 
 
+def encoder_like_maps(b: int, t: int, c: int, h: int, w: int, device: str) -> torch.Tensor:
+    """Random maps ``(b, t, c, h, w)`` laid out as a ViT encoder returns them: channels innermost
+    (each position's C values contiguous, a view of ``(b, t, h, w, c)``)."""
+    return torch.randn(b, t, h, w, c, device=device).permute(0, 1, 4, 2, 3)
+
+
 def macs_reference(t: int, n: int, c: int, j: int, depth: int, heads: int) -> int:
     cross = attention_costs(j, t * n, c, heads)["project"]
     restore = attention_costs(n, j, c, heads)["project"]
@@ -65,6 +79,39 @@ def macs_tarpose(t: int, n: int, c: int, j: int, depth: int, heads: int) -> int:
     cross = min(attention_costs(j, t * n, c, heads).values())
     restore = min(attention_costs(n, j, c, heads).values())
     return depth * cross + restore
+
+
+def jta_at_typical_masks(jta, args, grid: tuple[int, int], t: int, c: int, dev: str) -> None:
+    """JTA with the gathered attention against the dense folded path, on demo-model masks."""
+    h, w = grid
+    amp = dev == "cuda"
+    print(f"\nJTA at typical masks ({t}x{h}x{w} = {t * h * w} tokens): gathered (gather='auto') "
+          f"against dense (gather='never')")
+    print(f"{'masks':<10} {'batch':>5} {'K':>5} {'dense ms':>9} {'gathered ms':>12} {'speed-up':>9} "
+          f"{'max rel err':>12}")
+    for kind in ("demo", "stretched"):
+        for b in args.batch:
+            bank = heatmap_bank(b, t, (4 * h, 4 * w), stretch=kind == "stretched")  # (t, b, j, hh, ww)
+            mask = tarpose.heatmap_mask(bank.transpose(0, 1).to(dev), grid, jta.mask_threshold)
+            largest = int(jta.allowed_tokens(mask).sum(-1).max())
+            maps = encoder_like_maps(b, t, c, h, w, dev)
+
+            def run(mode: str):
+                def call():
+                    jta.gather = mode
+                    return jta(maps, mask=mask)
+                return call
+
+            with torch.inference_mode():
+                dense, gathered = run("never")(), run("auto")()
+                err = ((gathered - dense).abs().max() / dense.abs().max()).item()
+                if err > 1e-5:
+                    raise SystemExit(f"gathered and dense JTA differ: max relative error {err:.2e} > 1e-5")
+                with torch.autocast(dev, dtype=torch.bfloat16, enabled=amp):
+                    times = time_pair({"dense": run("never"), "gathered": run("auto")}, args.repeats, dev)
+            jta.gather = "auto"
+            print(f"{kind:<10} {b:>5} {largest:>5} {times['dense'] * 1e3:>9.1f} {times['gathered'] * 1e3:>12.1f} "
+                  f"{times['dense'] / times['gathered']:>8.2f}x {err:>12.1e}")
 
 
 def main() -> None:
@@ -97,7 +144,7 @@ def main() -> None:
 
     print(f"\n{'batch':>5} {'reference ms':>13} {'tarpose ms':>11} {'speed-up':>9} {'max rel err':>12}")
     for b in args.batch:
-        maps = torch.randn(b, t, c, h, w, device=dev)
+        maps = encoder_like_maps(b, t, c, h, w, dev)
         heat = torch.randn(b, t, j, 4 * h, 4 * w, device=dev)
         with torch.inference_mode():
             out_ref = ref(maps, heat)
@@ -116,6 +163,7 @@ def main() -> None:
         print(f"{b:>5} {times['reference'] * 1e3:>13.1f} {times['tarpose'] * 1e3:>11.1f} "
               f"{times['reference'] / times['tarpose']:>8.2f}x {err:>12.1e}")
 
+    jta_at_typical_masks(jta, args, (h, w), t, c, dev)
     if args.no_wrapper:
         return
     model = tarpose.TemporalWrapper(

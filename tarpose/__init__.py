@@ -1,26 +1,30 @@
 """tarpose: Temporal Aggregate-and-Restore (TAR-ViTPose) for any ViTPose.
 
-The public API::
+The public API:
 
-    JointTemporalAggregator, GlobalRestoringAttention, HeatmapEmbedding, heatmap_mask   # the modules
-    TemporalWrapper, TARConfig, Window                                  # retrofit a model
-    ViTPose, ViTPoseConfig, create_model, list_models                  # built-in ViTPose
-    load_model, load_vitpose, save_pretrained, push_to_hub             # one format, one loader
-    DataConfig, resolve_data_config                                     # preprocessing
-    StreamingPredictor                                                  # video (tarpose.inference)
-    load_demo_models                                                    # the bundled demo models
+```python
+JointTemporalAggregator, GlobalRestoringAttention, HeatmapEmbedding, heatmap_mask   # the modules
+TemporalWrapper, TARConfig, Window                                  # retrofit a model
+ViTPose, ViTPoseConfig, create_model, list_models                  # built-in ViTPose
+load_model, load_vitpose, save_pretrained, push_to_hub             # one format, one loader
+DataConfig, resolve_data_config                                     # preprocessing
+PoseInferencer, StreamingPredictor                                  # video (tarpose.inference)
+load_demo_models                                                    # the bundled demo models
+```
 
 The package is a stack of layers, each importing only the ones below it (drawn in
-``docs/architecture.md`` and enforced by ``tests/test_architecture.py``)::
+``docs/architecture.md`` and enforced by ``tests/test_architecture.py``):
 
-    cli  >  inference, training, demo  >  factory  >  weights  >  models  >  layers  >  leaf helpers
-                 data, eval (datasets and metrics) sit on the leaf helpers
+```text
+cli  >  inference, training, demo  >  factory  >  weights  >  models  >  layers  >  leaf helpers
+             data, eval (datasets and metrics) sit on the leaf helpers
+```
 """
 
 from ._version import __version__
 from .demo import load_demo_models
 from .factory import create_model, load_model, load_vitpose, wrap
-from .inference import StreamingPredictor
+from .inference import PoseInferencer, StreamingPredictor
 from .layers import GlobalRestoringAttention, HeatmapEmbedding, JointTemporalAggregator, heatmap_mask
 from .models import (
     TARConfig,
@@ -41,6 +45,7 @@ __all__ = [
     "GlobalRestoringAttention",
     "HeatmapEmbedding",
     "JointTemporalAggregator",
+    "PoseInferencer",
     "StreamingPredictor",
     "TARConfig",
     "TemporalOutput",

@@ -46,7 +46,7 @@ def is_tracing() -> bool:
 @dataclass(frozen=True)
 class Field:
     """What one config field may hold: its kind, an inclusive range, the allowed strings, or a
-    fixed-length tuple of numbers. :meth:`check` returns the value normalised (an integer given
+    fixed-length tuple of numbers. [check][tarpose._checks.Field.check] returns the value normalised (an integer given
     as ``4.0`` stays an error: sizes must be written as integers).
 
     Args:
@@ -113,7 +113,7 @@ class Field:
 
 
 def check_fields(specs: Mapping[str, Field], values: Mapping[str, Any], *, what: str) -> dict[str, Any]:
-    """Every value of ``values`` checked by its :class:`Field` (a name without one is an error).
+    """Every value of ``values`` checked by its [Field][tarpose._checks.Field] (a name without one is an error).
 
     Args:
         specs: the fields a config has.

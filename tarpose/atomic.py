@@ -69,7 +69,7 @@ def atomic_outputs(paths: Sequence[str | os.PathLike[str]], *, durable: bool = F
 
     Args:
         paths: the files, in the order they are to be renamed; their directories must exist.
-        durable: flush the files and their directories to disk (see :func:`atomic_output`).
+        durable: flush the files and their directories to disk (see [atomic_output][tarpose.atomic.atomic_output]).
     """
     with contextlib.ExitStack() as stack:
         staged = [stack.enter_context(_staged(Path(p))) for p in paths]

@@ -1,9 +1,9 @@
 """Heatmaps <-> keypoints: Gaussian targets, argmax + DARK sub-pixel decoding, flip test, and the
 heatmap <-> image maps of each geometry.
 
-Coordinates follow :mod:`tarpose.geometry`: pixel indices (heatmap pixel ``j`` is centred at
+Coordinates follow [tarpose.geometry][tarpose.geometry]: pixel indices (heatmap pixel ``j`` is centred at
 ``j``). Targets and decoding do not depend on the geometry; where a heatmap sits in its crop
-(:func:`~tarpose.geometry.heatmap_matrix`) and how the flip test lines up do.
+([heatmap_matrix][tarpose.geometry.heatmap_matrix]) and how the flip test lines up do.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ def gaussian_targets(
 
 def _gaussian_blur(heatmaps: Tensor, kernel: int) -> Tensor:
     """Separable Gaussian blur with OpenCV's sigma for a ``kernel`` size, reflect borders (only
-    values that never reach the border are used: see :func:`decode_heatmaps`)."""
+    values that never reach the border are used: see [decode_heatmaps][tarpose.codec.decode_heatmaps])."""
     sigma = 0.3 * ((kernel - 1) * 0.5 - 1) + 0.8
     taps = torch.arange(kernel, dtype=heatmaps.dtype, device=heatmaps.device) - (kernel - 1) / 2
     g = torch.exp(-(taps**2) / (2 * sigma**2))
@@ -191,13 +191,13 @@ def flip_heatmaps(heatmaps: Tensor, flip_perm: Sequence[int], shift: float = 0.0
     Mirroring the crop (pixel ``i`` <-> ``W - 1 - i``) mirrors the heatmap about the heatmap
     image of the crop's centre line. In the ``"udp"`` and ``"biased"`` geometries that is the
     heatmap's own centre line: reversing the columns is exact. Elsewhere it lies ``shift / 2``
-    pixels to the right of it (:func:`flip_shift`), and the reversed heatmap is moved right by
+    pixels to the right of it ([flip_shift][tarpose.codec.flip_shift]), and the reversed heatmap is moved right by
     ``shift`` pixels, linearly interpolated (HRNet moves it by a whole pixel).
 
     Args:
         heatmaps: ``(N, K, h, w)`` heatmaps of the mirrored crops.
-        flip_perm: left/right joint permutation (:func:`tarpose.keypoints.flip_permutation`).
-        shift: :func:`flip_shift` of the geometry.
+        flip_perm: left/right joint permutation ([tarpose.keypoints.flip_permutation][tarpose.keypoints.flip_permutation]).
+        shift: [flip_shift][tarpose.codec.flip_shift] of the geometry.
     """
     out = heatmaps.flip(-1)[:, list(flip_perm)]
     if shift == 0.0:
@@ -246,7 +246,7 @@ def heatmap_to_image(
     Args:
         coords: ``(N, K, 2)`` in heatmap pixels.
         matrices: ``(N, 2, 3)`` image -> crop maps the heatmaps' crops were taken with
-            (:func:`tarpose.geometry.crop_matrices`).
+            ([tarpose.geometry.crop_matrices][tarpose.geometry.crop_matrices]).
         input_size: crop ``(H, W)``.
         heatmap_size: heatmap ``(h, w)``.
         geometry: the geometry the model was trained in.

@@ -1,21 +1,28 @@
 """The bundled demo models and the comparison that shows what temporal aggregation buys.
 
 Two models ship inside tarpose, both trained on the procedural videos of
-:mod:`tarpose.data.synthetic` with ``tarpose train`` (``examples/train_demo.py`` reproduces them):
+`tarpose.data.synthetic` with ``tarpose train`` (``examples/train_demo.py`` reproduces them):
 
 - ``vitpose-demo``: a small single-frame ViTPose, and
 - ``tar-vitpose-demo``: the same ViTPose wrapped in JTA/GRA, trained for as many extra steps as
   the single-frame model got after their shared first stage.
 
-:func:`load_demo_models` loads both; :func:`predict_video` runs them over every frame of a video
-(windows ``t-2 .. t+2`` cropped with frame ``t``'s box); :func:`compare` scores them on clean and
-corrupted frames (PCK@0.05 of the box's longer side, COCO OKS AP, jitter).
+[load_demo_models][tarpose.demo.load_demo_models] loads both; [predict_video][tarpose.demo.predict_video] runs them over every frame of a video
+(windows ``t-2 .. t+2`` cropped with frame ``t``'s box); [compare][tarpose.demo.compare] scores them on clean and
+corrupted frames (PCK@0.05 of the box's longer side, COCO OKS AP, jitter), by corruption kind and
+by motion speed (`SPEED_EDGES`).
+
+The obvious alternative to a temporal model is a filter over the single-frame model's keypoint
+tracks (`tarpose.filters`), so every comparison also shows each model after its best filter:
+`select_filter` picks it among `FILTER_CANDIDATES` on validation videos (the ``val``
+split, never the test split) and `apply_filters` adds the filtered tracks as
+``"<model>+filter"``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import torch
@@ -26,6 +33,7 @@ from .codec import decode_heatmaps, heatmap_to_image
 from .data.synthetic.corruptions import KINDS
 from .eval import bbox_size, jitter, oks_ap, pck
 from .factory import load_model
+from .filters import KeypointFilter, build_filter
 from .geometry import box_to_center_scale, crop_matrices, normalize_images
 from .models.demo import ASSETS
 from .preprocess import resolve_data_config
@@ -41,6 +49,23 @@ DEMO_WEIGHTS: dict[str, str] = {
 }
 #: names of the two models in results, as in ``tarpose demo --json``
 SINGLE, TEMPORAL = "single_frame", "temporal"
+#: a model's name plus this: its keypoint tracks after its filter (``"single_frame+filter"``)
+FILTERED = "+filter"
+
+#: the filters `select_filter` tries: centred median, score-weighted mean and Savitzky-Golay
+#: windows, and the causal One-Euro filter over a grid (tracks taken as 30 frames per second)
+FILTER_CANDIDATES: tuple[str, ...] = (
+    *(f"median:window={w}" for w in (3, 5, 7, 9, 11, 13)),
+    *(f"mean:window={w}" for w in (3, 5, 7, 9, 11, 13)),
+    *(f"savgol:window={w},order={p}" for w in (5, 7, 9, 11, 13, 15) for p in (1, 2, 3)),
+    *(f"one-euro:min_cutoff={c},beta={b},fps=30" for c in (0.3, 1, 3, 6, 10) for b in (0, 0.01, 0.1, 0.3)),
+)
+
+#: motion-speed buckets, in % of the box's longer side per frame (`frame_speed`): slow
+#: below 0.6, medium 0.6 to 1.1, fast above; the terciles (0.59, 1.09) of 256 validation videos x
+#: 32 frames, rounded
+SPEED_EDGES: tuple[float, float] = (0.6, 1.1)
+SPEEDS: tuple[str, str, str] = ("slow", "medium", "fast")
 
 
 def load_demo_model(name: str, device: str | torch.device = "cpu") -> nn.Module:
@@ -70,10 +95,11 @@ def load_demo_models(device: str | torch.device = "cpu") -> tuple[nn.Module, nn.
 
 @dataclass
 class VideoPredictions:
-    """Keypoints ``(F, J, 2)`` (image pixels) and scores ``(F, J)`` of both models on a video,
-    with the video's labels: ``keypoints`` ``(F, J, 2)``, ``visible`` ``(F, J)`` bool (labelled),
-    ``boxes`` ``(F, 4)``, ``areas`` ``(F,)``, ``corrupted`` ``(F,)`` bool, ``corruption`` ``(F,)``
-    bit masks."""
+    """Keypoints ``(F, J, 2)`` (image pixels) and scores ``(F, J)`` of both models on a video
+    (and of filtered tracks, ``"<model>+filter"``), with the video's labels: ``keypoints``
+    ``(F, J, 2)``, ``visible`` ``(F, J)`` bool (labelled), ``boxes`` ``(F, 4)``, ``areas``
+    ``(F,)``, ``corrupted`` ``(F,)`` bool, ``corruption`` ``(F,)`` bit masks; ``filters``: the
+    filter behind each ``"<model>+filter"``."""
 
     predictions: dict[str, Tensor]
     scores: dict[str, Tensor]
@@ -83,6 +109,7 @@ class VideoPredictions:
     areas: Tensor
     corrupted: Tensor
     corruption: Tensor
+    filters: dict[str, KeypointFilter] = field(default_factory=dict)
 
 
 @torch.no_grad()
@@ -93,14 +120,15 @@ def predict_video(
     input_size: tuple[int, int] | None = None,
     padding: float = 1.25,
     batch_size: int = 16,
+    filters: Mapping[str, KeypointFilter | str] | None = None,
 ) -> VideoPredictions:
-    """Run both models over every frame of a :class:`~tarpose.data.synthetic.SyntheticVideo`.
+    """Run both models over every frame of a [SyntheticVideo][tarpose.data.synthetic.SyntheticVideo].
 
     Frame ``t``'s person box (the ground-truth silhouette box: the comparison is about the pose
     model, not a detector) crops the frames of the temporal model's window around ``t``
     (``t-T .. t+T``, clamped at the ends and marked invalid); the single-frame model sees frame
     ``t`` of the same crops. Crops are made as the temporal model's ``data_config`` says, in its
-    geometry (:mod:`tarpose.geometry`), which the single-frame model must share.
+    geometry ([tarpose.geometry][tarpose.geometry]), which the single-frame model must share.
 
     Args:
         video: the video.
@@ -109,6 +137,8 @@ def predict_video(
         input_size: crop ``(H, W)`` (default: the temporal model's).
         padding: box enlargement.
         batch_size: target frames per forward pass.
+        filters: model name (`SINGLE`, `TEMPORAL`) -> filter; each model's filtered tracks are
+            added as ``"<model>+filter"`` (`apply_filters`). ``None``: no filtered tracks.
     """
     window = window_of(temporal)
     num_frames, centre = window.length, window.target_index
@@ -143,7 +173,7 @@ def predict_video(
             points = heatmap_to_image(coords, matrix, input_size, heatmaps.shape[-2:], geometry)
             preds[name].append(points.float())
             scores[name].append(score)
-    return VideoPredictions(
+    result = VideoPredictions(
         predictions={k: torch.cat(v) for k, v in preds.items()},
         scores={k: torch.cat(v) for k, v in scores.items()},
         keypoints=video.keypoints,
@@ -153,38 +183,167 @@ def predict_video(
         corrupted=video.corruption != 0,
         corruption=video.corruption,
     )
+    return apply_filters(result, filters) if filters else result
 
 
-def compare(results: Sequence[VideoPredictions], kinds: bool = False) -> dict[str, dict[str, float]]:
-    """Scores of both models over some videos: ``{"single_frame": {...}, "temporal": {...}}``.
+def apply_filters(result: VideoPredictions, filters: Mapping[str, KeypointFilter | str]) -> VideoPredictions:
+    """A copy of ``result`` with ``"<model>+filter"`` tracks: each named model's keypoints
+    ``(F, J, 2)`` through its filter (the whole video offline, the scores as weights for ``mean``;
+    scores unchanged), listed right after the model."""
+    built = {model: build_filter(f) for model, f in filters.items()}
+    unknown = set(built) - set(result.predictions)
+    if unknown:
+        raise ValueError(f"no predictions of {sorted(unknown)} to filter; models: {list(result.predictions)}")
+    preds, scores = {}, {}
+    for model, pred in result.predictions.items():
+        if model.endswith(FILTERED):
+            continue
+        preds[model], scores[model] = pred, result.scores[model]
+        if model in built:
+            preds[model + FILTERED] = built[model](pred, result.scores[model].to(pred.dtype))
+            scores[model + FILTERED] = result.scores[model]
+    return replace(result, predictions=preds, scores=scores, filters={f"{m}{FILTERED}": f for m, f in built.items()})
+
+
+def frame_speed(keypoints: Tensor, boxes: Tensor) -> Tensor:
+    """Ground-truth motion speed of each frame: the mean over joints of the keypoint displacement
+    per frame (central differences, one-sided at the ends), in % of the box's longer side.
+
+    Args:
+        keypoints: ``(F, J, 2)`` ground-truth keypoints of one video (``F >= 2``).
+        boxes: ``(F, 4)`` the person's boxes ``x, y, w, h``.
+
+    Returns:
+        ``(F,)`` float64 speeds.
+    """
+    if keypoints.ndim != 3 or keypoints.shape[0] < 2 or keypoints.shape[-1] != 2:
+        raise ValueError(f"keypoints must be (F, J, 2) with F >= 2, got {tuple(keypoints.shape)}")
+    k = keypoints.double()
+    step = torch.cat([k[1:2] - k[:1], (k[2:] - k[:-2]) / 2, k[-1:] - k[-2:-1]])  # (F, J, 2)
+    return 100 * step.norm(dim=-1).mean(-1) / bbox_size(boxes).double()
+
+
+def speed_buckets(speed: Tensor) -> dict[str, Tensor]:
+    """``{"slow", "medium", "fast"}`` -> ``(F,)`` bool masks of `frame_speed` values split at
+    `SPEED_EDGES`."""
+    lo, hi = SPEED_EDGES
+    return {"slow": speed < lo, "medium": (speed >= lo) & (speed < hi), "fast": speed >= hi}
+
+
+@dataclass
+class FilterChoice:
+    """What `select_filter` picked.
+
+    Attributes:
+        model: the model whose tracks were filtered.
+        filter: the best candidate.
+        metric: what was maximised (a `compare` key such as ``"pck_all"``).
+        score: the best candidate's ``metric`` on the validation videos.
+        unfiltered: the model's own ``metric`` there.
+        scores: every candidate's ``metric`` (spec -> value).
+    """
+
+    model: str
+    filter: KeypointFilter
+    metric: str
+    score: float
+    unfiltered: float
+    scores: dict[str, float]
+
+
+def select_filter(
+    results: Sequence[VideoPredictions],
+    model: str,
+    candidates: Sequence[KeypointFilter | str] = FILTER_CANDIDATES,
+    metric: str = "pck_all",
+) -> FilterChoice:
+    """The filter that maximises ``metric`` of ``model``'s tracks over ``results``.
+
+    Pass predictions on validation videos (``split_seeds("val", ...)``), never the videos the
+    choice is then measured on. The first of equally good candidates wins.
+
+    Args:
+        results: predictions on validation videos (`predict_video`).
+        model: which model's tracks to filter (``"single_frame"`` or ``"temporal"``).
+        candidates: filters or their names (default `FILTER_CANDIDATES`).
+        metric: a `compare` key: ``pck_<subset>`` or ``ap_<subset>`` with subset ``all``,
+            ``clean`` or ``corrupted``.
+    """
+    kind, _, subset = metric.partition("_")
+    if kind not in ("pck", "ap") or subset not in ("all", "clean", "corrupted"):
+        raise ValueError(f"metric must be pck_/ap_ + all/clean/corrupted, got {metric!r}")
+    if not results:
+        raise ValueError("select_filter needs at least one video's predictions")
+    if not candidates:
+        raise ValueError("select_filter needs at least one candidate filter")
+    filters = [build_filter(c) for c in candidates]
+
+    def score(name: str, videos: Sequence[VideoPredictions]) -> float:
+        return _metric(videos, name, kind, subset)
+
+    unfiltered = score(model, results)
+    scores: dict[str, float] = {}
+    for f in filters:
+        scores[f.spec()] = score(model + FILTERED, [apply_filters(r, {model: f}) for r in results])
+    best = max(range(len(filters)), key=lambda i: (scores[filters[i].spec()], -i))
+    return FilterChoice(model, filters[best], metric, scores[filters[best].spec()], unfiltered, scores)
+
+
+def _metric(results: Sequence[VideoPredictions], name: str, kind: str, subset: str) -> float:
+    """One metric of one prediction set (``kind`` ``"pck"`` or ``"ap"``) over a subset of frames."""
+    cat = lambda key: torch.cat([getattr(r, key) for r in results])  # noqa: E731
+    corrupted = cat("corrupted")
+    sel = {"all": torch.ones_like(corrupted), "clean": ~corrupted, "corrupted": corrupted}[subset]
+    if not bool(sel.any()):
+        return float("nan")
+    pred = torch.cat([r.predictions[name] for r in results])[sel]
+    gt, visible = cat("keypoints")[sel], cat("visible")[sel]
+    if kind == "pck":
+        return 100 * pck(pred, gt, visible, bbox_size(cat("boxes"))[sel], 0.05)
+    score = torch.cat([r.scores[name] for r in results]).mean(-1)[sel]
+    return 100 * oks_ap(pred, score, gt, visible, cat("areas")[sel].double()).ap
+
+
+def compare(
+    results: Sequence[VideoPredictions], kinds: bool = False, speeds: bool = False
+) -> dict[str, dict[str, float]]:
+    """Scores of every prediction set over some videos: ``{"single_frame": {...}, "temporal":
+    {...}}``, and ``"<model>+filter"`` where `apply_filters` added filtered tracks.
 
     Each holds ``pck_clean``, ``pck_corrupted``, ``pck_all`` (PCK@0.05 of the box's longer
     side, in %), ``ap_clean``, ``ap_corrupted``, ``ap_all`` (COCO OKS AP with the silhouette areas,
-    in %), ``jitter`` (mean keypoint acceleration, px/frame^2, over every frame) and, with
-    ``kinds``, ``pck_<kind>`` for each corruption kind present.
+    in %), ``jitter`` (mean keypoint acceleration, px/frame^2, over every frame); with ``kinds``,
+    ``pck_<kind>`` for each corruption kind present; with ``speeds``, ``pck_<speed>``,
+    ``pck_<speed>_clean`` and ``pck_<speed>_corrupted`` for the motion-speed buckets ``slow``,
+    ``medium``, ``fast`` (`frame_speed`, `SPEED_EDGES`). NaN where a subset is empty.
     """
     if not results:
         raise ValueError("compare needs at least one video's predictions")
-    cat = lambda name: torch.cat([getattr(r, name) for r in results])
+    cat = lambda name: torch.cat([getattr(r, name) for r in results])  # noqa: E731
     gt, visible, boxes, areas = cat("keypoints"), cat("visible"), cat("boxes"), cat("areas")
     corrupted, code = cat("corrupted"), cat("corruption")
     norm = bbox_size(boxes)
     subsets = {"clean": ~corrupted, "corrupted": corrupted, "all": torch.ones_like(corrupted)}
     if kinds:
         subsets.update({kind: (code & bit) != 0 for kind, bit in KINDS.items()})
+    if speeds:
+        buckets = speed_buckets(torch.cat([frame_speed(r.keypoints, r.boxes) for r in results]))
+        for name, sel in buckets.items():
+            subsets.update({name: sel, f"{name}_clean": sel & ~corrupted, f"{name}_corrupted": sel & corrupted})
     out: dict[str, dict[str, float]] = {}
-    for model in (SINGLE, TEMPORAL):
+    for model in results[0].predictions:
         pred = torch.cat([r.predictions[model] for r in results])
         score = torch.cat([r.scores[model] for r in results]).mean(-1)
         row: dict[str, float] = {}
         for subset, sel in subsets.items():
+            with_ap = subset in ("clean", "corrupted", "all")
             if not bool(sel.any()):
                 row[f"pck_{subset}"] = float("nan")
-                if subset in ("clean", "corrupted", "all"):
+                if with_ap:
                     row[f"ap_{subset}"] = float("nan")
                 continue
             row[f"pck_{subset}"] = 100 * pck(pred[sel], gt[sel], visible[sel], norm[sel], 0.05)
-            if subset in ("clean", "corrupted", "all"):
+            if with_ap:
                 ap = oks_ap(pred[sel], score[sel], gt[sel], visible[sel], areas[sel].double())
                 row[f"ap_{subset}"] = 100 * ap.ap
         row["jitter"] = mean_jitter([r.predictions[model] for r in results], [r.visible for r in results])

@@ -1,16 +1,16 @@
 """Names and sources to models: ``create_model`` and ``load_model``, the one loader.
 
-- :func:`create_model` builds a registered name (``tarpose models`` lists them), optionally with
+- [create_model][tarpose.factory.create_model] builds a registered name (``tarpose models`` lists them), optionally with
   the pretrained weights of the registry's table;
-- :func:`load_model` loads anything tarpose wrote (``save_pretrained``, ``tarpose train``, the
+- [load_model][tarpose.factory.load_model] loads anything tarpose wrote (``save_pretrained``, ``tarpose train``, the
   bundled demo models, files of tarpose 0.1) and every ViTPose checkpoint layout it reads;
-  :func:`load_vitpose` is the same for the single-frame part;
-- :func:`wrap` puts a single-frame model inside a registered temporal name's JTA/GRA (the
+  [load_vitpose][tarpose.factory.load_vitpose] is the same for the single-frame part;
+- [wrap][tarpose.factory.wrap] puts a single-frame model inside a registered temporal name's JTA/GRA (the
   ``tar-X`` of a trained ``X``).
 
 This module sits above ``tarpose.weights`` (reading, remapping, writing) and ``tarpose.models``
 (the classes and the name table); it also gives the model classes their Hub methods
-(``save_pretrained``, ``push_to_hub``, ``from_pretrained``, see :mod:`tarpose.models.hub`).
+(``save_pretrained``, ``push_to_hub``, ``from_pretrained``, see [tarpose.models.hub][tarpose.models.hub]).
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def load_model(
       run directory, the bundled demo models) and an official TAR-ViTPose ``.pt`` ->
       [TemporalWrapper][tarpose.TemporalWrapper] or [ViTPose][tarpose.ViTPose], as saved (the
       official one with ``token_layout="official"``, ``restore="postnorm"``, 384x288 input);
-    - any single-frame ViTPose checkpoint (see :func:`load_vitpose`) -> ViTPose.
+    - any single-frame ViTPose checkpoint (see [load_vitpose][tarpose.factory.load_vitpose]) -> ViTPose.
 
     Files written by tarpose 0.1 (its ``save_pretrained`` and ``tarpose train`` layouts) load
     with a ``FutureWarning``: re-save them with ``tarpose.save_pretrained``. ``model.data_config``
@@ -116,7 +116,7 @@ def load_vitpose(
     The layout is detected: tarpose, Hugging Face transformers, official ViTPose / ViTPose+,
     easy_ViTPose, mmpose 1.x; of a temporal checkpoint (tarpose's or an official TAR-ViTPose
     one) the single-frame part (encoder + decoder) is returned. Arguments as for
-    :func:`load_model`.
+    [load_model][tarpose.factory.load_model].
 
     Args:
         source: Hub repo id, directory or file.
@@ -157,7 +157,7 @@ def create_model(name: str, pretrained: bool = False, **overrides: Any) -> nn.Mo
     (through the Hugging Face Hub for a repo id, so its cache and ``HF_HUB_OFFLINE`` apply) and
     checked against the registered architecture; ``model.pretrained_cfg`` says where they come
     from and ``model.data_config`` how to feed them. A temporal name whose weights are a
-    single-frame ViTPose gets it inside fresh JTA/GRA modules (:func:`wrap`).
+    single-frame ViTPose gets it inside fresh JTA/GRA modules ([wrap][tarpose.factory.wrap]).
 
     Args:
         name: a registered name (``tarpose.list_models()``).
@@ -263,7 +263,7 @@ def probe_model(name: str, **overrides: Any) -> nn.Module:
 
     Args:
         name: a registered name.
-        **overrides: as for :func:`create_model`.
+        **overrides: as for [create_model][tarpose.factory.create_model].
     """
     data_options, overrides = split_data_options(overrides)
     with warnings.catch_warnings(), skip_init(), torch.device("meta"):
@@ -272,8 +272,8 @@ def probe_model(name: str, **overrides: Any) -> nn.Module:
 
 
 def _from_pretrained(cls: type, source: str | Path, *, map_location: str = "cpu", **kwargs: Any) -> nn.Module:
-    """``cls.from_pretrained(source)``: :func:`load_vitpose` for a ViTPose, else
-    :func:`load_model` checked to give a ``cls``."""
+    """``cls.from_pretrained(source)``: [load_vitpose][tarpose.factory.load_vitpose] for a ViTPose, else
+    [load_model][tarpose.factory.load_model] checked to give a ``cls``."""
     if issubclass(cls, ViTPose):
         model: nn.Module = load_vitpose(source, **kwargs)
     else:

@@ -50,7 +50,7 @@ LEGACY_GEOMETRY = "biased"
 
 
 def check_geometry(geometry: str) -> str:
-    """``geometry`` if it is one of :data:`GEOMETRIES`; a ``ValueError`` naming them otherwise."""
+    """``geometry`` if it is one of `GEOMETRIES`; a ``ValueError`` naming them otherwise."""
     if geometry not in GEOMETRIES:
         raise ValueError(f"geometry must be one of {GEOMETRIES}, got {geometry!r}")
     return geometry
@@ -104,7 +104,7 @@ def crop_matrices(
             region).
         rotation: degrees (scalar or ``(N,)``): the crop shows the image content turned
             counter-clockwise (as seen on screen) by this angle about the region centre.
-        geometry: how the grid covers the region (:data:`GEOMETRIES`, see the module docs).
+        geometry: how the grid covers the region (`GEOMETRIES`, see the module docs).
     """
     center = torch.as_tensor(center, dtype=torch.float64)
     scale = torch.as_tensor(scale, dtype=torch.float64)
@@ -133,7 +133,7 @@ def heatmap_matrix(
     Args:
         input_size: crop ``(H, W)``.
         heatmap_size: heatmap ``(h, w)``.
-        geometry: one of :data:`GEOMETRIES`.
+        geometry: one of `GEOMETRIES`.
     """
     rows = []
     for axis in (1, 0):  # x, then y
@@ -173,7 +173,7 @@ def warp_crops(images: Tensor, matrices: Tensor, output_size: tuple[int, int]) -
     Args:
         images: ``(N, C, H, W)`` float, one image per crop (expand a frame for several crops:
             ``images = frame.expand(N, -1, -1, -1)`` costs no copy).
-        matrices: ``(N, 2, 3)`` image -> crop maps (:func:`crop_matrices`).
+        matrices: ``(N, 2, 3)`` image -> crop maps ([crop_matrices][tarpose.geometry.crop_matrices]).
         output_size: ``(h, w)``.
 
     Returns:

@@ -1,17 +1,17 @@
 """Preprocessing read from the model's config, as timm's ``resolve_data_config`` does.
 
-Every tarpose model carries a :class:`DataConfig` (``model.data_config``): the crop size it was
+Every tarpose model carries a [DataConfig][tarpose.preprocess.DataConfig] (``model.data_config``): the crop size it was
 built for, the pixel normalisation its weights expect and the geometry they were trained in (how
-crops and heatmaps lie over a person's box, :mod:`tarpose.geometry`). ``save_pretrained`` writes it into
-``config.json`` (``"data"``), :func:`tarpose.load_model` and ``create_model(...,
+crops and heatmaps lie over a person's box, [tarpose.geometry][tarpose.geometry]). ``save_pretrained`` writes it into
+``config.json`` (``"data"``), [tarpose.load_model][tarpose.load_model] and ``create_model(...,
 pretrained=True)`` put it back, and everything that makes crops (the streaming predictor,
 ``tarpose predict``, ONNX export, the demo, ``tarpose train``'s datasets) asks
-:func:`resolve_data_config` instead of guessing.
+[resolve_data_config][tarpose.preprocess.resolve_data_config] instead of guessing.
 
-Adding a preprocessing option is one field of :class:`DataConfig` with a default: it is then
+Adding a preprocessing option is one field of [DataConfig][tarpose.preprocess.DataConfig] with a default: it is then
 saved, loaded, overridable and resolved everywhere. Files written before a field existed load
 with its default, except ``geometry``: tarpose files that record none load as ``"biased"``, the
-geometry tarpose 0.1 trained and predicted in (:mod:`tarpose.weights.formats.tarpose`).
+geometry tarpose 0.1 trained and predicted in (`tarpose.weights.formats.tarpose`).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any
 from ._checks import Field, check_fields
 from .geometry import GEOMETRIES, IMAGENET_MEAN, IMAGENET_STD, Geometry
 
-#: what each :class:`DataConfig` field may hold
+#: what each [DataConfig][tarpose.preprocess.DataConfig] field may hold
 DATA_SPECS: dict[str, Field] = {
     "input_size": Field(int, 1, 1 << 16, length=2, optional=True),
     "mean": Field(float, length=3),
@@ -41,7 +41,7 @@ class DataConfig:
         mean: RGB mean subtracted from pixels scaled to ``0..1``.
         std: RGB standard deviation the pixels are divided by.
         geometry: how crops and heatmaps lie over a person's box, as the weights were trained
-            (:mod:`tarpose.geometry`): ``"udp"`` (public ViTPose weights, new models),
+            ([tarpose.geometry][tarpose.geometry]): ``"udp"`` (public ViTPose weights, new models),
             ``"biased"`` (tarpose 0.1's, the bundled demo models) or ``"hrnet"`` (the official
             TAR-ViTPose code). The loaders set it from the checkpoint's source.
     """
@@ -67,7 +67,7 @@ class DataConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> DataConfig:
-        """A config from :meth:`to_dict`'s output; missing fields take their defaults.
+        """A config from [to_dict][tarpose.preprocess.DataConfig.to_dict]'s output; missing fields take their defaults.
 
         Args:
             values: field names and values.
@@ -95,7 +95,7 @@ DATA_OPTIONS: frozenset[str] = frozenset(f.name for f in fields(DataConfig)) - {
 
 
 def split_data_options(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """``options`` split into [DataConfig][tarpose.DataConfig] fields (:data:`DATA_OPTIONS`) and
+    """``options`` split into [DataConfig][tarpose.DataConfig] fields (`DATA_OPTIONS`) and
     the rest (model config fields).
 
     Args:
@@ -110,11 +110,11 @@ def resolve_data_config(model: Any = None, **overrides: Any) -> DataConfig:
 
     Args:
         model: a tarpose model (anything with a ``data_config``), or ``None`` for the defaults.
-        **overrides: :class:`DataConfig` fields; ``None`` values are ignored, so optional
+        **overrides: [DataConfig][tarpose.preprocess.DataConfig] fields; ``None`` values are ignored, so optional
             command-line or keyword arguments pass straight through.
 
     Returns:
-        a :class:`DataConfig` whose ``input_size`` is known.
+        a [DataConfig][tarpose.preprocess.DataConfig] whose ``input_size`` is known.
 
     Raises:
         ValueError: the crop size is neither on the model nor given, or an unknown field.

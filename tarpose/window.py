@@ -56,11 +56,12 @@ class Window:
         length: number of frames T (odd for a centred window; 5 in the paper).
         target: ``"centred"`` (the middle frame, the paper) or ``"last"`` (causal streaming).
 
-    Example::
-
+    Example:
+        ```python
         Window(5).offsets             # (-2, -1, 0, 1, 2)
         Window(5).indices(0, 10)      # (tensor([0, 0, 0, 1, 2]), tensor([False, False, True, True, True]))
         Window(3, "last").lookahead   # 0
+        ```
     """
 
     length: int = 5
@@ -131,11 +132,11 @@ class Window:
 
 
 def window_of(model: Any) -> Window:
-    """The :class:`Window` of a temporal model: its ``window`` attribute, or the window its
+    """The [Window][tarpose.window.Window] of a temporal model: its ``window`` attribute, or the window its
     ``num_frames`` and ``target_index`` describe (an ONNX model, a single-frame model).
 
     Args:
-        model: a :class:`~tarpose.TemporalWrapper` or anything with ``num_frames`` and
+        model: a [TemporalWrapper][tarpose.TemporalWrapper] or anything with ``num_frames`` and
             ``target_index``.
     """
     window = getattr(model, "window", None)

@@ -28,3 +28,13 @@ def test_train_step_benchmark_smoke():
     )
     assert result.returncode == 0, result.stderr
     assert "samples/s" in result.stdout and "x off" in result.stdout
+
+
+def test_mask_counts_benchmark_smoke():
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "mask_counts.py"), "--videos", "4", "--frames", "6",
+         "--vtest-frames", "0"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "batch max (4 p.)" in result.stdout and "24x18 stretched" in result.stdout

@@ -172,6 +172,41 @@ def test_predict_output_equals_the_library(tmp_path, capsys):
         np.testing.assert_allclose(got[:, 2], poses.scores[0].numpy(), atol=1e-4)
 
 
+@pytest.mark.parametrize("spec,latency", [("savgol:window=5,order=2", 2), ("one-euro:beta=0.1", 0)])
+def test_predict_smoothing_records_the_filter_and_equals_the_library(spec, latency, tmp_path, capsys):
+    from tarpose.filters import build_filter
+
+    video = tmp_path / "blob.mp4"
+    blob_video(video, n=7)
+    out = tmp_path / "k.json"
+    assert main(["predict", str(video), "--model", TINY, "--full-frame", "--out", str(out), "--quiet",
+                 "--smooth", spec]) == 0
+    document = json.loads(out.read_text())
+    smooth = build_filter(spec, fps=document["fps"])  # one-euro's frame rate: the video's (10)
+    assert document["smoothing"] == smooth.describe() and document["smoothing"]["latency_frames"] == latency
+    assert document["latency_frames"] == 1 + latency  # the model's look-ahead (T=3) plus the filter's
+    if smooth.name == "one-euro":
+        assert smooth.fps == 10.0
+    with VideoReader(video) as reader:
+        frames = list(reader)
+    expected = list(StreamingPredictor(_tiny(), smooth=smooth).run((f, [[0, 0, 160, 120]], [0]) for f in frames))
+    raw = list(StreamingPredictor(_tiny()).run((f, [[0, 0, 160, 120]], [0]) for f in frames))
+    records = document["predictions"]
+    assert [r["frame"] for r in records] == list(range(7))
+    for record, poses, plain in zip(records, expected, raw):
+        np.testing.assert_allclose(np.array(record["keypoints"])[:, :2], poses.keypoints[0].numpy(), atol=2e-3)
+    assert max(float((p.keypoints - r.keypoints).abs().max()) for p, r in zip(expected, raw)) > 1e-2
+    assert main(["predict", str(video), "--model", TINY, "--full-frame", "--out", str(out), "--quiet"]) == 0
+    assert json.loads(out.read_text())["smoothing"] is None
+
+
+def test_predict_help_states_the_smoothing_latency(capsys):
+    with pytest.raises(SystemExit):
+        main(["predict", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--smooth" in text and "W//2 frames of latency" in text and "--causal accepts only" in text
+
+
 def _fails(tmp_path: Path, capsys, args: list[str], message: str) -> None:
     out = tmp_path / "out.json"
     code = main(["predict", *args, "--out", str(out), "--quiet"])
@@ -189,7 +224,7 @@ def test_bad_input_is_one_line_and_leaves_no_file(tmp_path, capsys):
     model = ["--model", TINY]
     _fails(tmp_path, capsys, [str(tmp_path / "missing.avi"), *model, "--full-frame"], "does not exist")
     _fails(tmp_path, capsys, [str(junk), *model, "--full-frame"], "cannot read video")
-    _fails(tmp_path, capsys, [str(tmp_path), *model, "--full-frame"], "is a directory")
+    _fails(tmp_path, capsys, [str(tmp_path), *model, "--full-frame"], "holds no images")
     _fails(tmp_path, capsys, [str(video), "--model", "no-such-model", "--full-frame"], "no such checkpoint")
     cases = {
         "{not json": "not valid JSON",
@@ -208,6 +243,10 @@ def test_bad_input_is_one_line_and_leaves_no_file(tmp_path, capsys):
     _fails(tmp_path, capsys, [str(video), *model, "--boxes", str(tmp_path / "none.json")], "does not exist")
     _fails(tmp_path, capsys, [str(video), *model, "--full-frame", "--render", str(tmp_path / "no" / "r.mp4")],
            "does not exist")
+    _fails(tmp_path, capsys, [str(video), *model, "--full-frame", "--smooth", "kalman"], "--smooth: unknown filter")
+    _fails(tmp_path, capsys, [str(video), *model, "--full-frame", "--smooth", "median:window=4"], "must be odd")
+    _fails(tmp_path, capsys, [str(video), *model, "--full-frame", "--causal", "--smooth", "median:window=5"],
+           "--causal allows only causal filters, but --smooth median:window=5,causal=false adds 2 frames")
 
 
 def test_interrupted_run_leaves_no_partial_output(tmp_path, capsys, monkeypatch):

@@ -7,6 +7,7 @@ import json
 import pytest
 import torch
 
+from conftest import peaked_heatmaps
 from tarpose.cli import main
 from tarpose.inference import OnnxTemporalModel, StreamingPredictor, export_onnx, onnx_paths
 from test_cli_predict import TINY, _registered, _tiny, blob_video, leftovers, registered_test_models  # noqa: F401
@@ -91,6 +92,31 @@ def test_streaming_under_onnxruntime_equals_pytorch(exported, tmp_path, capsys):
     assert main(["predict", str(video), "--model", str(exported / "tiny.onnx"), "--full-frame",
                  "--out", str(out), "--quiet"]) == 0
     assert len(json.loads(out.read_text())["predictions"]) == 4
+
+
+def test_the_gathered_attention_exports_exactly(exported, tmp_path):
+    """By default the export keeps JTA's dense path (static shapes); with gather="always" the
+    gathered attention exports (its count a data-dependent size) and onnxruntime equals PyTorch on
+    windows whose counts differ from the export's."""
+    onnx = pytest.importorskip("onnx")
+    ops = lambda path: {node.op_type for node in onnx.load(str(path)).graph.node}  # noqa: E731
+    assert "TopK" not in ops(exported / "tiny.temporal.onnx")
+    model = _tiny()
+    model.jta.gather = "always"
+    export_onnx(model, tmp_path / "gathered.onnx")
+    assert "TopK" in ops(tmp_path / "gathered.temporal.onnx")
+    onnx_model = OnnxTemporalModel(tmp_path / "gathered.onnx")
+    model.jta.gather = "never"
+    g = torch.Generator().manual_seed(3)
+    features = torch.randn(3, 3, 32, 4, 3, generator=g)
+    valid = torch.tensor([[True, True, False], [True, True, True], [False, True, True]])
+    for sigma in (0.7, 2.0, 6.0):  # a few tokens per joint .. most of them
+        heatmaps = peaked_heatmaps(3, 3, 17, size=(16, 12), sigma=sigma, generator=g)
+        for frame_valid in (None, valid):
+            with torch.no_grad():
+                expected = model.aggregate_restore(features, heatmaps, frame_valid)
+            got = onnx_model.aggregate_restore(features, heatmaps, frame_valid)
+            torch.testing.assert_close(got, expected, atol=1e-4, rtol=0)
 
 
 def test_export_errors(tmp_path, capsys):

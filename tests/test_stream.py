@@ -277,6 +277,34 @@ def test_single_frame_model_streams_the_plain_vitpose():
         resolve_model("nope")
 
 
+def test_each_frames_mask_is_computed_once_and_cached():
+    """The JTA mask of a frame does not depend on the window: computed when the frame is encoded,
+    cached with its features and heatmaps, and the output equals the heatmap path's bit for bit."""
+    model = temporal()
+    frames, box = random_video(8, seed=3).numpy(), [(10.0, 8.0, 40.0, 60.0)]
+    computed = []
+    real = model.frame_masks
+
+    def frame_masks(heatmaps, size):
+        computed.append(heatmaps.shape[0])
+        return real(heatmaps, size)
+
+    model.frame_masks = frame_masks
+    predictor = StreamingPredictor(model, keep_heatmaps=True)
+    out = []
+    for i, frame in enumerate(frames):
+        out += predictor.push(frame, box, [0])
+        (entry,) = [e for e in predictor._cache[0].values()][-1:]
+        assert entry.mask.dtype == torch.bool and entry.mask.shape == (1, 5, 4, 3)  # (v, j, h, w)
+    out += predictor.flush()
+    assert computed == [1] * len(frames)  # once per frame, not once per window
+    plain = list(StreamingPredictor(_NotAModule(model), input_size=SIZE, keep_heatmaps=True).run(
+        (f, box, [0]) for f in frames))  # no frame_masks: windows of heatmaps
+    assert len(out) == len(plain) == len(frames)
+    for a, b in zip(out, plain):
+        torch.testing.assert_close(a.heatmaps, b.heatmaps, atol=0, rtol=0)
+
+
 @pytest.mark.slow
 def test_compiled_stream_equals_eager():
     model = temporal(num_frames=3)
@@ -297,3 +325,56 @@ class _NotAModule:
     def __init__(self, model):
         self.num_frames, self.target_index, self.num_joints = model.num_frames, model.target_index, model.num_joints
         self.encode, self.aggregate_restore = model.encode, model.aggregate_restore
+
+
+@pytest.mark.parametrize("spec", ["median:window=3", "savgol:window=5,order=2", "mean:window=3,causal=true"])
+def test_smoothing_filters_each_track_online(spec):
+    """smooth=: each track's keypoints equal the offline filter over the track's span (its absent
+    frames invalid), frames come out the filter's latency later, in order."""
+    from tarpose.filters import build_filter
+
+    model = temporal(num_frames=5)
+    frames = random_video(10, seed=5).numpy()
+    boxes = {0: (5.0, 5.0, 30.0, 50.0), 1: (40.0, 10.0, 30.0, 60.0)}
+    present = [[0], [0, 1], [0, 1], [1], [0, 1], [0, 1], [0, 1], [0], [0], [0, 1]]
+    items = [(f, [boxes[k] for k in ids], ids) for f, ids in zip(frames, present)]
+    raw = list(StreamingPredictor(model).run(items))
+    j = model.num_joints
+    filt = build_filter(spec)
+    predictor = StreamingPredictor(model, smooth=spec)
+    assert predictor.latency == 2 + filt.latency
+    out = []
+    for t, item in enumerate(items):
+        ready = predictor.push(*item)
+        assert [p.index for p in ready] == ([t - predictor.latency] if t >= predictor.latency else [])
+        out += ready
+    out += predictor.flush()
+    assert [p.index for p in out] == list(range(10)) and [p.track_ids for p in out] == present
+    for k in boxes:
+        seen = [t for t, ids in enumerate(present) if k in ids]
+        span = range(seen[0], seen[-1] + 1)
+        track = torch.stack([raw[t].keypoints[raw[t].track_ids.index(k)] if k in present[t]
+                             else torch.zeros(j, 2, dtype=torch.float64) for t in span])
+        scores = torch.stack([raw[t].scores[raw[t].track_ids.index(k)] if k in present[t]
+                              else torch.zeros(j) for t in span])
+        valid = torch.tensor([k in present[t] for t in span])[:, None].expand(-1, j)
+        expected = filt(track, scores.double(), valid)
+        for i, t in enumerate(span):
+            if k in present[t]:
+                row = out[t].track_ids.index(k)
+                torch.testing.assert_close(out[t].keypoints[row], expected[i], rtol=0, atol=1e-9)
+                torch.testing.assert_close(out[t].scores[row], raw[t].scores[raw[t].track_ids.index(k)])
+    assert max((out[t].keypoints - raw[t].keypoints).abs().max() for t in range(10) if len(out[t])) > 1e-3
+
+
+def test_causal_mode_takes_only_causal_filters():
+    model = temporal(num_frames=3, target="last")
+    with pytest.raises(ValueError, match="causal mode allows only causal filters; median:window=5"):
+        StreamingPredictor(model, smooth="median:window=5")
+    predictor = StreamingPredictor(model, smooth="one-euro:beta=0.1")
+    assert predictor.mode == "causal" and predictor.latency == 0
+    frames = random_video(4, seed=6).numpy()
+    for t, frame in enumerate(frames):
+        assert [p.index for p in predictor.push(frame, [(5.0, 3.0, 50.0, 70.0)], [0])] == [t]
+    with pytest.raises(ValueError, match="unknown filter"):
+        StreamingPredictor(model, smooth="kalman")

@@ -303,10 +303,11 @@ def test_splits_never_share_a_video():
     train = small_dataset(split="train", num_videos=3)
     test = small_dataset(split="test", num_videos=3)
     assert not set(train.seeds) & set(test.seeds)
+    assert set(SPLITS) == {"train", "val", "test", "demo"}  # val: for choosing settings, never test
     with pytest.raises(ValueError, match="outside split"):
         split_seeds("train", 10, first_video=999_995)
     with pytest.raises(ValueError, match="unknown split"):
-        small_dataset(split="val")
+        small_dataset(split="validation")
 
 
 def test_dataset_rejects_bad_options():

@@ -17,7 +17,7 @@ Every dataset yields the same sample, a dict (collated by ``torch.utils.data.def
 ``"visible"``
     float32 ``(J,)``: 1 where labelled.
 ``"matrix"``
-    float64 ``(2, 3)``: image -> crop affine map of the target frame (:mod:`tarpose.geometry`).
+    float64 ``(2, 3)``: image -> crop affine map of the target frame ([tarpose.geometry][tarpose.geometry]).
 ``"meta"``
     dict of scalars/strings identifying the sample (video, frame, track/person ids, ...).
 
@@ -59,7 +59,7 @@ def build_dataset(name: str, **kwargs: Any) -> Dataset:
     ``build_dataset("my_module:make_dataset", size=8)``.
 
     Args:
-        name: a registered name (:func:`list_datasets`) or ``"module:function"``.
+        name: a registered name ([list_datasets][tarpose.data.list_datasets]) or ``"module:function"``.
         **kwargs: the dataset's options.
 
     Raises:

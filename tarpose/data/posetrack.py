@@ -2,7 +2,7 @@
 
 One sample per annotated person (or per detected box): frames ``t-T .. t+T`` of the person's video
 cropped with ONE affine map built from frame ``t``'s box, with one shared augmentation, plus the
-Gaussian heatmap targets of frame ``t``, in the SAMPLE FORMAT of :mod:`tarpose.data`.
+Gaussian heatmap targets of frame ``t``, in the SAMPLE FORMAT of [tarpose.data][tarpose.data].
 
 Layout (the official one): ``root/images/<split>/<video>/000000.jpg`` and one JSON per video in
 ``root/annotations/<split>/``; ``file_name`` entries are relative to ``root``. Frame numbers come
@@ -84,7 +84,7 @@ def read_image_region(
     Returns:
         uint8 RGB ``(3, h', w')`` covering the crop's region plus a 2-pixel margin (zeros outside
         the image) and its ``(2, 3)`` region -> crop map: warping it gives exactly the crop of the
-        whole image (:func:`tarpose.geometry.warp_crops`).
+        whole image ([tarpose.geometry.warp_crops][tarpose.geometry.warp_crops]).
     """
     image_module = _pillow()
     out_h, out_w = output_size
@@ -150,14 +150,14 @@ class PoseTrackDataset(Dataset):
             of ``annotations`` that holds the first listed frame.
         num_frames: window length (odd for ``target="centred"``).
         target: ``"centred"`` (frames t-T..t+T, T = num_frames // 2) or ``"last"``
-            (t-num_frames+1..t), see :class:`tarpose.Window`.
+            (t-num_frames+1..t), see [tarpose.Window][tarpose.Window].
         input_size: crop ``(H, W)``; heatmaps are ``input_size / heatmap_stride``.
-        sigma: Gaussian target sigma in heatmap pixels (:func:`tarpose.codec.gaussian_targets`).
+        sigma: Gaussian target sigma in heatmap pixels ([tarpose.codec.gaussian_targets][tarpose.codec.gaussian_targets]).
         unbiased: Gaussians centred at the exact sub-pixel keypoint (see the codec).
-        padding: box enlargement (:func:`tarpose.geometry.box_to_center_scale`).
-        geometry: how crops and heatmaps lie over the boxes (:mod:`tarpose.geometry`): the
+        padding: box enlargement ([tarpose.geometry.box_to_center_scale][tarpose.geometry.box_to_center_scale]).
+        geometry: how crops and heatmaps lie over the boxes ([tarpose.geometry][tarpose.geometry]): the
             geometry of the model to train (``"udp"`` for ViTPose weights).
-        augment: an :class:`Augmentation` (``True`` = the defaults), or None for none.
+        augment: an [Augmentation][tarpose.data.posetrack.Augmentation] (``True`` = the defaults), or None for none.
         detections: optional COCO-style detection results (``[{"image_id", "bbox", "score"}]``, a
             path or list): samples come from these boxes instead of the annotations (targets are
             then zero), as for the PoseTrack protocol with detected boxes.

@@ -10,7 +10,7 @@ labelled. Unlabelled joints are ``(0, 0, 0)``.
 
 PoseTrack17 files hold an ``annolist`` (one entry per frame, each person an ``annorect`` with a
 head rectangle ``x1, y1, x2, y2`` and ``annopoints`` with joint ids 0-14 in the order of
-:data:`POSETRACK_EVAL_JOINTS`); :func:`convert_posetrack17` turns them into the PoseTrack18 layout
+``POSETRACK_EVAL_JOINTS``); [convert_posetrack17][tarpose.data.posetrack_format.convert_posetrack17] turns them into the PoseTrack18 layout
 the way the official poseval converter does.
 """
 
@@ -82,7 +82,7 @@ def posetrack_files(path: str | Path) -> list[Path]:
 
 def load_posetrack(source: str | Path | dict) -> dict[str, Any]:
     """A PoseTrack file (or an already loaded dict) in the PoseTrack18 layout; PoseTrack17
-    ``annolist`` files are converted with :func:`convert_posetrack17`."""
+    ``annolist`` files are converted with [convert_posetrack17][tarpose.data.posetrack_format.convert_posetrack17]."""
     if isinstance(source, dict):
         data = source
         where = "the given dict"

@@ -1,6 +1,6 @@
 """Evaluation: keypoint metrics (PCK, OKS, COCO OKS AP, jitter) and the PoseTrack mAP (poseval rules).
 
-Import-light: only torch and NumPy; pycocotools is imported only by :func:`oks_ap_cocoeval`.
+Import-light: only torch and NumPy; pycocotools is imported only by [oks_ap_cocoeval][tarpose.eval.oks_ap_cocoeval].
 """
 
 from .metrics import (

@@ -30,7 +30,7 @@ ArrayLike = Any
 OKS_THRESHOLDS: tuple[float, ...] = tuple(np.linspace(0.5, 0.95, 10).tolist())
 #: the recall points of COCO's interpolated precision: 0.00, 0.01, ..., 1.00
 RECALL_POINTS: tuple[float, ...] = tuple(np.linspace(0.0, 1.0, 101).tolist())
-#: COCO's area ranges for keypoints (``area_range`` of :func:`oks_ap`)
+#: COCO's area ranges for keypoints (``area_range`` of [oks_ap][tarpose.eval.metrics.oks_ap])
 AREA_RANGES: dict[str, tuple[float, float]] = {
     "all": (0.0, 1e5**2),
     "medium": (32.0**2, 96.0**2),
@@ -102,7 +102,7 @@ def pck(pred: ArrayLike, gt: ArrayLike, visible: ArrayLike, norm: ArrayLike, thr
 
     A labelled joint is correct when ``|pred - gt| <= threshold * norm`` of its sample: the
     Euclidean error in pixels is normalised by one length per sample (``norm``), e.g.
-    :func:`bbox_size` (PCK@0.05 of the box's longer side) or :func:`head_size` (PCKh@0.5).
+    [bbox_size][tarpose.eval.metrics.bbox_size] (PCK@0.05 of the box's longer side) or [head_size][tarpose.eval.metrics.head_size] (PCKh@0.5).
 
     Args:
         pred: ``(N, K, 2)`` predicted keypoints (x, y), in the same pixels as ``norm``.
@@ -122,7 +122,7 @@ def pck(pred: ArrayLike, gt: ArrayLike, visible: ArrayLike, norm: ArrayLike, thr
 def pck_per_joint(
     pred: ArrayLike, gt: ArrayLike, visible: ArrayLike, norm: ArrayLike, threshold: float = 0.05
 ) -> Tensor:
-    """:func:`pck` of each joint: ``(K,)`` float64, NaN for joints never labelled."""
+    """[pck][tarpose.eval.metrics.pck] of each joint: ``(K,)`` float64, NaN for joints never labelled."""
     correct, counted = _correct(pred, gt, visible, norm, threshold)
     with np.errstate(invalid="ignore", divide="ignore"):
         return torch.from_numpy(correct.sum(0) / counted.sum(0))
@@ -155,11 +155,11 @@ def oks(
         gt: ``(..., K, 2)`` ground-truth keypoints.
         visible: ``(..., K)`` labelled ground-truth joints (broadcast with ``gt``).
         area: ``(...)`` ground-truth areas in pixels^2.
-        sigmas: ``(K,)`` per-joint constants; :data:`tarpose.keypoints.COCO_SIGMAS` by default.
+        sigmas: ``(K,)`` per-joint constants; ``tarpose.keypoints.COCO_SIGMAS`` by default.
 
     Returns:
         ``(...)`` float64 OKS in ``[0, 1]``; NaN where a person has no labelled joint (COCO then
-        compares to the box instead, which :func:`oks_ap` does).
+        compares to the box instead, which [oks_ap][tarpose.eval.metrics.oks_ap] does).
     """
     p = _array("pred", pred, last=2)
     g = _array("gt", gt, last=2)
@@ -204,7 +204,7 @@ class OKSAP:
 
 @dataclass
 class _Inputs:
-    """Validated :func:`oks_ap` inputs: ``n`` predictions, ``g`` ground-truth people."""
+    """Validated [oks_ap][tarpose.eval.metrics.oks_ap] inputs: ``n`` predictions, ``g`` ground-truth people."""
 
     pred: np.ndarray  # (n, K, 2)
     scores: np.ndarray  # (n,)
@@ -403,7 +403,7 @@ def oks_ap(
         area_range: ``"all"``, ``"medium"``, ``"large"`` or ``(min, max)`` area in pixels^2.
 
     Returns:
-        :class:`OKSAP` (``.ap``, ``.at(0.5)``, ``.ar``, ...).
+        [OKSAP][tarpose.eval.metrics.OKSAP] (``.ap``, ``.at(0.5)``, ``.ar``, ...).
     """
     x = _inputs(
         pred_keypoints,
@@ -465,7 +465,7 @@ def oks_ap_cocoeval(
     max_dets: int = 20,
     area_range: tuple[float, float] | str = "all",
 ) -> OKSAP:
-    """:func:`oks_ap` computed by pycocotools' ``COCOeval`` itself (same arguments and result).
+    """[oks_ap][tarpose.eval.metrics.oks_ap] computed by pycocotools' ``COCOeval`` itself (same arguments and result).
 
     Needs ``pip install "tarpose[eval]"``. COCO's own printout is suppressed.
     """

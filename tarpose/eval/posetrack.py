@@ -257,7 +257,7 @@ def _average_precision(
 
 @dataclass(frozen=True)
 class PoseTrackAP:
-    """Per-joint results (percent) in poseval's joint order :data:`POSETRACK_EVAL_JOINTS`."""
+    """Per-joint results (percent) in poseval's joint order ``POSETRACK_EVAL_JOINTS``."""
 
     ap: tuple[float, ...]
     precision: tuple[float, ...]
@@ -348,7 +348,7 @@ def evaluate_posetrack(
             ``image_id``, 17 ``keypoints`` (x, y, v) and 17 per-joint ``scores``.
 
     Returns:
-        :class:`PoseTrackAP`; ``.summary()["Total"]`` is the PoseTrack mAP.
+        [PoseTrackAP][tarpose.eval.posetrack.PoseTrackAP]; ``.summary()["Total"]`` is the PoseTrack mAP.
     """
     scores: list[list[np.ndarray]] = [[] for _ in range(_J)]
     labels: list[list[np.ndarray]] = [[] for _ in range(_J)]
@@ -383,7 +383,7 @@ def write_posetrack_predictions(
         gt: the ground-truth directory (or one file); each output file copies its ``images`` and
             ``categories``.
         predictions: one dict per predicted person: ``image_id``, ``keypoints`` (17 x 2 or
-            17 x 3, image pixels, slot order of :data:`~tarpose.data.posetrack_format.POSETRACK_KEYPOINTS`),
+            17 x 3, image pixels, slot order of ``POSETRACK_KEYPOINTS``),
             ``scores`` (17 per-joint scores), optional ``track_id`` and ``score``.
         out_dir: where to write one file per ground-truth file, of the same name.
 

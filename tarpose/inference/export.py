@@ -1,6 +1,6 @@
 """ONNX export of a temporal model's two halves, and an onnxruntime model the streaming loop runs.
 
-:func:`export_onnx` writes two graphs with a dynamic batch axis:
+[export_onnx][tarpose.inference.export.export_onnx] writes two graphs with a dynamic batch axis:
 
 ``STEM.encode.onnx``
     ``images (N, 3, H, W)`` -> ``features (N, C, h, w)``, ``heatmaps (N, J, Hh, Wh)``: the
@@ -10,7 +10,7 @@
     ``final (B, J, Hh, Wh)``: JTA + GRA + decoder of the target frame.
 
 Both carry the model's window length, target frame, crop size and joint count as metadata, which
-:class:`OnnxTemporalModel` reads, so ``StreamingPredictor(OnnxTemporalModel(stem))`` runs the
+[OnnxTemporalModel][tarpose.inference.export.OnnxTemporalModel] reads, so ``StreamingPredictor(OnnxTemporalModel(stem))`` runs the
 same streaming loop under onnxruntime. onnx, onnxscript and onnxruntime are optional:
 ``pip install "tarpose[onnx]"``.
 """
@@ -72,7 +72,7 @@ def export_onnx(
     input_size: tuple[int, int] | None = None,
     opset: int = 18,
 ) -> tuple[Path, Path]:
-    """Export a :class:`~tarpose.TemporalWrapper` as two ONNX graphs (see the module docs).
+    """Export a [TemporalWrapper][tarpose.TemporalWrapper] as two ONNX graphs (see the module docs).
 
     Args:
         model: the temporal model (copied to float32 on the CPU for export; not changed).
@@ -185,9 +185,9 @@ def _quiet() -> Any:
 
 
 class OnnxTemporalModel:
-    """The two graphs of :func:`export_onnx` under onnxruntime, with the ``encode`` /
-    ``aggregate_restore`` interface of :class:`~tarpose.TemporalWrapper` (torch tensors in and
-    out, on the CPU), so :class:`~tarpose.inference.StreamingPredictor` can run it.
+    """The two graphs of [export_onnx][tarpose.inference.export.export_onnx] under onnxruntime, with the ``encode`` /
+    ``aggregate_restore`` interface of [TemporalWrapper][tarpose.TemporalWrapper] (torch tensors in and
+    out, on the CPU), so [StreamingPredictor][tarpose.inference.StreamingPredictor] can run it.
 
     Args:
         path: ``STEM``, ``STEM.onnx`` or either of the two files.

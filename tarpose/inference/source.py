@@ -10,7 +10,7 @@ from torch import nn
 
 from ..factory import create_model, load_model
 from ..models.pretrained import pretrained_cfg
-from ..models.registry import list_models
+from ..models.registry import list_models, unknown_name_hint
 from .export import OnnxTemporalModel
 from .single import SingleFrameModel
 
@@ -18,11 +18,11 @@ from .single import SingleFrameModel
 def resolve_model(source: str | os.PathLike[str] | nn.Module, *, warn: bool = True) -> Any:
     """A model the streaming predictor can run, from ``source``.
 
-    ``source`` is a model object, the exported ONNX pair of :func:`~tarpose.inference.export_onnx`
+    ``source`` is a model object, the exported ONNX pair of [export_onnx][tarpose.inference.export_onnx]
     (``STEM.onnx`` / ``STEM.encode.onnx``), a registered architecture name (``tarpose models``:
     random weights, a warning says so; names with bundled weights, the demo models, load them),
     or anything ``tarpose.load_model`` loads (a checkpoint directory or file, a Hub id,
-    ``tarpose train`` output). A single-frame ViTPose becomes a :class:`SingleFrameModel` (its
+    ``tarpose train`` output). A single-frame ViTPose becomes a [SingleFrameModel][tarpose.inference.source.SingleFrameModel] (its
     own heatmaps, frame by frame, at its own cost).
 
     Raises ``FileNotFoundError`` (no such file, directory or cached Hub repo) or ``ValueError``
@@ -39,7 +39,13 @@ def resolve_model(source: str | os.PathLike[str] | nn.Module, *, warn: bool = Tr
         else:
             model = _random(str(source), warn)
     else:
-        model = load_model(source)
+        try:
+            model = load_model(source)
+        except FileNotFoundError as error:
+            if isinstance(source, str) and "/" not in source and not os.path.exists(source):
+                # a mistyped registered name?
+                raise FileNotFoundError(f"{str(error).splitlines()[0]}; {unknown_name_hint(source)}") from None
+            raise
     if not hasattr(model, "aggregate_restore"):
         model = SingleFrameModel(model)
     return model.eval()

@@ -1,23 +1,30 @@
 """StreamingPredictor: frames and person boxes in, keypoints out, each crop encoded once.
 
-A temporal model has two halves (:class:`~tarpose.TemporalWrapper`): ``encode`` (per frame: crop
+A temporal model has two halves ([TemporalWrapper][tarpose.TemporalWrapper]): ``encode`` (per frame: crop
 -> feature map + initial heatmaps) and ``aggregate_restore`` (per window of ``T`` frames -> final
 heatmaps of the target frame). The reference code recomputes all ``T`` frames of a window for
 every output frame; here every person crop goes through ``encode`` exactly once (all persons of a
 frame in one batch) and its outputs wait in a per-track cache until the windows that need them are
 complete. Windows are assembled from the cache and run through ``aggregate_restore`` batched over
-the persons of the frame.
+the persons of the frame. A model with ``frame_masks`` ([TemporalWrapper][tarpose.TemporalWrapper]) gets
+each frame's JTA mask computed once, when the frame is encoded, and cached beside its features
+and heatmaps; each window passes the cached masks, so JTA does not recompute them from the
+heatmaps for every window a frame is part of.
 
 Modes:
 
 ``"centred"`` (target in the middle of the window, the paper): frame ``t``'s output is ready once
-    frame ``t + T//2`` has been pushed. :meth:`StreamingPredictor.flush` emits the last frames
+    frame ``t + T//2`` has been pushed. [StreamingPredictor.flush][tarpose.inference.stream.StreamingPredictor.flush] emits the last frames
     with the window's missing future frames excluded through ``frame_valid``, so every frame gets
     an output. Latency: ``T//2`` frames.
 ``"causal"``: a model with ``target="last"`` (trained that way): output at once from frames
     ``t-T+1 .. t``. Latency: none.
 ``"exact"``: the training protocol, for evaluation: every frame of the window is cropped with the
     *target* frame's box and encoded afresh (``T`` encoder passes per output).
+
+With ``smooth=`` each track's keypoints also go through a keypoint filter online
+(`tarpose.filters`): a centred filter of window ``W`` delays every output by ``W//2`` more
+frames; a causal one adds nothing.
 
 Cached streaming crops each neighbour frame with that frame's OWN box (the box the person had
 then), while training and ``"exact"`` crop the whole window with the target frame's box. The two
@@ -27,6 +34,7 @@ when it moves.
 
 from __future__ import annotations
 
+import json
 import math
 import warnings
 from collections import deque
@@ -39,6 +47,7 @@ from einops import rearrange
 from torch import Tensor, nn
 
 from ..codec import flip_shift
+from ..filters import KeypointFilter, TrackSmoother, build_filter
 from ..keypoints import COCO_FLIP_PAIRS, flip_permutation
 from ..preprocess import resolve_data_config
 from .topdown import (
@@ -51,7 +60,7 @@ from .topdown import (
     merge_flipped,
 )
 from ..window import window_of
-from .tracker import IoUTracker
+from .tracker import ByteTracker, Tracker, as_scores
 
 Mode = Literal["centred", "causal", "exact"]
 MODES: tuple[str, ...] = ("centred", "causal", "exact")
@@ -59,8 +68,8 @@ Precision = Literal["auto", "float32", "bfloat16"]
 
 
 class TemporalModel(Protocol):
-    """What the predictor needs of a model (:class:`~tarpose.TemporalWrapper`, or
-    :class:`~tarpose.inference.OnnxTemporalModel`)."""
+    """What the predictor needs of a model ([TemporalWrapper][tarpose.TemporalWrapper], or
+    [OnnxTemporalModel][tarpose.inference.OnnxTemporalModel])."""
 
     num_frames: int
     target_index: int
@@ -72,6 +81,10 @@ class TemporalModel(Protocol):
         self, features: Tensor, heatmaps: Tensor, frame_valid: Tensor | None = None
     ) -> Tensor: ...
 
+    # optional: ``frame_masks(heatmaps (N, J, Hh, Wh), (h, w)) -> (N, J, h, w)`` bool, and then
+    # ``aggregate_restore(features, heatmaps, frame_valid, mask=(B, T, J, h, w))``: JTA reads
+    # ``mask`` in place of the mask of ``heatmaps``
+
 
 @dataclass
 class FramePoses:
@@ -82,9 +95,12 @@ class FramePoses:
         track_ids: one id per person.
         boxes: ``(N, 4)`` float64 person boxes ``x, y, w, h`` as given.
         keypoints: ``(N, J, 2)`` float64 ``(x, y)`` in image pixel indices (pixel ``(i, j)`` is
-            centred at ``(i, j)``, as COCO and transformers; :mod:`tarpose.geometry`).
+            centred at ``(i, j)``, as COCO and transformers; [tarpose.geometry][tarpose.geometry]).
         scores: ``(N, J)`` float32 heatmap maxima.
         heatmaps: ``(N, J, h, w)`` final heatmaps, kept only with ``keep_heatmaps=True``.
+        box_scores: ``(N,)`` the detector's scores of the boxes, when it gave some.
+        image: the frame itself (RGB ``(H, W, 3)`` uint8), set by
+            ``PoseInferencer`` (for drawing: ``draw_poses(poses.image, poses)``).
     """
 
     index: int
@@ -93,30 +109,41 @@ class FramePoses:
     keypoints: Tensor
     scores: Tensor
     heatmaps: Tensor | None = field(default=None, repr=False)
+    box_scores: Tensor | None = field(default=None, repr=False)
+    image: Any = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return len(self.track_ids)
 
     def records(self, decimals: int = 3) -> list[dict[str, Any]]:
         """JSON-ready records, one per person: ``frame``, ``track_id``, ``bbox`` ``[x, y, w, h]``,
-        ``keypoints`` ``[[x, y, score], ...]`` (COCO order) and ``score`` (mean keypoint score);
-        coordinates rounded to ``decimals`` places, scores to one more. A keypoint whose
-        position or score is not finite (a model that gives NaN) is written as missing,
-        ``[0, 0, 0]`` as in COCO: the records are always strict JSON."""
+        ``keypoints`` ``[[x, y, score], ...]`` (COCO order), ``score`` (mean keypoint score) and,
+        when the detector scored the box, ``bbox_score``; coordinates rounded to ``decimals``
+        places, scores to one more. A keypoint whose position or score is not finite (a model
+        that gives NaN) is written as missing, ``[0, 0, 0]`` as in COCO: the records are always
+        strict JSON."""
         out = []
         for i, track_id in enumerate(self.track_ids):
             keypoints = []
             for (x, y), s in zip(self.keypoints[i].tolist(), self.scores[i].tolist()):
                 finite = math.isfinite(x) and math.isfinite(y) and math.isfinite(s)
                 keypoints.append([round(x, decimals), round(y, decimals), round(s, decimals + 1)] if finite else [0.0, 0.0, 0.0])
-            out.append({
+            record = {
                 "frame": self.index,
                 "track_id": track_id,
                 "bbox": [round(v, decimals) for v in self.boxes[i].tolist()],
                 "keypoints": keypoints,
                 "score": round(sum(k[2] for k in keypoints) / max(len(keypoints), 1), decimals + 1),
-            })
+            }
+            if self.box_scores is not None:
+                record["bbox_score"] = round(float(self.box_scores[i]), decimals + 1)
+            out.append(record)
         return out
+
+    def to_json(self, decimals: int = 3) -> str:
+        """``records`` as a JSON array: the frame's entries of ``tarpose predict``'s
+        ``"predictions"``."""
+        return json.dumps(self.records(decimals), separators=(",", ":"))
 
 
 @dataclass
@@ -127,6 +154,7 @@ class _Pending:
     track_ids: list[int]
     boxes: Tensor  # (n, 4) float64
     matrices: Tensor  # (n, 2, 3) float64 image -> crop
+    box_scores: Tensor | None = None  # (n,) float64
 
 
 @dataclass
@@ -135,6 +163,7 @@ class _Entry:
 
     features: Tensor  # (v, c, h, w)
     heatmaps: Tensor  # (v, j, hh, wh)
+    mask: Tensor | None  # JTA's mask (v, j, h, w) bool, of a model with ``frame_masks``
 
 
 def _compiled(fn: Any, mode: str | None) -> Any:
@@ -163,6 +192,15 @@ def model_input_size(model: Any) -> tuple[int, int] | None:
     return None if data is None else data.input_size
 
 
+def _as_numpy_frame(frame: Any) -> Any:
+    """A frame as the ``(H, W, 3)`` uint8 array detectors take."""
+    if isinstance(frame, Tensor):
+        if frame.is_floating_point():
+            frame = (frame.clamp(0, 1) * 255).round().to(torch.uint8)
+        return frame.permute(1, 2, 0).cpu().numpy()  # (h, w, 3)
+    return frame
+
+
 def model_device(model: Any) -> torch.device:
     if isinstance(model, nn.Module):
         for p in model.parameters():
@@ -173,19 +211,20 @@ def model_device(model: Any) -> torch.device:
 class StreamingPredictor:
     """Top-down temporal pose estimation on a stream of frames.
 
-    Example::
-
+    Example:
+        ```python
         predictor = StreamingPredictor(model)                  # a TemporalWrapper
         for frame, boxes in video:                             # RGB (H, W, 3) uint8, (N, 4) xywh
             for poses in predictor.push(frame, boxes):         # frames whose windows are complete
                 ...
         for poses in predictor.flush():                        # the last frames
             ...
+        ```
 
     Args:
-        model: a :class:`~tarpose.TemporalWrapper` (put in eval mode here) or anything with its
+        model: a [TemporalWrapper][tarpose.TemporalWrapper] (put in eval mode here) or anything with its
             ``encode`` / ``aggregate_restore`` / ``num_frames`` / ``target_index`` /
-            ``num_joints`` (e.g. :class:`~tarpose.inference.OnnxTemporalModel`).
+            ``num_joints`` (e.g. [OnnxTemporalModel][tarpose.inference.OnnxTemporalModel]).
         mode: ``"centred"``, ``"causal"`` or ``"exact"`` (see the module docs). ``None``: causal
             for a model whose target is the last frame of its window, centred otherwise.
         flip: flip test: each crop is also encoded mirrored, both windows go through the temporal
@@ -196,12 +235,16 @@ class StreamingPredictor:
             model's too.
         padding: box enlargement (1.25 as ViTPose).
         refine: heatmap decoding, ``"dark"`` (sub-pixel) or ``"none"``.
-        geometry: how crops and heatmaps lie over the boxes (:mod:`tarpose.geometry`); ``None``:
+        geometry: how crops and heatmaps lie over the boxes ([tarpose.geometry][tarpose.geometry]); ``None``:
             the geometry the model was trained in (its ``data_config``).
         precision: ``"auto"`` (bfloat16 autocast on CUDA, float32 elsewhere), ``"float32"`` or
             ``"bfloat16"``.
-        tracker: links boxes to tracks when :meth:`push` gets no ``track_ids`` (default: a new
-            :class:`~tarpose.inference.IoUTracker`).
+        tracker: links boxes to tracks when [push][tarpose.inference.stream.StreamingPredictor.push] gets no ``track_ids`` (default: a new
+            [ByteTracker][tarpose.inference.ByteTracker]: a person missed for a few frames keeps their
+            id and their cached frames, the missing ones marked invalid in the window).
+        detector: finds the people when ``push`` gets no boxes: a ``PersonDetector`` or anything
+            ``tarpose.inference.detection.make_detector`` takes (``"hog"``, ``"rtdetr"``,
+            ``"full-frame"``, a function ``frame -> boxes``).
         keep_heatmaps: also return the final heatmaps (memory!).
         compile: run the model's ``encode`` and ``aggregate_restore`` through ``torch.compile``
             (CUDA graphs on a GPU, where small batches are otherwise bound by kernel launches:
@@ -209,6 +252,10 @@ class StreamingPredictor:
             persons). Compiling takes minutes at the first frame (about 2.5 for ViT-B on an H100;
             shapes are dynamic, so a changing number of persons does not recompile): it pays off
             on long videos, not on short clips.
+        smooth: a keypoint filter (`tarpose.filters.build_filter` name such as
+            ``"median:window=5"``, or a filter) run online over each track's keypoints; a centred
+            filter adds its half-window to the latency (`latency`), and causal mode accepts
+            only causal filters. ``None``: no filtering.
     """
 
     def __init__(
@@ -223,9 +270,11 @@ class StreamingPredictor:
         refine: str = "dark",
         geometry: str | None = None,
         precision: Precision = "auto",
-        tracker: IoUTracker | None = None,
+        tracker: Tracker | None = None,
+        detector: Any | None = None,
         keep_heatmaps: bool = False,
         compile: bool = False,
+        smooth: KeypointFilter | str | None = None,
     ) -> None:
         for name in ("encode", "aggregate_restore", "num_frames", "target_index", "num_joints"):
             if not hasattr(model, name):
@@ -253,6 +302,13 @@ class StreamingPredictor:
             raise ValueError(f"refine must be 'dark' or 'none', got {refine!r}")
         if precision not in ("auto", "float32", "bfloat16"):
             raise ValueError(f"precision must be 'auto', 'float32' or 'bfloat16', got {precision!r}")
+        self.smooth = None if smooth is None else build_filter(smooth)
+        if self.smooth is not None and mode == "causal" and not self.smooth.causal:
+            raise ValueError(
+                f"causal mode allows only causal filters; {self.smooth.spec()} looks {self.smooth.latency} "
+                f"frames ahead (use one-euro or causal=true)"
+            )
+        self._smoother = None if self.smooth is None else TrackSmoother(self.smooth)
         data = resolve_data_config(model, input_size=input_size, geometry=geometry)
         if isinstance(model, nn.Module):
             model.eval()
@@ -278,10 +334,16 @@ class StreamingPredictor:
             if precision == "bfloat16" or (precision == "auto" and self.device.type == "cuda")
             else None
         )
-        self.tracker = tracker if tracker is not None else IoUTracker()
+        self.tracker = tracker if tracker is not None else ByteTracker()
+        if detector is not None:
+            from .detection import make_detector
+
+            detector = make_detector(detector, device=self.device)
+        self.detector = detector
         self.keep_heatmaps = keep_heatmaps
         self._model_encode = model.encode
         self._model_aggregate = model.aggregate_restore
+        self._frame_masks = getattr(model, "frame_masks", None)  # None: windows of heatmaps
         if compile:
             if not isinstance(model, nn.Module):
                 raise ValueError(f"compile=True needs a PyTorch model, not {type(model).__name__}")
@@ -289,6 +351,11 @@ class StreamingPredictor:
             self._model_encode = _compiled(model.encode, cuda_graphs)
             self._model_aggregate = _compiled(model.aggregate_restore, cuda_graphs)
         self.reset()
+
+    @property
+    def latency(self) -> int:
+        """Frames an output trails its input: the model's look-ahead plus the filter's."""
+        return self.window.lookahead + (self.smooth.latency if self.smooth is not None else 0)
 
     @property
     def views(self) -> int:
@@ -301,21 +368,45 @@ class StreamingPredictor:
         self._cache: dict[int, dict[int, _Entry]] = {}
         self._frames: dict[int, Tensor] = {}  # "exact" mode: the raw frames a window still needs
         self.tracker.reset()
+        if self._smoother is not None:
+            self._smoother.reset()
 
     # -- the public loop -------------------------------------------------------------------------
 
-    def push(self, frame: Any, boxes: Any, track_ids: Sequence[int] | None = None) -> list[FramePoses]:
+    def push(
+        self,
+        frame: Any,
+        boxes: Any | None = None,
+        track_ids: Sequence[int] | None = None,
+        scores: Any | None = None,
+    ) -> list[FramePoses]:
         """Add the next frame; return the frames whose windows are now complete (oldest first).
 
         Args:
             frame: RGB, numpy ``(H, W, 3)`` uint8 or tensor ``(3, H, W)`` (uint8 or 0..1 float).
-            boxes: ``(N, 4)`` person boxes ``x, y, w, h`` in this frame (N may be 0).
-            track_ids: ``N`` distinct ids linking boxes across frames; ``None``: the tracker's.
+            boxes: ``(N, 4)`` person boxes ``x, y, w, h`` in this frame (N may be 0); ``None``:
+                the predictor's detector finds them.
+            track_ids: ``N`` distinct ids linking boxes across frames; ``None``: the tracker's
+                (boxes it does not track, e.g. low-score ones continuing no track, are dropped).
+            scores: ``(N,)`` detection scores for the tracker (default: all 1).
         """
         image = as_image_tensor(frame)
+        if boxes is None:
+            if self.detector is None:
+                raise ValueError("push() got no boxes and the predictor has no detector= to find them")
+            found = self.detector(_as_numpy_frame(frame), self._next_index)
+            boxes, scores = found.boxes, found.scores
+            track_ids = found.track_ids if track_ids is None else track_ids
         boxes = as_boxes(boxes)
+        box_scores = None if scores is None else as_scores(scores, len(boxes))
         if track_ids is None:
-            track_ids = self.tracker.update(boxes)
+            ids = self.tracker.update(boxes) if scores is None else self.tracker.update(boxes, box_scores)
+            if len(ids) != len(boxes):
+                raise ValueError(f"the tracker gave {len(ids)} ids for {len(boxes)} boxes")
+            tracked = [i for i, track in enumerate(ids) if track is not None]
+            boxes = boxes[tracked]
+            box_scores = None if box_scores is None else box_scores[tracked]
+            track_ids = [ids[i] for i in tracked]  # type: ignore[misc]
         track_ids = [int(i) for i in track_ids]
         if len(track_ids) != len(boxes):
             raise ValueError(f"got {len(boxes)} boxes but {len(track_ids)} track ids")
@@ -324,7 +415,7 @@ class StreamingPredictor:
         index = self._next_index
         self._next_index += 1
         matrices = box_matrices(boxes, self.input_size, self.padding, self.data_config.geometry)
-        pending = _Pending(index, track_ids, boxes, matrices)
+        pending = _Pending(index, track_ids, boxes, matrices, box_scores)
         with torch.inference_mode():
             if self.mode == "exact":
                 self._frames[index] = image.to(self.device)
@@ -335,25 +426,35 @@ class StreamingPredictor:
             while self._pending and self._pending[0].index + self.window.lookahead <= index:
                 out.append(self._emit(self._pending.popleft()))
             self._prune()
-        return out
+        return self._smoothed(out)
 
     def flush(self) -> list[FramePoses]:
         """End of the stream: emit every frame still waiting (its window's missing future frames
         are excluded through ``frame_valid``) and reset for a new stream."""
         with torch.inference_mode():
-            out = [self._emit(p) for p in self._pending]
+            out = self._smoothed([self._emit(p) for p in self._pending], end=True)
         self.reset()
         return out
 
-    def run(self, items: Iterable[tuple[Any, ...]]) -> Iterator[FramePoses]:
+    def run(self, items: Iterable[Any]) -> Iterator[FramePoses]:
         """Poses of every frame of ``items`` (``(frame, boxes)`` or ``(frame, boxes, track_ids)``
-        tuples), in order, the stream flushed at its end."""
+        tuples, or bare frames for the detector), in order, the stream flushed at its end."""
         self.reset()
         for item in items:
-            yield from self.push(*item)
+            yield from self.push(*item) if isinstance(item, tuple) else self.push(item)
         yield from self.flush()
 
     # -- internals -------------------------------------------------------------------------------
+
+    def _smoothed(self, poses: list[FramePoses], end: bool = False) -> list[FramePoses]:
+        """The frames whose tracks' filtered keypoints are ready (all of them at the ``end``)."""
+        if self._smoother is None:
+            return poses
+        ready = [r for p in poses for r in self._smoother.push(p.track_ids, p.keypoints, p.scores, item=p)]
+        ready += self._smoother.flush() if end else []
+        for frame, keypoints in ready:
+            frame.keypoints = keypoints
+        return [frame for frame, _ in ready]
 
     def _autocast(self) -> Any:
         return torch.autocast(
@@ -366,58 +467,74 @@ class StreamingPredictor:
         data = self.data_config
         return crop_images(image, matrices, data.input_size, mean=data.mean, std=data.std)
 
-    def _encode(self, crops: Tensor) -> tuple[Tensor, Tensor]:
-        """Crops ``(n, 3, H, W)`` -> features ``(n, v, C, h, w)``, heatmaps ``(n, v, J, hh, wh)``:
-        one encoder call for all crops (and their mirrored copies with the flip test)."""
+    def _encode(self, crops: Tensor) -> tuple[Tensor, Tensor, Tensor | None]:
+        """Crops ``(n, 3, H, W)`` -> features ``(n, v, C, h, w)``, heatmaps ``(n, v, J, hh, wh)``
+        and, for a model with ``frame_masks``, JTA's masks ``(n, v, J, h, w)`` (else None); one
+        encoder call for all crops (and their mirrored copies with the flip test)."""
         if self.flip:
             crops = torch.cat([crops, flip_crops(crops)])  # (v n, 3, h, w)
         with self._autocast():
             features, heatmaps = self._model_encode(crops)
+        masks = None
+        if self._frame_masks is not None:
+            masks = self._frame_masks(heatmaps, tuple(features.shape[-2:]))  # (v n, j, h, w)
+            masks = rearrange(masks, "(v n) j h w -> n v j h w", v=self.views)
         features = rearrange(features, "(v n) c h w -> n v c h w", v=self.views)
         heatmaps = rearrange(heatmaps, "(v n) j h w -> n v j h w", v=self.views)
-        return features, heatmaps
+        return features, heatmaps, masks
 
     def _encode_and_cache(self, image: Tensor, pending: _Pending) -> None:
         crops = self._crop(image.to(self.device), pending.matrices.to(self.device))
-        features, heatmaps = self._encode(crops)
+        features, heatmaps, masks = self._encode(crops)
         for i, track_id in enumerate(pending.track_ids):
-            self._cache.setdefault(track_id, {})[pending.index] = _Entry(features[i], heatmaps[i])
+            entry = _Entry(features[i], heatmaps[i], None if masks is None else masks[i])
+            self._cache.setdefault(track_id, {})[pending.index] = entry
 
-    def _window_cached(self, pending: _Pending) -> tuple[Tensor, Tensor, Tensor]:
+    def _window_cached(self, pending: _Pending) -> tuple[Tensor, Tensor, Tensor | None, Tensor]:
         """Windows of every person of ``pending`` from the cache: features ``(b, t, v, C, h, w)``,
-        heatmaps ``(b, t, v, J, hh, wh)``, valid ``(b, t)``."""
-        features, heatmaps, valid = [], [], []
+        heatmaps ``(b, t, v, J, hh, wh)``, masks ``(b, t, v, J, h, w)`` or None, valid ``(b, t)``."""
+        rows: list[_Entry] = []
+        valid = []
         for track_id in pending.track_ids:
             entries = self._cache[track_id]
             target = entries[pending.index]
             for slot in self.window.frames(pending.index):
                 entry = entries.get(slot)
                 valid.append(entry is not None)
-                features.append(entry.features if entry else torch.zeros_like(target.features))
-                heatmaps.append(entry.heatmaps if entry else torch.zeros_like(target.heatmaps))
+                rows.append(entry if entry else _Entry(
+                    torch.zeros_like(target.features), torch.zeros_like(target.heatmaps),
+                    None if target.mask is None else torch.zeros_like(target.mask),
+                ))
         b, t = len(pending.track_ids), self.window.length
+
+        def stack(parts: list[Tensor]) -> Tensor:  # (b*t) x (v, ...) -> (b, t, v, ...)
+            return rearrange(torch.stack(parts), "(b t) v ... -> b t v ...", b=b, t=t)
+
+        masks = None if rows[0].mask is None else stack([r.mask for r in rows])
         return (
-            rearrange(torch.stack(features), "(b t) v c h w -> b t v c h w", b=b, t=t),
-            rearrange(torch.stack(heatmaps), "(b t) v j h w -> b t v j h w", b=b, t=t),
+            stack([r.features for r in rows]), stack([r.heatmaps for r in rows]), masks,
             torch.tensor(valid, device=self.device).view(b, t),
         )
 
-    def _window_exact(self, pending: _Pending) -> tuple[Tensor, Tensor, Tensor]:
+    def _window_exact(self, pending: _Pending) -> tuple[Tensor, Tensor, Tensor | None, Tensor]:
         """Windows cropped from the raw frames with the target frame's boxes (the training
         protocol); every available frame is encoded afresh."""
         b, t = len(pending.track_ids), self.window.length
         slots = [s for s in self.window.frames(pending.index) if s in self._frames]
         matrices = pending.matrices.to(self.device)
         crops = torch.cat([self._crop(self._frames[s], matrices) for s in slots])
-        features, heatmaps = self._encode(crops)  # (s b, v, ...)
-        features = rearrange(features, "(s b) v c h w -> b s v c h w", b=b)
-        heatmaps = rearrange(heatmaps, "(s b) v j h w -> b s v j h w", b=b)
+        encoded = self._encode(crops)  # (s b, v, ...) each
         valid = torch.tensor([s in self._frames for s in self.window.frames(pending.index)], device=self.device)
-        window_f = features.new_zeros(b, t, *features.shape[2:])
-        window_h = heatmaps.new_zeros(b, t, *heatmaps.shape[2:])
-        window_f[:, valid] = features
-        window_h[:, valid] = heatmaps
-        return window_f, window_h, valid.expand(b, t)
+        windows = []
+        for part in encoded:
+            if part is None:
+                windows.append(None)
+                continue
+            part = rearrange(part, "(s b) v ... -> b s v ...", b=b)
+            window = part.new_zeros(b, t, *part.shape[2:])  # (b, t, v, ...)
+            window[:, valid] = part
+            windows.append(window)
+        return (*windows, valid.expand(b, t))
 
     def _emit(self, pending: _Pending) -> FramePoses:
         """Final heatmaps and keypoints of every person of a frame whose window is complete."""
@@ -425,20 +542,22 @@ class StreamingPredictor:
         if b == 0:
             return FramePoses(
                 pending.index, [], pending.boxes, torch.zeros(0, self._num_joints, 2, dtype=torch.float64),
-                torch.zeros(0, self._num_joints), None,
+                torch.zeros(0, self._num_joints), None, pending.box_scores,
             )
         if self.mode == "exact":
-            features, heatmaps, valid = self._window_exact(pending)
+            features, heatmaps, masks, valid = self._window_exact(pending)
         else:
-            features, heatmaps, valid = self._window_cached(pending)
+            features, heatmaps, masks, valid = self._window_cached(pending)
         v = self.views
         frame_valid = None if bool(valid.all()) else valid.repeat_interleave(v, dim=0)  # (b v, t)
+        features = rearrange(features, "b t v c h w -> (b v) t c h w")
+        heatmaps = rearrange(heatmaps, "b t v j h w -> (b v) t j h w")
         with self._autocast():
-            final = self._model_aggregate(
-                rearrange(features, "b t v c h w -> (b v) t c h w"),
-                rearrange(heatmaps, "b t v j h w -> (b v) t j h w"),
-                frame_valid,
-            )
+            if masks is None:
+                final = self._model_aggregate(features, heatmaps, frame_valid)
+            else:
+                masks = rearrange(masks, "b t v j h w -> (b v) t j h w")
+                final = self._model_aggregate(features, heatmaps, frame_valid, mask=masks)
         final = rearrange(final.float(), "(b v) j h w -> b v j h w", v=v)
         if self.flip:
             shift = flip_shift(self.data_config.geometry, self.input_size[1], final.shape[-1])
@@ -450,7 +569,7 @@ class StreamingPredictor:
         )
         return FramePoses(
             pending.index, pending.track_ids, pending.boxes, keypoints, scores,
-            final.cpu() if self.keep_heatmaps else None,
+            final.cpu() if self.keep_heatmaps else None, pending.box_scores,
         )
 
     @property

@@ -1,9 +1,11 @@
 """Top-down pre- and post-processing: person boxes -> normalised crops, heatmaps -> image keypoints.
 
-Everything here is a thin composition of :mod:`tarpose.geometry` and :mod:`tarpose.codec`: boxes
-and keypoints in pixel-index coordinates (COCO's, transformers'), and one geometry per model
-(the model's ``data_config.geometry``, :class:`tarpose.DataConfig`), so a keypoint found at heatmap coordinate ``u`` lands exactly where the
-crop that produced the heatmap saw it, in the geometry the model was trained in.
+Everything here is a thin composition of [tarpose.geometry][tarpose.geometry] and
+[tarpose.codec][tarpose.codec]: boxes and keypoints in pixel-index coordinates (COCO's,
+transformers'), and one geometry per model (the model's ``data_config.geometry``,
+[DataConfig][tarpose.preprocess.DataConfig]), so a keypoint found at heatmap coordinate ``u``
+lands exactly where the crop that produced the heatmap saw it, in the geometry the model was
+trained in.
 """
 
 from __future__ import annotations
@@ -96,7 +98,7 @@ def crop_images(
     Args:
         images: ``(3, Hi, Wi)`` (one frame, cropped once per matrix) or ``(N, 3, Hi, Wi)``; uint8
             or float in 0..1.
-        matrices: ``(N, 2, 3)`` image -> crop maps (:func:`box_matrices`).
+        matrices: ``(N, 2, 3)`` image -> crop maps ([box_matrices][tarpose.inference.topdown.box_matrices]).
         input_size: crop ``(H, W)``.
         dtype: floating dtype of the crops.
         mean: RGB mean the model expects (its ``data_config``; ImageNet's by default).
@@ -122,7 +124,7 @@ def merge_flipped(
 ) -> Tensor:
     """Flip test: the mean of the heatmaps ``(N, J, h, w)`` of the crops and the heatmaps of the
     mirrored crops mapped back (left/right joints swapped, columns reversed, moved by ``shift``:
-    :func:`tarpose.codec.flip_shift` of the model's geometry, 0 for UDP)."""
+    [tarpose.codec.flip_shift][tarpose.codec.flip_shift] of the model's geometry, 0 for UDP)."""
     return 0.5 * (heatmaps + flip_heatmaps(flipped, flip_perm, shift))
 
 
@@ -139,7 +141,7 @@ def heatmaps_to_keypoints(
         heatmaps: ``(N, J, h, w)``.
         matrices: ``(N, 2, 3)`` image -> crop maps the heatmaps' crops were taken with.
         input_size: crop ``(H, W)``.
-        refine: ``"dark"`` (sub-pixel) or ``"none"`` (argmax), see :func:`tarpose.codec.decode_heatmaps`.
+        refine: ``"dark"`` (sub-pixel) or ``"none"`` (argmax), see [tarpose.codec.decode_heatmaps][tarpose.codec.decode_heatmaps].
         geometry: the model's (its ``data_config.geometry``).
 
     Returns:

@@ -32,12 +32,13 @@ def _import_av() -> Any:
 class VideoReader:
     """Decode a video file frame by frame.
 
-    Example::
-
+    Example:
+        ```python
         with VideoReader("clip.mp4") as video:
             print(video.fps, video.width, video.height, video.num_frames)
             for frame in video:        # (H, W, 3) uint8 RGB
                 ...
+        ```
 
     Raises ``FileNotFoundError`` for a missing file and ``ValueError`` for a file FFmpeg cannot
     read as video (naming the file and FFmpeg's reason).
@@ -110,11 +111,12 @@ class VideoWriter:
     in the container the file's extension names (``.mp4``, ``.mkv``, ``.avi``...). Odd frame sizes
     are padded by one edge pixel (4:2:0 needs even sides).
 
-    Example::
-
+    Example:
+        ```python
         with VideoWriter("out.mp4", fps=25) as writer:
             for frame in frames:      # (H, W, 3) uint8
                 writer.write(frame)
+        ```
 
     An exception inside the ``with`` block removes the partial file.
     """

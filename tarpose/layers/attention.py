@@ -19,6 +19,13 @@ exact ways of computing the same function:
     output projection into the values, so the many query tokens are never projected.
 
 ``strategy="auto"`` picks the one with the fewest multiply-adds for the given lengths.
+
+A fourth computation serves masks that allow each query only a few tokens (JTA's heatmap mask):
+the context may be *gathered*, one set of ``K`` tokens per query ``(B, L, K, C)`` with a bool
+``(B, L, K)`` marking the real ones ([gather_allowed][tarpose.layers.gather.gather_allowed] builds it from a
+dense mask). It is attended the ``"fold_context"`` way, each query over its own tokens only, so the
+attention costs ``O(H L K C)`` instead of ``O(H L S C)``; the result equals the dense masked
+computation over ``(B, S, C)`` (the padding gets exactly zero weight).
 """
 
 from __future__ import annotations
@@ -99,13 +106,17 @@ class MultiHeadAttention(nn.Module):
 
         Args:
             query: ``(B, L, C)``.
-            context: ``(B, S, C)`` keys and values.
-            mask: optional bool ``(B, L, S)`` (or broadcastable), True = may attend. Every row
-                must allow at least one position.
+            context: ``(B, S, C)`` keys and values shared by all queries, or a gathered context
+                ``(B, L, K, C)``: ``K`` tokens for each query (attended the ``"fold_context"``
+                way whatever the strategy).
+            mask: optional bool ``(B, L, S)`` (or broadcastable), or ``(B, L, K)`` with a gathered
+                context; True = may attend. Every row must allow at least one position.
 
         Returns:
             ``(B, L, C)``.
         """
+        if context.ndim == 4:
+            return self._fold_gathered(query, context, mask)
         if mask is not None:
             mask = rearrange(mask, "b l s -> b 1 l s")  # broadcast over heads, no copies
         strategy = self.choose_strategy(query.shape[1], context.shape[1], mask is not None)
@@ -147,6 +158,25 @@ class MultiHeadAttention(nn.Module):
         v = torch.einsum("bhlc,hdc->bhld", pooled, w_v)  # (b, h, l, d)
         v = v + rearrange(b_v, "(h d) -> h 1 d", h=h)  # rows sum to one: the bias passes through
         return self.out_proj(rearrange(v, "b h l d -> b l (h d)"))
+
+    def _fold_gathered(self, query: Tensor, context: Tensor, mask: Tensor | None) -> Tensor:
+        h = self.num_heads
+        w_q, w_k, w_v = self.in_proj_weight.chunk(3)
+        b_q, _, b_v = self.in_proj_bias.chunk(3)  # the key bias cannot change a softmax row
+        q = rearrange(F.linear(query, w_q, b_q), "b l (h d) -> b l h d", h=h)  # (b, l, h, d)
+        q_folded = torch.einsum("blhd,hdc->blhc", q, rearrange(w_k, "(h d) c -> h d c", h=h))
+        if mask is not None:
+            mask = rearrange(mask, "b l k -> b l 1 k")  # broadcast over heads
+        # one query's heads are the rows of its own attention over its K tokens: (b, l) is the
+        # batch of the call, the heads its query positions
+        pooled = F.scaled_dot_product_attention(
+            q_folded, context.to(q_folded.dtype), context.to(q_folded.dtype), attn_mask=mask,
+            scale=self.head_dim**-0.5,
+        )  # (b, l, h, c): attention-weighted raw tokens
+        w_v = rearrange(w_v, "(h d) c -> h d c", h=h)  # (h, d, c)
+        v = torch.einsum("blhc,hdc->blhd", pooled, w_v)  # (b, l, h, d)
+        v = v + rearrange(b_v, "(h d) -> h d", h=h)  # rows sum to one: the bias passes through
+        return self.out_proj(rearrange(v, "b l h d -> b l (h d)"))
 
     def _fold_query(self, query: Tensor, context: Tensor, mask: Tensor | None) -> Tensor:
         h = self.num_heads

@@ -39,8 +39,8 @@ class GlobalRestoringAttention(nn.Module):
             whatever the target frame shows; the FFN lets each token weigh that update against
             its own content (replace a corrupted token, keep a clean one). 0 (default): none, as
             the paper.
-        token_layout: ``"spatial"`` (default) or ``"official"``, see :mod:`tarpose.layers.tokens`.
-        attention: attention strategy, see :class:`~tarpose.layers.attention.MultiHeadAttention`.
+        token_layout: ``"spatial"`` (default) or ``"official"``, see [tarpose.layers.tokens][tarpose.layers.tokens].
+        attention: attention strategy, see [MultiHeadAttention][tarpose.layers.attention.MultiHeadAttention].
     """
 
     def __init__(
@@ -86,7 +86,7 @@ class GlobalRestoringAttention(nn.Module):
 
         Args:
             feature_map: ``(B, C, h, w)``.
-            joint_tokens: ``(B, J, C)`` from :class:`~tarpose.JointTemporalAggregator`.
+            joint_tokens: ``(B, J, C)`` from [JointTemporalAggregator][tarpose.JointTemporalAggregator].
             evidence: optional ``(B, C, h, w)`` added to the restored map before the FFN, e.g. the
                 window's heatmaps from [HeatmapEmbedding][tarpose.HeatmapEmbedding].
 

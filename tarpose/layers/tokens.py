@@ -36,7 +36,7 @@ def map_to_tokens(feature_map: Tensor, layout: TokenLayout = "spatial") -> Tenso
 
 
 def tokens_to_map(tokens: Tensor, height: int, width: int, layout: TokenLayout = "spatial") -> Tensor:
-    """``(..., h*w, C)`` -> ``(..., C, h, w)``; the inverse of :func:`map_to_tokens`."""
+    """``(..., h*w, C)`` -> ``(..., C, h, w)``; the inverse of [map_to_tokens][tarpose.layers.tokens.map_to_tokens]."""
     if layout == "spatial":
         return rearrange(tokens, "... (h w) c -> ... c h w", h=height, w=width)
     *lead, _, c = tokens.shape

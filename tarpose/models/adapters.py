@@ -21,7 +21,7 @@ from .vitpose import ViTPose
 
 @dataclass
 class SplitModel:
-    """What :func:`split_model` found: the two halves and what is known of their shapes."""
+    """What [split_model][tarpose.models.adapters.split_model] found: the two halves and what is known of their shapes."""
 
     encoder: nn.Module
     decoder: nn.Module
@@ -136,7 +136,7 @@ def _is_hf_vitpose(model: nn.Module) -> bool:
 def split_model(model: nn.Module, *, dataset_index: int | None = None) -> SplitModel:
     """Find the encoder and decoder of a ViTPose-style model.
 
-    Recognised: tarpose's :class:`~tarpose.ViTPose`; transformers' ``VitPoseForPoseEstimation``;
+    Recognised: tarpose's [ViTPose][tarpose.ViTPose]; transformers' ``VitPoseForPoseEstimation``;
     mmpose 1.x ``TopdownPoseEstimator``-like objects (``.backbone`` + ``.head`` with
     ``deconv_layers`` and ``final_layer``, optional ``.neck``); official ViTPose / easy_ViTPose
     (``.backbone`` + ``.keypoint_head``).

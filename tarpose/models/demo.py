@@ -29,7 +29,7 @@ DEMO_CONFIG: dict[str, Any] = {
     "img_size": (128, 96), "embed_dim": 128, "depth": 6, "num_heads": 4, "mlp_ratio": 2.0,
     "decoder": "classic", "deconv_channels": 64,
 }
-#: the geometry (:mod:`tarpose.geometry`) the bundled weights were trained in, tarpose 0.1's,
+#: the geometry ([tarpose.geometry][tarpose.geometry]) the bundled weights were trained in, tarpose 0.1's,
 #: which their ``config.json`` records (``"data"``) and their pretrained entry states
 DEMO_GEOMETRY = "biased"
 

@@ -7,7 +7,7 @@ architecture. A temporal name
 (``tar-...``) whose source is a single-frame ViTPose gets that ViTPose inside fresh JTA/GRA
 modules, which at initialisation return exactly the ViTPose's heatmaps.
 
-Add an entry with :func:`register_pretrained`.
+Add an entry with [register_pretrained][tarpose.models.pretrained.register_pretrained].
 """
 
 from __future__ import annotations

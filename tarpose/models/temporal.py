@@ -1,5 +1,5 @@
 """TemporalWrapper: retrofit JTA and GRA onto any ViTPose-style encoder/decoder, configured by a
-:class:`TARConfig`."""
+[TARConfig][tarpose.models.temporal.TARConfig]."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from ..layers.attention import STRATEGIES, Strategy
 from ..layers.gra import RESTORE_MODES, GlobalRestoringAttention, Restore
 from ..layers.heatmap_embed import HeatmapEmbedding
 from ..layers.jta import JointTemporalAggregator
+from ..layers.mask import heatmap_mask
 from ..layers.tokens import TOKEN_LAYOUTS, TokenLayout
 from ..preprocess import DataConfig
 from ..window import MAX_FRAMES, Target, Window
@@ -27,9 +28,9 @@ from .vitpose import MAX_DEPTH, MAX_SIZE, ViTPose, ViTPoseConfig
 
 
 def _to(*params: str) -> dict[str, tuple[str, ...]]:
-    """Field metadata: the module parameters a :class:`TARConfig` field is passed to, as
-    ``"jta.<parameter>"`` (:class:`~tarpose.JointTemporalAggregator`) or ``"gra.<parameter>"``
-    (:class:`~tarpose.GlobalRestoringAttention`)."""
+    """Field metadata: the module parameters a [TARConfig][tarpose.models.temporal.TARConfig] field is passed to, as
+    ``"jta.<parameter>"`` ([JointTemporalAggregator][tarpose.JointTemporalAggregator]) or ``"gra.<parameter>"``
+    ([GlobalRestoringAttention][tarpose.GlobalRestoringAttention])."""
     return {"to": params}
 
 
@@ -38,8 +39,8 @@ class TARConfig:
     """The temporal part of a TAR-ViTPose: its frame window and its JTA and GRA modules.
 
     Saved in ``config.json`` (``"temporal"``) beside the base model's
-    :class:`~tarpose.ViTPoseConfig`. Each field that configures a module names the module's
-    parameter in its metadata, and :class:`TemporalWrapper` passes such fields on generically:
+    [ViTPoseConfig][tarpose.ViTPoseConfig]. Each field that configures a module names the module's
+    parameter in its metadata, and [TemporalWrapper][tarpose.models.temporal.TemporalWrapper] passes such fields on generically:
     a new JTA or GRA option is one line here, e.g.
     ``gra_dropout: float = field(default=0.0, metadata=_to("gra.dropout"))``. Names carry
     their module's prefix, so none of them can mean a ViTPose setting too.
@@ -138,7 +139,7 @@ class TARConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TARConfig:
-        """A config from :meth:`to_dict`'s output (a saved model's).
+        """A config from [to_dict][tarpose.models.temporal.TARConfig.to_dict]'s output (a saved model's).
 
         A field missing from ``values`` means the model was saved before the field existed, so it
         takes the value that reproduces that model (``LEGACY_VALUES``: no FFN, no heatmap
@@ -156,7 +157,7 @@ class TARConfig:
         return cls(**{**LEGACY_VALUES, **values})
 
 
-#: what each :class:`TARConfig` field may hold (``target`` is checked by :class:`~tarpose.Window`)
+#: what each [TARConfig][tarpose.models.temporal.TARConfig] field may hold (``target`` is checked by [Window][tarpose.Window])
 TAR_SPECS: dict[str, Field] = {
     "num_frames": Field(int, 1, MAX_FRAMES),
     "jta_depth": Field(int, 1, MAX_DEPTH),
@@ -177,9 +178,9 @@ TAR_SPECS: dict[str, Field] = {
 TEMPORAL_MODULES: tuple[str, ...] = ("jta", "gra", "heatmap_embed")
 #: what a saved config without these fields meant (they were added later with other defaults)
 LEGACY_VALUES: dict[str, Any] = {"restore": "residual", "gra_ffn_ratio": 0.0, "heatmap_embed": False}
-#: the names of :class:`TARConfig`'s fields
+#: the names of [TARConfig][tarpose.models.temporal.TARConfig]'s fields
 TAR_FIELDS: frozenset[str] = frozenset(f.name for f in fields(TARConfig))
-#: the names of :class:`~tarpose.ViTPoseConfig`'s fields
+#: the names of [ViTPoseConfig][tarpose.ViTPoseConfig]'s fields
 VITPOSE_FIELDS: frozenset[str] = frozenset(f.name for f in fields(ViTPoseConfig))
 #: TemporalWrapper keywords of tarpose <= 0.1 -> the TARConfig fields they set (deprecated)
 RENAMED_OPTIONS: dict[str, tuple[str, ...]] = {
@@ -190,7 +191,7 @@ RENAMED_OPTIONS: dict[str, tuple[str, ...]] = {
 
 
 def tar_options(options: dict[str, Any], *, stacklevel: int = 3) -> dict[str, Any]:
-    """:class:`TARConfig` fields from keyword options, the old names (``depth``, ``num_heads``,
+    """[TARConfig][tarpose.models.temporal.TARConfig] fields from keyword options, the old names (``depth``, ``num_heads``,
     ``mlp_ratio``) mapped to the new ones with a ``DeprecationWarning``.
 
     Args:
@@ -219,11 +220,11 @@ def split_overrides(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Route the keyword options of a temporal model: ``(base ViTPose fields, TARConfig fields)``.
 
-    :class:`TARConfig` fields (``num_frames``, ``jta_depth``, ``restore``...) go to the temporal
-    part, :class:`~tarpose.ViTPoseConfig` fields (``img_size``, ``embed_dim``, ``num_joints``...)
+    [TARConfig][tarpose.models.temporal.TARConfig] fields (``num_frames``, ``jta_depth``, ``restore``...) go to the temporal
+    part, [ViTPoseConfig][tarpose.ViTPoseConfig] fields (``img_size``, ``embed_dim``, ``num_joints``...)
     to the base model; ``vitpose={...}`` names base fields explicitly. The deprecated names
     ``depth``, ``num_heads`` and ``mlp_ratio`` still mean the JTA/GRA settings here, as they did.
-    ``freeze_base`` (deprecated) is passed on to :class:`TemporalWrapper`.
+    ``freeze_base`` (deprecated) is passed on to [TemporalWrapper][tarpose.models.temporal.TemporalWrapper].
 
     Args:
         overrides: the keyword options.
@@ -419,12 +420,27 @@ class TemporalWrapper(nn.Module, HubMethods):
         expect_shape("decoder output", heatmaps, "(N, J, Hh, Wh)", (images.shape[0], self.num_joints, None, None))
         return features, heatmaps
 
+    def frame_masks(self, heatmaps: Tensor, size: tuple[int, int]) -> Tensor:
+        """JTA's mask of each frame on its own: initial heatmaps ``(N, J, Hh, Wh)`` -> bool
+        ``(N, J, h, w)`` on the token grid ``size``. A frame's mask does not depend on the window,
+        so streaming computes it once per frame and passes windows of masks to
+        [aggregate_restore][tarpose.TemporalWrapper.aggregate_restore]."""
+        frames = rearrange(heatmaps, "n j hh ww -> n 1 j hh ww")
+        return heatmap_mask(frames, size, self.jta.mask_threshold)[:, 0]  # (n, j, h, w)
+
     def aggregate_restore(
-        self, features: Tensor, heatmaps: Tensor, frame_valid: Tensor | None = None
+        self,
+        features: Tensor,
+        heatmaps: Tensor,
+        frame_valid: Tensor | None = None,
+        *,
+        mask: Tensor | None = None,
     ) -> Tensor:
         """Temporal part: maps ``(B, T, C, h, w)`` and initial heatmaps ``(B, T, J, Hh, Wh)`` of a
         window (``frame_valid`` optional bool ``(B, T)``) -> final heatmaps ``(B, J, Hh, Wh)`` of
-        the target frame."""
+        the target frame. ``mask``, optional bool ``(B, T, J, h, w)``: JTA's masks of the window,
+        already computed ([frame_masks][tarpose.TemporalWrapper.frame_masks] of each frame), read
+        in place of the masks of ``heatmaps``."""
         expect_shape("features", features, "(B, T, C, h, w)", (None, self.num_frames, self.dim, None, None))
         expect_dtype("features", features, self.jta)
         if frame_valid is not None:
@@ -437,7 +453,10 @@ class TemporalWrapper(nn.Module, HubMethods):
         if frame_valid is not None:  # excluded frames contribute nothing to any module, even NaN
             excluded = ~rearrange(frame_valid, "b t -> b t 1 1 1")
             features, heatmaps = features.masked_fill(excluded, 0.0), heatmaps.masked_fill(excluded, 0.0)
-        joints = self.jta(features, heatmaps, frame_valid=frame_valid)  # (b, j, c)
+        if mask is None:
+            joints = self.jta(features, heatmaps, frame_valid=frame_valid)  # (b, j, c)
+        else:
+            joints = self.jta(features, mask=mask, frame_valid=frame_valid)  # (b, j, c)
         evidence = None
         if self.heatmap_embed is not None:
             s, (h, w), (hh, wh) = self.config.heatmap_stride, features.shape[-2:], heatmaps.shape[-2:]

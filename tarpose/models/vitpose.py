@@ -26,7 +26,7 @@ Decoder = Literal["classic", "simple"]
 #: sanity bounds of a config read from a file (generous: ViTPose-H has 32 blocks of width 1280)
 MAX_DEPTH = 1024
 MAX_SIZE = 1 << 16
-#: what each :class:`ViTPoseConfig` field may hold (checked on construction, so a config read
+#: what each [ViTPoseConfig][tarpose.models.vitpose.ViTPoseConfig] field may hold (checked on construction, so a config read
 #: from an untrusted ``config.json`` fails here, with the field named, before anything is built)
 VITPOSE_SPECS: dict[str, Field] = {
     "img_size": Field(int, 1, MAX_SIZE, length=2),
@@ -53,6 +53,24 @@ class ViTPoseConfig:
 
     ``img_size`` is the input (H, W) the position embeddings are stored for; any other input whose
     sides are multiples of ``patch_size`` also works (the embeddings are resized bicubically).
+
+    Attributes:
+        img_size: input crops ``(H, W)`` the position embeddings are stored for.
+        patch_size: side of the square patches (16: tokens ``H/16 x W/16``).
+        patch_padding: padding of the patch-embedding convolution (2 in ViTPose).
+        in_chans: input channels.
+        embed_dim: token width C (384 S, 768 B, 1024 L, 1280 H).
+        depth: transformer blocks.
+        num_heads: attention heads per block.
+        mlp_ratio: MLP hidden width over ``embed_dim``.
+        qkv_bias: biases on the query/key/value projection.
+        layer_norm_eps: LayerNorm epsilon (1e-6 as ViTPose; transformers' configs say 1e-12).
+        drop_path_rate: stochastic depth at the last block (linear from 0), for training.
+        num_joints: keypoints the decoder predicts.
+        decoder: ``"classic"`` (two deconvolutions) or ``"simple"`` (bilinear x ``upsample`` and a
+            3x3 convolution).
+        deconv_channels: channels of the classic decoder's deconvolutions.
+        upsample: the simple decoder's upsampling factor.
     """
 
     img_size: tuple[int, int] = (256, 192)

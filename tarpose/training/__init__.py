@@ -1,9 +1,9 @@
 """Training: heatmap losses, atomic checkpoints, and one loop for one or many processes.
 
-::
-
-    from tarpose.training import TrainConfig, train
-    result = train(model, dataset, TrainConfig(epochs=10, lr=5e-4), out="runs/tar")
+```python
+from tarpose.training import TrainConfig, train
+result = train(model, dataset, TrainConfig(epochs=10, lr=5e-4), out="runs/tar")
+```
 
 The run directory ends with the trained model in the format ``save_pretrained`` writes
 (``tarpose.load_model(out)``). Command line: ``tarpose train --help``.

@@ -28,7 +28,7 @@ VERSION = 1
 
 @dataclass
 class Checkpoint:
-    """What :func:`load_checkpoint` returns."""
+    """What [load_checkpoint][tarpose.training.checkpoint.load_checkpoint] returns."""
 
     model: dict[str, Tensor]
     optimizer: dict[str, Any] | None = None
@@ -49,7 +49,7 @@ def _json_value(value: Any, where: str) -> Any:
 
 
 def flatten_optimizer(state: dict[str, Any]) -> tuple[dict[str, Tensor], dict[str, Any]]:
-    """``optimizer.state_dict()`` -> (tensors, JSON structure); see :func:`unflatten_optimizer`."""
+    """``optimizer.state_dict()`` -> (tensors, JSON structure); see [unflatten_optimizer][tarpose.training.checkpoint.unflatten_optimizer]."""
     tensors: dict[str, Tensor] = {}
     per_param: dict[str, dict[str, Any]] = {}
     for index, values in state["state"].items():
@@ -123,7 +123,7 @@ def save_checkpoint(
 
 
 def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu") -> Checkpoint:
-    """Read a checkpoint written by :func:`save_checkpoint` (no pickle involved)."""
+    """Read a checkpoint written by [save_checkpoint][tarpose.training.checkpoint.save_checkpoint] (no pickle involved)."""
     from safetensors import safe_open
     from safetensors.torch import load_file
 

@@ -58,7 +58,7 @@ class TrainConfig:
         warmup_steps: steps of linear warm-up from 0.
         clip_grad: max gradient norm (None: no clipping).
         freeze_base: train only the new modules of a temporal model (base frozen, in eval mode).
-        joint_weights: ``None``, ``"coco"`` or J floats (see :class:`HeatmapLoss`).
+        joint_weights: ``None``, ``"coco"`` or J floats (see [HeatmapLoss][tarpose.training.engine.HeatmapLoss]).
         initial_loss_weight: weight of the loss on the initial heatmaps (temporal models).
         target_frame: which frame of the window a single-frame model sees (``"centred"`` = T//2,
             ``"last"`` = T-1, see [Window][tarpose.Window]); must match how the dataset windows
@@ -199,7 +199,7 @@ class SeededSamples(Dataset):
 
 
 class ResumableSampler(Sampler[int]):
-    """A :class:`DistributedSampler` (shuffled by ``(seed, epoch)``) that can start ``skip``
+    """A [DistributedSampler][tarpose.training.engine.DistributedSampler] (shuffled by ``(seed, epoch)``) that can start ``skip``
     samples into an epoch."""
 
     def __init__(self, dataset: Dataset, world_size: int, rank: int, seed: int) -> None:
@@ -383,7 +383,7 @@ def loss_validator(
     dataset: Dataset, batch_size: int, config: TrainConfig
 ) -> Callable[[nn.Module], dict[str, float]]:
     """``fn(model) -> {"loss": mean loss over dataset}``, the training loss (without the initial
-    heatmaps' term) on validation samples, for :func:`train`'s ``validate``.
+    heatmaps' term) on validation samples, for [train][tarpose.training.engine.train]'s ``validate``.
 
     Args:
         dataset: validation samples in the sample format of ``tarpose.data``.
@@ -466,17 +466,17 @@ def train(
     on_step: Callable[[int, float], None] | None = None,
     log: Callable[[str], None] | None = print,
 ) -> TrainResult:
-    """Train ``model`` on ``dataset`` (samples in :mod:`tarpose.data`'s format).
+    """Train ``model`` on ``dataset`` (samples in [tarpose.data][tarpose.data]'s format).
 
     Run it in one process, or in each of many started by ``torchrun`` (it joins the process group:
     gloo on CPU, nccl on CUDA, and wraps the model in DistributedDataParallel). A
-    :class:`~tarpose.TemporalWrapper` trains on whole windows; any other model is treated as a
+    [TemporalWrapper][tarpose.TemporalWrapper] trains on whole windows; any other model is treated as a
     single-frame model and trains on the target frame of each window.
 
     Args:
         model: the model to train (moved to the device, trained in place).
         dataset: training samples.
-        config: a :class:`TrainConfig` (default: its defaults).
+        config: a [TrainConfig][tarpose.training.engine.TrainConfig] (default: its defaults).
         out: directory for ``checkpoint.safetensors`` (atomic, every ``save_every`` steps and at
             epoch ends), ``log.jsonl`` and, at the end, the trained model in the format
             ``save_pretrained`` writes (``tarpose.load_model(out)`` loads it).
@@ -492,7 +492,7 @@ def train(
 
     Raises:
         ValueError: the dataset crops and draws targets in another geometry
-            (:mod:`tarpose.geometry`) than the model's ``data_config`` records.
+            ([tarpose.geometry][tarpose.geometry]) than the model's ``data_config`` records.
     """
     _check_geometry(model, dataset)
     config = config or TrainConfig()

@@ -51,7 +51,7 @@ class HeatmapLoss(nn.Module):
     ``initial_weight`` times the same loss on the base model's initial heatmaps of that frame.
 
     Args:
-        joint_weights: ``None``, ``"coco"`` (:data:`~tarpose.keypoints.COCO_JOINT_WEIGHTS`: 1.2
+        joint_weights: ``None``, ``"coco"`` (``COCO_JOINT_WEIGHTS``: 1.2
             elbows/knees, 1.5 wrists/ankles, as the paper) or a sequence of J floats.
         initial_weight: weight of the loss on the initial heatmaps (0 = off, the paper).
     """

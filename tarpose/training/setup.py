@@ -1,5 +1,5 @@
 """Setting up a run from names: the model to train (new, continued or wrapped) and checks that
-the data fits it. ``tarpose train`` is this, :func:`~tarpose.training.train` and its argument
+the data fits it. ``tarpose train`` is this, [train][tarpose.training.train] and its argument
 parsing."""
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def check_sample(dataset: Any, what: str = "dataset") -> tuple[int, int]:
 def dataset_in_geometry(
     dataset: Any, name: str, options: dict[str, Any], geometry: str, what: str = "dataset"
 ) -> Any:
-    """The dataset, cropping and encoding targets in the model's geometry (:mod:`tarpose.geometry`).
+    """The dataset, cropping and encoding targets in the model's geometry ([tarpose.geometry][tarpose.geometry]).
 
     Returned as it is when it already does (or has no ``geometry``), rebuilt with ``geometry=``
     when its options left it at its default.

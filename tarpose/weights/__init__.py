@@ -1,9 +1,9 @@
 """The weights layer: reading checkpoints safely, finding them (file, directory, Hub), every
 ViTPose checkpoint layout tarpose loads, and tarpose's own format (written by
-:func:`save_pretrained`, uploaded by :func:`push_to_hub`).
+[save_pretrained][tarpose.weights.save_pretrained], uploaded by [push_to_hub][tarpose.weights.push_to_hub]).
 
 It works on models and configs it is given; loading by source or name is ``tarpose.load_model``
-and ``tarpose.create_model`` (:mod:`tarpose.factory`, the layer above).
+and ``tarpose.create_model`` ([tarpose.factory][tarpose.factory], the layer above).
 """
 
 from .convert import convert_tar_checkpoint

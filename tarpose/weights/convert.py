@@ -1,7 +1,7 @@
 """Official TAR-ViTPose checkpoints -> tarpose checkpoint directories.
 
 The released weights were trained with the reference code's reshape-based token layout and
-post-norm restore, so the converted :class:`~tarpose.TemporalWrapper` uses
+post-norm restore, so the converted [TemporalWrapper][tarpose.TemporalWrapper] uses
 ``token_layout="official"`` and ``restore="postnorm"``, which reproduce that computation
 exactly, at the reference's 384x288 input (position embeddings stored for 256x192 and resized
 bicubically, as mmpretrain does at run time).

@@ -1,7 +1,7 @@
 """Writing models in tarpose's one format, to a directory or a Hugging Face Hub repo.
 
-:func:`save_pretrained` writes ``config.json`` (:func:`~.formats.tarpose.model_config`),
-``model.safetensors`` and a model card (``README.md``) naming the paper; :func:`push_to_hub`
+[save_pretrained][tarpose.weights.hub.save_pretrained] writes ``config.json`` (``model_config``),
+``model.safetensors`` and a model card (``README.md``) naming the paper; [push_to_hub][tarpose.weights.hub.push_to_hub]
 uploads the same files. ``tarpose.load_model`` reads them back strictly. Every file appears only
 when complete (written to a temporary name, then renamed).
 """
@@ -152,10 +152,10 @@ def push_to_hub(
     branch: str | None = None,
     create_pr: bool | None = None,
 ) -> str:
-    """Upload what :func:`save_pretrained` writes to a Hub repo (created if missing).
+    """Upload what [save_pretrained][tarpose.weights.hub.save_pretrained] writes to a Hub repo (created if missing).
 
     Args:
-        model: as for :func:`save_pretrained`; refused before the Hub is contacted if it cannot
+        model: as for [save_pretrained][tarpose.weights.hub.save_pretrained]; refused before the Hub is contacted if it cannot
             be saved.
         repo_id: ``"user/name"``.
         name: the registered name the model was built as.

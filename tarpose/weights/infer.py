@@ -1,4 +1,4 @@
-"""The :class:`~tarpose.ViTPoseConfig` of a remapped checkpoint: read from the tensors' shapes,
+"""The [ViTPoseConfig][tarpose.ViTPoseConfig] of a remapped checkpoint: read from the tensors' shapes,
 completed by what the checkpoint's config says, overridden by the caller."""
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """From a source to a model, step by step: the mechanics behind ``tarpose.load_model``.
 
-:func:`read_remapped`: :func:`~.sources.resolve_source` (file, directory or Hub repo) ->
-:func:`~.safe_io.read_checkpoint` (safetensors, or a pickle through
-``torch.load(weights_only=True)``) -> :func:`~.formats.remap` (format detected, keys renamed).
-:func:`build_model`: :func:`~.infer.infer_config` -> a model built without random initialisation
-and loaded strictly (:func:`~.strict.load_state_strict`), which replaces every tensor; its
+[read_remapped][tarpose.weights.load.read_remapped]: ``resolve_source`` (file, directory or Hub repo) ->
+``read_checkpoint`` (safetensors, or a pickle through
+``torch.load(weights_only=True)``) -> ``remap`` (format detected, keys renamed).
+[build_model][tarpose.weights.load.build_model]: ``infer_config`` -> a model built without random initialisation
+and loaded strictly (``load_state_strict``), which replaces every tensor; its
 ``data_config`` is the checkpoint's. A build returns a complete model in eval mode or raises.
 """
 
@@ -75,7 +75,7 @@ def build_model(
     """The model a remapped checkpoint holds, loaded strictly, in eval mode.
 
     Args:
-        remapped: from :func:`read_remapped`.
+        remapped: from [read_remapped][tarpose.weights.load.read_remapped].
         overrides: [ViTPoseConfig][tarpose.ViTPoseConfig] fields, [DataConfig][tarpose.DataConfig]
             fields (``geometry``, ``mean``, ``std``: they replace the checkpoint's) and, for a
             temporal checkpoint, [TARConfig][tarpose.TARConfig] fields.
@@ -98,7 +98,7 @@ def build_vitpose(remapped: Remapped, overrides: dict[str, Any], source: str) ->
     """The (base) ViTPose of a remapped checkpoint, loaded strictly, in eval mode.
 
     Args:
-        remapped: from :func:`read_remapped`.
+        remapped: from [read_remapped][tarpose.weights.load.read_remapped].
         overrides: [ViTPoseConfig][tarpose.ViTPoseConfig] fields and
             [DataConfig][tarpose.DataConfig] fields (``geometry``, ``mean``, ``std``).
         source: how to name the checkpoint in messages.
@@ -218,7 +218,7 @@ def _count(config: ViTPoseConfig, temporal: TARConfig | None, depth: int, jta_de
 def _data_config(
     remapped: Remapped, config: ViTPoseConfig, source: str, overrides: dict[str, Any]
 ) -> DataConfig:
-    """The checkpoint's preprocessing (with its geometry, :func:`~.formats.remap`), the fields
+    """The checkpoint's preprocessing (with its geometry, `tarpose.weights.formats.remap`), the fields
     the caller names replacing its own; the crop size is the built model's (an ``img_size``
     override changes it)."""
     try:

@@ -1,6 +1,6 @@
 """Reading checkpoints without running code, writing them as safetensors.
 
-``.safetensors`` files are read with :mod:`safetensors`; every other file (``.pth``, ``.pt``,
+``.safetensors`` files are read with ``safetensors``; every other file (``.pth``, ``.pt``,
 ``.bin``, ``.ckpt``) is a pickle and goes through ``torch.load(weights_only=True)``, whose
 unpickler only builds tensors and plain containers. A pickle that names anything else (a function
 to call, a class to build) is refused before it runs, and tarpose says which global it named.
@@ -103,7 +103,7 @@ def embedded_config(path: str | Path) -> dict[str, Any] | None:
 
 def parse_config(text: str | bytes, where: str) -> dict[str, Any]:
     """A model config parsed from JSON, refusing what no config is: more than
-    :data:`MAX_CONFIG_BYTES`, nesting deeper than :data:`MAX_CONFIG_NESTING`, invalid JSON
+    [MAX_CONFIG_BYTES][tarpose.weights.safe_io.MAX_CONFIG_BYTES], nesting deeper than [MAX_CONFIG_NESTING][tarpose.weights.safe_io.MAX_CONFIG_NESTING], invalid JSON
     (``NaN`` included), or anything but an object.
 
     Args:

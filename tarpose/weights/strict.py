@@ -9,7 +9,7 @@ from .errors import CheckpointError, key_list
 
 
 def load_state_strict(module: nn.Module, state: dict[str, Tensor], *, source: str) -> nn.Module:
-    """Load ``state`` into ``module`` or raise :class:`CheckpointError` naming the mismatches.
+    """Load ``state`` into ``module`` or raise [CheckpointError][tarpose.weights.strict.CheckpointError] naming the mismatches.
 
     Everything is checked before anything is copied, so a failure leaves ``module`` untouched.
     Tensors are assigned (``load_state_dict(assign=True)``): the module's own tensors, even

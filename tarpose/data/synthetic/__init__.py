@@ -6,9 +6,9 @@ shapes, under a drifting camera; a chosen fraction of frames is corrupted (occlu
 motion blur, defocus, noise, dropped frames). Everything is deterministic by seed and the labels
 are exact, with COCO visibility and per-frame corruption flags.
 
-- :class:`SyntheticVideo`: one video (labels at construction, frames rendered on demand).
-- :class:`SyntheticPoseDataset` (registered as ``"synthetic"``): windows in the tarpose sample
-  format, with disjoint seed ranges per split (:data:`SPLITS`).
+- [SyntheticVideo][tarpose.data.synthetic.SyntheticVideo]: one video (labels at construction, frames rendered on demand).
+- [SyntheticPoseDataset][tarpose.data.synthetic.SyntheticPoseDataset] (registered as ``"synthetic"``): windows in the tarpose sample
+  format, with disjoint seed ranges per split ([SPLITS][tarpose.data.synthetic.SPLITS]).
 """
 
 from .corruptions import KINDS

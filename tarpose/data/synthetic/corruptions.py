@@ -2,7 +2,7 @@
 sensor noise and dropped frames.
 
 Which frames are corrupted, how, and with which parameters is drawn once per video from its own
-random stream (:class:`CorruptionPlan`), so a frame looks the same whichever window renders it,
+random stream ([CorruptionPlan][tarpose.data.synthetic.corruptions.CorruptionPlan]), so a frame looks the same whichever window renders it,
 and a video with ``fraction=0`` is the clean version of the same footage.
 """
 
@@ -58,7 +58,7 @@ def names(code: int) -> list[str]:
 class CorruptionPlan:
     """Per-frame corruptions of a video of ``F`` frames.
 
-    ``code``: ``(F,)`` int bit mask of :data:`KINDS` (0 = clean); ``occluders``: primitives in
+    ``code``: ``(F,)`` int bit mask of [KINDS][tarpose.data.synthetic.corruptions.KINDS] (0 = clean); ``occluders``: primitives in
     front of everything, ``(F, MAX_OCCLUDERS)`` (radius -1 where unused) with their ``paint``;
     ``blur``: ``(F, 2)`` motion blur length (px) and angle (rad); ``defocus``: ``(F,)`` disc radius
     (px); ``noise``: ``(F, 2)`` noise sigma and brightness gain; ``fill``: ``(F, 3)`` colour of a

@@ -28,8 +28,9 @@ from .figure import ACTIONS
 from .video import SyntheticVideo
 
 #: first video seed of each split; a split's seeds are ``[start, start + SPLIT_SIZE)``, so no video
-#: of one split is ever a video of another
-SPLITS: dict[str, int] = {"train": 0, "test": 1_000_000, "demo": 2_000_000}
+#: of one split is ever a video of another (``val``: for choosing settings such as a keypoint
+#: filter, so that the ``test`` split is only ever measured)
+SPLITS: dict[str, int] = {"train": 0, "test": 1_000_000, "demo": 2_000_000, "val": 3_000_000}
 SPLIT_SIZE = 1_000_000
 
 
@@ -49,26 +50,26 @@ def split_seeds(split: str, num_videos: int, first_video: int = 0) -> range:
 class SyntheticPoseDataset(Dataset):
     """Windows ``t-T .. t+T`` of procedural videos, all cropped with frame ``t``'s box.
 
-    Every (video, frame) pair is one sample, in the format of :mod:`tarpose.data`, plus
+    Every (video, frame) pair is one sample, in the format of [tarpose.data][tarpose.data], plus
     ``"visibility"`` ``(J,)`` int (COCO 0/1/2 of the target frame). ``meta`` holds ``video`` (its
     seed), ``frame``, ``corruption`` (bit mask of the target frame), ``corrupted`` (bool),
     ``area`` (silhouette pixels, for OKS) and ``action``.
 
     Args:
-        split: ``"train"``, ``"test"`` or ``"demo"``: disjoint seed ranges (:data:`SPLITS`).
+        split: ``"train"``, ``"val"``, ``"test"`` or ``"demo"``: disjoint seed ranges (``SPLITS``).
         num_videos: videos in the dataset (``num_videos * video_length`` samples).
         video_length: frames per video.
         first_video: skip this many videos of the split (e.g. a validation slice).
         num_frames: window length (``1``: single-frame samples).
         target: ``"centred"`` (frame ``t`` in the middle) or ``"last"`` (causal window), see
-            :class:`tarpose.Window`.
+            [tarpose.Window][tarpose.Window].
         input_size: crop ``(H, W)``; heatmaps are ``(H/4, W/4)``.
         image_size: video frame ``(H, W)``.
         corruption: fraction of each video's frames that are corrupted.
         kinds: corruption kinds and weights (default: all).
         sigma: Gaussian target sigma in heatmap pixels.
         padding: box enlargement before cropping.
-        geometry: how crops and heatmaps lie over the boxes (:mod:`tarpose.geometry`): the
+        geometry: how crops and heatmaps lie over the boxes ([tarpose.geometry][tarpose.geometry]): the
             geometry of the model to train (``"biased"`` for the bundled demo models).
         cache_videos: how many recently used videos to keep in memory.
         cache: a folder: rendered crops and labels are kept there (memory-mapped ``.npy`` files

@@ -80,7 +80,7 @@ class Body:
 class Motion:
     """Per-frame pose of one figure (``F`` frames).
 
-    ``angles``: ``(F, 8, 2)`` degrees, (flex, abd) of :data:`SEGMENTS`; ``yaw``: ``(F,)`` degrees
+    ``angles``: ``(F, 8, 2)`` degrees, (flex, abd) of [SEGMENTS][tarpose.data.synthetic.figure.SEGMENTS]; ``yaw``: ``(F,)`` degrees
     (0 faces the camera, 90 faces screen right); ``lean``: ``(F, 2)`` degrees (forward,
     sideways) of the upper body; ``root``: ``(F, 2)`` world (x, y) of the pelvis, y up.
     """
@@ -107,7 +107,7 @@ def _sway(gen: torch.Generator, t: Tensor, n: int, amplitude: float, terms: int 
 def random_motion(
     gen: torch.Generator, num_frames: int, body: Body, action: str | None = None
 ) -> Motion:
-    """A smooth motion of ``num_frames`` frames (about 25 fps) for one of :data:`ACTIONS`."""
+    """A smooth motion of ``num_frames`` frames (about 25 fps) for one of ``ACTIONS``."""
     if action is None:
         action = ACTIONS[int(torch.randint(len(ACTIONS), (1,), generator=gen))]
     if action not in ACTIONS:
@@ -212,7 +212,7 @@ def _rotate_z(p: Tensor, angle: Tensor) -> Tensor:
 
 def pose_points(body: Body, motion: Motion) -> Tensor:
     """Forward kinematics: world points ``(F, NUM_POINTS, 3)`` (COCO joints, then
-    :data:`EXTRA_POINTS`): x right on screen, y up, z towards the camera. The lower foot stands on
+    [EXTRA_POINTS][tarpose.data.synthetic.figure.EXTRA_POINTS]): x right on screen, y up, z towards the camera. The lower foot stands on
     the ground (y = 0) unless the motion lifts it."""
     b = body
     f = motion.angles.shape[0]

@@ -1,6 +1,6 @@
 """Vectorised 2D rasterisation: capsules and boxes with anti-aliased edges, procedural textures,
 and back-to-front compositing. Everything is evaluated at pixel centres, pixel ``i`` covering
-``[i, i + 1)`` (the renderer's own coordinates: :mod:`tarpose.geometry`'s pixel indices plus 0.5),
+``[i, i + 1)`` (the renderer's own coordinates: [tarpose.geometry][tarpose.geometry]'s pixel indices plus 0.5),
 for all frames and primitives at once.
 
 A primitive is a segment ``a -> b`` with a half-width ``r``: a *capsule* (every point within ``r``
@@ -24,7 +24,7 @@ class Primitives:
     """``P`` primitives in each of ``F`` frames (pixel units).
 
     ``a``, ``b``: ``(F, P, 2)`` segment ends; ``radius``: ``(F, P)`` half-widths; ``kind``: ``(P,)``
-    :data:`CAPSULE` / :data:`BOX`; ``depth``: ``(F, P)`` (larger = nearer the camera).
+    ``CAPSULE`` / ``BOX``; ``depth``: ``(F, P)`` (larger = nearer the camera).
     """
 
     a: Tensor

@@ -1,6 +1,6 @@
 """One procedural video: a figure, its motion, a camera, a textured background with distractor
 shapes, and a corruption plan. Labels are computed analytically at construction (cheap); frames
-are rendered on demand (:meth:`SyntheticVideo.render`)."""
+are rendered on demand ([SyntheticVideo.render][tarpose.data.synthetic.video.SyntheticVideo.render])."""
 
 from __future__ import annotations
 
@@ -87,16 +87,16 @@ class SyntheticVideo:
         image_size: frame ``(H, W)``.
         corruption: fraction of frames corrupted (exactly ``round(corruption * F)`` of them).
         kinds: corruption kinds and their relative frequencies (default
-            :data:`~tarpose.data.synthetic.corruptions.DEFAULT_WEIGHTS`).
-        action: one of :data:`~tarpose.data.synthetic.figure.ACTIONS` (default: drawn).
+            ``DEFAULT_WEIGHTS``).
+        action: one of ``ACTIONS`` (default: drawn).
 
-    Labels (all computed without rendering), in pixel-index coordinates (:mod:`tarpose.geometry`:
+    Labels (all computed without rendering), in pixel-index coordinates ([tarpose.geometry][tarpose.geometry]:
     pixel ``(i, j)`` is centred at ``(i, j)``; the renderer works at pixel centres internally):
         ``keypoints`` ``(F, 17, 2)``;
         ``visibility`` ``(F, 17)`` COCO style: 0 outside the frame, 1 hidden (behind a body part,
         an occluder, or a dropped frame), 2 visible; ``self_occluded``, ``occluded`` ``(F, 17)``
         bool: hidden by the body / by a corruption (occluder or drop); ``corruption`` ``(F,)`` int
-        bit mask (:data:`~tarpose.data.synthetic.corruptions.KINDS`); ``boxes`` ``(F, 4)`` x, y, w, h
+        bit mask ([KINDS][tarpose.data.synthetic.corruptions.KINDS]); ``boxes`` ``(F, 4)`` x, y, w, h
         of the figure's silhouette (clipped to the frame); ``depth`` ``(F, 17)`` (larger = nearer).
     """
 
@@ -249,7 +249,7 @@ class SyntheticVideo:
         return torch.stack([x, y], -1)
 
     def body_primitives(self, frames: Tensor | None = None) -> Primitives:
-        """The figure's parts (:data:`PART_NAMES`) in some frames, ``(n, P)``."""
+        """The figure's parts (``PART_NAMES``) in some frames, ``(n, P)``."""
         frames = torch.arange(self.num_frames) if frames is None else frames
         pts, z = self.points[frames], self.point_depth[frames]
         first = torch.tensor([p[1] for p in _PARTS])
@@ -336,11 +336,11 @@ class SyntheticVideo:
             frames: frame indices ``(n,)`` (default: all; repeats allowed).
             corrupt: apply the corruption plan (``False``: the clean footage).
             matrix: image -> crop affine ``(2, 3)``, or one per frame ``(n, 2, 3)``, in pixel
-                indices (:func:`tarpose.geometry.crop_matrices`; similarities: scale, rotation,
+                indices ([tarpose.geometry.crop_matrices][tarpose.geometry.crop_matrices]; similarities: scale, rotation,
                 flip). The scene is rendered straight into the crop at its own resolution, as
                 ``warp_crops`` of the whole frame would show it, only sharper and cheaper. A
                 UDP crop scales its axes by ``(W - 1) / S`` and ``(H - 1) / S'``, a stretch of
-                a few tenths of a percent (at most :data:`MAX_STRETCH`): its shapes are placed
+                a few tenths of a percent (at most `MAX_STRETCH`): its shapes are placed
                 exactly and drawn as wide as the mean scale says.
             size: the crops' ``(H, W)`` (with ``matrix``).
 

@@ -10,7 +10,7 @@
 | `"tar_official"` | zgspose/TARViTPose `.pt` (`{"model_state_dict": ...}`) |
 
 Each foreign layout also fixes the geometry its weights were trained in
-(:data:`GEOMETRY_OF_FORMAT`, :mod:`tarpose.geometry`), which the loaded model's
+(`GEOMETRY_OF_FORMAT`, [tarpose.geometry][tarpose.geometry]), which the loaded model's
 [DataConfig][tarpose.DataConfig] gets; tarpose's own checkpoints record theirs in their config
 (``"data"``).
 """
@@ -31,7 +31,7 @@ from .transformers import from_transformers, is_transformers
 
 FORMATS: tuple[str, ...] = ("tarpose", "transformers", "official", "easy_vitpose", "mmpose", "tar_official")
 
-#: the geometry (:mod:`tarpose.geometry`) each foreign layout's training used: every official
+#: the geometry ([tarpose.geometry][tarpose.geometry]) each foreign layout's training used: every official
 #: ViTPose / ViTPose+ config (``TopDownAffine(use_udp=True)``, ``encoding='UDP'``), easy_ViTPose
 #: (the official configs), mmpose's ViTPose configs (``UDPHeatmap``) and transformers' ports are
 #: UDP; the official TAR-ViTPose code crops with HRNet's ``get_affine_transform``
@@ -71,7 +71,7 @@ def find_state_dict(obj: Any, *, source: str) -> dict[str, Tensor]:
 
 
 def detect_format(state: dict[str, Tensor], config: dict[str, Any] | None = None) -> str:
-    """Which of :data:`FORMATS` a state dict (and its ``config.json``) is in."""
+    """Which of ``FORMATS`` a state dict (and its ``config.json``) is in."""
     if is_tar_official(state):
         return "tar_official"
     if is_transformers(state, config):

@@ -1,7 +1,7 @@
 """What every key-remapping function returns, and the pieces the ViTPose layouts share.
 
 A remapping function takes a checkpoint's state dict (and its ``config.json``, if any) and
-returns :class:`Remapped`: the tensors under tarpose's :class:`~tarpose.ViTPose` names
+returns [Remapped][tarpose.weights.formats.common.Remapped]: the tensors under tarpose's [ViTPose][tarpose.ViTPose] names
 (``backbone.patch_embed.proj``, ``backbone.pos_embed`` ``(1, h*w, C)`` without a cls slot,
 ``backbone.blocks.i.*``, ``backbone.last_norm``, ``keypoint_head.*``), what the checkpoint says
 about the architecture, and, for temporal checkpoints, the JTA/GRA tensors. Every source key is
@@ -29,19 +29,19 @@ class Remapped:
 
     #: ViTPose tensors in tarpose names; ``backbone.pos_embed`` is ``(1, h*w, C)``.
     vitpose: dict[str, Tensor]
-    #: :class:`~tarpose.ViTPoseConfig` fields the checkpoint fixes (heads, eps, input size...);
+    #: [ViTPoseConfig][tarpose.ViTPoseConfig] fields the checkpoint fixes (heads, eps, input size...);
     #: an ``img_size`` whose token grid differs from the stored table is the size to run at
     config: dict[str, Any] = field(default_factory=dict)
-    #: the temporal part's tensors in :class:`~tarpose.TemporalWrapper` names (``jta.*``, ``gra.*``,
+    #: the temporal part's tensors in [TemporalWrapper][tarpose.TemporalWrapper] names (``jta.*``, ``gra.*``,
     #: ``heatmap_embed.*``)
     temporal: dict[str, Tensor] | None = None
-    #: :class:`~tarpose.TARConfig` fields of a temporal checkpoint
+    #: [TARConfig][tarpose.TARConfig] fields of a temporal checkpoint
     temporal_config: dict[str, Any] | None = None
     #: checkpoint keys deliberately left out, with the reason
     ignored: dict[str, str] = field(default_factory=dict)
-    #: the source layout, one of :data:`tarpose.weights.formats.FORMATS`
+    #: the source layout, one of [tarpose.weights.formats.FORMATS][tarpose.weights.formats.FORMATS]
     format: str = ""
-    #: :class:`~tarpose.DataConfig` fields the checkpoint's config gives (preprocessing)
+    #: [DataConfig][tarpose.DataConfig] fields the checkpoint's config gives (preprocessing)
     data: dict[str, Any] | None = None
     #: why this layout is deprecated (a file of an older tarpose), shown once when it loads
     deprecated: str | None = None

@@ -56,7 +56,7 @@ def drop_cls_slot(state: dict[str, Tensor]) -> dict[str, str]:
     """mmpretrain with ``with_cls_token=False`` meeting a ``(1, 1+N, C)`` table keeps ``[:, 1:]``.
 
     A table whose length minus one is a ViTPose grid while its length is not (193 = 1 + 16*12)
-    has the slot (see :func:`.common.has_cls_slot`). Returns the ignored-key note.
+    has the slot (see ``.common.has_cls_slot``). Returns the ignored-key note.
     """
     pos = state["backbone.pos_embed"]
     if has_cls_slot(pos.shape[1]):

@@ -9,7 +9,7 @@ easy_ViTPose ``vit_models/backbone/vit.py``, ``inference.py``):
 - ``backbone.pos_embed`` is ``(1, 1+N, C)`` and the forward adds ``pos[:, 1:] + pos[:, :1]``:
   the cls slot is added to every position. Some files also hold a ``backbone.cls_token`` that
   the forward never uses.
-- ViTPose+ adds ``backbone.blocks.i.mlp.experts.k`` (see :func:`.common.merge_experts`) and one
+- ViTPose+ adds ``backbone.blocks.i.mlp.experts.k`` (see ``.common.merge_experts``) and one
   extra head per other dataset, ``associate_keypoint_heads.{k-1}``, for dataset ``k``; the split
   tool keeps the first ``(14, 16, 17, 17, 133)[k-1]`` channels of that head's final layer
   (AIC, MPII, AP-10K, APT-36K, COCO-WholeBody).

@@ -7,7 +7,7 @@ Facts (reference ``models/best/TAR_ViTPose.py``, ``configs/.../configTARViTPoseV
   ``backbone`` and ``nn.Sequential(head.deconv_layers, head.final_layer)`` as ``heatmap_head``,
   so the same tensors appear under ``model.backbone.*`` and ``backbone.*``, and under
   ``model.head.{deconv_layers,final_layer}.*`` and ``heatmap_head.{0,1}.*``; backbone names are
-  mmpretrain's (see :mod:`.mmpose`). The copies must agree.
+  mmpretrain's (see ``.mmpose``). The copies must agree.
 - the mmpretrain ViT is built for 256x192 (``pos_embed`` 16x12, no cls token) and run on
   384x288 crops, its position embeddings resized bicubically at run time.
 - the temporal head: ``query_feat``, ``query_pe`` (``nn.Embedding(J, C)``),

@@ -1,16 +1,18 @@
 """tarpose's own format: the one every model tarpose writes is in.
 
 A directory (or Hub repo) with ``model.safetensors`` (the state dict), ``config.json`` and a model
-card (``README.md``). ``config.json``::
+card (``README.md``). ``config.json``:
 
-    {
-      "format": "tarpose", "format_version": 2,
-      "architecture": "TemporalWrapper",        # or "ViTPose"
-      "name": "tar-vitpose-demo",               # the registered name it was built as, or null
-      "vitpose": {...},                         # the (base) ViTPoseConfig
-      "temporal": {...},                        # the TARConfig (TemporalWrapper only)
-      "data": {...}                             # the DataConfig: input size, mean, std, geometry
-    }
+```text
+{
+  "format": "tarpose", "format_version": 2,
+  "architecture": "TemporalWrapper",        # or "ViTPose"
+  "name": "tar-vitpose-demo",               # the registered name it was built as, or null
+  "vitpose": {...},                         # the (base) ViTPoseConfig
+  "temporal": {...},                        # the TARConfig (TemporalWrapper only)
+  "data": {...}                             # the DataConfig: input size, mean, std, geometry
+}
+```
 
 The same JSON is also in the safetensors metadata (``"config"``), so the weights file alone
 loads too. A TemporalWrapper's tensors are ``encoder.*`` (the ViTPose backbone), ``decoder.*``
@@ -20,7 +22,7 @@ Files written by tarpose 0.1 load too, with a ``FutureWarning``: its ``save_pret
 ``config.json`` (a ViTPose's flat config; a TemporalWrapper's constructor arguments with the
 ViTPose under ``"model"``) and its training exports (``{"format": "tarpose-model", "name",
 "options"}``, which name the model through the registry). A file that does not record the
-geometry of its weights (:func:`recorded_geometry`) loads in tarpose 0.1's.
+geometry of its weights (`recorded_geometry`) loads in tarpose 0.1's.
 """
 
 from __future__ import annotations
@@ -144,12 +146,12 @@ def recorded_geometry(config: dict[str, Any]) -> tuple[dict[str, Any], str | Non
 
     A file that records none was written before tarpose did (tarpose 0.1, or a development
     version before this): tarpose then cropped, trained and decoded every model in the
-    :data:`tarpose.geometry.LEGACY_GEOMETRY`, which keeps its keypoints as they were. The exception is a
+    `tarpose.geometry.LEGACY_GEOMETRY`, which keeps its keypoints as they were. The exception is a
     conversion of an official TAR-ViTPose checkpoint (``token_layout="official"``), whose
     weights were trained in HRNet's geometry.
 
     Args:
-        config: ``config.json`` in the current layout (:func:`current_config`).
+        config: ``config.json`` in the current layout (`current_config`).
     """
     data = dict(config.get("data") or {})
     if "geometry" in data:
@@ -202,7 +204,7 @@ def check_config(config: dict[str, Any]) -> None:
     [DataConfig][tarpose.DataConfig]).
 
     Args:
-        config: the config, in the current layout (:func:`current_config`).
+        config: the config, in the current layout ([current_config][tarpose.weights.formats.tarpose.current_config]).
 
     Raises:
         CheckpointError: one line naming the key and the problem.

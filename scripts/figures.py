@@ -1,0 +1,665 @@
+"""The documentation's figures and result tables, generated from the code.
+
+    python scripts/figures.py                  # every figure and table (about a minute on a CPU)
+    python scripts/figures.py --only gain      # one figure (names: see FIGURES)
+    python scripts/figures.py --bench          # first re-measure benchmarks/results/demo_gain.json
+
+Each figure is computed from the library (the bundled demo models, the synthetic generator, the
+model's window, the benchmark's JSON) into plain numbers, then drawn: PNGs with matplotlib
+(`pip install "tarpose[docs]"`), diagrams as SVG written directly. The numbers, the file written
+and its SHA-256 go to docs/figures/figures.json; `tests/test_figures.py` recomputes the numbers
+of the cheap figures and fails when the code no longer gives what the pictures show. The result
+tables of the docs are rewritten from the same JSON between `<!-- generated: NAME -->` and
+`<!-- end generated -->` markers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import re
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run from a checkout
+
+FIGURES_DIR = ROOT / "docs" / "figures"
+INDEX = FIGURES_DIR / "figures.json"
+GAIN_JSON = ROOT / "benchmarks" / "results" / "demo_gain.json"
+VTEST = ROOT.parent / "shared" / "data" / "vtest.avi"
+VTEST_BOXES = ROOT / "tests" / "data" / "vtest_boxes.json"
+
+#: skeleton colours of the rows (RGB): ground truth, single-frame, TAR (as `tarpose demo`)
+ROW_COLORS = {"truth": (255, 255, 255), "single_frame": (255, 90, 60), "temporal": (40, 200, 255)}
+ROW_LABELS = {"truth": "ground truth", "single_frame": "single-frame", "temporal": "TAR"}
+KIND_LABELS = {"occlude": "occluder", "motion_blur": "motion blur", "defocus": "defocus",
+               "noise": "heavy noise", "drop": "dropped frame"}
+KIND_PHRASES = {"occlude": "occluded limbs", "motion_blur": "motion blur", "defocus": "defocus",
+                "noise": "heavy noise", "drop": "dropped frames"}
+
+
+def r2(x: Any) -> Any:
+    """Numbers rounded for the JSON (nested lists too)."""
+    if isinstance(x, (list, tuple)):
+        return [r2(v) for v in x]
+    return round(float(x), 2)
+
+
+# -- the contact sheet -------------------------------------------------------------------------
+
+#: the clip: `tarpose demo --seed SHEET_SEED --frames SHEET_FRAMES` (its defaults otherwise)
+SHEET_SEED, SHEET_FRAMES, SHEET_CORRUPTION = 0, 48, 0.3
+
+
+def sheet_data() -> dict[str, Any]:
+    """One corrupted frame of each kind (the first of its kind) in the demo's clip: the close-up's
+    keypoints of the three rows, in crop pixels."""
+    import torch
+
+    from tarpose.data.synthetic import SyntheticVideo, split_seeds
+    from tarpose.data.synthetic.corruptions import names
+    from tarpose.demo import load_demo_models, predict_video
+    from tarpose.geometry import apply_affine
+
+    video = SyntheticVideo(split_seeds("demo", 1, SHEET_SEED)[0], SHEET_FRAMES, corruption=SHEET_CORRUPTION)
+    single, temporal = load_demo_models()
+    with torch.inference_mode():
+        result = predict_video(video, single, temporal)
+    chosen: dict[str, int] = {}
+    for t, code in enumerate(video.corruption.tolist()):
+        for kind in names(code):
+            chosen.setdefault(kind, t)
+    columns = sorted(chosen.items(), key=lambda item: item[1])
+    index = torch.tensor([t for _, t in columns])
+    matrix = sheet_matrices(video, index)
+    rows = {}
+    for key, points in (("truth", video.keypoints), ("single_frame", result.predictions["single_frame"]),
+                        ("temporal", result.predictions["temporal"])):
+        rows[key] = r2(apply_affine(points[index].double(), matrix).tolist())
+    return {"seed": SHEET_SEED, "frames": SHEET_FRAMES, "columns": [[k, t] for k, t in columns], "rows": rows}
+
+
+def sheet_matrices(video: Any, index: Any) -> Any:
+    """Crop matrices of the close-ups: 256x192 around the person's box."""
+    from tarpose.geometry import box_to_center_scale, crop_matrices
+
+    centre, scale = box_to_center_scale(video.boxes[index].double(), aspect_ratio=0.75, padding=1.4)
+    return crop_matrices(centre, scale, (256, 192))
+
+
+def sheet_draw(data: dict[str, Any], path: Path) -> None:
+    import numpy as np
+    import torch
+
+    from tarpose.data.synthetic import SyntheticVideo, split_seeds
+    from tarpose.inference.render import draw_pose
+
+    plt = pyplot()
+    video = SyntheticVideo(split_seeds("demo", 1, data["seed"])[0], data["frames"], corruption=SHEET_CORRUPTION)
+    index = torch.tensor([t for _, t in data["columns"]])
+    crops, _ = video.render(index, matrix=sheet_matrices(video, index), size=(256, 192))
+    crops = crops.permute(0, 2, 3, 1).numpy()
+    n = len(data["columns"])
+    fig, axes = plt.subplots(3, n, figsize=(1.55 * n + 0.9, 6.3), squeeze=False)
+    for r, key in enumerate(ROW_LABELS):
+        for c, (kind, t) in enumerate(data["columns"]):
+            ax = axes[r][c]
+            ax.imshow(draw_pose(crops[c], np.array(data["rows"][key][c]), color=ROW_COLORS[key], threshold=0.0))
+            ax.set_xticks([]), ax.set_yticks([])
+            if r == 0:
+                ax.set_title(f"{KIND_LABELS[kind]}\nframe {t}", fontsize=10)
+            if c == 0:
+                ax.set_ylabel(ROW_LABELS[key], fontsize=11)
+    fig.tight_layout(pad=0.4)
+    save(fig, path)
+
+
+# -- the gain chart ----------------------------------------------------------------------------
+
+
+def gain_data() -> dict[str, Any]:
+    """PCK@0.05 of both models per corruption kind and per motion-speed bucket, read from the
+    gain benchmark's JSON."""
+    results = json.loads(GAIN_JSON.read_text())
+    s, t = results["single_frame"], results["temporal"]
+    kinds = [k for k in KIND_LABELS if f"pck_{k}" in s]
+    speeds = list(results["speed_buckets"])
+    pick = lambda keys: {"single_frame": [round(s[k], 3) for k in keys], "temporal": [round(t[k], 3) for k in keys]}
+    return {
+        "kinds": kinds, "kind_pck": pick([f"pck_{k}" for k in kinds]),
+        "speeds": speeds, "speed_pck": pick([f"pck_{k}" for k in speeds]),
+        "speed_buckets": results["speed_buckets"], "speed_frames": results["speed_frames"],
+        "frames": results["frames"], "weights": results["weights"],
+    }
+
+
+def gain_draw(data: dict[str, Any], path: Path) -> None:
+    import numpy as np
+
+    plt = pyplot()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.4), gridspec_kw={"width_ratios": [5, 3]})
+    def bucket(name: str) -> str:
+        low, high = data["speed_buckets"][name]
+        span = f"< {high:g}" if low == 0 else f">= {low:g}" if high is None else f"{low:g}-{high:g}"
+        return f"{name}\n{span}%/frame"
+    for ax, labels, values, title in (
+        (left, [KIND_LABELS[k] for k in data["kinds"]], data["kind_pck"], "corrupted frames, by corruption"),
+        (right, [bucket(k) for k in data["speeds"]], data["speed_pck"], "all frames, by motion speed"),
+    ):
+        x = np.arange(len(labels))
+        a, b = np.array(values["single_frame"]), np.array(values["temporal"])
+        ax.bar(x - 0.2, a, 0.4, label="single-frame", color=np.array(ROW_COLORS["single_frame"]) / 255)
+        ax.bar(x + 0.2, b, 0.4, label="TAR", color=np.array(ROW_COLORS["temporal"]) / 255)
+        for xi, ai, bi in zip(x, a, b):
+            ax.text(xi + 0.2, bi + 1, f"{bi - ai:+.1f}", ha="center", fontsize=9)
+        ax.set_xticks(x, labels, fontsize=9)
+        ax.set_ylim(0, 118)
+        ax.set_yticks(range(0, 101, 20))
+        ax.set_title(title, fontsize=10)
+        ax.spines[["top", "right"]].set_visible(False)
+    left.set_ylabel("PCK@0.05 (%)")
+    left.legend(loc="upper left", ncol=2, fontsize=9, frameon=False)
+    fig.tight_layout(pad=0.5)
+    save(fig, path)
+
+
+# -- a real frame: vtest.avi -------------------------------------------------------------------
+
+#: frames of vtest.avi run through the predictor; the figure shows the last one
+VTEST_FRAMES = 24
+
+
+def vtest_data() -> dict[str, Any]:
+    """The bundled TAR demo model streamed over the first frames of vtest.avi with the boxes of
+    tests/data/vtest_boxes.json, linked by the IoU tracker: the last frame's tracks and poses."""
+    import torch
+
+    from tarpose.demo import load_demo_model
+    from tarpose.inference import IoUTracker, StreamingPredictor, VideoReader
+    from tarpose.inference.detection import read_boxes
+
+    if not VTEST.exists():
+        raise FileNotFoundError(f"{VTEST} is not here (the vtest figure needs ../shared/data)")
+    boxes = read_boxes(str(VTEST_BOXES))
+    predictor = StreamingPredictor(load_demo_model("tar-vitpose-demo"), tracker=IoUTracker())
+    last = None
+    with torch.inference_mode():
+        for index, frame in zip(range(VTEST_FRAMES), VideoReader(VTEST)):
+            found = boxes.get(index)
+            frame_boxes, ids = (found.boxes, found.track_ids) if found is not None else ([], None)
+            for poses in predictor.push(frame, frame_boxes, ids):
+                last = poses
+        for poses in predictor.flush():
+            last = poses
+    return {"frame": last.index, "track_ids": list(last.track_ids), "boxes": r2(last.boxes.tolist()),
+            "keypoints": r2(last.keypoints.tolist()), "scores": r2(last.scores.tolist())}
+
+
+def vtest_draw(data: dict[str, Any], path: Path) -> None:
+    import numpy as np
+    import torch
+
+    from tarpose.inference import FramePoses, VideoReader, draw_poses, write_png
+
+    frame = next(f for i, f in enumerate(VideoReader(VTEST)) if i == data["frame"])
+    poses = FramePoses(index=data["frame"], track_ids=data["track_ids"], boxes=torch.tensor(data["boxes"]),
+                       keypoints=torch.tensor(data["keypoints"]), scores=torch.tensor(data["scores"]))
+    image = draw_poses(frame, poses, threshold=0.0)
+    write_png(path, np.ascontiguousarray(image[100:500, :]))  # the street, without sky and pavement
+
+
+# -- JTA's heatmap mask ------------------------------------------------------------------------
+
+#: the window shown: demo clip SHEET_SEED, target frame MASK_FRAME, joint MASK_JOINT
+MASK_FRAME, MASK_JOINT = None, 9  # None: the first dropped frame at least 2 frames from the ends
+
+
+def mask_data() -> dict[str, Any]:
+    """A window of the demo's clip around a dropped frame: one joint's initial heatmap in each
+    frame and the mask JTA derives from it."""
+    import torch
+    from einops import rearrange
+
+    from tarpose.data.synthetic import SyntheticVideo, split_seeds
+    from tarpose.data.synthetic.corruptions import DROP
+    from tarpose.demo import load_demo_model
+    from tarpose.geometry import box_to_center_scale, crop_matrices, normalize_images
+    from tarpose.layers import heatmap_mask
+    from tarpose.preprocess import resolve_data_config
+
+    video = SyntheticVideo(split_seeds("demo", 1, SHEET_SEED)[0], SHEET_FRAMES, corruption=SHEET_CORRUPTION)
+    model = load_demo_model("tar-vitpose-demo")
+    window = model.window
+    target = MASK_FRAME
+    if target is None:
+        target = next(t for t, c in enumerate(video.corruption.tolist())
+                      if c & DROP and window.target_index <= t < video.num_frames - window.lookahead)
+    data = resolve_data_config(model)
+    h, w = data.input_size
+    index, valid = window.indices(target, video.num_frames)
+    centre, scale = box_to_center_scale(video.boxes[target:target + 1].double(), aspect_ratio=w / h, padding=1.25)
+    matrix = crop_matrices(centre, scale, (h, w)).repeat(len(index), 1, 1)
+    crops, _ = video.render(index, matrix=matrix, size=(h, w))
+    clip = rearrange(normalize_images(crops, data.mean, data.std), "t c h w -> 1 t c h w")
+    with torch.inference_mode():
+        out = model(clip, frame_valid=valid[None], return_initial=True)
+    grid = (h // model.base_config.patch_size, w // model.base_config.patch_size)
+    mask = heatmap_mask(out.initial_heatmaps, grid, model.jta.mask_threshold)  # (1, T, J, h, w)
+    return {
+        "frame": target, "joint": MASK_JOINT, "frames": index.tolist(), "threshold": model.jta.mask_threshold,
+        "heatmaps": r2(out.initial_heatmaps[0, :, MASK_JOINT].tolist()),
+        "mask": mask[0, :, MASK_JOINT].int().tolist(),
+        "corruption": video.corruption[index].tolist(),
+    }
+
+
+def mask_draw(data: dict[str, Any], path: Path) -> None:
+    import numpy as np
+    import torch
+
+    from tarpose.data.synthetic import SyntheticVideo, split_seeds
+    from tarpose.data.synthetic.corruptions import names
+    from tarpose.keypoints import COCO_KEYPOINTS
+    from tarpose.demo import load_demo_model
+    from tarpose.geometry import box_to_center_scale, crop_matrices
+    from tarpose.preprocess import resolve_data_config
+
+    plt = pyplot()
+    video = SyntheticVideo(split_seeds("demo", 1, SHEET_SEED)[0], SHEET_FRAMES, corruption=SHEET_CORRUPTION)
+    h, w = resolve_data_config(load_demo_model("tar-vitpose-demo")).input_size
+    index = torch.tensor(data["frames"])
+    centre, scale = box_to_center_scale(video.boxes[data["frame"]:data["frame"] + 1].double(),
+                                        aspect_ratio=w / h, padding=1.25)
+    crops, _ = video.render(index, matrix=crop_matrices(centre, scale, (h, w)).repeat(len(index), 1, 1), size=(h, w))
+    crops = crops.permute(0, 2, 3, 1).numpy()
+    n = len(index)
+    fig, axes = plt.subplots(3, n, figsize=(1.5 * n + 0.9, 5.6), squeeze=False)
+    extent = (0, w, h, 0)
+    for c in range(n):
+        offset = data["frames"][c] - data["frame"]
+        kind = ", ".join(KIND_LABELS[k] for k in names(data["corruption"][c])) or "clean"
+        axes[0][c].set_title(f"t{offset:+d}" if offset else "t (target)", fontsize=10)
+        axes[0][c].imshow(crops[c])
+        axes[0][c].set_xlabel(kind, fontsize=9)
+        axes[1][c].imshow(crops[c], alpha=0.35, extent=extent)
+        axes[1][c].imshow(np.array(data["heatmaps"][c]), cmap="magma", alpha=0.75, extent=extent)
+        axes[2][c].imshow(crops[c], extent=extent)
+        mask = np.array(data["mask"][c], dtype=float)
+        axes[2][c].imshow(np.ma.masked_where(mask > 0, np.ones_like(mask)), cmap="gray", vmin=0, vmax=1.5,
+                          alpha=0.85, extent=extent)
+        for r in range(3):
+            axes[r][c].set_xticks([]), axes[r][c].set_yticks([])
+    joint = COCO_KEYPOINTS[data["joint"]].replace("_", " ")
+    axes[0][0].set_ylabel("crops", fontsize=10)
+    axes[1][0].set_ylabel(f"{joint}\nheatmap", fontsize=10)
+    axes[2][0].set_ylabel(f"mask\n(>= {data['threshold']:g})", fontsize=10)
+    fig.tight_layout(pad=0.4)
+    save(fig, path)
+
+
+# -- diagrams (SVG written directly) -----------------------------------------------------------
+
+
+class Svg:
+    """A few shapes, written as SVG text (deterministic: the tests compare the bytes)."""
+
+    def __init__(self, width: int, height: int) -> None:
+        self.width, self.height, self.items = width, height, []
+
+    def box(self, x: float, y: float, w: float, h: float, lines: list[str], fill: str, stroke: str) -> None:
+        self.items.append(f'<rect x="{x}" y="{y}" width="{w}" height="{h}" rx="6" fill="{fill}" stroke="{stroke}"/>')
+        top = y + h / 2 - 8 * (len(lines) - 1)
+        for i, line in enumerate(lines):
+            mono = line.startswith("(") or line.startswith("e.g.")
+            self.text(x + w / 2, top + 16 * i + 4, line, size=11 if mono else 13, mono=mono,
+                      weight="bold" if i == 0 and not mono else "normal")
+
+    def text(self, x: float, y: float, s: str, size: int = 12, anchor: str = "middle", mono: bool = False,
+             weight: str = "normal", fill: str = "#222") -> None:
+        family = "monospace" if mono else "sans-serif"
+        s = s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        self.items.append(f'<text x="{x}" y="{y}" font-family="{family}" font-size="{size}" '
+                          f'font-weight="{weight}" text-anchor="{anchor}" fill="{fill}">{s}</text>')
+
+    def arrow(self, points: list[tuple[float, float]], label: str = "", at: int = 0, dx: float = 6,
+              color: str = "#444") -> None:
+        path = " ".join(f"{x},{y}" for x, y in points)
+        self.items.append(f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="1.6" '
+                          'marker-end="url(#head)"/>')
+        if label:
+            (x0, y0), (x1, y1) = points[at], points[at + 1]
+            self.text((x0 + x1) / 2 + dx, (y0 + y1) / 2 + 4, label, size=11, anchor="start", mono=True,
+                      fill="#555")
+
+    def rect(self, x: float, y: float, w: float, h: float, fill: str, stroke: str = "none") -> None:
+        self.items.append(f'<rect x="{x}" y="{y}" width="{w}" height="{h}" fill="{fill}" stroke="{stroke}"/>')
+
+    def render(self) -> str:
+        head = ('<marker id="head" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
+                'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#444"/></marker>')
+        body = "\n".join(self.items)
+        return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {self.width} {self.height}" '
+                f'width="{self.width}" height="{self.height}">\n<defs>{head}</defs>\n'
+                f'<rect width="100%" height="100%" fill="white"/>\n{body}\n</svg>\n')
+
+
+def pipeline_data() -> dict[str, Any]:
+    """The shapes at each stage of the bundled TAR demo model on one 5-frame window, recorded by
+    forward hooks, and the mask threshold and JTA depth it was built with."""
+    import torch
+
+    from tarpose.demo import load_demo_model
+    from tarpose.layers import heatmap_mask
+
+    model = load_demo_model("tar-vitpose-demo")
+    h, w = model.data_config.input_size
+    shapes: dict[str, list[int]] = {}
+    def hook(name: str) -> Callable[..., None]:
+        def record(module: Any, args: Any, out: Any) -> None:
+            shapes.setdefault(name, list(out.shape))
+        return record
+
+    handles = [model.encoder.register_forward_hook(hook("features")),
+               model.decoder.register_forward_hook(hook("initial")),
+               model.jta.register_forward_hook(hook("joints")),
+               model.gra.register_forward_hook(hook("restored"))]
+    if model.heatmap_embed is not None:
+        handles.append(model.heatmap_embed.register_forward_hook(hook("evidence")))
+    clip = torch.zeros(1, model.num_frames, 3, h, w)
+    with torch.inference_mode():
+        out = model(clip, return_initial=True)
+    for handle in handles:
+        handle.remove()
+    grid = tuple(shapes["features"][-2:])
+    shapes["clip"] = list(clip.shape)
+    shapes["mask"] = list(heatmap_mask(out.initial_heatmaps, grid, model.jta.mask_threshold).shape)
+    shapes["final"] = list(out.heatmaps.shape)
+    config = model.config
+    return {"model": "tar-vitpose-demo", "shapes": shapes, "threshold": model.jta.mask_threshold,
+            "depth": len(model.jta.layers), "target": model.window.target_index, "restore": config.restore,
+            "ffn_ratio": config.gra_ffn_ratio, "heatmap_embed": config.heatmap_embed}
+
+
+def pipeline_svg(data: dict[str, Any]) -> str:
+    s = data["shapes"]
+    eg = lambda key: "e.g. (" + ", ".join(map(str, s[key])) + ")"
+    base, new = ("#e8eef7", "#5b7bb0"), ("#fde9d9", "#d9822b")
+    svg = Svg(720, 650)
+    W, H = 260, 58
+    L, R = 30, 420  # the two lanes
+    svg.box(L, 20, W, H, ["clip, one crop box", "(B, T, 3, H, W)", eg("clip")], "#f4f4f4", "#999")
+    svg.box(L, 118, W, H, ["ViT encoder", "shared by every frame"], *base)
+    svg.box(L, 216, W, H, ["feature maps F", "(B·T, C, h, w)", eg("features")], "#f4f4f4", "#999")
+    svg.box(L, 314, W, H, ["decoder", "shared by every frame"], *base)
+    svg.box(L, 412, W, H, ["initial heatmaps", "(B·T, J, Hh, Wh)", eg("initial")], "#f4f4f4", "#999")
+    svg.box(L, 510, W, H + 10, ["heatmap mask", f"min-max, resize to (h, w), >= {data['threshold']:g}",
+                                 "(B, T, J, h, w)", eg("mask")], "#f4f4f4", "#999")
+    svg.arrow([(L + W / 2, 78), (L + W / 2, 118)], "'b t c h w -> (b t) c h w'")
+    svg.arrow([(L + W / 2, 176), (L + W / 2, 216)])
+    svg.arrow([(L + W / 2, 274), (L + W / 2, 314)])
+    svg.arrow([(L + W / 2, 372), (L + W / 2, 412)])
+    svg.arrow([(L + W / 2, 470), (L + W / 2, 510)])
+    svg.box(R, 236, W, 110, [f"JTA x {data['depth']}", "J joint queries attend to the", "T·h·w tokens the mask allows;",
+                             "self-attention; FFN"], *new)
+    attend = {"zero_out": "x = F(t) + Attn(F(t), Q)", "postnorm": "x = LN(F(t) + Attn(F(t), Q))",
+              "residual": "x = F(t) + g · Attn(F(t), Q)"}[data["restore"]]
+    gra = ["GRA", "frame t's h·w tokens read the", "J joint tokens Q:", attend]
+    if data["heatmap_embed"]:
+        gra[-1] += " + E"
+    if data["ffn_ratio"]:
+        gra.append("then x + FFN(LN(x))")
+    svg.box(R, 380, W, 90, gra, *new)
+    if data["heatmap_embed"]:
+        svg.arrow([(L + W, 450), (R, 450)])
+        svg.text(L + W + 6, 444, "E (B, C, h, w)", size=11, anchor="start", mono=True, fill="#555")
+    svg.box(R, 500, W, H - 10, ["decoder (the same)"], *base)
+    svg.box(R, 576, W, H, ["final heatmaps of frame t", "(B, J, Hh, Wh)", eg("final")], "#f4f4f4", "#999")
+    svg.arrow([(L + W, 236), (R, 262)])
+    svg.text(L + W + 8, 228, "tokens (B, T·h·w, C)", size=11, anchor="start", mono=True, fill="#555")
+    svg.arrow([(L + W, 258), (R - 40, 258), (R - 40, 420), (R, 420)])
+    svg.text(R - 46, 300, "F(t) (B, C, h, w)", size=11, anchor="end", mono=True, fill="#555")
+    svg.arrow([(L + W, 540), (R - 20, 540), (R - 20, 330), (R, 330)])
+    svg.arrow([(R + W / 2, 346), (R + W / 2, 380)], "joint tokens (B, J, C)")
+    svg.arrow([(R + W / 2, 470), (R + W / 2, 500)], "restored map (B, C, h, w)")
+    svg.arrow([(R + W / 2, 548), (R + W / 2, 576)])
+    svg.text(R, 40, "base model (any ViTPose)", size=12, anchor="start")
+    svg.rect(R - 22, 30, 16, 12, base[0], base[1])
+    svg.text(R, 62, "added by TAR (new parameters)", size=12, anchor="start")
+    svg.rect(R - 22, 52, 16, 12, new[0], new[1])
+    svg.text(R, 96, f"shapes: {data['model']}, one window", size=11, anchor="start", fill="#555")
+    svg.text(R, 112, f"(B=1, T={s['clip'][1]}, target frame index {data['target']})", size=11, anchor="start", fill="#555")
+    if data["heatmap_embed"]:
+        svg.text(R, 136, "E: the window's initial heatmaps embedded", size=11, anchor="start", fill="#555")
+        svg.text(R, 152, "per token (HeatmapEmbedding)", size=11, anchor="start", fill="#555")
+    return svg.render()
+
+
+def streaming_data() -> dict[str, Any]:
+    """The windows of the two streaming modes of a 5-frame model, from [tarpose.Window]."""
+    from tarpose import Window
+
+    return {mode: {"offsets": list(Window(5, target).offsets), "lookahead": Window(5, target).lookahead}
+            for mode, target in (("centred", "centred"), ("causal", "last"))}
+
+
+def streaming_svg(data: dict[str, Any]) -> str:
+    frames, cell, x0 = 12, 44, 150
+    svg = Svg(x0 + frames * cell + 20, 320)
+    t = 6  # the output frame whose window is shown
+    for row, (mode, spec) in enumerate(data.items()):
+        y = 30 + row * 150
+        title = {"centred": "centred (default)", "causal": "causal (target='last')"}[mode]
+        svg.text(20, y + 18, title, size=13, anchor="start", weight="bold")
+        svg.text(20, y + 56, "frame arrives", size=12, anchor="start")
+        svg.text(20, y + 106, "pose comes out", size=12, anchor="start")
+        window = [t + o for o in spec["offsets"]]
+        for f in range(frames):
+            x = x0 + f * cell
+            fill = "#fde9d9" if f in window else "#f4f4f4"
+            stroke = "#d9822b" if f == t else "#999"
+            svg.items.append(f'<rect x="{x}" y="{y + 36}" width="{cell - 8}" height="30" rx="4" fill="{fill}" stroke="{stroke}"/>')
+            svg.text(x + (cell - 8) / 2, y + 56, str(f), size=12, mono=True)
+            out = f - spec["lookahead"]
+            if out >= 0:
+                svg.text(x + (cell - 8) / 2, y + 106, str(out), size=12, mono=True,
+                         fill="#d9822b" if out == t else "#222", weight="bold" if out == t else "normal")
+        arrive = t + spec["lookahead"]
+        xa = x0 + arrive * cell + (cell - 8) / 2
+        svg.arrow([(xa, y + 68), (xa, y + 92)])
+        delay = spec["lookahead"]
+        note = (f"frame {t} uses frames {window[0]}..{window[-1]} and comes out when frame {arrive} arrives "
+                f"({delay} frames late)" if delay else
+                f"frame {t} uses frames {window[0]}..{window[-1]} and comes out at once")
+        svg.text(x0, y + 130, note, size=12, anchor="start", fill="#555")
+    return svg.render()
+
+
+# -- the registry ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A figure: the numbers it shows, how it is drawn, and how costly it is to recompute."""
+
+    file: str
+    compute: Callable[[], dict[str, Any]]
+    draw: Callable[[dict[str, Any], Path], None]
+    needs: str = ""  # what else it needs: "vtest" (../shared/data/vtest.avi and PyAV)
+
+
+def _svg(render: Callable[[dict[str, Any]], str]) -> Callable[[dict[str, Any], Path], None]:
+    return lambda data, path: path.write_text(render(data))
+
+
+FIGURES: dict[str, Figure] = {
+    "contact_sheet": Figure("contact_sheet.png", sheet_data, sheet_draw),
+    "gain": Figure("gain.png", gain_data, gain_draw),
+    "vtest": Figure("vtest.png", vtest_data, vtest_draw, needs="vtest"),
+    "jta_mask": Figure("jta_mask.png", mask_data, mask_draw),
+    "pipeline": Figure("pipeline.svg", pipeline_data, _svg(pipeline_svg)),
+    "streaming": Figure("streaming.svg", streaming_data, _svg(streaming_svg)),
+}
+
+
+def pyplot() -> Any:
+    try:
+        import matplotlib
+    except ImportError:
+        raise SystemExit('the figures need matplotlib: pip install "tarpose[docs]"') from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update({"svg.hashsalt": "tarpose", "font.family": "DejaVu Sans"})
+    return plt
+
+
+def save(fig: Any, path: Path) -> None:
+    fig.savefig(path, dpi=96, metadata={"Software": None})
+    pyplot().close(fig)
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# -- generated tables --------------------------------------------------------------------------
+
+MARKER = re.compile(r"(<!-- generated: (\S+) -->\n)(.*?)(<!-- end generated -->)", re.S)
+
+
+def gain_table() -> str:
+    """The demo page's result table, from the gain benchmark's JSON."""
+    results = json.loads(GAIN_JSON.read_text())
+    s, t = results["single_frame"], results["temporal"]
+    rows = [("PCK@0.05, clean frames", "pck_clean"), ("PCK@0.05, corrupted frames", "pck_corrupted"),
+            ("OKS AP, clean frames", "ap_clean"), ("OKS AP, corrupted frames", "ap_corrupted")]
+    rows += [(f"PCK@0.05, {KIND_PHRASES[k]}", f"pck_{k}") for k in KIND_LABELS if f"pck_{k}" in s]
+    for name, (low, high) in results["speed_buckets"].items():
+        span = f"< {high:g}" if low == 0 else f">= {low:g}" if high is None else f"{low:g}-{high:g}"
+        rows.append((f"PCK@0.05, {name} motion ({span}% of the box per frame, "
+                     f"{results['speed_frames'][name]} frames)", f"pck_{name}"))
+    rows.append(("jitter (px/frame², lower is steadier)", "jitter"))
+    lines = ["| metric | single-frame | TAR (temporal) | gain |", "|---|---|---|---|"]
+    for label, key in rows:
+        if math.isnan(s[key]) or math.isnan(t[key]):
+            continue
+        lines.append(f"| {label} | {s[key]:.2f} | {t[key]:.2f} | {t[key] - s[key]:+.2f} |")
+    return "\n".join(lines) + "\n"
+
+
+def gain_summary() -> str:
+    """One line: the gain on corrupted frames, for the home page and the README."""
+    results = json.loads(GAIN_JSON.read_text())
+    s, t = results["single_frame"], results["temporal"]
+    return textwrap.fill(
+        f"On {results['frames']} held-out synthetic frames ({results['corrupted_frames']} corrupted), "
+        f"TAR lifts PCK@0.05 on the corrupted frames from {s['pck_corrupted']:.1f} to "
+        f"{t['pck_corrupted']:.1f} and OKS AP from {s['ap_corrupted']:.1f} to {t['ap_corrupted']:.1f}; "
+        f"on clean frames {s['pck_clean']:.1f} against {t['pck_clean']:.1f}.", 100) + "\n"
+
+
+def gain_short() -> str:
+    """The README's table (clean and corrupted frames, jitter) and a line per corruption kind."""
+    results = json.loads(GAIN_JSON.read_text())
+    s, t = results["single_frame"], results["temporal"]
+    rows = [("PCK@0.05, clean frames", "pck_clean"), ("PCK@0.05, corrupted frames", "pck_corrupted"),
+            ("OKS AP, clean frames", "ap_clean"), ("OKS AP, corrupted frames", "ap_corrupted"),
+            ("jitter (px/frame², lower is steadier)", "jitter")]
+    lines = ["| metric | single-frame | TAR (temporal) | gain |", "|---|---|---|---|"]
+    lines += [f"| {label} | {s[k]:.2f} | {t[k]:.2f} | {t[k] - s[k]:+.2f} |" for label, k in rows]
+    kinds = sorted((k for k in KIND_LABELS if f"pck_{k}" in s), key=lambda k: s[f"pck_{k}"] - t[f"pck_{k}"])
+    gains = [f"{t[f'pck_{k}'] - s[f'pck_{k}']:+.1f} on {KIND_PHRASES[k]}" for k in kinds]
+    speeds = [f"{t[f'pck_{k}'] - s[f'pck_{k}']:+.1f} on {k}" for k in results["speed_buckets"]]
+    and_ = lambda items: ", ".join(items[:-1]) + " and " + items[-1]
+    text = (f"By corruption, TAR changes PCK@0.05 by {and_(gains)}; by motion speed (all frames), "
+            f"by {and_(speeds)} motion.")
+    return "\n".join(lines) + "\n\n" + textwrap.fill(text, 100) + "\n"
+
+
+def vtest_boxes() -> str:
+    """The first records of tests/data/vtest_boxes.json, as a JSON block."""
+    records = json.loads(VTEST_BOXES.read_text())[:3]
+    body = ",\n".join("  " + json.dumps(r) for r in records)
+    return f"```json\n[\n{body},\n  ...\n]\n```\n"
+
+
+def vtest_record() -> str:
+    """One person's record of `tarpose predict`'s keypoints JSON, as FramePoses.records() writes
+    it for the vtest figure's frame."""
+    import torch
+
+    from tarpose.inference import FramePoses
+
+    data = json.loads(INDEX.read_text())["vtest"]["data"]
+    poses = FramePoses(index=data["frame"], track_ids=data["track_ids"], boxes=torch.tensor(data["boxes"]).double(),
+                       keypoints=torch.tensor(data["keypoints"]).double(), scores=torch.tensor(data["scores"]))
+    record = poses.records(decimals=1)[0]
+    head = ", ".join(f'"{k}": {json.dumps(v)}' for k, v in record.items() if k != "keypoints")
+    points = ",\n    ".join(json.dumps(p) for p in record["keypoints"])
+    return f"```json\n{{{head},\n  \"keypoints\": [\n    {points}\n  ]}}\n```\n"
+
+
+TABLES: dict[str, Callable[[], str]] = {
+    "demo-gain": gain_table, "gain-summary": gain_summary, "gain-short": gain_short,
+    "vtest-boxes": vtest_boxes, "vtest-record": vtest_record,
+}
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+
+def render_tables(text: str) -> str:
+    """``text`` with every generated block rewritten."""
+    def fill(m: re.Match[str]) -> str:
+        if m.group(2) not in TABLES:
+            raise SystemExit(f"unknown generated block {m.group(2)!r}; known: {', '.join(TABLES)}")
+        return m.group(1) + TABLES[m.group(2)]() + m.group(4)
+
+    return MARKER.sub(fill, text)
+
+
+# -- main --------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", nargs="+", choices=sorted(FIGURES), help="these figures only")
+    parser.add_argument("--out", type=Path, default=FIGURES_DIR, help="where the figures go")
+    parser.add_argument("--bench", action="store_true",
+                        help="re-measure benchmarks/results/demo_gain.json first (a few minutes)")
+    args = parser.parse_args(argv)
+    if args.bench:
+        subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_demo_gain.py"),
+                        "--json", str(GAIN_JSON)], check=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    index_path = args.out / "figures.json"
+    index = json.loads(index_path.read_text()) if index_path.exists() else {}
+    for name in args.only or FIGURES:
+        figure = FIGURES[name]
+        if figure.needs == "vtest" and not VTEST.exists():
+            print(f"skipped {name}: {VTEST} is not here")
+            continue
+        data = figure.compute()
+        path = args.out / figure.file
+        figure.draw(data, path)
+        index[name] = {"file": figure.file, "sha256": digest(path), "data": data}
+        print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+    index_path.write_text(json.dumps(dict(sorted(index.items())), indent=1) + "\n")
+    if args.only is None and args.out == FIGURES_DIR:
+        for page in PAGES:
+            text = page.read_text()
+            new = render_tables(text)
+            if new != text:
+                page.write_text(new)
+                print(f"updated the generated tables of {page.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,75 @@
+"""Filters by name: the registry `FILTERS` and `build_filter`, which parses names such as
+``"savgol:window=9,order=2"``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .base import KeypointFilter
+from .one_euro import OneEuroFilter
+from .windowed import MeanFilter, MedianFilter, SavgolFilter
+
+__all__ = ["FILTERS", "build_filter", "list_filters"]
+
+#: filter name -> class
+FILTERS: dict[str, type[KeypointFilter]] = {
+    "median": MedianFilter,
+    "mean": MeanFilter,
+    "savgol": SavgolFilter,
+    "one-euro": OneEuroFilter,
+}
+
+
+def list_filters() -> list[str]:
+    """The registered filter names."""
+    return list(FILTERS)
+
+
+def build_filter(spec: str | KeypointFilter, **defaults: Any) -> KeypointFilter:
+    """A filter from its name and options: ``"median"``, ``"median:window=5"``,
+    ``"savgol:window=9,order=2,causal=true"``, ``"one-euro:min_cutoff=1,beta=0.01,fps=25"``.
+
+    Args:
+        spec: ``NAME[:key=value,...]`` (or a filter, returned as is).
+        defaults: option values used where ``spec`` gives none, for the filters that take them
+            (e.g. ``fps=`` the video's frame rate); ignored by the others.
+
+    Returns:
+        The filter. Raises ``ValueError`` naming the problem for an unknown name or option or a
+        bad value.
+    """
+    if isinstance(spec, KeypointFilter):
+        return spec
+    if not isinstance(spec, str):
+        raise TypeError(f"a filter spec must be a string like 'median:window=5', got {type(spec).__name__}")
+    name, _, rest = spec.strip().partition(":")
+    name = name.strip().lower()
+    if name not in FILTERS:
+        raise ValueError(f"unknown filter {name!r}; known: {', '.join(FILTERS)} (e.g. 'median:window=5')")
+    cls = FILTERS[name]
+    options: dict[str, Any] = {k: v for k, v in defaults.items() if k in cls.OPTIONS and v is not None}
+    for item in filter(None, (part.strip() for part in rest.split(","))):
+        key, eq, value = item.partition("=")
+        key = key.strip().replace("-", "_")
+        if not eq or key not in cls.OPTIONS:
+            raise ValueError(
+                f"{name}: bad option {item!r}; options (key=value): {', '.join(cls.OPTIONS)}"
+            )
+        options[key] = _parse(name, key, value.strip(), cls.OPTIONS[key])
+    return cls(**options)
+
+
+def _parse(name: str, key: str, value: str, kind: type) -> Any:
+    try:
+        if kind is bool:
+            lowered = value.lower()
+            if lowered in ("1", "true", "yes", "on"):
+                return True
+            if lowered in ("0", "false", "no", "off"):
+                return False
+            raise ValueError
+        if kind is int:
+            return int(value)
+        return float(value)
+    except ValueError:
+        raise ValueError(f"{name}: option {key} must be {kind.__name__}, got {value!r}") from None
