@@ -37,9 +37,12 @@ GAIN_JSON = ROOT / "benchmarks" / "results" / "demo_gain.json"
 VTEST = ROOT.parent / "shared" / "data" / "vtest.avi"
 VTEST_BOXES = ROOT / "tests" / "data" / "vtest_boxes.json"
 
-#: skeleton colours of the rows (RGB): ground truth, single-frame, TAR (as `tarpose demo`)
-ROW_COLORS = {"truth": (255, 255, 255), "single_frame": (255, 90, 60), "temporal": (40, 200, 255)}
-ROW_LABELS = {"truth": "ground truth", "single_frame": "single-frame", "temporal": "TAR"}
+#: skeleton colours of the rows (RGB): ground truth, single-frame, TAR (as `tarpose demo`), and the
+#: single-frame model after its filter
+ROW_COLORS = {"truth": (255, 255, 255), "single_frame": (255, 90, 60), "temporal": (40, 200, 255),
+              "single_frame+filter": (235, 80, 225)}
+ROW_LABELS = {"truth": "ground truth", "single_frame": "single-frame", "temporal": "TAR",
+              "single_frame+filter": "single-frame + filter"}
 KIND_LABELS = {"occlude": "occluder", "motion_blur": "motion blur", "defocus": "defocus",
                "noise": "heavy noise", "drop": "dropped frame"}
 KIND_PHRASES = {"occlude": "occluded limbs", "motion_blur": "motion blur", "defocus": "defocus",
@@ -59,9 +62,25 @@ def r2(x: Any) -> Any:
 SHEET_SEED, SHEET_FRAMES, SHEET_CORRUPTION = 0, 48, 0.3
 
 
+def gain_filters() -> dict[str, dict[str, Any]]:
+    """Each model's filter as the gain benchmark chose it on validation videos (its JSON's
+    ``"filters"``: name, options, spec)."""
+    return json.loads(GAIN_JSON.read_text())["filters"]
+
+
+def filter_label(info: dict[str, Any]) -> str:
+    """A filter's short name: ``median 5`` for a window alone, else its options (``causal`` left out
+    when false)."""
+    options = {k: v for k, v in info["options"].items() if not (k == "causal" and v is False)}
+    if list(options) == ["window"]:
+        return f"{info['name']} {options['window']}"
+    return info["name"] + (" " + ", ".join(f"{k}={v}" for k, v in options.items()) if options else "")
+
+
 def sheet_data() -> dict[str, Any]:
     """One corrupted frame of each kind (the first of its kind) in the demo's clip: the close-up's
-    keypoints of the three rows, in crop pixels."""
+    keypoints of the four rows (ground truth, single-frame, single-frame after the filter the gain
+    benchmark chose for it, TAR), in crop pixels."""
     import torch
 
     from tarpose.data.synthetic import SyntheticVideo, split_seeds
@@ -71,8 +90,9 @@ def sheet_data() -> dict[str, Any]:
 
     video = SyntheticVideo(split_seeds("demo", 1, SHEET_SEED)[0], SHEET_FRAMES, corruption=SHEET_CORRUPTION)
     single, temporal = load_demo_models()
+    chosen_filter = gain_filters()["single_frame"]
     with torch.inference_mode():
-        result = predict_video(video, single, temporal)
+        result = predict_video(video, single, temporal, filters={"single_frame": chosen_filter["spec"]})
     chosen: dict[str, int] = {}
     for t, code in enumerate(video.corruption.tolist()):
         for kind in names(code):
@@ -81,10 +101,11 @@ def sheet_data() -> dict[str, Any]:
     index = torch.tensor([t for _, t in columns])
     matrix = sheet_matrices(video, index)
     rows = {}
-    for key, points in (("truth", video.keypoints), ("single_frame", result.predictions["single_frame"]),
-                        ("temporal", result.predictions["temporal"])):
+    for key in ROW_LABELS:
+        points = video.keypoints if key == "truth" else result.predictions[key]
         rows[key] = r2(apply_affine(points[index].double(), matrix).tolist())
-    return {"seed": SHEET_SEED, "frames": SHEET_FRAMES, "columns": [[k, t] for k, t in columns], "rows": rows}
+    return {"seed": SHEET_SEED, "frames": SHEET_FRAMES, "columns": [[k, t] for k, t in columns],
+            "filter": {"spec": chosen_filter["spec"], "label": filter_label(chosen_filter)}, "rows": rows}
 
 
 def sheet_matrices(video: Any, index: Any) -> Any:
@@ -108,8 +129,9 @@ def sheet_draw(data: dict[str, Any], path: Path) -> None:
     crops, _ = video.render(index, matrix=sheet_matrices(video, index), size=(256, 192))
     crops = crops.permute(0, 2, 3, 1).numpy()
     n = len(data["columns"])
-    fig, axes = plt.subplots(3, n, figsize=(1.55 * n + 0.9, 6.3), squeeze=False)
-    for r, key in enumerate(ROW_LABELS):
+    labels = {**ROW_LABELS, "single_frame+filter": f"single-frame\n+ {data['filter']['label']}"}
+    fig, axes = plt.subplots(len(labels), n, figsize=(1.55 * n + 0.9, 2.1 * len(labels)), squeeze=False)
+    for r, key in enumerate(labels):
         for c, (kind, t) in enumerate(data["columns"]):
             ax = axes[r][c]
             ax.imshow(draw_pose(crops[c], np.array(data["rows"][key][c]), color=ROW_COLORS[key], threshold=0.0))
@@ -117,7 +139,7 @@ def sheet_draw(data: dict[str, Any], path: Path) -> None:
             if r == 0:
                 ax.set_title(f"{KIND_LABELS[kind]}\nframe {t}", fontsize=10)
             if c == 0:
-                ax.set_ylabel(ROW_LABELS[key], fontsize=11)
+                ax.set_ylabel(labels[key], fontsize=11)
     fig.tight_layout(pad=0.4)
     save(fig, path)
 

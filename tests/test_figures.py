@@ -50,8 +50,15 @@ def close(a, b, atol: float) -> bool:
 def test_contact_sheet_is_what_the_models_predict():
     data, shown = figures.sheet_data(), INDEX["contact_sheet"]["data"]
     assert data["columns"] == shown["columns"], f"other frames or corruptions now; {REGENERATE}"
+    # the filter row: the single-frame model's filter as the gain benchmark recorded it, not re-chosen
+    chosen = json.loads(figures.GAIN_JSON.read_text())["filters"]["single_frame"]
+    assert data["filter"] == shown["filter"] == {"spec": chosen["spec"], "label": figures.filter_label(chosen)}, (
+        f"the sheet's filter row is not of the filter in demo_gain.json; {REGENERATE}")
+    assert set(shown["rows"]) == set(figures.ROW_LABELS) == {"truth", "single_frame", "temporal", "single_frame+filter"}
     for row in figures.ROW_LABELS:
         assert close(data["rows"][row], shown["rows"][row], atol=0.5), f"row {row} moved; {REGENERATE}"
+    assert not close(data["rows"]["single_frame+filter"], data["rows"]["single_frame"], atol=0.5), (
+        "the filter row shows the unfiltered single-frame poses")
 
 
 def test_jta_mask_is_what_the_model_computes():
