@@ -61,6 +61,17 @@ def test_contact_sheet_is_what_the_models_predict():
         "the filter row shows the unfiltered single-frame poses")
 
 
+def test_gain_chart_shows_every_model_and_filter_as_measured():
+    results = json.loads(figures.GAIN_JSON.read_text())
+    data = figures.gain_data()
+    assert set(data["kind_pck"]) == set(data["speed_pck"]) == {
+        "single_frame", "single_frame+filter", "temporal", "temporal+filter"}
+    for series in data["kind_pck"]:
+        want = [results[series][f"pck_{k}"] for k in data["kinds"]] + [results[series][f"pck_{k}"] for k in data["speeds"]]
+        assert close(data["kind_pck"][series] + data["speed_pck"][series], want, atol=1e-3), series
+    assert data["filters"] == {m: figures.filter_label(info) for m, info in results["filters"].items()}
+
+
 def test_jta_mask_is_what_the_model_computes():
     data, shown = figures.mask_data(), INDEX["jta_mask"]["data"]
     assert (data["frame"], data["frames"], data["joint"]) == (shown["frame"], shown["frames"], shown["joint"])
