@@ -4,7 +4,7 @@
     python examples/stream_video.py clip.mp4 boxes.json --model tar-vitpose-b --render overlay.mp4
 
 ``boxes.json`` holds your detector's output, ``[{"frame": 0, "bbox": [x, y, w, h]}, ...]`` (frames
-count from 0). The boxes carry no identities: an IoU tracker links them into tracks, each track
+count from 0). The boxes carry no identities: the tracker links them into tracks, each track
 keeps a cache of its encoded crops, and every frame comes out once its window (t-2 .. t+2) is
 complete, so each crop goes through the encoder once. ``--model`` is anything
 ``tarpose.load_model`` reads (a checkpoint directory, a Hub id, ``tarpose train`` output) or a
@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> None:
     for record in json.loads(args.boxes.read_text()):
         boxes_of_frame[int(record["frame"])].append([float(v) for v in record["bbox"]])
 
-    predictor = StreamingPredictor(resolve_model(args.model))  # centred window, IoU tracker
+    predictor = StreamingPredictor(resolve_model(args.model))  # centred window, ByteTracker
     tracks: dict[int, list[dict]] = defaultdict(list)  # track id -> one record per frame it is in
     waiting = {}  # frame index -> frame, until its poses come out (two frames later) to be drawn
     with VideoReader(args.video) as reader, (

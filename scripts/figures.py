@@ -216,18 +216,19 @@ def vtest_data() -> dict[str, Any]:
     tests/data/vtest_boxes.json, linked by the IoU tracker: the last frame's tracks and poses."""
     import torch
 
-    from tarpose.cli.predict import read_boxes
     from tarpose.demo import load_demo_model
-    from tarpose.inference import StreamingPredictor, VideoReader
+    from tarpose.inference import IoUTracker, StreamingPredictor, VideoReader
+    from tarpose.inference.detection import read_boxes
 
     if not VTEST.exists():
         raise FileNotFoundError(f"{VTEST} is not here (the vtest figure needs ../shared/data)")
     boxes = read_boxes(str(VTEST_BOXES))
-    predictor = StreamingPredictor(load_demo_model("tar-vitpose-demo"))
+    predictor = StreamingPredictor(load_demo_model("tar-vitpose-demo"), tracker=IoUTracker())
     last = None
     with torch.inference_mode():
         for index, frame in zip(range(VTEST_FRAMES), VideoReader(VTEST)):
-            frame_boxes, ids = boxes.get(index, ([], None))
+            found = boxes.get(index)
+            frame_boxes, ids = (found.boxes, found.track_ids) if found is not None else ([], None)
             for poses in predictor.push(frame, frame_boxes, ids):
                 last = poses
         for poses in predictor.flush():

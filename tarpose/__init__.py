@@ -8,7 +8,7 @@ TemporalWrapper, TARConfig, Window                                  # retrofit a
 ViTPose, ViTPoseConfig, create_model, list_models                  # built-in ViTPose
 load_model, load_vitpose, save_pretrained, push_to_hub             # one format, one loader
 DataConfig, resolve_data_config                                     # preprocessing
-StreamingPredictor                                                  # video (tarpose.inference)
+PoseInferencer, StreamingPredictor                                  # video (tarpose.inference)
 load_demo_models                                                    # the bundled demo models
 ```
 
@@ -24,7 +24,7 @@ cli  >  inference, training, demo  >  factory  >  weights  >  models  >  layers 
 from ._version import __version__
 from .demo import load_demo_models
 from .factory import create_model, load_model, load_vitpose, wrap
-from .inference import StreamingPredictor
+from .inference import PoseInferencer, StreamingPredictor
 from .layers import GlobalRestoringAttention, HeatmapEmbedding, JointTemporalAggregator, heatmap_mask
 from .models import (
     TARConfig,
@@ -45,6 +45,7 @@ __all__ = [
     "GlobalRestoringAttention",
     "HeatmapEmbedding",
     "JointTemporalAggregator",
+    "PoseInferencer",
     "StreamingPredictor",
     "TARConfig",
     "TemporalOutput",

@@ -222,7 +222,7 @@ def test_bad_input_is_one_line_and_leaves_no_file(tmp_path, capsys):
     model = ["--model", TINY]
     _fails(tmp_path, capsys, [str(tmp_path / "missing.avi"), *model, "--full-frame"], "does not exist")
     _fails(tmp_path, capsys, [str(junk), *model, "--full-frame"], "cannot read video")
-    _fails(tmp_path, capsys, [str(tmp_path), *model, "--full-frame"], "is a directory")
+    _fails(tmp_path, capsys, [str(tmp_path), *model, "--full-frame"], "holds no images")
     _fails(tmp_path, capsys, [str(video), "--model", "no-such-model", "--full-frame"], "no such checkpoint")
     cases = {
         "{not json": "not valid JSON",

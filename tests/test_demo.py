@@ -14,6 +14,7 @@ from safetensors import safe_open
 
 import tarpose
 from tarpose.cli import main
+from tarpose.cli.demo import caption
 from tarpose.data.synthetic import SyntheticVideo, split_seeds
 from tarpose.demo import (
     ASSETS,
@@ -122,8 +123,9 @@ def test_demo_command_end_to_end(tmp_path, capsys, models):
     with av.open(str(out / "demo.mp4")) as container:
         frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
     h, w = video.image_size
-    zoom = frames[0].shape[0] // h  # the frames are enlarged by a whole factor
-    assert len(frames) == 10 and frames[0].shape[0] == zoom * h and frames[0].shape[1] >= 2 * zoom * w
+    band = caption(8, [("X", (0, 0, 0))]).shape[0]  # a title over each side, a legend under both
+    zoom = (frames[0].shape[0] - 2 * band) // h  # the frames are enlarged by a whole factor
+    assert len(frames) == 10 and frames[0].shape[0] == zoom * h + 2 * band and frames[0].shape[1] >= 2 * zoom * w
     png = (out / "contact_sheet.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
 

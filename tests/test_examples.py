@@ -72,7 +72,7 @@ def test_training_script_reproduces_loadable_models(tmp_path):
 
 def test_stream_video_equals_the_predict_command(tmp_path):
     """The example's keypoints, per track and frame, are what `tarpose predict` writes for the same
-    video, boxes and weights (both link the boxes with the IoU tracker)."""
+    video, boxes and weights (both link the boxes with the default tracker)."""
     from tarpose.cli import main as cli
 
     torch.manual_seed(0)

@@ -440,6 +440,8 @@ def test_a_mistyped_local_path_and_an_unreachable_hub_fail_at_once(tmp_path, mon
     import huggingface_hub
     from huggingface_hub.utils import LocalEntryNotFoundError
 
+    from tarpose.weights import sources
+
     calls: list[str] = []
 
     def unreachable(repo_id, filename, **kwargs):
@@ -447,6 +449,9 @@ def test_a_mistyped_local_path_and_an_unreachable_hub_fail_at_once(tmp_path, mon
         raise LocalEntryNotFoundError("connection timed out and the file is not cached")
 
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", unreachable)
+    # the Hub answered tarpose's one probe (a machine without network is test_rough_edges'), but
+    # not the download
+    monkeypatch.setattr(sources, "hub_reachable", lambda timeout=5.0: True)
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
     (tmp_path / "runs").mkdir()

@@ -10,10 +10,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import os
 import signal
 import sys
 import threading
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 #: subcommand -> module implementing it
 COMMANDS: dict[str, str] = {
@@ -47,6 +49,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: models with fewer parameters than this run on one thread by default (see docs/performance.md)
+SMALL_MODEL = 10_000_000
+
+
+def add_threads_argument(parser: argparse.ArgumentParser) -> None:
+    """``--threads N`` (default: one thread for a small model, PyTorch's default otherwise)."""
+    parser.add_argument(
+        "--threads", type=int, default=None, metavar="N",
+        help=f"CPU threads for PyTorch (default: 1 for a model under {SMALL_MODEL // 10**6}M "
+             "parameters, whose small operations only lose time to thread synchronisation; "
+             "PyTorch's default, one per core, otherwise)",
+    )
+
+
+def apply_threads(threads: int | None, model: Any) -> int:
+    """Set PyTorch's CPU threads for ``model``: ``threads``, or the default above; returns them."""
+    import torch
+
+    if threads is not None and threads < 1:
+        raise CLIError(f"--threads must be >= 1, got {threads}")
+    if threads is None:
+        params = sum(p.numel() for p in model.parameters()) if hasattr(model, "parameters") else None
+        threads = 1 if params is not None and params < SMALL_MODEL else torch.get_num_threads()
+    torch.set_num_threads(threads)
+    return threads
+
+
 class Terminated(KeyboardInterrupt):
     """SIGTERM, raised in the main thread like Ctrl-C, so every output in progress is removed."""
 
@@ -55,7 +84,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         with _sigterm_interrupts():
-            return int(args._run(args) or 0)
+            code = int(args._run(args) or 0)
+            sys.stdout.flush()  # a closed pipe (tarpose models | head) shows here, inside the try
+        return code
+    except BrokenPipeError:  # (an OSError: before the clause below)
+        # the reader went away (head, less): stop quietly, as a command killed by SIGPIPE would
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # Python's final flush of stdout must not fail again
+        return 141
     except CLIError as error:
         print(f"tarpose {args.command}: error: {error}", file=sys.stderr)
         return 2

@@ -18,7 +18,7 @@ import json
 import math
 from pathlib import Path
 
-from . import CLIError
+from . import CLIError, add_threads_argument, apply_threads
 
 HELP = "compare the bundled single-frame and temporal models on a fresh synthetic clip"
 
@@ -42,6 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "chosen (default 8; 0: no filters)")
     parser.add_argument("--no-video", action="store_true", help="skip the video and the contact sheet")
     parser.add_argument("--fps", type=float, default=12.0, help="frame rate of the video (default 12)")
+    add_threads_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -62,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as error:
         raise CLIError(f"--seed: {error}") from None
     single, temporal = load_demo_models()
+    apply_threads(args.threads, temporal)
     choices = {}
     if args.val_videos:
         with torch.inference_mode():
@@ -156,9 +158,38 @@ def write_outputs(video, result, out: Path, fps: float, zoom: int = 2) -> tuple[
     return movie, write_sheet(video, result, out / "contact_sheet.png")
 
 
+#: how each model is named on the pictures
+TITLES = {"truth": "GROUND TRUTH", "single_frame": "SINGLE-FRAME", "temporal": "TAR (TEMPORAL)"}
+CORRUPTED_RED = (230, 30, 30)
+
+
+def caption(width: int, items: list[tuple[str, tuple[int, int, int]]], height: int = 22, scale: int = 2):
+    """A dark band ``(height, width, 3)`` with coloured texts side by side."""
+    import numpy as np
+
+    from ..inference.render import draw_label, label_size
+
+    band = np.full((height, width, 3), 24, np.uint8)
+    while scale > 1 and 4 + sum(label_size(t, scale)[1] + 3 * scale for t, _ in items) > width:
+        scale -= 1  # smaller letters where the band is too narrow
+    x = 4
+    for text, color in items:
+        h, w = label_size(text, scale)
+        band = draw_label(band, text, x, (height - h) // 2, color, scale, background=(24, 24, 24))
+        x += w + 3 * scale
+    return band
+
+
+def corruption_text(code: int) -> str:
+    from ..data.synthetic.corruptions import names
+
+    return " + ".join(n.replace("_", " ") for n in names(code)).upper() or "CLEAN"
+
+
 def write_movie(video, result, path: Path, fps: float, zoom: int = 2) -> Path:
-    """The clip side by side (left: single-frame, right: TAR), ``zoom`` times larger, corrupted
-    frames framed in red."""
+    """The clip side by side (left: single-frame, right: TAR), ``zoom`` times larger, with a title
+    over each side, corrupted frames framed in red and captioned with their corruption, and a
+    legend under both."""
     import numpy as np
 
     from ..inference.render import draw_pose
@@ -167,21 +198,31 @@ def write_movie(video, result, path: Path, fps: float, zoom: int = 2) -> Path:
     images, _ = video.render()
     frames = images.permute(0, 2, 3, 1).numpy().repeat(zoom, 1).repeat(zoom, 2)  # (f, zh, zw, 3)
     gap = np.full((frames.shape[1], 4, 3), 255, np.uint8)
+    width = 2 * frames.shape[2] + gap.shape[1]
+    legend = caption(width, [("SKELETONS:", (200, 200, 200)), ("SINGLE-FRAME (LEFT),", COLORS["single_frame"]),
+                             ("TAR (RIGHT).", COLORS["temporal"]), ("RED BORDER: A CORRUPTED FRAME", CORRUPTED_RED)])
     panels = []
     for t, frame in enumerate(frames):
-        pair = [draw_pose(frame, result.predictions[key][t].numpy() * zoom, color=COLORS[key], threshold=0.0,
-                          thickness=2.5, radius=3.5) for key in ("single_frame", "temporal")]
-        if bool(result.corrupted[t]):
-            for panel in pair:
+        pair = []
+        corrupted = bool(result.corrupted[t])
+        for key in ("single_frame", "temporal"):
+            panel = draw_pose(frame, result.predictions[key][t].numpy() * zoom, color=COLORS[key], threshold=0.0,
+                              thickness=2.5, radius=3.5)
+            if corrupted:
                 for edge in (panel[:4], panel[-4:], panel[:, :4], panel[:, -4:]):
-                    edge[...] = (230, 30, 30)
-        panels.append(np.concatenate([pair[0], gap, pair[1]], axis=1))
+                    edge[...] = CORRUPTED_RED
+            state = (corruption_text(int(result.corruption[t])), CORRUPTED_RED) if corrupted else ("CLEAN", (150, 150, 150))
+            title = caption(panel.shape[1], [(TITLES[key], COLORS[key]), (f"FRAME {t}", (200, 200, 200)), state])
+            pair.append(np.concatenate([title, panel], axis=0))
+        gap_full = np.full((pair[0].shape[0], gap.shape[1], 3), 255, np.uint8)
+        panels.append(np.concatenate([np.concatenate([pair[0], gap_full, pair[1]], axis=1), legend], axis=0))
     write_video(path, panels, fps)
     return path
 
 
 def write_sheet(video, result, path: Path) -> Path:
-    """Close-ups of up to 8 corrupted frames; rows: ground truth, single-frame, TAR."""
+    """Close-ups of up to 8 corrupted frames, each captioned with its frame number and corruption;
+    rows (titled): ground truth, single-frame, TAR; a legend at the bottom."""
     import numpy as np
     import torch
 
@@ -196,12 +237,21 @@ def write_sheet(video, result, path: Path) -> Path:
     matrix = crop_matrices(centre, scale, (256, 192))
     crops, _ = video.render(index, matrix=matrix, size=(256, 192))
     crops = crops.permute(0, 2, 3, 1).numpy()
-    rows = []
+    cell = 192 + 2
+    columns = np.concatenate([
+        caption(cell, [(f"FRAME {t}", (200, 200, 200)), (corruption_text(int(result.corruption[t])),
+                        CORRUPTED_RED if bool(result.corrupted[t]) else (150, 150, 150))])
+        for t in chosen], axis=1)
+    parts = [columns]
     for key, points in (("truth", video.keypoints), ("single_frame", result.predictions["single_frame"]),
                         ("temporal", result.predictions["temporal"])):
         mapped = apply_affine(points[index].double(), matrix).float().numpy()
         cells = [draw_pose(crop, p, color=COLORS[key], threshold=0.0) for crop, p in zip(crops, mapped)]
-        rows.append(np.concatenate([np.concatenate([c, np.full((256, 2, 3), 255, np.uint8)], 1) for c in cells], 1))
-    line = np.full((2, rows[0].shape[1], 3), 255, np.uint8)
-    write_png(path, np.concatenate([rows[0], line, rows[1], line, rows[2]], axis=0))
+        row = np.concatenate([np.concatenate([c, np.full((256, 2, 3), 255, np.uint8)], 1) for c in cells], 1)
+        parts += [caption(row.shape[1], [(TITLES[key], COLORS[key])]), row]
+    width = parts[-1].shape[1]
+    parts.append(caption(width, [("COLUMNS: CORRUPTED FRAMES, THEIR CORRUPTION ON TOP. ROWS:", (200, 200, 200)),
+                                 ("GROUND TRUTH,", COLORS["truth"]), ("SINGLE-FRAME,", COLORS["single_frame"]),
+                                 ("TAR", COLORS["temporal"])]))
+    write_png(path, np.concatenate(parts, axis=0))
     return path

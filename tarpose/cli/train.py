@@ -63,7 +63,14 @@ _PARSERS = {"joint_weights": _joint_weights}
 
 
 class _Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
-    """Keeps the description's line breaks and shows the defaults."""
+    """Keeps the description's line breaks and shows each default once: not where the help
+    already says it, and not for "unset" defaults (None, False, an empty list)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if "default" in text or action.default in (None, False, [], argparse.SUPPRESS):
+            return text
+        return super()._get_help_string(action)
 
 
 def field_help(cls: type) -> dict[str, str]:

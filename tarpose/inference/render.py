@@ -1,6 +1,6 @@
 """Drawing poses on frames, and PNG files, with numpy alone.
 
-The API: [draw_pose][tarpose.inference.render.draw_pose] (one skeleton), [draw_box][tarpose.inference.render.draw_box], [draw_label][tarpose.inference.render.draw_label] (digits),
+The API: [draw_pose][tarpose.inference.render.draw_pose] (one skeleton), [draw_box][tarpose.inference.render.draw_box], [draw_label][tarpose.inference.render.draw_label] (text),
 [draw_poses][tarpose.inference.render.draw_poses] (every person of a [FramePoses][tarpose.inference.FramePoses]) and [write_png][tarpose.inference.render.write_png]
 (8-bit PNG, no dependency). To write frames to an MP4 use
 [tarpose.inference.write_video][tarpose.inference.write_video] / [VideoWriter][tarpose.inference.VideoWriter].
@@ -134,31 +134,33 @@ def _box(canvas: np.ndarray, box: Any, color: Color, thickness: float) -> None:
         _segment(canvas, p, q, thickness, color)
 
 
-# 3x5 bitmaps of the digits 0-9, rows top to bottom, 3 bits per row
-_DIGITS = {
-    "0": (7, 5, 5, 5, 7), "1": (2, 6, 2, 2, 7), "2": (7, 1, 7, 4, 7), "3": (7, 1, 7, 1, 7),
-    "4": (5, 5, 7, 1, 1), "5": (7, 4, 7, 1, 7), "6": (7, 4, 7, 5, 7), "7": (7, 1, 2, 2, 2),
-    "8": (7, 5, 7, 5, 7), "9": (7, 5, 7, 1, 7), "-": (0, 0, 7, 0, 0),
-}
-
-
-def draw_label(frame: Any, text: str, x: float, y: float, color: Color = (255, 255, 255), scale: int = 3) -> np.ndarray:
-    """A copy of ``frame`` with ``text`` (digits and '-') drawn with its top-left corner at
-    ``(x, y)`` on a dark backing, ``scale`` pixels per font pixel."""
+def draw_label(
+    frame: Any, text: str, x: float, y: float, color: Color = (255, 255, 255), scale: int = 2,
+    background: Color | None = None,
+) -> np.ndarray:
+    """A copy of ``frame`` with ``text`` (``font``: A-Z, digits, some
+    punctuation) drawn with its top-left corner at ``(x, y)`` on a darkened backing (or on
+    ``background``), ``scale`` pixels per font pixel; see ``label_size``."""
     canvas = _as_frame(frame).copy()
-    _label(canvas, text, x, y, color, scale)
+    _label(canvas, text, x, y, color, scale, background)
     return canvas
 
 
-def _label(canvas: np.ndarray, text: str, x: float, y: float, color: Color, scale: int) -> None:
-    unknown = sorted(set(text) - set(_DIGITS))
-    if unknown:
-        raise ValueError(f"draw_label draws digits and '-' only, got {unknown}")
-    glyphs = np.concatenate(
-        [np.pad(np.array([[(row >> (2 - i)) & 1 for i in range(3)] for row in _DIGITS[ch]]), ((0, 0), (0, 1)))
-         for ch in text], axis=1,
-    )
-    mask = np.pad(glyphs, 1).repeat(scale, 0).repeat(scale, 1).astype(bool)  # (h, w) with a border
+def label_size(text: str, scale: int = 2) -> tuple[int, int]:
+    """``(height, width)`` in pixels of a label drawn by ``draw_label``."""
+    from .font import text_mask
+
+    h, w = text_mask(text).shape
+    return (h + 2) * scale, (w + 2) * scale
+
+
+def _label(
+    canvas: np.ndarray, text: str, x: float, y: float, color: Color, scale: int,
+    background: Color | None = None,
+) -> None:
+    from .font import text_mask
+
+    mask = np.pad(text_mask(text), 1).repeat(scale, 0).repeat(scale, 1)  # (h, w) with a border
     x0, y0 = int(round(x)), int(round(y))
     h, w = canvas.shape[:2]
     ys, xs = slice(max(y0, 0), min(y0 + mask.shape[0], h)), slice(max(x0, 0), min(x0 + mask.shape[1], w))
@@ -166,7 +168,7 @@ def _label(canvas: np.ndarray, text: str, x: float, y: float, color: Color, scal
         return
     sub = mask[ys.start - y0 : ys.stop - y0, xs.start - x0 : xs.stop - x0]
     region = canvas[ys, xs]
-    region[...] = (region * 0.4).astype(np.uint8)
+    region[...] = (region * 0.35).astype(np.uint8) if background is None else background
     region[sub] = color
 
 
@@ -174,7 +176,7 @@ def draw_poses(
     frame: Any, poses: Any, *, boxes: bool = True, labels: bool = True, threshold: float = 0.3, **style: Any
 ) -> np.ndarray:
     """A copy of ``frame`` with every person of ``poses`` (a [FramePoses][tarpose.inference.FramePoses])
-    drawn in its track's colour, with its box and track id."""
+    drawn in its track's colour, with its box and its track id above the box."""
     canvas = _as_frame(frame).copy()
     style = {"skeleton": COCO_SKELETON, "thickness": 2.0, "radius": 3.0, **style}
     for i, track_id in enumerate(poses.track_ids):
@@ -183,9 +185,11 @@ def draw_poses(
             _box(canvas, poses.boxes[i], color, 1.5)
         _pose(canvas, poses.keypoints[i], poses.scores[i], style["skeleton"], color, threshold,
               style["thickness"], style["radius"])
-        if labels:
+        if labels:  # above the box (inside its top edge only where the frame ends)
             x, y = poses.boxes[i][:2].tolist()
-            _label(canvas, str(track_id), x + 2, y + 2, color, 3)
+            height, _ = label_size(str(track_id), 2)
+            top = y - height - 1 if y - height - 1 >= 0 else y + 1
+            _label(canvas, str(track_id), x, top, color, 2)
     return canvas
 
 

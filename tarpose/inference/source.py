@@ -10,7 +10,7 @@ from torch import nn
 
 from ..factory import create_model, load_model
 from ..models.pretrained import pretrained_cfg
-from ..models.registry import list_models
+from ..models.registry import list_models, unknown_name_hint
 from .export import OnnxTemporalModel
 from .single import SingleFrameModel
 
@@ -39,7 +39,13 @@ def resolve_model(source: str | os.PathLike[str] | nn.Module, *, warn: bool = Tr
         else:
             model = _random(str(source), warn)
     else:
-        model = load_model(source)
+        try:
+            model = load_model(source)
+        except FileNotFoundError as error:
+            if isinstance(source, str) and "/" not in source and not os.path.exists(source):
+                # a mistyped registered name?
+                raise FileNotFoundError(f"{str(error).splitlines()[0]}; {unknown_name_hint(source)}") from None
+            raise
     if not hasattr(model, "aggregate_restore"):
         model = SingleFrameModel(model)
     return model.eval()

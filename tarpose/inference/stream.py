@@ -34,6 +34,7 @@ when it moves.
 
 from __future__ import annotations
 
+import json
 import math
 import warnings
 from collections import deque
@@ -58,7 +59,7 @@ from .topdown import (
     merge_flipped,
 )
 from ..window import window_of
-from .tracker import IoUTracker
+from .tracker import ByteTracker, Tracker, as_scores
 
 Mode = Literal["centred", "causal", "exact"]
 MODES: tuple[str, ...] = ("centred", "causal", "exact")
@@ -96,6 +97,9 @@ class FramePoses:
             ``(i, j)`` covers ``[i, i+1) x [j, j+1)``; subtract 0.5 for pixel-index coordinates).
         scores: ``(N, J)`` float32 heatmap maxima.
         heatmaps: ``(N, J, h, w)`` final heatmaps, kept only with ``keep_heatmaps=True``.
+        box_scores: ``(N,)`` the detector's scores of the boxes, when it gave some.
+        image: the frame itself (RGB ``(H, W, 3)`` uint8), set by
+            ``PoseInferencer`` (for drawing: ``draw_poses(poses.image, poses)``).
     """
 
     index: int
@@ -104,30 +108,41 @@ class FramePoses:
     keypoints: Tensor
     scores: Tensor
     heatmaps: Tensor | None = field(default=None, repr=False)
+    box_scores: Tensor | None = field(default=None, repr=False)
+    image: Any = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return len(self.track_ids)
 
     def records(self, decimals: int = 3) -> list[dict[str, Any]]:
         """JSON-ready records, one per person: ``frame``, ``track_id``, ``bbox`` ``[x, y, w, h]``,
-        ``keypoints`` ``[[x, y, score], ...]`` (COCO order) and ``score`` (mean keypoint score);
-        coordinates rounded to ``decimals`` places, scores to one more. A keypoint whose
-        position or score is not finite (a model that gives NaN) is written as missing,
-        ``[0, 0, 0]`` as in COCO: the records are always strict JSON."""
+        ``keypoints`` ``[[x, y, score], ...]`` (COCO order), ``score`` (mean keypoint score) and,
+        when the detector scored the box, ``bbox_score``; coordinates rounded to ``decimals``
+        places, scores to one more. A keypoint whose position or score is not finite (a model
+        that gives NaN) is written as missing, ``[0, 0, 0]`` as in COCO: the records are always
+        strict JSON."""
         out = []
         for i, track_id in enumerate(self.track_ids):
             keypoints = []
             for (x, y), s in zip(self.keypoints[i].tolist(), self.scores[i].tolist()):
                 finite = math.isfinite(x) and math.isfinite(y) and math.isfinite(s)
                 keypoints.append([round(x, decimals), round(y, decimals), round(s, decimals + 1)] if finite else [0.0, 0.0, 0.0])
-            out.append({
+            record = {
                 "frame": self.index,
                 "track_id": track_id,
                 "bbox": [round(v, decimals) for v in self.boxes[i].tolist()],
                 "keypoints": keypoints,
                 "score": round(sum(k[2] for k in keypoints) / max(len(keypoints), 1), decimals + 1),
-            })
+            }
+            if self.box_scores is not None:
+                record["bbox_score"] = round(float(self.box_scores[i]), decimals + 1)
+            out.append(record)
         return out
+
+    def to_json(self, decimals: int = 3) -> str:
+        """``records`` as a JSON array: the frame's entries of ``tarpose predict``'s
+        ``"predictions"``."""
+        return json.dumps(self.records(decimals), separators=(",", ":"))
 
 
 @dataclass
@@ -138,6 +153,7 @@ class _Pending:
     track_ids: list[int]
     boxes: Tensor  # (n, 4) float64
     matrices: Tensor  # (n, 2, 3) float64 image -> crop
+    box_scores: Tensor | None = None  # (n,) float64
 
 
 @dataclass
@@ -173,6 +189,15 @@ def model_input_size(model: Any) -> tuple[int, int] | None:
     )
     data = getattr(model, "data_config", None)
     return None if data is None else data.input_size
+
+
+def _as_numpy_frame(frame: Any) -> Any:
+    """A frame as the ``(H, W, 3)`` uint8 array detectors take."""
+    if isinstance(frame, Tensor):
+        if frame.is_floating_point():
+            frame = (frame.clamp(0, 1) * 255).round().to(torch.uint8)
+        return frame.permute(1, 2, 0).cpu().numpy()  # (h, w, 3)
+    return frame
 
 
 def model_device(model: Any) -> torch.device:
@@ -212,7 +237,11 @@ class StreamingPredictor:
         precision: ``"auto"`` (bfloat16 autocast on CUDA, float32 elsewhere), ``"float32"`` or
             ``"bfloat16"``.
         tracker: links boxes to tracks when [push][tarpose.inference.stream.StreamingPredictor.push] gets no ``track_ids`` (default: a new
-            [IoUTracker][tarpose.inference.IoUTracker]).
+            [ByteTracker][tarpose.inference.ByteTracker]: a person missed for a few frames keeps their
+            id and their cached frames, the missing ones marked invalid in the window).
+        detector: finds the people when ``push`` gets no boxes: a ``PersonDetector`` or anything
+            ``tarpose.inference.detection.make_detector`` takes (``"hog"``, ``"rtdetr"``,
+            ``"full-frame"``, a function ``frame -> boxes``).
         keep_heatmaps: also return the final heatmaps (memory!).
         compile: run the model's ``encode`` and ``aggregate_restore`` through ``torch.compile``
             (CUDA graphs on a GPU, where small batches are otherwise bound by kernel launches:
@@ -237,7 +266,8 @@ class StreamingPredictor:
         padding: float = 1.25,
         refine: str = "dark",
         precision: Precision = "auto",
-        tracker: IoUTracker | None = None,
+        tracker: Tracker | None = None,
+        detector: Any | None = None,
         keep_heatmaps: bool = False,
         compile: bool = False,
         smooth: KeypointFilter | str | None = None,
@@ -300,7 +330,12 @@ class StreamingPredictor:
             if precision == "bfloat16" or (precision == "auto" and self.device.type == "cuda")
             else None
         )
-        self.tracker = tracker if tracker is not None else IoUTracker()
+        self.tracker = tracker if tracker is not None else ByteTracker()
+        if detector is not None:
+            from .detection import make_detector
+
+            detector = make_detector(detector, device=self.device)
+        self.detector = detector
         self.keep_heatmaps = keep_heatmaps
         self._model_encode = model.encode
         self._model_aggregate = model.aggregate_restore
@@ -334,18 +369,40 @@ class StreamingPredictor:
 
     # -- the public loop -------------------------------------------------------------------------
 
-    def push(self, frame: Any, boxes: Any, track_ids: Sequence[int] | None = None) -> list[FramePoses]:
+    def push(
+        self,
+        frame: Any,
+        boxes: Any | None = None,
+        track_ids: Sequence[int] | None = None,
+        scores: Any | None = None,
+    ) -> list[FramePoses]:
         """Add the next frame; return the frames whose windows are now complete (oldest first).
 
         Args:
             frame: RGB, numpy ``(H, W, 3)`` uint8 or tensor ``(3, H, W)`` (uint8 or 0..1 float).
-            boxes: ``(N, 4)`` person boxes ``x, y, w, h`` in this frame (N may be 0).
-            track_ids: ``N`` distinct ids linking boxes across frames; ``None``: the tracker's.
+            boxes: ``(N, 4)`` person boxes ``x, y, w, h`` in this frame (N may be 0); ``None``:
+                the predictor's detector finds them.
+            track_ids: ``N`` distinct ids linking boxes across frames; ``None``: the tracker's
+                (boxes it does not track, e.g. low-score ones continuing no track, are dropped).
+            scores: ``(N,)`` detection scores for the tracker (default: all 1).
         """
         image = as_image_tensor(frame)
+        if boxes is None:
+            if self.detector is None:
+                raise ValueError("push() got no boxes and the predictor has no detector= to find them")
+            found = self.detector(_as_numpy_frame(frame), self._next_index)
+            boxes, scores = found.boxes, found.scores
+            track_ids = found.track_ids if track_ids is None else track_ids
         boxes = as_boxes(boxes)
+        box_scores = None if scores is None else as_scores(scores, len(boxes))
         if track_ids is None:
-            track_ids = self.tracker.update(boxes)
+            ids = self.tracker.update(boxes) if scores is None else self.tracker.update(boxes, box_scores)
+            if len(ids) != len(boxes):
+                raise ValueError(f"the tracker gave {len(ids)} ids for {len(boxes)} boxes")
+            tracked = [i for i, track in enumerate(ids) if track is not None]
+            boxes = boxes[tracked]
+            box_scores = None if box_scores is None else box_scores[tracked]
+            track_ids = [ids[i] for i in tracked]  # type: ignore[misc]
         track_ids = [int(i) for i in track_ids]
         if len(track_ids) != len(boxes):
             raise ValueError(f"got {len(boxes)} boxes but {len(track_ids)} track ids")
@@ -353,7 +410,9 @@ class StreamingPredictor:
             raise ValueError(f"track ids of one frame must be distinct, got {track_ids}")
         index = self._next_index
         self._next_index += 1
-        pending = _Pending(index, track_ids, boxes, box_matrices(boxes, self.input_size, self.padding))
+        pending = _Pending(
+            index, track_ids, boxes, box_matrices(boxes, self.input_size, self.padding), box_scores
+        )
         with torch.inference_mode():
             if self.mode == "exact":
                 self._frames[index] = image.to(self.device)
@@ -374,12 +433,12 @@ class StreamingPredictor:
         self.reset()
         return out
 
-    def run(self, items: Iterable[tuple[Any, ...]]) -> Iterator[FramePoses]:
+    def run(self, items: Iterable[Any]) -> Iterator[FramePoses]:
         """Poses of every frame of ``items`` (``(frame, boxes)`` or ``(frame, boxes, track_ids)``
-        tuples), in order, the stream flushed at its end."""
+        tuples, or bare frames for the detector), in order, the stream flushed at its end."""
         self.reset()
         for item in items:
-            yield from self.push(*item)
+            yield from self.push(*item) if isinstance(item, tuple) else self.push(item)
         yield from self.flush()
 
     # -- internals -------------------------------------------------------------------------------
@@ -480,7 +539,7 @@ class StreamingPredictor:
         if b == 0:
             return FramePoses(
                 pending.index, [], pending.boxes, torch.zeros(0, self._num_joints, 2, dtype=torch.float64),
-                torch.zeros(0, self._num_joints), None,
+                torch.zeros(0, self._num_joints), None, pending.box_scores,
             )
         if self.mode == "exact":
             features, heatmaps, masks, valid = self._window_exact(pending)
@@ -501,7 +560,7 @@ class StreamingPredictor:
         keypoints, scores = heatmaps_to_keypoints(final, pending.matrices, self.input_size, self.refine)
         return FramePoses(
             pending.index, pending.track_ids, pending.boxes, keypoints, scores,
-            final.cpu() if self.keep_heatmaps else None,
+            final.cpu() if self.keep_heatmaps else None, pending.box_scores,
         )
 
     @property

@@ -1,13 +1,35 @@
-"""A simple IoU tracker: links each frame's person boxes to the tracks of the frames before."""
+"""Trackers: link each frame's person boxes to the tracks of the frames before.
+
+- ``ByteTracker`` (the default): optimal assignment on IoU with a constant-velocity box
+  prediction, a second pass for low-score boxes (ByteTrack's idea: Zhang et al., *ByteTrack:
+  Multi-Object Tracking by Associating Every Detection Box*, ECCV 2022), and a buffer that keeps a
+  lost track alive for some frames, so a person the detector misses for a frame or two keeps their
+  id (and, in ``StreamingPredictor``, their cached window: the missing
+  frames are marked invalid through ``frame_valid``).
+- ``IoUTracker``: greedy IoU linking against each track's last box (the previous default;
+  kept for comparison, ``benchmarks/bench_tracking.py``).
+
+A tracker has ``reset()`` and ``update(boxes, scores=None) -> ids``: one id per box, or ``None``
+for a box it does not track (a low-score box that continues no track).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
+import numpy as np
 import torch
 from torch import Tensor
 
+from .assignment import linear_assignment
 from .topdown import as_boxes
+
+#: the cost of a pair the IoU threshold forbids: larger than any allowed total, so the assignment
+#: first maximises the number of allowed pairs, then their summed IoU
+_FORBIDDEN = 1e6
+#: cost added per frame a track has gone unseen: decides between equally overlapping tracks only
+_TIE_BREAK = 1e-3
 
 
 def box_iou(a: Tensor, b: Tensor) -> Tensor:
@@ -19,12 +41,198 @@ def box_iou(a: Tensor, b: Tensor) -> Tensor:
     return overlap / union.clamp_min(1e-12)
 
 
+class Tracker(Protocol):
+    """What ``StreamingPredictor`` needs of a tracker."""
+
+    def reset(self) -> None: ...
+
+    def update(self, boxes: Any, scores: Any | None = None) -> list[int | None]: ...
+
+
+def as_scores(scores: Any | None, n: int) -> Tensor:
+    """Detection scores as a float64 ``(N,)`` tensor (all 1 when ``None``); checks them."""
+    if scores is None:
+        return torch.ones(n, dtype=torch.float64)
+    scores = torch.as_tensor(scores, dtype=torch.float64).reshape(-1)
+    if scores.shape[0] != n:
+        raise ValueError(f"got {n} boxes but {scores.shape[0]} scores")
+    if not torch.isfinite(scores).all():
+        raise ValueError("scores contain NaN or infinite values")
+    return scores
+
+
+def match(iou: Tensor, threshold: float, penalty: Tensor | None = None) -> list[tuple[int, int]]:
+    """Pairs ``(row, col)`` of an optimal assignment on ``1 - iou`` ``(N, M)`` (plus a ``(M,)``
+    ``penalty`` per column) among the pairs with IoU at least ``threshold`` (most such pairs first,
+    then the lowest summed cost)."""
+    if iou.numel() == 0:
+        return []
+    allowed = (iou >= threshold).numpy()
+    extra = 0.0 if penalty is None else penalty.numpy()[None, :]
+    cost = np.where(allowed, 1.0 - iou.numpy() + extra, _FORBIDDEN)
+    rows, cols = linear_assignment(cost)
+    return [(int(r), int(c)) for r, c in zip(rows, cols) if allowed[r, c]]
+
+
+@dataclass
+class _Track:
+    """One track: an alpha-beta filter (the steady-state Kalman filter of a constant-velocity
+    model) on its box centre, and a smoothed box size."""
+
+    id: int
+    centre: Tensor  # (2,) float64 filtered box centre
+    size: Tensor  # (2,) float64 smoothed w, h
+    velocity: Tensor  # (2,) float64 centre pixels per frame
+    unseen: int = 0  # frames since the last match
+    matched: int = 1  # frames matched
+
+    @staticmethod
+    def start(track_id: int, box: Tensor) -> _Track:
+        return _Track(track_id, box[:2] + box[2:] / 2, box[2:].clone(), box.new_zeros(2))
+
+    def predicted(self) -> Tensor:
+        """The box ``(4,)`` expected in the next frame: the centre moved at constant velocity."""
+        centre = self.centre + self.velocity * (self.unseen + 1)
+        return torch.cat([centre - self.size / 2, self.size])
+
+    def observe(self, box: Tensor, alpha: float, beta: float) -> None:
+        """Correct the filter with a matched box ``(4,)``."""
+        gap = self.unseen + 1  # frames since the last correction
+        centre = box[:2] + box[2:] / 2
+        if self.matched == 1:  # the second box: the first velocity estimate
+            self.velocity = (centre - self.centre) / gap
+            self.centre = centre
+        else:
+            expected = self.centre + self.velocity * gap
+            residual = centre - expected
+            self.centre = expected + alpha * residual
+            self.velocity = self.velocity + beta * residual / gap
+        self.size = self.size + alpha * (box[2:] - self.size)
+        self.unseen = 0
+        self.matched += 1
+
+
+class ByteTracker:
+    """Tracks by optimal assignment on IoU, constant-velocity prediction and two score levels.
+
+    Each frame: (1) boxes scoring at least ``high_threshold`` are matched to every live track
+    (seen last frame or lost for at most ``buffer`` frames) by an optimal assignment on
+    ``1 - IoU`` with each track's predicted box, pairs below ``match_iou`` forbidden (between
+    equally overlapping tracks the one seen most recently wins); (2) the boxes scoring between
+    ``low_threshold`` and ``high_threshold`` are matched the same way to the live tracks still
+    unmatched, at ``low_match_iou`` (a person half hidden by another often gets a low score:
+    ByteTrack's second pass; unlike ByteTrack it also tries lost tracks, since a person coming out
+    from behind another is first seen half hidden); (3) an unmatched high box scoring at least
+    ``new_threshold`` starts a new track (ids count up from 0 and are never reused); other
+    unmatched boxes get no id. A track unmatched for more than ``buffer`` frames in a row ends.
+    Without scores every box scores 1.
+
+    A track predicts its box with an alpha-beta filter (the steady-state Kalman filter of a
+    constant-velocity model) on the box centre: ``alpha`` of each residual corrects the centre
+    (and the box size), ``beta`` the velocity; a lost track keeps moving at its velocity.
+
+    Args:
+        high_threshold: score from which a box takes part in the first pass.
+        low_threshold: score below which a box is ignored.
+        new_threshold: score from which an unmatched box starts a track.
+        match_iou: smallest IoU of a first-pass pair.
+        low_match_iou: smallest IoU of a second-pass pair.
+        buffer: frames a lost track stays alive.
+        alpha: position (and size) gain of the filter, in (0, 1].
+        beta: velocity gain of the filter, in [0, 1).
+    """
+
+    def __init__(
+        self,
+        high_threshold: float = 0.5,
+        low_threshold: float = 0.1,
+        new_threshold: float = 0.6,
+        match_iou: float = 0.2,
+        low_match_iou: float = 0.5,
+        buffer: int = 30,
+        alpha: float = 0.5,
+        beta: float = 0.05,
+    ) -> None:
+        if not 0 <= low_threshold <= high_threshold:
+            raise ValueError(
+                f"need 0 <= low_threshold <= high_threshold, got {low_threshold}, {high_threshold}"
+            )
+        for name, value in (("match_iou", match_iou), ("low_match_iou", low_match_iou)):
+            if not 0 < value <= 1:
+                raise ValueError(f"{name} must be in (0, 1], got {value}")
+        if buffer < 0:
+            raise ValueError(f"buffer must be >= 0, got {buffer}")
+        if not (0 < alpha <= 1 and 0 <= beta < 1):
+            raise ValueError(f"need 0 < alpha <= 1 and 0 <= beta < 1, got {alpha}, {beta}")
+        self.high_threshold = high_threshold
+        self.low_threshold = low_threshold
+        self.new_threshold = new_threshold
+        self.match_iou = match_iou
+        self.low_match_iou = low_match_iou
+        self.buffer = buffer
+        self.alpha = alpha
+        self.beta = beta
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every track (a new video starts)."""
+        self._tracks: list[_Track] = []
+        self._next_id = 0
+
+    @property
+    def live_tracks(self) -> dict[int, int]:
+        """Track id -> frames since it was last matched, for every track still alive."""
+        return {t.id: t.unseen for t in self._tracks}
+
+    def update(self, boxes: Any, scores: Any | None = None) -> list[int | None]:
+        """Track ids of this frame's boxes ``(N, 4)`` (``x, y, w, h``) with scores ``(N,)``, in the
+        boxes' order; ``None`` for a box that is not tracked."""
+        boxes = as_boxes(boxes)
+        scores = as_scores(scores, len(boxes))
+        ids: list[int | None] = [None] * len(boxes)
+        tracks = self._tracks
+        predicted = torch.stack([t.predicted() for t in tracks]) if tracks else boxes.new_zeros(0, 4)
+        free_tracks = set(range(len(tracks)))
+
+        def assign(candidates: list[int], pool: list[int], threshold: float) -> None:
+            if not candidates or not pool:
+                return
+            iou = box_iou(boxes[candidates], predicted[pool])  # (boxes, tracks)
+            # ties go to the track seen most recently (its prediction is the surer one)
+            unseen = torch.tensor([float(tracks[k].unseen) for k in pool], dtype=torch.float64)
+            for r, c in match(iou, threshold, _TIE_BREAK * unseen):
+                box_i, track = candidates[r], tracks[pool[c]]
+                track.observe(boxes[box_i], self.alpha, self.beta)
+                ids[box_i] = track.id
+                free_tracks.discard(pool[c])
+
+        high = [i for i in range(len(boxes)) if scores[i] >= self.high_threshold]
+        low = [i for i in range(len(boxes)) if self.low_threshold <= scores[i] < self.high_threshold]
+        assign(high, sorted(free_tracks), self.match_iou)
+        assign(low, sorted(free_tracks), self.low_match_iou)
+        survivors = []
+        for k, track in enumerate(tracks):
+            if k in free_tracks:
+                track.unseen += 1
+                if track.unseen > self.buffer:
+                    continue
+            survivors.append(track)
+        for i in high:
+            if ids[i] is None and scores[i] >= self.new_threshold:
+                ids[i] = self._next_id
+                survivors.append(_Track.start(self._next_id, boxes[i]))
+                self._next_id += 1
+        self._tracks = survivors
+        return ids
+
+
 class IoUTracker:
     """Greedy IoU matching of each frame's boxes against the last box of every live track.
 
     Pairs are taken in order of decreasing IoU while the IoU is at least ``iou_threshold``; an
     unmatched box starts a new track (ids count up from 0); a track unmatched for more than
-    ``max_age`` frames in a row ends (its id is never reused).
+    ``max_age`` frames in a row ends (its id is never reused). Scores are ignored. Superseded by
+    ``ByteTracker`` (fewer identity switches: ``benchmarks/bench_tracking.py``).
 
     Args:
         iou_threshold: smallest IoU that continues a track.
@@ -47,9 +255,11 @@ class IoUTracker:
         self._unseen: list[int] = []
         self._next_id = 0
 
-    def update(self, boxes: Any) -> list[int]:
-        """Track ids of this frame's boxes ``(N, 4)`` (``x, y, w, h``), in the boxes' order."""
+    def update(self, boxes: Any, scores: Any | None = None) -> list[int]:
+        """Track ids of this frame's boxes ``(N, 4)`` (``x, y, w, h``), in the boxes' order
+        (``scores`` are checked, then ignored)."""
         boxes = as_boxes(boxes)
+        as_scores(scores, len(boxes))
         ids: list[int | None] = [None] * len(boxes)
         matched_tracks: set[int] = set()
         if len(boxes) and len(self._ids):

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 from collections.abc import Callable
 from typing import Any
@@ -52,6 +53,18 @@ def list_models(pattern: str | None = None, pretrained: bool = False) -> list[st
     return names if pattern is None else [n for n in names if fnmatch.fnmatch(n, pattern)]
 
 
+def unknown_name_hint(name: str) -> str:
+    """``"did you mean 'x'? "`` for the registered names closest to ``name`` (if any), then where
+    to find them all.
+
+    Args:
+        name: a name that is not registered.
+    """
+    close = difflib.get_close_matches(name, list_models(), n=3, cutoff=0.6)
+    guess = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
+    return f"{guess}`tarpose models` lists the registered names"
+
+
 def model_entrypoint(name: str) -> Callable[..., nn.Module]:
     """The factory registered as ``name``.
 
@@ -62,7 +75,7 @@ def model_entrypoint(name: str) -> Callable[..., nn.Module]:
         ValueError: an unknown name (the message lists the known ones).
     """
     if name not in _MODELS:
-        raise ValueError(f"unknown model {name!r}; known: {', '.join(list_models())}")
+        raise ValueError(f"unknown model {name!r}; {unknown_name_hint(name)}: {', '.join(list_models())}")
     return _MODELS[name]
 
 

@@ -8,6 +8,7 @@ tokens and revisions all apply) when the source is a repo id.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -124,6 +125,9 @@ def _resolve_hub(
 
     at = f"{repo_id}" + (f" (revision {revision})" if revision else "")
     offline = local_files_only or constants.HF_HUB_OFFLINE
+    unreachable = not offline and not hub_reachable()
+    if unreachable:  # the cache only, at once (huggingface_hub would retry for ~25 s a file)
+        local_files_only = True
     weights: Path | None = None
     try:
         for name in [filename] if filename else WEIGHT_FILES:
@@ -131,13 +135,13 @@ def _resolve_hub(
                 weights = download(name)
                 break
             except LocalEntryNotFoundError:
-                if not offline:  # online but not answered: say so now, not after every name's retries
+                if not offline and not unreachable:  # answered the probe, not the download: say so now
                     raise FileNotFoundError(
                         f"{at} is not a local path, and the Hugging Face Hub could not be "
                         "reached to download it (no network, or the Hub is down) nor is it in the "
                         "local cache"
                     ) from None
-                continue  # not cached (offline): try the next name, then report
+                continue  # not cached (offline or unreachable): try the next name, then report
             except EntryNotFoundError:
                 if filename:
                     raise FileNotFoundError(f"{filename} not found in Hub repo {at}") from None
@@ -150,6 +154,8 @@ def _resolve_hub(
         raise FileNotFoundError(f"Hub repo {repo_id} has no revision {revision!r}") from None
     if weights is None:
         names = filename or " / ".join(WEIGHT_FILES)
+        if unreachable:
+            raise FileNotFoundError(offline_message(at, "it"))
         if offline:
             cache = cache_dir or constants.HF_HUB_CACHE
             raise FileNotFoundError(
@@ -172,3 +178,65 @@ def _read_config(path: Path) -> dict[str, Any] | None:
     with path.open("rb") as f:
         text = f.read(MAX_CONFIG_BYTES + 1)  # never more than a config can be
     return parse_config(text, str(path))
+
+
+def _network_errors() -> tuple[type[BaseException], ...]:
+    """The exceptions of a request that got no answer, for each HTTP client huggingface_hub has
+    used (requests up to 0.x, httpx in 1.x, httpx2 in 2.x)."""
+    import importlib
+
+    errors: list[type[BaseException]] = [OSError]
+    for module, name in (("httpx2", "TransportError"), ("httpx", "TransportError"), ("requests", "RequestException")):
+        try:
+            errors.append(getattr(importlib.import_module(module), name))
+        except (ImportError, AttributeError):
+            pass
+    return tuple(errors)
+
+
+@functools.lru_cache(maxsize=8)
+def _reachable(endpoint: str, timeout: float) -> bool:
+    from huggingface_hub.utils import get_session
+
+    try:
+        get_session().head(endpoint, timeout=timeout)  # any HTTP answer will do
+    except _network_errors():
+        return False
+    return True
+
+
+def hub_reachable(timeout: float = 5.0) -> bool:
+    """Whether the Hugging Face Hub endpoint answers at all: one request, no retries; the answer
+    is remembered for the process."""
+    from huggingface_hub import constants
+
+    return _reachable(constants.ENDPOINT, timeout)
+
+
+def offline_message(repo_id: str, what: str) -> str:
+    """The one-line error for a Hub repo that is not in the local cache while downloads are off:
+    ``HF_HUB_OFFLINE`` is set, or the Hub cannot be reached, or ``local_files_only`` was asked.
+
+    Args:
+        repo_id: the repo (and revision) that was looked for.
+        what: what it holds, for the message (``"the RT-DETR detector"``).
+    """
+    from huggingface_hub import constants
+
+    cache = f"{repo_id} is not in the local Hugging Face cache ({constants.HF_HUB_CACHE})"
+    if constants.HF_HUB_OFFLINE:
+        return f"HF_HUB_OFFLINE is set and {cache}: unset it and connect once to download {what}"
+    if not hub_reachable():
+        return (
+            f"the Hugging Face Hub cannot be reached ({constants.ENDPOINT}) and {cache}: connect once "
+            f"to download {what}; with HF_HUB_OFFLINE=1 the cache is used without trying the network"
+        )
+    return f"{cache} and downloads are off (local_files_only=True): download {what} once"
+
+
+def hub_access(local_files_only: bool) -> bool:
+    """``local_files_only`` for a Hub download: ``True`` when asked, when ``HF_HUB_OFFLINE`` is set
+    or when the Hub cannot be reached (then only the cache is read, at once)."""
+    from huggingface_hub import constants
+
+    return bool(local_files_only or constants.HF_HUB_OFFLINE or not hub_reachable())

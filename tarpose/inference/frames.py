@@ -1,0 +1,196 @@
+"""Frame sources: a video file, an image, a folder of images, frames in memory, or a webcam.
+
+``open_frames`` turns what a user passes into a ``FrameSource``, which yields RGB
+``(H, W, 3)`` uint8 frames and knows the source's frame rate and size where it has them. Videos
+and webcams on Linux go through PyAV (``pip install "tarpose[video]"``); images through Pillow
+when it is installed, else PyAV; a webcam through OpenCV when it is installed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+#: file name endings read as images (anything else is opened as a video)
+IMAGE_SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
+
+
+class FrameSource:
+    """Frames of one source, in order.
+
+    Attributes:
+        name: how the source is named in messages and in the JSON output.
+        kind: ``"video"``, ``"image"``, ``"images"`` (a folder), ``"frames"`` (in memory) or
+            ``"webcam"``.
+        fps: frames per second (``None`` when the source has none: images, frames in memory).
+        width: the frame width when known (after the first frame at the latest).
+        height: the frame height when known (after the first frame at the latest).
+        num_frames: the number of frames when known (``None`` for a webcam or a generator).
+    """
+
+    def __init__(
+        self, name: str, kind: str, frames: Iterable[Any], *, fps: float | None = None,
+        width: int | None = None, height: int | None = None, num_frames: int | None = None,
+        close: Any = None,
+    ) -> None:
+        self.name, self.kind, self.fps = name, kind, fps
+        self.width, self.height, self.num_frames = width, height, num_frames
+        self._frames = frames
+        self._close = close
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        for index, frame in enumerate(self._frames):
+            frame = as_rgb_array(frame, f"frame {index} of {self.name}")
+            if self.width is None:
+                self.height, self.width = frame.shape[:2]
+            yield frame
+
+    def close(self) -> None:
+        if self._close is not None:
+            self._close()
+            self._close = None
+
+    def __enter__(self) -> FrameSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def as_rgb_array(frame: Any, where: str = "frame") -> np.ndarray:
+    """A frame as an RGB ``(H, W, 3)`` uint8 array: from one, or from a tensor ``(3, H, W)``
+    (uint8, or float in 0..1)."""
+    if isinstance(frame, torch.Tensor):
+        if frame.ndim != 3 or frame.shape[0] != 3:
+            raise ValueError(f"{where}: a tensor frame must be (3, H, W), got {tuple(frame.shape)}")
+        if frame.is_floating_point():
+            frame = (frame.clamp(0, 1) * 255).round().to(torch.uint8)
+        return frame.permute(1, 2, 0).cpu().numpy()
+    frame = np.asarray(frame)
+    if frame.ndim != 3 or frame.shape[-1] != 3 or frame.dtype != np.uint8:
+        raise ValueError(f"{where}: frames must be RGB (H, W, 3) uint8, got {frame.shape} {frame.dtype}")
+    return frame
+
+
+def read_image(path: str | os.PathLike[str]) -> np.ndarray:
+    """An image file as RGB ``(H, W, 3)`` uint8 (Pillow when installed, else PyAV)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"image {str(path)!r} does not exist")
+    try:
+        from PIL import Image
+    except ImportError:
+        Image = None
+    if Image is not None:
+        try:
+            with Image.open(path) as image:
+                return np.array(image.convert("RGB"))  # writable
+        except OSError as error:
+            raise ValueError(f"cannot read image {str(path)!r}: {error}") from None
+    try:
+        import av  # noqa: F401
+    except ImportError:
+        raise ImportError('reading images needs Pillow or PyAV: pip install "tarpose[data]" '
+                          'or "tarpose[video]"') from None
+    from .video import VideoReader
+
+    with VideoReader(path) as reader:
+        return next(iter(reader))
+
+
+def _natural_key(path: Path) -> list[Any]:
+    """Sort key: ``frame2.png`` before ``frame10.png``."""
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", path.name)]
+
+
+def open_frames(source: Any) -> FrameSource:
+    """A ``FrameSource`` for ``source``:
+
+    - a video file path (anything FFmpeg reads);
+    - an image file path (``.png``, ``.jpg``...);
+    - a folder: its images in natural name order (``2.png`` before ``10.png``);
+    - an ``int`` or a digit string: the webcam with that index (``0``);
+    - a numpy array ``(T, H, W, 3)`` or ``(H, W, 3)``, or a list / iterable of frames
+      (``(H, W, 3)`` uint8 arrays or ``(3, H, W)`` tensors).
+
+    Raises ``FileNotFoundError`` for a missing path and ``ValueError`` for an unreadable one.
+    """
+    if isinstance(source, FrameSource):
+        return source
+    if isinstance(source, bool):
+        raise TypeError("a frame source cannot be a bool")
+    if isinstance(source, int) or (isinstance(source, str) and source.isdigit() and not Path(source).exists()):
+        return _webcam(int(source))
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        if path.is_dir():
+            images = sorted((p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES), key=_natural_key)
+            if not images:
+                raise ValueError(f"folder {str(path)!r} holds no images ({', '.join(IMAGE_SUFFIXES)})")
+            return FrameSource(str(path), "images", (read_image(p) for p in images), num_frames=len(images))
+        if path.suffix.lower() in IMAGE_SUFFIXES:
+            image = read_image(path)
+            return FrameSource(str(path), "image", [image], width=image.shape[1], height=image.shape[0],
+                               num_frames=1)
+        from .video import VideoReader
+
+        reader = VideoReader(path)
+        return FrameSource(str(path), "video", reader, fps=reader.fps, width=reader.width,
+                           height=reader.height, num_frames=reader.num_frames or None, close=reader.close)
+    if isinstance(source, np.ndarray) and source.ndim == 3:
+        source = source[None]
+    if isinstance(source, np.ndarray) or isinstance(source, torch.Tensor) and source.ndim == 4:
+        return FrameSource("frames", "frames", list(source), num_frames=len(source))
+    if isinstance(source, (list, tuple)):
+        return FrameSource("frames", "frames", source, num_frames=len(source))
+    if isinstance(source, Iterable):
+        return FrameSource("frames", "frames", source)
+    raise TypeError(
+        f"cannot read frames from a {type(source).__name__}: give a video or image path, a folder, a "
+        "webcam index, or frames (arrays (H, W, 3) uint8)"
+    )
+
+
+def _webcam(index: int) -> FrameSource:
+    """Webcam ``index`` through OpenCV, or through PyAV's video4linux2 input on Linux."""
+    try:
+        import cv2
+    except ImportError:
+        cv2 = None
+    if cv2 is not None:
+        capture = cv2.VideoCapture(index)
+        if not capture.isOpened():
+            raise ValueError(f"cannot open webcam {index}")
+
+        def frames() -> Iterator[np.ndarray]:
+            while True:
+                ok, frame = capture.read()
+                if not ok:
+                    return
+                yield cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+
+        fps = float(capture.get(cv2.CAP_PROP_FPS)) or None
+        return FrameSource(f"webcam {index}", "webcam", frames(), fps=fps, close=capture.release)
+    if sys.platform.startswith("linux"):
+        try:
+            import av
+        except ImportError:
+            raise ImportError('a webcam needs OpenCV or PyAV: pip install "tarpose[detect]" or '
+                              '"tarpose[video]"') from None
+        try:
+            container = av.open(f"/dev/video{index}", format="video4linux2")
+        except av.FFmpegError as error:
+            raise ValueError(f"cannot open webcam {index} (/dev/video{index}): {error}") from None
+        stream = container.streams.video[0]
+        frames = (f.to_ndarray(format="rgb24") for f in container.decode(stream))
+        rate = stream.average_rate or stream.guessed_rate
+        return FrameSource(f"webcam {index}", "webcam", frames, fps=float(rate) if rate else None,
+                           close=container.close)
+    raise ImportError('a webcam needs OpenCV: pip install "tarpose[detect]"')

@@ -1,0 +1,333 @@
+"""PoseInferencer: from a video, images or frames to tracked poses in one call.
+
+It chains the pieces of ``tarpose.inference``: a frame source (``open_frames``),
+a person detector (``detection``), the tracker and the streaming temporal model
+(``StreamingPredictor``), and optionally writes the keypoints as JSON and an
+overlay video; ``tarpose predict`` is a thin layer over ``PoseInferencer.predict``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..atomic import atomic_output
+from .detection import Detections, PersonDetector, make_detector
+from .frames import FrameSource, open_frames
+from .source import resolve_model
+from .stream import FramePoses, StreamingPredictor
+
+#: ``render=`` file endings written as a video (anything FFmpeg muxes) or as PNG images
+VIDEO_SUFFIXES: tuple[str, ...] = (".mp4", ".m4v", ".mov", ".mkv", ".avi", ".webm")
+IMAGE_RENDER_SUFFIXES: tuple[str, ...] = (".png",)
+
+
+@dataclass
+class PredictionSummary:
+    """What ``PoseInferencer.predict`` did."""
+
+    frames: int  #: frames read
+    poses: int  #: person poses estimated
+    seconds: float  #: wall time of the loop
+    outputs: list[Path]  #: files written
+
+
+class PoseInferencer:
+    """Top-down, tracked, temporal pose estimation on any frame source, in one call.
+
+    Example:
+        ```python
+        inferencer = tarpose.PoseInferencer("tar-vitpose-demo", detector="hog")
+        for poses in inferencer("street.mp4"):          # FramePoses per frame, in order
+            print(poses.index, poses.track_ids, poses.keypoints.shape)
+        inferencer.predict("street.mp4", out="keypoints.json", render="overlay.mp4")
+        ```
+
+    Args:
+        model: a temporal or single-frame model, or anything
+            `tarpose.inference.resolve_model` takes (a registered name, a checkpoint
+            directory or file, a Hub id, an exported ``.onnx``).
+        detector: ``"rtdetr"`` (default), ``"hog"``, ``"full-frame"``, a boxes JSON file, a
+            `tarpose.inference.detection.PersonDetector` or a function ``frame -> boxes``
+            (see `tarpose.inference.detection.make_detector`).
+        detector_model: the RT-DETR checkpoint (default ``PekingU/rtdetr_r50vd_coco_o365``).
+        detector_threshold: lowest detection score kept.
+        nms_iou: non-maximum suppression of the detections above this IoU (default: none).
+        tracker: a tracker (default: a new [ByteTracker][tarpose.inference.ByteTracker]).
+        smooth: keypoint smoothing, passed to the [StreamingPredictor][tarpose.inference.StreamingPredictor]
+            (``None``: none).
+        device: where the pose model and the RT-DETR detector run (``"cpu"``, ``"cuda"``).
+        mode: ``"centred"``, ``"causal"`` or ``"exact"`` (default: from the model).
+        flip: the flip test.
+        padding: box enlargement.
+        compile: ``torch.compile`` the model (long videos on a GPU).
+    """
+
+    def __init__(
+        self,
+        model: str | os.PathLike[str] | nn.Module,
+        *,
+        detector: Any = "rtdetr",
+        detector_model: str | None = None,
+        detector_threshold: float | None = None,
+        nms_iou: float | None = None,
+        tracker: Any | None = None,
+        smooth: Any | None = None,
+        device: str | torch.device = "cpu",
+        mode: str | None = None,
+        flip: bool = False,
+        padding: float = 1.25,
+        compile: bool = False,
+    ) -> None:
+        self.device = torch.device(device)
+        resolved = resolve_model(model)
+        if isinstance(resolved, nn.Module):
+            resolved = resolved.to(self.device)
+        elif self.device.type != "cpu":
+            raise ValueError("an ONNX model runs on the CPU here: use device='cpu'")
+        self.model = resolved
+        self.model_name = model if isinstance(model, (str, os.PathLike)) else type(model).__name__
+        self.detector: PersonDetector = make_detector(
+            detector, model=detector_model, threshold=detector_threshold, nms_iou=nms_iou, device=self.device
+        )
+        self.predictor = StreamingPredictor(
+            self.model, mode=mode, flip=flip, padding=padding, compile=compile, tracker=tracker, smooth=smooth
+        )
+        self.frames_read = 0
+        self.outside: list[int] = []  # the frame of every box skipped for lying outside its frame
+        self.source: FrameSource | None = None
+
+    def __call__(self, source: Any, *, max_frames: int | None = None) -> Iterator[FramePoses]:
+        """The poses of every frame of ``source``, in order.
+
+        Args:
+            source: a video path, an image path, a folder of images, a webcam index (``0``),
+                or frames (an array ``(T, H, W, 3)`` uint8, a list of ``(H, W, 3)`` arrays).
+            max_frames: stop after this many frames.
+
+        Yields:
+            one [FramePoses][tarpose.inference.FramePoses] per frame (its ``image`` is the frame),
+            as soon as its window is complete (``T//2`` frames later in centred mode).
+        """
+        if max_frames is not None and max_frames < 1:
+            raise ValueError(f"max_frames must be >= 1, got {max_frames}")
+        frames = open_frames(source)
+        self.source = frames
+        self.frames_read = 0
+        self.outside = []
+        predictor, detector = self.predictor, self.detector
+        batch_size = 1 if frames.kind == "webcam" else max(1, int(getattr(detector, "batch_size", 1)))
+        waiting: dict[int, Any] = {}
+
+        def run(batch: list[tuple[int, Any]]) -> Iterator[FramePoses]:
+            found = detector.detect([f for _, f in batch], [i for i, _ in batch])
+            for (index, frame), people in zip(batch, found):
+                people = self._inside(people, frame, index)
+                waiting[index] = frame
+                for poses in predictor.push(frame, people.boxes, people.track_ids, people.scores):
+                    poses.image = waiting.pop(poses.index)
+                    yield poses
+
+        predictor.reset()
+        with frames:
+            batch: list[tuple[int, Any]] = []
+            for index, frame in enumerate(frames):
+                if max_frames is not None and index >= max_frames:
+                    break
+                self.frames_read = index + 1
+                batch.append((index, frame))
+                if len(batch) >= batch_size:
+                    yield from run(batch)
+                    batch = []
+            if batch:
+                yield from run(batch)
+            for poses in predictor.flush():
+                poses.image = waiting.pop(poses.index)
+                yield poses
+
+    def _inside(self, people: Detections, frame: Any, index: int) -> Detections:
+        """The detections whose boxes overlap the frame (a pose for a box the image does not show
+        would be made up); each one skipped is noted in ``outside`` by its frame index."""
+        height, width = (frame.shape[-2:] if isinstance(frame, torch.Tensor) else frame.shape[:2])
+        x, y, w, h = people.boxes.unbind(-1)  # each (n,)
+        keep = (x < width) & (y < height) & (x + w > 0) & (y + h > 0)
+        if bool(keep.all()):
+            return people
+        self.outside.extend([index] * int((~keep).sum()))
+        return people.select(keep.nonzero().flatten())
+
+    def predict(
+        self,
+        source: Any,
+        *,
+        out: str | os.PathLike[str] | None = None,
+        render: str | os.PathLike[str] | None = None,
+        max_frames: int | None = None,
+        threshold: float = 0.3,
+        progress: bool = False,
+        on_frame: Callable[[FramePoses], None] | None = None,
+    ) -> PredictionSummary:
+        """Run over ``source`` and write the results: what ``tarpose predict`` does.
+
+        Args:
+            source: as for `__call__`.
+            out: the keypoints as JSON (`poses_document`'s layout).
+            render: an overlay video (``.mp4``, ``.mkv``, ``.avi``, ``.mov``, ``.webm``) or
+                ``.png`` image(s): one file for a one-frame source, ``NAME_000000.png``... otherwise.
+            max_frames: stop after this many frames.
+            threshold: joints scoring below it are not drawn.
+            progress: a progress bar on stderr (needs tqdm).
+            on_frame: called with every frame's poses.
+
+        Outputs are written to temporary files and renamed when complete: a failed or
+        interrupted run leaves none.
+        """
+        out_path = Path(out) if out is not None else None
+        render_path = Path(render) if render is not None else None
+        check_outputs(out_path, render_path)
+        records: list[dict[str, Any]] = []
+        written: list[Path] = []
+        start = time.perf_counter()
+        with contextlib.ExitStack() as stack:
+            json_tmp = stack.enter_context(atomic_output(out_path)) if out_path else None
+            renderer = stack.enter_context(_Renderer(render_path, threshold)) if render_path else None
+            bar = stack.enter_context(_progress(None, not progress))
+            for poses in self(source, max_frames=max_frames):
+                records.extend(poses.records())
+                if renderer is not None:
+                    renderer.write(poses, self.source)
+                if on_frame is not None:
+                    on_frame(poses)
+                bar.update(1)
+            seconds = time.perf_counter() - start
+            if json_tmp is not None:
+                json_tmp.write_text(poses_document(records, self.metadata()))
+                written.append(out_path)  # type: ignore[arg-type]
+        if renderer is not None:
+            written.extend(renderer.paths)
+        return PredictionSummary(self.frames_read, len(records), seconds, written)
+
+    def metadata(self) -> dict[str, Any]:
+        """The head of the JSON document for the last source."""
+        from ..keypoints import COCO_KEYPOINTS, COCO_SKELETON
+
+        source = self.source
+        coco = int(self.model.num_joints) == len(COCO_KEYPOINTS)
+        return {
+            "video": source.name if source else None,
+            "width": source.width if source else None,
+            "height": source.height if source else None,
+            "fps": source.fps if source else None,
+            "model": str(self.model_name),
+            "detector": type(self.detector).__name__,
+            "mode": self.predictor.mode,
+            "num_frames_window": self.predictor.window.length,
+            "flip_test": bool(self.predictor.flip),
+            "smoothing": self.predictor.smooth.describe() if self.predictor.smooth is not None else None,
+            "latency_frames": self.predictor.latency,
+            "keypoint_names": list(COCO_KEYPOINTS) if coco else None,
+            "skeleton": [list(p) for p in COCO_SKELETON] if coco else None,
+            "coordinates": "image pixels, continuous: pixel (i, j) covers [i, i+1) x [j, j+1)",
+        }
+
+
+def poses_document(records: list[dict[str, Any]], metadata: dict[str, Any]) -> str:
+    """The keypoints JSON of ``tarpose predict``: ``metadata``'s keys, then ``"predictions"``,
+    one record per line (``records``); strict JSON (no NaN)."""
+    lines = [
+        f" {json.dumps(key)}: {json.dumps(value, separators=(',', ':'), allow_nan=False)},"
+        for key, value in metadata.items()
+    ]
+    body = ",\n".join("  " + json.dumps(r, separators=(",", ":"), allow_nan=False) for r in records)
+    text = "{\n" + "\n".join(lines) + '\n "predictions": [\n' + body + "\n ]\n}\n"
+    json.loads(text)  # the hand-joined document must parse
+    return text
+
+
+def check_outputs(out: Path | None, render: Path | None) -> None:
+    """Output paths checked before any work: ``ValueError`` naming the problem."""
+    for path in [p for p in (out, render) if p is not None]:
+        if not (path.parent if str(path.parent) else Path(".")).is_dir():
+            raise ValueError(f"output directory {str(path.parent)!r} does not exist")
+        if path.is_dir():
+            raise ValueError(f"output {str(path)!r} is a directory")
+    if out is not None and render is not None and render.resolve() == out.resolve():
+        raise ValueError("the keypoints and the rendering would be the same file")
+    if render is not None and render.suffix.lower() not in VIDEO_SUFFIXES + IMAGE_RENDER_SUFFIXES:
+        raise ValueError(
+            f"cannot render to {str(render)!r}: use a video ({', '.join(VIDEO_SUFFIXES)}) or "
+            f"{', '.join(IMAGE_RENDER_SUFFIXES)} image(s)"
+        )
+
+
+class _Renderer:
+    """Writes drawn frames to a video, or to PNG images; removes everything on failure."""
+
+    def __init__(self, path: Path, threshold: float) -> None:
+        self.path = path
+        self.threshold = threshold
+        self.video = path.suffix.lower() in VIDEO_SUFFIXES
+        self.paths: list[Path] = []
+        self._writer: Any = None
+
+    def write(self, poses: FramePoses, source: FrameSource | None) -> None:
+        from .render import draw_poses, write_png
+
+        image = draw_poses(poses.image, poses, threshold=self.threshold)
+        if self.video:
+            if self._writer is None:
+                from .video import VideoWriter
+
+                self._writer = VideoWriter(self.path, (source.fps if source else None) or 10.0)
+            self._writer.write(image)
+            return
+        single = source is not None and source.num_frames == 1
+        path = self.path if single else self.path.with_name(f"{self.path.stem}_{poses.index:06d}{self.path.suffix}")
+        write_png(path, image)
+        self.paths.append(path)
+
+    def __enter__(self) -> _Renderer:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        if not self.video:
+            if exc is not None:  # no partial output
+                for path in self.paths:
+                    path.unlink(missing_ok=True)
+                self.paths = []
+            return
+        if self._writer is not None:
+            self._writer.__exit__(exc_type, exc, tb)
+            if exc is None:
+                self.paths.append(self.path)
+        elif exc is None:
+            raise ValueError("no frames to render")
+
+
+@contextlib.contextmanager
+def _progress(total: int | None, quiet: bool) -> Iterator[Any]:
+    """A tqdm bar on stderr (a no-op when quiet or when tqdm is missing)."""
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        tqdm = None
+    if quiet or tqdm is None:
+        class _Silent:
+            def update(self, n: int) -> None:
+                pass
+
+        yield _Silent()
+        return
+    import sys
+
+    with tqdm(total=total, unit="frame", dynamic_ncols=True, file=sys.stderr) as bar:
+        yield bar
