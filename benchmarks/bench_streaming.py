@@ -29,11 +29,18 @@ heatmaps. With --predict-frames N it also runs `tarpose predict` end to end on
     python benchmarks/bench_streaming.py --models vitpose-b --img 384 288 --windowed
     python benchmarks/bench_streaming.py --device cuda --compile         # bf16, CUDA graphs
     python benchmarks/bench_streaming.py --small                         # tiny dims: a smoke run
+    python benchmarks/bench_streaming.py --json benchmarks/results/streaming.json  # also the table as JSON
+
+--json PATH writes what the run printed: the setup (device, threads, torch, crop, persons, masks,
+repeats, load averages), a row per model (every column of the table, times in ms, ``null`` where
+not measured), the check at initialisation and, with --predict-frames, the end-to-end runs.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import math
 import os
 import re
 import statistics
@@ -271,6 +278,7 @@ def main() -> None:
     parser.add_argument("--small", action="store_true", help="a tiny model, 64x48: a smoke run")
     parser.add_argument("--compile", action="store_true",
                         help="torch.compile every pipeline's model calls (CUDA graphs on a GPU)")
+    parser.add_argument("--json", type=Path, metavar="PATH", help="also write the measured table here as JSON")
     args = parser.parse_args()
     if args.small:
         args.models, args.img, args.predict_frames = ["tiny"], [64, 48], 0
@@ -278,6 +286,11 @@ def main() -> None:
             args.masks = "stretched"  # 16x12 heatmaps: smaller than the demo's
 
     dev = args.device
+    report = {"device": dev, "threads": torch.get_num_threads(), "torch": torch.__version__, "crop": args.img,
+              "num_frames": 5, "persons": args.persons, "masks": args.masks, "repeats": args.repeats,
+              "autocast": "bfloat16" if dev.startswith("cuda") else None, "compiled": args.compile,
+              "load_average_start": list(os.getloadavg()), "cpus": os.cpu_count(), "units": "ms per frame",
+              "models": {}}
     print(f"device={dev} threads={torch.get_num_threads()} torch={torch.__version__} "
           f"crop={args.img[0]}x{args.img[1]} T=5 persons={args.persons} masks={args.masks} "
           f"repeats={args.repeats}" + (" (bf16 autocast)" if dev.startswith("cuda") else "")
@@ -294,6 +307,14 @@ def main() -> None:
         worst = max(worst, r["check"])
         ratio = r["streaming"] / r["single-frame"]
         floor = (r["encoder"] + 2 * r["decoder"]) / (r["encoder"] + r["decoder"])
+        report["models"][name] = {
+            "encoder": r["encoder"], "decoder": r["decoder"], "jta": r["JTA"], "jta_dense": r["JTA dense"],
+            "largest_tokens": r["largest"], "tokens": r["tokens"], "gra": r["GRA"],
+            "single_frame": r["single-frame"], "streaming": r["streaming"],
+            "streaming_dense": r["streaming dense"], "windowed": r.get("windowed"),
+            "ratio": ratio, "ratio_dense": r["streaming dense"] / r["single-frame"], "floor": floor,
+            "over_floor": ratio / floor, "check": r["check"],
+        }
         print(f"{name:<18} {r['encoder']:>8.1f} {r['decoder']:>8.1f} {r['JTA']:>7.1f} {r['JTA dense']:>7.1f} "
               f"{r['largest']:>4.0f}/{r['tokens']:<4.0f} {r['GRA']:>6.1f} {r['single-frame']:>8.1f} "
               f"{r['streaming']:>8.1f} {r.get('windowed', float('nan')):>8.1f} {ratio:>5.3f}x "
@@ -306,17 +327,36 @@ def main() -> None:
     print(f"check: at initialisation streaming and windowed heatmaps equal single-frame "
           f"(max relative difference {worst:.1e})")
     print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    report["check"] = worst
+    report["load_average_end"] = list(os.getloadavg())
 
     if args.predict_frames:
         if not VTEST.exists():
             print(f"\n{VTEST} is absent: no end-to-end run")
-            return
-        print(f"\n`tarpose predict` on vtest.avi (768x576), {args.predict_frames} frames, boxes {args.boxes}:")
-        print(f"{'model':<22} {'frames/s':>9} {'peak MiB':>9}")
-        for name in args.models:
-            for model in (name, f"tar-{name}"):
-                fps, peak = run_predict(model, dev, args.predict_frames, Path(args.boxes))
-                print(f"{model:<22} {fps:>9.2f} {peak:>9.0f}")
+        else:
+            print(f"\n`tarpose predict` on vtest.avi (768x576), {args.predict_frames} frames, boxes {args.boxes}:")
+            print(f"{'model':<22} {'frames/s':>9} {'peak MiB':>9}")
+            report["predict"] = {"frames": args.predict_frames, "boxes": args.boxes, "models": {}}
+            for name in args.models:
+                for model in (name, f"tar-{name}"):
+                    fps, peak = run_predict(model, dev, args.predict_frames, Path(args.boxes))
+                    print(f"{model:<22} {fps:>9.2f} {peak:>9.0f}")
+                    report["predict"]["models"][model] = {"frames_per_second": fps, "peak_mib": peak}
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(finite(report), indent=1) + "\n")
+        print(f"wrote {args.json}")
+
+
+def finite(x: object) -> object:
+    """``x`` with NaN and infinities as ``None`` (strict JSON)."""
+    if isinstance(x, dict):
+        return {k: finite(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [finite(v) for v in x]
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    return x
 
 
 if __name__ == "__main__":

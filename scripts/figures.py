@@ -37,9 +37,16 @@ GAIN_JSON = ROOT / "benchmarks" / "results" / "demo_gain.json"
 VTEST = ROOT.parent / "shared" / "data" / "vtest.avi"
 VTEST_BOXES = ROOT / "tests" / "data" / "vtest_boxes.json"
 
-#: skeleton colours of the rows (RGB): ground truth, single-frame, TAR (as `tarpose demo`)
-ROW_COLORS = {"truth": (255, 255, 255), "single_frame": (255, 90, 60), "temporal": (40, 200, 255)}
-ROW_LABELS = {"truth": "ground truth", "single_frame": "single-frame", "temporal": "TAR"}
+#: skeleton colours of the rows (RGB): ground truth, single-frame, TAR (as `tarpose demo`), and the
+#: single-frame model after its filter; the gain chart's bars use them too (TAR + filter: its own)
+ROW_COLORS = {"truth": (255, 255, 255), "single_frame": (255, 90, 60), "temporal": (40, 200, 255),
+              "single_frame+filter": (235, 80, 225)}
+ROW_LABELS = {"truth": "ground truth", "single_frame": "single-frame", "temporal": "TAR",
+              "single_frame+filter": "single-frame + filter"}
+#: the gain chart's series: the two models and each after its filter (benchmarks/results/demo_gain.json)
+SERIES = {"single_frame": "single-frame", "single_frame+filter": "single + filter", "temporal": "TAR",
+          "temporal+filter": "TAR + filter"}
+SERIES_COLORS = {**ROW_COLORS, "temporal+filter": (25, 95, 175)}
 KIND_LABELS = {"occlude": "occluder", "motion_blur": "motion blur", "defocus": "defocus",
                "noise": "heavy noise", "drop": "dropped frame"}
 KIND_PHRASES = {"occlude": "occluded limbs", "motion_blur": "motion blur", "defocus": "defocus",
@@ -59,9 +66,25 @@ def r2(x: Any) -> Any:
 SHEET_SEED, SHEET_FRAMES, SHEET_CORRUPTION = 0, 48, 0.3
 
 
+def gain_filters() -> dict[str, dict[str, Any]]:
+    """Each model's filter as the gain benchmark chose it on validation videos (its JSON's
+    ``"filters"``: name, options, spec)."""
+    return json.loads(GAIN_JSON.read_text())["filters"]
+
+
+def filter_label(info: dict[str, Any]) -> str:
+    """A filter's short name: ``median 5`` for a window alone, else its options (``causal`` left out
+    when false)."""
+    options = {k: v for k, v in info["options"].items() if not (k == "causal" and v is False)}
+    if list(options) == ["window"]:
+        return f"{info['name']} {options['window']}"
+    return info["name"] + (" " + ", ".join(f"{k}={v}" for k, v in options.items()) if options else "")
+
+
 def sheet_data() -> dict[str, Any]:
     """One corrupted frame of each kind (the first of its kind) in the demo's clip: the close-up's
-    keypoints of the three rows, in crop pixels."""
+    keypoints of the four rows (ground truth, single-frame, single-frame after the filter the gain
+    benchmark chose for it, TAR), in crop pixels."""
     import torch
 
     from tarpose.data.synthetic import SyntheticVideo, split_seeds
@@ -71,8 +94,9 @@ def sheet_data() -> dict[str, Any]:
 
     video = SyntheticVideo(split_seeds("demo", 1, SHEET_SEED)[0], SHEET_FRAMES, corruption=SHEET_CORRUPTION)
     single, temporal = load_demo_models()
+    chosen_filter = gain_filters()["single_frame"]
     with torch.inference_mode():
-        result = predict_video(video, single, temporal)
+        result = predict_video(video, single, temporal, filters={"single_frame": chosen_filter["spec"]})
     chosen: dict[str, int] = {}
     for t, code in enumerate(video.corruption.tolist()):
         for kind in names(code):
@@ -81,10 +105,11 @@ def sheet_data() -> dict[str, Any]:
     index = torch.tensor([t for _, t in columns])
     matrix = sheet_matrices(video, index)
     rows = {}
-    for key, points in (("truth", video.keypoints), ("single_frame", result.predictions["single_frame"]),
-                        ("temporal", result.predictions["temporal"])):
+    for key in ROW_LABELS:
+        points = video.keypoints if key == "truth" else result.predictions[key]
         rows[key] = r2(apply_affine(points[index].double(), matrix).tolist())
-    return {"seed": SHEET_SEED, "frames": SHEET_FRAMES, "columns": [[k, t] for k, t in columns], "rows": rows}
+    return {"seed": SHEET_SEED, "frames": SHEET_FRAMES, "columns": [[k, t] for k, t in columns],
+            "filter": {"spec": chosen_filter["spec"], "label": filter_label(chosen_filter)}, "rows": rows}
 
 
 def sheet_matrices(video: Any, index: Any) -> Any:
@@ -108,8 +133,9 @@ def sheet_draw(data: dict[str, Any], path: Path) -> None:
     crops, _ = video.render(index, matrix=sheet_matrices(video, index), size=(256, 192))
     crops = crops.permute(0, 2, 3, 1).numpy()
     n = len(data["columns"])
-    fig, axes = plt.subplots(3, n, figsize=(1.55 * n + 0.9, 6.3), squeeze=False)
-    for r, key in enumerate(ROW_LABELS):
+    labels = {**ROW_LABELS, "single_frame+filter": f"single-frame\n+ {data['filter']['label']}"}
+    fig, axes = plt.subplots(len(labels), n, figsize=(1.55 * n + 0.9, 2.1 * len(labels)), squeeze=False)
+    for r, key in enumerate(labels):
         for c, (kind, t) in enumerate(data["columns"]):
             ax = axes[r][c]
             ax.imshow(draw_pose(crops[c], np.array(data["rows"][key][c]), color=ROW_COLORS[key], threshold=0.0))
@@ -117,7 +143,7 @@ def sheet_draw(data: dict[str, Any], path: Path) -> None:
             if r == 0:
                 ax.set_title(f"{KIND_LABELS[kind]}\nframe {t}", fontsize=10)
             if c == 0:
-                ax.set_ylabel(ROW_LABELS[key], fontsize=11)
+                ax.set_ylabel(labels[key], fontsize=11)
     fig.tight_layout(pad=0.4)
     save(fig, path)
 
@@ -126,17 +152,18 @@ def sheet_draw(data: dict[str, Any], path: Path) -> None:
 
 
 def gain_data() -> dict[str, Any]:
-    """PCK@0.05 of both models per corruption kind and per motion-speed bucket, read from the
-    gain benchmark's JSON."""
+    """PCK@0.05 of both models and of each after its filter, per corruption kind and per
+    motion-speed bucket, read from the gain benchmark's JSON."""
     results = json.loads(GAIN_JSON.read_text())
-    s, t = results["single_frame"], results["temporal"]
+    s = results["single_frame"]
     kinds = [k for k in KIND_LABELS if f"pck_{k}" in s]
     speeds = list(results["speed_buckets"])
-    pick = lambda keys: {"single_frame": [round(s[k], 3) for k in keys], "temporal": [round(t[k], 3) for k in keys]}
+    pick = lambda keys: {series: [round(results[series][k], 3) for k in keys] for series in SERIES}
     return {
         "kinds": kinds, "kind_pck": pick([f"pck_{k}" for k in kinds]),
         "speeds": speeds, "speed_pck": pick([f"pck_{k}" for k in speeds]),
         "speed_buckets": results["speed_buckets"], "speed_frames": results["speed_frames"],
+        "filters": {model: filter_label(info) for model, info in results["filters"].items()},
         "frames": results["frames"], "weights": results["weights"],
     }
 
@@ -145,28 +172,35 @@ def gain_draw(data: dict[str, Any], path: Path) -> None:
     import numpy as np
 
     plt = pyplot()
-    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.4), gridspec_kw={"width_ratios": [5, 3]})
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8), gridspec_kw={"width_ratios": [5, 3]})
     def bucket(name: str) -> str:
         low, high = data["speed_buckets"][name]
         span = f"< {high:g}" if low == 0 else f">= {low:g}" if high is None else f"{low:g}-{high:g}"
         return f"{name}\n{span}%/frame"
+    names = {"single_frame+filter": f"single + {data['filters']['single_frame']}",
+             "temporal+filter": f"TAR + {data['filters']['temporal']}"}
+    width = 0.2
     for ax, labels, values, title in (
         (left, [KIND_LABELS[k] for k in data["kinds"]], data["kind_pck"], "corrupted frames, by corruption"),
         (right, [bucket(k) for k in data["speeds"]], data["speed_pck"], "all frames, by motion speed"),
     ):
         x = np.arange(len(labels))
-        a, b = np.array(values["single_frame"]), np.array(values["temporal"])
-        ax.bar(x - 0.2, a, 0.4, label="single-frame", color=np.array(ROW_COLORS["single_frame"]) / 255)
-        ax.bar(x + 0.2, b, 0.4, label="TAR", color=np.array(ROW_COLORS["temporal"]) / 255)
-        for xi, ai, bi in zip(x, a, b):
-            ax.text(xi + 0.2, bi + 1, f"{bi - ai:+.1f}", ha="center", fontsize=9)
+        base = np.array(values["single_frame"])
+        for i, series in enumerate(SERIES):
+            v = np.array(values[series])
+            xs = x + (i - 1.5) * width
+            ax.bar(xs, v, width, label=names.get(series, SERIES[series]),
+                   color=np.array(SERIES_COLORS[series]) / 255, edgecolor="white", linewidth=0.5)
+            if series != "single_frame":  # each bar's gain over the single-frame model
+                for xi, vi, bi in zip(xs, v, base):
+                    ax.text(xi, vi + 1, f"{vi - bi:+.1f}", ha="center", va="bottom", fontsize=7, rotation=90)
         ax.set_xticks(x, labels, fontsize=9)
-        ax.set_ylim(0, 118)
+        ax.set_ylim(0, 125)
         ax.set_yticks(range(0, 101, 20))
         ax.set_title(title, fontsize=10)
         ax.spines[["top", "right"]].set_visible(False)
     left.set_ylabel("PCK@0.05 (%)")
-    left.legend(loc="upper left", ncol=2, fontsize=9, frameon=False)
+    left.legend(loc="upper left", ncol=4, fontsize=8, frameon=False)
     fig.tight_layout(pad=0.5)
     save(fig, path)
 

@@ -50,8 +50,26 @@ def close(a, b, atol: float) -> bool:
 def test_contact_sheet_is_what_the_models_predict():
     data, shown = figures.sheet_data(), INDEX["contact_sheet"]["data"]
     assert data["columns"] == shown["columns"], f"other frames or corruptions now; {REGENERATE}"
+    # the filter row: the single-frame model's filter as the gain benchmark recorded it, not re-chosen
+    chosen = json.loads(figures.GAIN_JSON.read_text())["filters"]["single_frame"]
+    assert data["filter"] == shown["filter"] == {"spec": chosen["spec"], "label": figures.filter_label(chosen)}, (
+        f"the sheet's filter row is not of the filter in demo_gain.json; {REGENERATE}")
+    assert set(shown["rows"]) == set(figures.ROW_LABELS) == {"truth", "single_frame", "temporal", "single_frame+filter"}
     for row in figures.ROW_LABELS:
         assert close(data["rows"][row], shown["rows"][row], atol=0.5), f"row {row} moved; {REGENERATE}"
+    assert not close(data["rows"]["single_frame+filter"], data["rows"]["single_frame"], atol=0.5), (
+        "the filter row shows the unfiltered single-frame poses")
+
+
+def test_gain_chart_shows_every_model_and_filter_as_measured():
+    results = json.loads(figures.GAIN_JSON.read_text())
+    data = figures.gain_data()
+    assert set(data["kind_pck"]) == set(data["speed_pck"]) == {
+        "single_frame", "single_frame+filter", "temporal", "temporal+filter"}
+    for series in data["kind_pck"]:
+        want = [results[series][f"pck_{k}"] for k in data["kinds"]] + [results[series][f"pck_{k}"] for k in data["speeds"]]
+        assert close(data["kind_pck"][series] + data["speed_pck"][series], want, atol=1e-3), series
+    assert data["filters"] == {m: figures.filter_label(info) for m, info in results["filters"].items()}
 
 
 def test_jta_mask_is_what_the_model_computes():
