@@ -104,8 +104,8 @@ def train_arm(name: str, args: argparse.Namespace) -> Path:
     model = build(options, load_base(args.base))
     dataset = SyntheticPoseDataset(
         split="train", first_video=args.first_video, num_videos=args.videos, video_length=32,
-        num_frames=5, corruption=0.3, cache=str(args.cache),
-    )
+        num_frames=5, corruption=0.3, geometry=model.data_config.geometry, cache=str(args.cache),
+    )  # crops and targets in the geometry the base was trained in (tarpose.geometry)
     config = TrainConfig(
         steps=options["steps"] or args.steps, batch_size=16, lr=options["lr"],
         lr_new=options["lr_new"] if options["temporal"] else None, warmup_steps=100,
@@ -122,15 +122,15 @@ def train_arm(name: str, args: argparse.Namespace) -> Path:
     return out
 
 
-def eval_crops(split: str, args: argparse.Namespace) -> list[dict[str, Any]]:
+def eval_crops(split: str, args: argparse.Namespace, geometry: str) -> list[dict[str, Any]]:
     """Windows of every frame of the evaluation videos, rendered once and kept in the cache
     folder: ``crops`` uint8 ``(F, T, 3, H, W)``, ``valid`` ``(F, T)``, ``matrix`` ``(F, 2, 3)``,
-    ``T = 5``, frame ``t``'s window ``t-2..t+2`` cropped with frame ``t``'s ground-truth box (as
-    ``tarpose.demo.predict_video``)."""
+    ``T = 5``, frame ``t``'s window ``t-2..t+2`` cropped with frame ``t``'s ground-truth box in
+    the models' ``geometry`` (as ``tarpose.demo.predict_video``)."""
     from tarpose.data.synthetic import SyntheticVideo
     from tarpose.geometry import box_to_center_scale, crop_matrices
 
-    path = args.cache / f"eval-{split}-{args.eval_videos}.pt"
+    path = args.cache / f"eval-{split}-{args.eval_videos}-{geometry}.pt"  # pixel-index matrices
     if path.exists():
         return torch.load(path, weights_only=True)
     size, num_frames, centre = (128, 96), 5, 2
@@ -141,7 +141,7 @@ def eval_crops(split: str, args: argparse.Namespace) -> list[dict[str, Any]]:
         ts = torch.arange(f)
         index = ts[:, None] + torch.arange(num_frames) - centre  # (f, T)
         c, s = box_to_center_scale(video.boxes.double(), aspect_ratio=size[1] / size[0], padding=1.25)
-        matrix = crop_matrices(c, s, size)  # (f, 2, 3)
+        matrix = crop_matrices(c, s, size, geometry=geometry)  # (f, 2, 3)
         crops, area = video.render(index.clamp(0, f - 1).flatten(), matrix=matrix.repeat_interleave(num_frames, 0), size=size)
         videos.append({"seed": seed, "crops": rearrange(crops, "(f t) c h w -> f t c h w", t=num_frames),
                        "valid": (index >= 0) & (index < f), "matrix": matrix,
@@ -166,7 +166,9 @@ def predict(model: nn.Module, video: dict[str, Any]) -> tuple[torch.Tensor, torc
         clip = normalize_images(video["crops"][part])  # (b, t, 3, h, w)
         heatmaps = model(clip, frame_valid=video["valid"][part]) if temporal else model(clip[:, 2])
         coords, score = decode_heatmaps(heatmaps)
-        points.append(heatmap_to_image(coords, video["matrix"][part], clip.shape[-2:], heatmaps.shape[-2:]).float())
+        points.append(heatmap_to_image(
+            coords, video["matrix"][part], clip.shape[-2:], heatmaps.shape[-2:], model.data_config.geometry
+        ).float())
         scores.append(score)
     return torch.cat(points), torch.cat(scores)
 
@@ -181,7 +183,7 @@ def evaluate_arm(name: str, args: argparse.Namespace, split: str) -> None:
     model.load_state_dict(torch.load(out / "weights.pt", weights_only=True))
     model.eval()
     results = []
-    for video in eval_crops(split, args):
+    for video in eval_crops(split, args, model.data_config.geometry):
         points, scores = predict(model, video)
         results.append({"seed": video["seed"], "points": points, "scores": scores})
     torch.save(results, path)
@@ -204,7 +206,7 @@ def report(args: argparse.Namespace, arms: list[str], split: str) -> dict[str, d
     from tarpose.data.synthetic.corruptions import KINDS
     from tarpose.eval import bbox_size, oks_ap, pck
 
-    videos = eval_crops(split, args)
+    videos = eval_crops(split, args, load_base(args.base).data_config.geometry)
     cat = lambda key: torch.cat([v[key] for v in videos])
     gt, visible, norm, areas = cat("keypoints"), cat("visible"), bbox_size(cat("boxes")), cat("areas")
     code = cat("corruption")

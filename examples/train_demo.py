@@ -59,16 +59,19 @@ def main(argv: list[str] | None = None) -> int:
 
     work = args.work
     cache = str(work / "cache")
+    # the demo models are trained in tarpose's original "biased" geometry (their config says so;
+    # the second stage inherits it from the first)
     data1 = {"split": "train", "first_video": 0, "num_videos": args.base_videos, "video_length": 16,
-             "num_frames": 1, "corruption": args.corruption, "cache": cache}
+             "num_frames": 1, "corruption": args.corruption, "geometry": "biased", "cache": cache}
     data2 = {"split": "train", "first_video": 500_000, "num_videos": args.temporal_videos, "video_length": 32,
-             "num_frames": 5, "corruption": args.corruption, "cache": cache}
+             "num_frames": 5, "corruption": args.corruption, "geometry": "biased", "cache": cache}
     common = ["--joint-weights", "coco", "--weight-decay", "0.05", "--workers", "0",
               "--log-every", "100", "--save-every", "250"]
     windows = ["--data-opt", *_opts(data2), "--steps", str(args.temporal_steps), "--batch-size",
                str(args.temporal_batch), "--lr", "2e-4", "--warmup-steps", "100"]
     runs = {
-        "base": ["--model", "vitpose-demo", "--data-opt", *_opts(data1), "--steps", str(args.base_steps),
+        "base": ["--model", "vitpose-demo", "--model-opt", "geometry=biased", "--data-opt", *_opts(data1),
+                 "--steps", str(args.base_steps),
                  "--batch-size", str(args.base_batch), "--lr", "1e-3", "--warmup-steps", "200"],
         "single": ["--model", "vitpose-demo", "--init-from", str(work / "base"), *windows],
         "temporal": ["--model", "tar-vitpose-demo", "--init-from", str(work / "single"), *windows,

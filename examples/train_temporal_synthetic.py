@@ -41,9 +41,11 @@ def main(argv: list[str] | None = None) -> None:
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     print(f"training {trainable / 1e6:.2f} M parameters (JTA, GRA, heatmap embedding); base frozen")
 
-    # windows t-2..t+2 cropped with frame t's box; Gaussian targets of frame t
+    # windows t-2..t+2 cropped with frame t's box; Gaussian targets of frame t, laid out in the
+    # geometry the base was trained in (its data config says which: tarpose.geometry)
     data = build_dataset("synthetic", split="train", num_videos=args.videos, video_length=32,
-                         num_frames=5, input_size=(128, 96), corruption=0.3)
+                         num_frames=5, input_size=(128, 96), corruption=0.3,
+                         geometry=model.data_config.geometry)
     config = TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=1e-3, warmup_steps=args.steps // 10,
                          freeze_base=True, joint_weights="coco", weight_decay=0.05, log_every=50)
     # the run directory ends with the model as save_pretrained writes it: tarpose.load_model(args.out)

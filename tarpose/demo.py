@@ -127,7 +127,8 @@ def predict_video(
     Frame ``t``'s person box (the ground-truth silhouette box: the comparison is about the pose
     model, not a detector) crops the frames of the temporal model's window around ``t``
     (``t-T .. t+T``, clamped at the ends and marked invalid); the single-frame model sees frame
-    ``t`` of the same crops. Crops are made as the temporal model's ``data_config`` says.
+    ``t`` of the same crops. Crops are made as the temporal model's ``data_config`` says, in its
+    geometry ([tarpose.geometry][tarpose.geometry]), which the single-frame model must share.
 
     Args:
         video: the video.
@@ -142,7 +143,13 @@ def predict_video(
     window = window_of(temporal)
     num_frames, centre = window.length, window.target_index
     data = resolve_data_config(temporal, input_size=input_size)
-    input_size = data.input_size
+    input_size, geometry = data.input_size, data.geometry
+    other = getattr(getattr(single, "data_config", None), "geometry", geometry)
+    if other != geometry:
+        raise ValueError(
+            f"the models were trained in different geometries ({other!r} and {geometry!r}): they "
+            "cannot share crops"
+        )
     f = video.num_frames
     h, w = input_size
     preds: dict[str, list[Tensor]] = {SINGLE: [], TEMPORAL: []}
@@ -152,7 +159,7 @@ def predict_video(
         ts = torch.arange(start, min(start + batch_size, f))
         index, valid = window.indices(ts, f)  # (b, T) clamped, (b, T)
         c, s = box_to_center_scale(video.boxes[ts].double(), aspect_ratio=w / h, padding=padding)
-        matrix = crop_matrices(c, s, input_size)  # (b, 2, 3)
+        matrix = crop_matrices(c, s, input_size, geometry=geometry)  # (b, 2, 3)
         crops, area = video.render(
             index.flatten(), matrix=matrix.repeat_interleave(num_frames, 0), size=input_size
         )
@@ -163,7 +170,8 @@ def predict_video(
             (TEMPORAL, temporal(clip, frame_valid=valid)),
         ):
             coords, score = decode_heatmaps(heatmaps)
-            preds[name].append(heatmap_to_image(coords, matrix, input_size, heatmaps.shape[-2:]).float())
+            points = heatmap_to_image(coords, matrix, input_size, heatmaps.shape[-2:], geometry)
+            preds[name].append(points.float())
             scores[name].append(score)
     result = VideoPredictions(
         predictions={k: torch.cat(v) for k, v in preds.items()},

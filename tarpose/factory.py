@@ -28,6 +28,7 @@ from .models.pretrained import pretrained_cfg
 from .models.registry import list_models, model_entrypoint
 from .models.temporal import TemporalWrapper, split_overrides
 from .models.vitpose import ViTPose
+from .preprocess import split_data_options
 from .weights.errors import CheckpointError, key_list
 from .weights.hub import push_to_hub, save_pretrained
 from .weights.load import build_model, build_vitpose, read_remapped
@@ -79,7 +80,9 @@ def load_model(
             (e.g. the heads of a backbone width that is not a ViTPose size).
         **overrides: ViTPoseConfig fields (``img_size=(H, W)`` different from the checkpoint's
             resizes the position embeddings bicubically, as mmpretrain does; fields the weights
-            fix, such as ``embed_dim``, must agree with them) and, for a temporal checkpoint,
+            fix, such as ``embed_dim``, must agree with them), [DataConfig][tarpose.DataConfig]
+            fields (``geometry="udp"`` replaces the one the loader takes from the checkpoint's
+            source, see [tarpose.geometry][tarpose.geometry]) and, for a temporal checkpoint,
             [TARConfig][tarpose.TARConfig] fields (``num_frames``, ``attention``...).
 
     Raises:
@@ -125,7 +128,8 @@ def load_vitpose(
         token: Hub token, for private repos.
         local_files_only: never download; use the local Hub cache only.
         force_download: download again even when cached.
-        **overrides: [ViTPoseConfig][tarpose.ViTPoseConfig] fields.
+        **overrides: [ViTPoseConfig][tarpose.ViTPoseConfig] fields and
+            [DataConfig][tarpose.DataConfig] fields (``geometry``...).
 
     Raises:
         FileNotFoundError: missing file, or Hub repo not found / not cached when offline.
@@ -146,7 +150,8 @@ def create_model(name: str, pretrained: bool = False, **overrides: Any) -> nn.Mo
     [TARConfig][tarpose.TARConfig] fields go to the temporal part and
     [ViTPoseConfig][tarpose.ViTPoseConfig] fields to the base:
     ``create_model("tar-vitpose-b", num_frames=3, jta_depth=4, img_size=(384, 288))``
-    (``vitpose={...}`` names base fields explicitly).
+    (``vitpose={...}`` names base fields explicitly). [DataConfig][tarpose.DataConfig] fields
+    (``geometry="biased"``, ``mean``, ``std``) go to ``model.data_config``.
 
     With ``pretrained=True`` the weights of the name's entry in the pretrained table are loaded
     (through the Hugging Face Hub for a repo id, so its cache and ``HF_HUB_OFFLINE`` apply) and
@@ -164,8 +169,9 @@ def create_model(name: str, pretrained: bool = False, **overrides: Any) -> nn.Mo
         CheckpointError: pretrained weights that do not fit the registered architecture.
     """
     entry = model_entrypoint(name)
+    data_options, overrides = split_data_options(overrides)
     if not pretrained:
-        return entry(**overrides)
+        return with_data_options(entry(**overrides), data_options)
     cfg = pretrained_cfg(name)
     if cfg is None:
         raise ValueError(
@@ -174,17 +180,16 @@ def create_model(name: str, pretrained: bool = False, **overrides: Any) -> nn.Mo
         )
     expected = probe_model(name, **overrides)
     remapped, source = read_remapped(cfg.source, revision=cfg.revision, dataset_index=cfg.dataset_index)
-    data = cfg.data_config()
     options = dict(overrides)
     vitpose = options.pop("vitpose", None)
     if isinstance(expected, TemporalWrapper) and remapped.temporal is None:
         base, temporal = split_overrides(options, vitpose)
         single = build_vitpose(remapped, base, source)
-        single.data_config = data.replace(input_size=single.config.img_size)
+        single.data_config = _registered_data(cfg, single.data_config, data_options)
         model: nn.Module = wrap(name, single, **temporal)
     else:
         model = build_model(remapped, options, source=source, vitpose=vitpose)
-        model.data_config = data.replace(input_size=model.data_config.input_size)
+        model.data_config = _registered_data(cfg, model.data_config, data_options)
     want = {k: tuple(v.shape) for k, v in expected.state_dict().items()}
     got = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     if want != got:
@@ -197,6 +202,31 @@ def create_model(name: str, pretrained: bool = False, **overrides: Any) -> nn.Mo
     return model
 
 
+def _registered_data(cfg: Any, loaded: Any, options: dict[str, Any]) -> Any:
+    """The DataConfig of registered pretrained weights: the table's (``cfg``), the geometry the
+    loader took from the weights' source unless the table names one, the caller's ``options``
+    over both; the crop size is the built model's."""
+    recorded = {"geometry": loaded.geometry, **cfg.data, **options}
+    return cfg.data_config().replace(**recorded, input_size=loaded.input_size)
+
+
+def with_data_options(model: nn.Module, options: dict[str, Any]) -> nn.Module:
+    """``model`` with [DataConfig][tarpose.DataConfig] fields replaced in its ``data_config``.
+
+    Args:
+        model: a tarpose model.
+        options: DataConfig fields (``geometry``, ``mean``, ``std``).
+
+    Raises:
+        TypeError: options for a model without a ``data_config``.
+    """
+    if options:
+        if getattr(model, "data_config", None) is None:
+            raise TypeError(f"{sorted(options)} set a data config; a {type(model).__name__} has none")
+        model.data_config = model.data_config.replace(**options)
+    return model
+
+
 def wrap(name: str, model: nn.Module, **overrides: Any) -> TemporalWrapper:
     """A trained single-frame ``model`` inside the temporal part registered as ``name``: the
     ``tar-X`` of a trained ``X``, with fresh JTA/GRA modules (which, with the default restoring
@@ -206,22 +236,25 @@ def wrap(name: str, model: nn.Module, **overrides: Any) -> TemporalWrapper:
         name: a registered temporal name, e.g. ``"tar-vitpose-s"``; its
             [TARConfig][tarpose.TARConfig] is used.
         model: the single-frame model (its modules are shared, not copied).
-        **overrides: TARConfig fields changed from the registered ones.
+        **overrides: TARConfig fields changed from the registered ones, and
+            [DataConfig][tarpose.DataConfig] fields (``geometry``...) replacing ``model``'s.
 
     Raises:
         ValueError: ``name`` is not a temporal model, or ``overrides`` name base-model fields.
     """
+    data_options, overrides = split_data_options(overrides)
     base, temporal = split_overrides(overrides)
     if base:
         raise ValueError(
             f"{sorted(base)} would change the architecture of the model being wrapped; only "
-            "TARConfig fields apply"
+            "TARConfig and DataConfig fields apply"
         )
     freeze = temporal.pop("freeze_base", False)  # deprecated: TemporalWrapper says so
     expected = probe_model(name, **temporal)
     if not isinstance(expected, TemporalWrapper):
         raise ValueError(f"{name!r} is not a temporal model: it cannot wrap another model")
-    return TemporalWrapper(model, expected.config, freeze_base=freeze).train(model.training)
+    wrapper = TemporalWrapper(model, expected.config, freeze_base=freeze).train(model.training)
+    return with_data_options(wrapper, data_options)
 
 
 def probe_model(name: str, **overrides: Any) -> nn.Module:
@@ -232,9 +265,10 @@ def probe_model(name: str, **overrides: Any) -> nn.Module:
         name: a registered name.
         **overrides: as for [create_model][tarpose.factory.create_model].
     """
+    data_options, overrides = split_data_options(overrides)
     with warnings.catch_warnings(), skip_init(), torch.device("meta"):
         warnings.simplefilter("ignore", DeprecationWarning)  # the real build warns once
-        return model_entrypoint(name)(**overrides)
+        return with_data_options(model_entrypoint(name)(**overrides), data_options)
 
 
 def _from_pretrained(cls: type, source: str | Path, *, map_location: str = "cpu", **kwargs: Any) -> nn.Module:

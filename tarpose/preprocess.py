@@ -1,14 +1,17 @@
 """Preprocessing read from the model's config, as timm's ``resolve_data_config`` does.
 
 Every tarpose model carries a [DataConfig][tarpose.preprocess.DataConfig] (``model.data_config``): the crop size it was
-built for and the pixel normalisation its weights expect. ``save_pretrained`` writes it into
+built for, the pixel normalisation its weights expect and the geometry they were trained in (how
+crops and heatmaps lie over a person's box, [tarpose.geometry][tarpose.geometry]). ``save_pretrained`` writes it into
 ``config.json`` (``"data"``), [tarpose.load_model][tarpose.load_model] and ``create_model(...,
 pretrained=True)`` put it back, and everything that makes crops (the streaming predictor,
-``tarpose predict``, ONNX export, the demo) asks [resolve_data_config][tarpose.preprocess.resolve_data_config] instead of guessing.
+``tarpose predict``, ONNX export, the demo, ``tarpose train``'s datasets) asks
+[resolve_data_config][tarpose.preprocess.resolve_data_config] instead of guessing.
 
-Adding a preprocessing option (say a keypoint-geometry name such as ``"udp"``) is one field of
-[DataConfig][tarpose.preprocess.DataConfig] with a default: it is then saved, loaded, overridable and resolved everywhere,
-and files written before it existed load with the default.
+Adding a preprocessing option is one field of [DataConfig][tarpose.preprocess.DataConfig] with a default: it is then
+saved, loaded, overridable and resolved everywhere. Files written before a field existed load
+with its default, except ``geometry``: tarpose files that record none load as ``"biased"``, the
+geometry tarpose 0.1 trained and predicted in (`tarpose.weights.formats.tarpose`).
 """
 
 from __future__ import annotations
@@ -18,13 +21,14 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from ._checks import Field, check_fields
-from .geometry import IMAGENET_MEAN, IMAGENET_STD
+from .geometry import GEOMETRIES, IMAGENET_MEAN, IMAGENET_STD, Geometry
 
 #: what each [DataConfig][tarpose.preprocess.DataConfig] field may hold
 DATA_SPECS: dict[str, Field] = {
     "input_size": Field(int, 1, 1 << 16, length=2, optional=True),
     "mean": Field(float, length=3),
     "std": Field(float, length=3),
+    "geometry": Field(str, choices=GEOMETRIES),
 }
 
 
@@ -36,11 +40,16 @@ class DataConfig:
         input_size: crop ``(H, W)`` in pixels; ``None`` when the model does not fix one.
         mean: RGB mean subtracted from pixels scaled to ``0..1``.
         std: RGB standard deviation the pixels are divided by.
+        geometry: how crops and heatmaps lie over a person's box, as the weights were trained
+            ([tarpose.geometry][tarpose.geometry]): ``"udp"`` (public ViTPose weights, new models),
+            ``"biased"`` (tarpose 0.1's, the bundled demo models) or ``"hrnet"`` (the official
+            TAR-ViTPose code). The loaders set it from the checkpoint's source.
     """
 
     input_size: tuple[int, int] | None = None
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
+    geometry: Geometry = "udp"
 
     def __post_init__(self) -> None:
         checked = check_fields(DATA_SPECS, self.__dict__, what="data config")
@@ -78,6 +87,22 @@ class DataConfig:
     def replace(self, **changes: Any) -> DataConfig:
         """A copy with some fields changed."""
         return dataclasses.replace(self, **changes)
+
+
+#: the fields a caller may set when building or loading a model (``input_size`` is the model's
+#: ``img_size``)
+DATA_OPTIONS: frozenset[str] = frozenset(f.name for f in fields(DataConfig)) - {"input_size"}
+
+
+def split_data_options(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``options`` split into [DataConfig][tarpose.DataConfig] fields (`DATA_OPTIONS`) and
+    the rest (model config fields).
+
+    Args:
+        options: keyword options of ``create_model`` / ``load_model``.
+    """
+    data = {k: v for k, v in options.items() if k in DATA_OPTIONS}
+    return data, {k: v for k, v in options.items() if k not in DATA_OPTIONS}
 
 
 def resolve_data_config(model: Any = None, **overrides: Any) -> DataConfig:

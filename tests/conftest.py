@@ -19,6 +19,7 @@ SHARED = ROOT.parent / "shared"
 def tiny_vitpose(decoder: str = "classic", img_size=(64, 48), num_joints: int = 5, **kw) -> tarpose.ViTPose:
     """A 2-layer, 32-channel ViTPose with random (non-trivial) weights, in eval mode."""
     torch.manual_seed(kw.pop("seed", 0))
+    geometry = kw.pop("geometry", None)  # a DataConfig field, not architecture
     cfg = dict(img_size=img_size, embed_dim=32, depth=2, num_heads=4, num_joints=num_joints,
                decoder=decoder, deconv_channels=16)
     cfg.update(kw)
@@ -32,6 +33,8 @@ def tiny_vitpose(decoder: str = "classic", img_size=(64, 48), num_joints: int = 
                 m.running_var.uniform_(0.5, 1.5)
                 m.weight.normal_(1, 0.1)
                 m.bias.normal_(0, 0.1)
+    if geometry is not None:
+        model.data_config = model.data_config.replace(geometry=geometry)
     return model.eval()
 
 

@@ -46,6 +46,7 @@ def test_files_of_tarpose_0_1_load_as_they_were(name, tmp_path):
     expected = read_safetensors(LEGACY / "expected.safetensors")
     with pytest.warns(FutureWarning, match=r"layout of tarpose 0\.1.*re-save it with tarpose\.save_pretrained"):
         model = tarpose.load_model(FILES[name])
+    assert model.data_config.geometry == "biased"  # the geometry 0.1 cropped and decoded in
     weights = FILES[name] / "model.safetensors" if FILES[name].is_dir() else FILES[name]
     stored = read_safetensors(weights)
     assert stored.keys() == model.state_dict().keys()
@@ -63,6 +64,7 @@ def test_files_of_tarpose_0_1_load_as_they_were(name, tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # re-saved: the current format, no warning
         again = tarpose.load_model(tmp_path)
+    assert again.data_config.geometry == "biased"  # now recorded
     with torch.no_grad():
         assert torch.equal(again(clip[:, 1]) if isinstance(again, tarpose.ViTPose) else again(clip), out)
 

@@ -84,6 +84,9 @@ def test_default_conversion_runs_at_the_reference_input_size(tmp_path):
     assert {k: config["temporal"][k] for k in expected} == expected
     model = tarpose.load_model(tmp_path / "out")
     assert model.encoder.pos_embed.shape == (1, 24 * 18, VIT_S)  # 4x3 resized to 24x18, bicubic
+    # trained in the reference's HRNet-style crops (tarpose.geometry), recorded in the conversion
+    assert config["data"]["geometry"] == "hrnet" and model.data_config.geometry == "hrnet"
+    assert tarpose.load_model(tmp_path / "tar.pt").data_config.geometry == "hrnet"
 
 
 def test_copies_that_disagree_and_other_layouts_are_refused(tmp_path):

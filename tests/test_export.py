@@ -36,6 +36,26 @@ def test_export_writes_two_graphs_with_metadata(exported, capsys):
     assert onnx_paths(exported / "tiny.encode.onnx") == onnx_paths(exported / "tiny")
 
 
+def test_graphs_record_the_geometry_and_older_graphs_load_in_tarpose_0_1_s(exported, tmp_path):
+    """The graph's data config carries the model's geometry; a graph that records none (exported
+    before tarpose recorded it) is read in the geometry tarpose 0.1 cropped and decoded in."""
+    import onnx
+
+    assert OnnxTemporalModel(exported / "tiny.onnx").data_config == _tiny().data_config
+    for name in ("tiny.encode.onnx", "tiny.temporal.onnx"):
+        (tmp_path / name).write_bytes((exported / name).read_bytes())
+    graph = onnx.load(str(tmp_path / "tiny.temporal.onnx"))
+    for entry in graph.metadata_props:
+        if entry.key == "tarpose.data_config":
+            stored = json.loads(entry.value)
+            assert stored["geometry"] == "udp"
+            entry.value = json.dumps({k: v for k, v in stored.items() if k != "geometry"})
+    onnx.save(graph, str(tmp_path / "tiny.temporal.onnx"))
+    older = OnnxTemporalModel(tmp_path / "tiny.onnx")
+    assert older.data_config.geometry == "biased"
+    assert StreamingPredictor(older).data_config.geometry == "biased"
+
+
 @pytest.mark.parametrize("batch", [1, 4])
 def test_onnxruntime_equals_pytorch(exported, batch):
     model = _tiny()

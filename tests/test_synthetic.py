@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch.utils.data import default_collate
 
-from tarpose.codec import decode_heatmaps, heatmap_to_image
+from tarpose.codec import decode_heatmaps, heatmap_matrices, heatmap_to_image
 from tarpose.data import build_dataset, list_datasets
 from tarpose.data.synthetic import KINDS, SPLITS, SyntheticPoseDataset, SyntheticVideo, split_seeds
 from tarpose.data.synthetic.corruptions import DROP
@@ -102,7 +102,8 @@ def test_occluded_flags_match_occluder_geometry():
         for k in range(occ.radius.shape[1]):
             r = float(occ.radius[f, k])
             if r > 0:
-                hit |= _numpy_coverage(v.keypoints[f].double().numpy(), occ.a[f, k].numpy(),
+                # primitives live in the renderer's pixel-centre coordinates: labels + 0.5
+                hit |= _numpy_coverage(v.keypoints[f].double().numpy() + 0.5, occ.a[f, k].numpy(),
                                        occ.b[f, k].numpy(), r, int(occ.kind[k]) == BOX)
         assert np.array_equal(v.occluded[f].numpy(), hit & inside.numpy()), f
         checked += int(hit.sum())
@@ -111,7 +112,7 @@ def test_occluded_flags_match_occluder_geometry():
     images, _ = v.render(corrupt=True)
     clean, _ = v.render(corrupt=False)
     changed = (images.int() - clean.int()).abs().sum(1) > 0  # (f, h, w)
-    xy = v.keypoints.floor().long()
+    xy = (v.keypoints + 0.5).floor().long()  # the pixel each label lies in
     h, w = SIZE
     ok = (xy[..., 0] >= 0) & (xy[..., 0] < w) & (xy[..., 1] >= 0) & (xy[..., 1] < h)
     f_idx, j_idx = torch.nonzero(v.occluded & ok, as_tuple=True)
@@ -149,7 +150,7 @@ def test_joint_labels_sit_on_the_rendered_limbs():
         mass = alpha.sum((-1, -2))
         full = mass > 0.9 * float(mass.max())  # limb entirely inside the frame
         centroid = torch.stack([(alpha * xs).sum((-1, -2)), (alpha * ys).sum((-1, -2))], -1) / mass[:, None]
-        expected = (v.keypoints[:, i] + v.keypoints[:, j]).double() / 2 * scale
+        expected = ((v.keypoints[:, i] + v.keypoints[:, j]).double() / 2 + 0.5) * scale  # renderer coords
         err = (centroid - expected).norm(dim=-1)[full]
         assert len(err) and float(err.max()) < 0.05 * scale, (name, err)
     del matrix
@@ -169,7 +170,7 @@ def test_visibility_zero_outside_the_frame():
     for seed in range(30):
         v = video(seed)
         kp = v.keypoints
-        outside = (kp[..., 0] < 0) | (kp[..., 0] >= w) | (kp[..., 1] < 0) | (kp[..., 1] >= h)
+        outside = (kp[..., 0] < -0.5) | (kp[..., 0] >= w - 0.5) | (kp[..., 1] < -0.5) | (kp[..., 1] >= h - 0.5)
         assert torch.equal(v.visibility == 0, outside)
 
 
@@ -269,14 +270,15 @@ def test_targets_decode_to_the_keypoints():
     checked = 0
     for i in (0, 5, 11):
         s = ds[i]
-        expected = apply_affine(s["keypoints"][None].double(), s["matrix"][None])[0] / 4  # heatmap px
+        to_heatmap = heatmap_matrices(s["matrix"][None], (128, 96), (32, 24), ds.geometry)
+        expected = apply_affine(s["keypoints"][None].double(), to_heatmap)[0]  # heatmap px
         coords, _ = decode_heatmaps(s["target"][None], refine="dark")
-        room = ((expected > 6) & (expected < torch.tensor([24.0, 32.0]) - 6)).all(-1)  # DARK's blur
-        ok = (s["target_weight"] > 0) & room
+        on_map = ((expected > -0.5) & (expected < torch.tensor([23.5, 31.5]))).all(-1)
+        ok = (s["target_weight"] > 0) & on_map
         err = (coords[0].double() - expected).norm(dim=-1)[ok]
         assert float(err.max()) < 0.02
         checked += len(err)
-        image = heatmap_to_image(coords, s["matrix"][None], (128, 96), (32, 24))[0]
+        image = heatmap_to_image(coords, s["matrix"][None], (128, 96), (32, 24), ds.geometry)[0]
         assert float((image - s["keypoints"]).norm(dim=-1)[ok].max()) < 0.1
     assert checked > 20
 

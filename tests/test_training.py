@@ -495,6 +495,8 @@ def test_cli_trains_single_frame_then_wraps_it_as_temporal(tmp_path, capsys):
     )
     single = tarpose.load_model(tmp_path / "single")
     assert isinstance(single, tarpose.ViTPose)
+    assert single.data_config.geometry == "udp"  # a new vitpose-s's, recorded in the export
+    assert json.loads((tmp_path / "single" / "config.json").read_text())["data"]["geometry"] == "udp"
     assert (
         main(
             [
@@ -647,3 +649,37 @@ def test_train_options_are_the_config_s_fields(capsys):
     shown = " ".join(capsys.readouterr().out.split())
     assert "--lr-new LR_NEW learning rate of the new temporal modules (JTA, GRA); default ``lr``." in shown
     assert "--workers WORKERS DataLoader worker processes (does not change results). (default: 2)" in shown
+
+
+def test_cli_datasets_crop_in_the_model_geometry():
+    """tarpose train rebuilds a dataset left at its default geometry in the model's, and refuses
+    one told to crop in another."""
+    from tarpose.training.setup import dataset_in_geometry
+
+    options = {"split": "train", "num_videos": 1, "video_length": 2, "num_frames": 1}
+    from tarpose.data import build_dataset
+
+    dataset = build_dataset("synthetic", **options)
+    assert dataset.geometry == "udp"
+    assert dataset_in_geometry(dataset, "synthetic", options, "udp", "dataset") is dataset
+    rebuilt = dataset_in_geometry(dataset, "synthetic", options, "biased", "dataset")
+    assert rebuilt.geometry == "biased" and len(rebuilt) == len(dataset)
+    with pytest.raises(ValueError, match="crops in the 'udp' geometry but the model was trained in 'biased'"):
+        dataset_in_geometry(dataset, "synthetic", {**options, "geometry": "udp"}, "biased", "dataset")
+
+
+def test_train_refuses_a_dataset_in_another_geometry_than_the_model_s(tmp_path):
+    """Targets drawn in one geometry would teach the model a map its recorded geometry does not
+    read back: refused, naming both, before anything is written; in the same geometry it trains
+    and the export records it."""
+    from tarpose.data import build_dataset
+
+    dataset = build_dataset("synthetic", split="train", num_videos=1, video_length=2, num_frames=1,
+                            input_size=(64, 48), geometry="biased")
+    model = tiny_vitpose(num_joints=17)
+    with pytest.raises(ValueError, match="in the 'biased' geometry but the model's data_config records 'udp'"):
+        train(model, dataset, TrainConfig(steps=1, batch_size=2), tmp_path / "run", log=None, device="cpu")
+    assert not (tmp_path / "run").exists()
+    model.data_config = model.data_config.replace(geometry="biased")
+    train(model, dataset, TrainConfig(steps=1, batch_size=2), tmp_path / "run", log=None, device="cpu")
+    assert tarpose.load_model(tmp_path / "run").data_config.geometry == "biased"

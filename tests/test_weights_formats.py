@@ -4,6 +4,8 @@ heatmaps: transformers (its own save_pretrained and forward), the official ViTPo
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -222,3 +224,101 @@ def test_wrong_architectures_are_refused_with_the_keys_named(tmp_path):
         tarpose.load_vitpose(tmp_path / "ok.pth", num_frame=5, **TINY)
     with pytest.raises(ValueError, match="format must be one of"):
         tarpose.load_vitpose(tmp_path / "ok.pth", format="timm", **TINY)
+
+
+def test_files_that_record_no_geometry_and_models_built_in_code(tmp_path):
+    """A tarpose file that records no geometry (written before tarpose did) loads in tarpose
+    0.1's, as it ran then, and says so; one holding an official TAR-ViTPose conversion loads in
+    HRNet's; a wrapper over another library's ViTPose takes UDP; a built model takes the geometry
+    it is given; an unknown one is refused by name."""
+    hf = hf_vitpose("classic")
+    vit = tarpose.ViTPose(tarpose.ViTPoseConfig(img_size=(64, 48), embed_dim=32, depth=1, num_heads=4, num_joints=5))
+    for name, model in {"single": vit, "temporal": tarpose.TemporalWrapper(vit, num_frames=3, jta_depth=1),
+                        "official": tarpose.TemporalWrapper(vit, num_frames=3, jta_depth=1,
+                                                            token_layout="official", restore="postnorm")}.items():
+        assert geometry_of(model) == "udp"  # a new model's
+        tarpose.save_pretrained(model, tmp_path / name)
+        config_file = tmp_path / name / "config.json"
+        config = json.loads(config_file.read_text())
+        del config["data"]["geometry"]  # as tarpose wrote it before it recorded geometries
+        config_file.write_text(json.dumps(config))
+        expected = "hrnet" if name == "official" else "biased"
+        with pytest.warns(FutureWarning, match=f"does not record the geometry.*taken as '{expected}'"):
+            assert geometry_of(tarpose.load_model(tmp_path / name)) == expected, name
+        with pytest.warns(FutureWarning):  # the file still records none: re-save it
+            assert geometry_of(tarpose.load_model(tmp_path / name, geometry="udp")) == "udp"
+    assert geometry_of(tarpose.TemporalWrapper(hf, num_frames=3, jta_depth=1)) == "udp"  # transformers'
+    assert geometry_of(tarpose.create_model("vitpose-s", geometry="hrnet")) == "hrnet"
+    temporal = tarpose.create_model("tar-vitpose-s", geometry="biased", num_frames=3)
+    assert geometry_of(temporal) == "biased"
+    assert geometry_of(tarpose.wrap("tar-vitpose-s", vit, geometry="biased")) == "biased"
+    with pytest.warns(FutureWarning), pytest.raises(CheckpointError, match="geometry must be one of"):
+        tarpose.load_vitpose(tmp_path / "single", geometry="msra")
+    with pytest.raises(ValueError, match="geometry must be one of"):
+        tarpose.create_model("vitpose-s", geometry="msra")
+
+
+def geometry_of(model) -> str:
+    """Where a model keeps the geometry of its weights."""
+    return model.data_config.geometry
+
+
+def saved_geometry(directory) -> str:
+    """The geometry a ``save_pretrained`` directory's config.json records."""
+    return json.loads((directory / "config.json").read_text())["data"]["geometry"]
+
+
+def source_files(tmp_path) -> dict[str, tuple]:
+    """One checkpoint of every source the loader knows: ``{name: (path, loader kwargs, geometry
+    the issue says it was trained in)}``."""
+    from test_convert import reference_checkpoint
+
+    hf = hf_vitpose("classic")
+    hf.save_pretrained(tmp_path / "transformers")
+    official = hf_to_official(hf.state_dict())
+    torch.save({"meta": {"epoch": 210}, "state_dict": official}, tmp_path / "official.pth")
+    torch.save(official, tmp_path / "easy_vitpose.pth")  # easy_ViTPose: the bare state dict
+    torch.save({"state_dict": official_to_mmpose(official)}, tmp_path / "mmpose.pth")
+    reference_checkpoint(tmp_path / "tar_official.pt")
+    ours = tarpose.load_vitpose(tmp_path / "transformers", geometry="hrnet")
+    ours.save_pretrained(tmp_path / "tarpose")  # records the geometry it was given
+    return {
+        "transformers": (tmp_path / "transformers", {}, "udp"),
+        "official": (tmp_path / "official.pth", TINY, "udp"),
+        "easy_vitpose": (tmp_path / "easy_vitpose.pth", {**TINY, "format": "easy_vitpose"}, "udp"),
+        "mmpose": (tmp_path / "mmpose.pth", TINY, "udp"),
+        "tar_official": (tmp_path / "tar_official.pt", {"vitpose": {"num_heads": 4}}, "hrnet"),
+        "tarpose": (tmp_path / "tarpose", {}, "hrnet"),
+    }
+
+
+def test_every_checkpoint_source_loads_in_its_training_geometry_saved_loaded_back_and_overridable(tmp_path):
+    """Each layout the loader reads gives the geometry its weights were trained in (UDP for every
+    public ViTPose layout, HRNet's for the official TAR-ViTPose code, a tarpose checkpoint's own);
+    save_pretrained records it in config.json, it loads back, and a geometry the user names wins
+    over the source's, also after a save and load."""
+    from tarpose.weights.formats import FORMATS, GEOMETRY_OF_FORMAT
+
+    sources = source_files(tmp_path)
+    assert set(sources) == set(FORMATS)  # a new layout must say its geometry here
+    assert set(GEOMETRY_OF_FORMAT) == set(FORMATS) - {"tarpose"}
+    for name, (path, kwargs, expected) in sources.items():
+        if name in GEOMETRY_OF_FORMAT:
+            assert GEOMETRY_OF_FORMAT[name] == expected, name
+        model = tarpose.load_model(path, **kwargs)
+        assert geometry_of(model) == expected, name
+        model.save_pretrained(tmp_path / "saved" / name)
+        assert saved_geometry(tmp_path / "saved" / name) == expected, name
+        assert geometry_of(tarpose.load_model(tmp_path / "saved" / name)) == expected, name
+        other = "biased" if expected != "biased" else "udp"
+        vit_kwargs = {k: v for k, v in kwargs.items() if k != "vitpose"} | kwargs.get("vitpose", {})
+        overridden = tarpose.load_model(path, **kwargs, geometry=other)
+        assert geometry_of(overridden) == other, name
+        assert geometry_of(tarpose.load_vitpose(path, **vit_kwargs)) == expected, name
+        assert geometry_of(tarpose.load_vitpose(path, **vit_kwargs, geometry=other)) == other, name
+        overridden.save_pretrained(tmp_path / "overridden" / name)
+        assert saved_geometry(tmp_path / "overridden" / name) == other, name
+        assert geometry_of(tarpose.load_model(tmp_path / "overridden" / name)) == other, name
+        # a saved geometry is a source too: naming another one at load wins over it
+        again = tarpose.load_model(tmp_path / "overridden" / name, geometry=expected)
+        assert geometry_of(again) == expected, name

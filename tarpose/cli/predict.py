@@ -29,8 +29,9 @@ also accepted as BOXES.json.
 The --out file is one JSON object: the source's size and frame rate, the keypoint names and
 skeleton (COCO order), and "predictions": one record per frame and person
   {"frame", "track_id", "bbox": [x, y, w, h], "keypoints": [[x, y, score] x 17], "score"}
-(and "bbox_score" with a detector) in image pixels (continuous coordinates: pixel (i, j) covers
-[i, i+1) x [j, j+1)). --render writes a video (.mp4, .mkv, .avi, .mov, .webm) or PNG images
+(and "bbox_score" with a detector) in image pixel indices (pixel (i, j) is centred at (i, j), as
+COCO and transformers), boxes too; crops and heatmaps follow the geometry the model was trained in
+(the header's "geometry"). --render writes a video (.mp4, .mkv, .avi, .mov, .webm) or PNG images
 (.png: NAME_000000.png... for more than one frame). Outputs are written to temporary files and
 renamed when complete: a failed or interrupted run leaves none.
 """

@@ -158,8 +158,10 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from ..data import build_dataset
+    from ..preprocess import DataConfig
     from ..training import TrainConfig, check_sample, loss_validator, train, training_model
     from ..training.engine import CHECKPOINT
+    from ..training.setup import dataset_in_geometry
 
     try:
         dataset = build_dataset(args.dataset, **dict(args.data_opt))
@@ -169,7 +171,6 @@ def run(args: argparse.Namespace) -> int:
         if args.val_dataset:
             val = build_dataset(args.val_dataset, **dict(args.val_data_opt))
             check_sample(val, "validation dataset")
-            validate = loss_validator(val, args.batch_size, config)
     except (ValueError, TypeError) as error:
         raise CLIError(str(error)) from None
     if not args.resume and (args.out / CHECKPOINT).exists():
@@ -184,6 +185,16 @@ def run(args: argparse.Namespace) -> int:
         )
     except FileNotFoundError as error:
         raise CLIError(f"--init-from: {error}") from None
+    except (ValueError, TypeError) as error:
+        raise CLIError(str(error)) from None
+    try:  # crops and targets in the geometry the model's weights are (or will be) trained in
+        geometry = (getattr(model, "data_config", None) or DataConfig()).geometry
+        dataset = dataset_in_geometry(dataset, args.dataset, dict(args.data_opt), geometry, "dataset")
+        if args.val_dataset:
+            val = dataset_in_geometry(
+                val, args.val_dataset, dict(args.val_data_opt), geometry, "validation dataset"
+            )
+            validate = loss_validator(val, args.batch_size, config)
     except (ValueError, TypeError) as error:
         raise CLIError(str(error)) from None
     if int(os.environ.get("RANK", "0")) == 0 and not args.resume:

@@ -24,10 +24,11 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from ..codec import gaussian_targets
+from ..codec import gaussian_targets, heatmap_matrices
 from ..geometry import (
     apply_affine,
     box_to_center_scale,
+    check_geometry,
     crop_matrices,
     invert_affine,
     normalize_images,
@@ -88,8 +89,9 @@ def read_image_region(
     image_module = _pillow()
     out_h, out_w = output_size
     inverse = invert_affine(matrix[None].to(torch.float64))[0].numpy()  # crop -> image
-    corners = np.array([[0.0, 0.0, 1.0], [out_w, 0.0, 1.0], [0.0, out_h, 1.0], [out_w, out_h, 1.0]])
-    region = corners @ inverse.T  # (4, 2): the crop's corners in the image
+    left, top, right, bottom = -0.5, -0.5, out_w - 0.5, out_h - 0.5  # the crop's outer pixel edges
+    corners = np.array([[left, top, 1.0], [right, top, 1.0], [left, bottom, 1.0], [right, bottom, 1.0]])
+    region = corners @ inverse.T  # (4, 2): the crop's outer corners in the image
     x0, y0 = (math.floor(v) - 2 for v in region.min(0))
     x1, y1 = (math.ceil(v) + 2 for v in region.max(0))
     with image_module.open(path) as image:
@@ -153,6 +155,8 @@ class PoseTrackDataset(Dataset):
         sigma: Gaussian target sigma in heatmap pixels ([tarpose.codec.gaussian_targets][tarpose.codec.gaussian_targets]).
         unbiased: Gaussians centred at the exact sub-pixel keypoint (see the codec).
         padding: box enlargement ([tarpose.geometry.box_to_center_scale][tarpose.geometry.box_to_center_scale]).
+        geometry: how crops and heatmaps lie over the boxes ([tarpose.geometry][tarpose.geometry]): the
+            geometry of the model to train (``"udp"`` for ViTPose weights).
         augment: an [Augmentation][tarpose.data.posetrack.Augmentation] (``True`` = the defaults), or None for none.
         detections: optional COCO-style detection results (``[{"image_id", "bbox", "score"}]``, a
             path or list): samples come from these boxes instead of the annotations (targets are
@@ -178,6 +182,7 @@ class PoseTrackDataset(Dataset):
         sigma: float = 2.0,
         unbiased: bool = True,
         padding: float = 1.25,
+        geometry: str = "udp",
         augment: Augmentation | bool | None = None,
         detections: str | Path | Sequence[dict] | None = None,
         min_score: float = 0.0,
@@ -194,6 +199,7 @@ class PoseTrackDataset(Dataset):
         self.num_frames, self.target, self.input_size = num_frames, self.window.target, (int(h), int(w))
         self.heatmap_size = (h // heatmap_stride, w // heatmap_stride)
         self.sigma, self.unbiased, self.padding = sigma, unbiased, padding
+        self.geometry = check_geometry(geometry)
         self.augment = Augmentation() if augment is True else (augment or None)
         self.missing_frames = missing_frames
         self.flip_perm = flip_permutation(len(POSETRACK_KEYPOINTS), POSETRACK_FLIP_PAIRS)
@@ -368,24 +374,22 @@ class PoseTrackDataset(Dataset):
         rec = self.records[index]
         h, w = self.input_size
         center, scale, rotation, flip = self._region(rec)
-        matrix = crop_matrices(center[None], scale[None], (h, w), rotation)[
-            0
-        ]  # (2, 3) image -> crop
+        # (2, 3) image -> crop
+        matrix = crop_matrices(center[None], scale[None], (h, w), rotation, self.geometry)[0]
         perm = list(range(len(POSETRACK_KEYPOINTS)))
-        if flip:  # mirror the crop: x -> W - x, and swap left/right labels
-            mirror = torch.tensor([[-1.0, 0.0, w], [0.0, 1.0, 0.0]], dtype=torch.float64)
+        if flip:  # mirror the crop: column x -> W - 1 - x, and swap left/right labels
+            mirror = torch.tensor([[-1.0, 0.0, w - 1], [0.0, 1.0, 0.0]], dtype=torch.float64)
             matrix = mirror[:, :2] @ matrix + torch.cat(
                 [torch.zeros(2, 2, dtype=torch.float64), mirror[:, 2:]], 1
             )
             perm = self.flip_perm
         keypoints = torch.from_numpy(rec.keypoints[perm])  # (J, 2) image coordinates, target order
         visible = torch.from_numpy(rec.visible[perm])  # (J,)
-        in_crop = apply_affine(keypoints[None], matrix[None])[0]  # (J, 2)
-        stride = torch.tensor(
-            [w / self.heatmap_size[1], h / self.heatmap_size[0]], dtype=torch.float64
-        )
+        size, heatmap_size = self.input_size, self.heatmap_size
+        to_heatmap = heatmap_matrices(matrix[None], size, heatmap_size, self.geometry)
+        in_heatmap = apply_affine(keypoints[None], to_heatmap)  # (1, J, 2)
         target, weight = gaussian_targets(
-            (in_crop / stride)[None].float(),
+            in_heatmap.float(),
             visible[None],
             self.heatmap_size,
             self.sigma,

@@ -31,6 +31,7 @@ import torch
 from torch import Tensor, nn
 
 from ..atomic import atomic_output
+from ..geometry import LEGACY_GEOMETRY
 from ..preprocess import DataConfig, resolve_data_config
 
 _INSTALL = 'ONNX export and inference need onnx, onnxscript and onnxruntime: pip install "tarpose[onnx]"'
@@ -218,7 +219,9 @@ class OnnxTemporalModel:
         except KeyError as error:
             raise ValueError(f"{str(temporal_path)!r} was not written by tarpose export (no {error})") from None
         stored = json.loads(meta.get("tarpose.data_config", "{}"))  # graphs of tarpose 0.1 have none
-        self.data_config = DataConfig.from_dict({**stored, "input_size": self.image_size})
+        # graphs that do not record their geometry were exported by a tarpose that used only one
+        stored = {"geometry": LEGACY_GEOMETRY, **stored, "input_size": self.image_size}
+        self.data_config = DataConfig.from_dict(stored)
         self.device = torch.device("cpu")
 
     def encode(self, images: Tensor) -> tuple[Tensor, Tensor]:

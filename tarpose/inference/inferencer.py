@@ -236,7 +236,8 @@ class PoseInferencer:
             "latency_frames": self.predictor.latency,
             "keypoint_names": list(COCO_KEYPOINTS) if coco else None,
             "skeleton": [list(p) for p in COCO_SKELETON] if coco else None,
-            "coordinates": "image pixels, continuous: pixel (i, j) covers [i, i+1) x [j, j+1)",
+            "coordinates": "image pixel indices: pixel (i, j) is centred at (i, j), as COCO and transformers",
+            "geometry": self.predictor.data_config.geometry,
         }
 
 

@@ -6,8 +6,8 @@ The API: [draw_pose][tarpose.inference.render.draw_pose] (one skeleton), [draw_b
 [tarpose.inference.write_video][tarpose.inference.write_video] / [VideoWriter][tarpose.inference.VideoWriter].
 
 Frames are RGB ``uint8`` arrays ``(H, W, 3)``; drawing functions return a new array and leave
-the input untouched. Coordinates are tarpose's continuous image coordinates (pixel ``(i, j)``
-covers ``[i, i+1) x [j, j+1)``), the ones keypoints come in.
+the input untouched. Coordinates are tarpose's pixel indices (pixel ``(i, j)`` is centred at
+``(i, j)``, [tarpose.geometry][tarpose.geometry]), the ones keypoints come in.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def _segment(canvas: np.ndarray, p: Sequence[float], q: Sequence[float], width: 
     y1 = min(int(np.ceil(max(p[1], q[1]) + r + 1)), img_h)
     if x0 >= x1 or y0 >= y1:
         return
-    ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float32) + 0.5  # pixel centres
+    ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float32)  # pixel centres (pixel indices)
     px, py = float(p[0]), float(p[1])
     dx, dy = float(q[0]) - px, float(q[1]) - py
     length2 = dx * dx + dy * dy

@@ -46,6 +46,7 @@ import torch
 from einops import rearrange
 from torch import Tensor, nn
 
+from ..codec import flip_shift
 from ..filters import KeypointFilter, TrackSmoother, build_filter
 from ..keypoints import COCO_FLIP_PAIRS, flip_permutation
 from ..preprocess import resolve_data_config
@@ -93,8 +94,8 @@ class FramePoses:
         index: the frame's number in the stream (0 = the first frame pushed).
         track_ids: one id per person.
         boxes: ``(N, 4)`` float64 person boxes ``x, y, w, h`` as given.
-        keypoints: ``(N, J, 2)`` float64 ``(x, y)`` in image coordinates (continuous: pixel
-            ``(i, j)`` covers ``[i, i+1) x [j, j+1)``; subtract 0.5 for pixel-index coordinates).
+        keypoints: ``(N, J, 2)`` float64 ``(x, y)`` in image pixel indices (pixel ``(i, j)`` is
+            centred at ``(i, j)``, as COCO and transformers; [tarpose.geometry][tarpose.geometry]).
         scores: ``(N, J)`` float32 heatmap maxima.
         heatmaps: ``(N, J, h, w)`` final heatmaps, kept only with ``keep_heatmaps=True``.
         box_scores: ``(N,)`` the detector's scores of the boxes, when it gave some.
@@ -234,6 +235,8 @@ class StreamingPredictor:
             model's too.
         padding: box enlargement (1.25 as ViTPose).
         refine: heatmap decoding, ``"dark"`` (sub-pixel) or ``"none"``.
+        geometry: how crops and heatmaps lie over the boxes ([tarpose.geometry][tarpose.geometry]); ``None``:
+            the geometry the model was trained in (its ``data_config``).
         precision: ``"auto"`` (bfloat16 autocast on CUDA, float32 elsewhere), ``"float32"`` or
             ``"bfloat16"``.
         tracker: links boxes to tracks when [push][tarpose.inference.stream.StreamingPredictor.push] gets no ``track_ids`` (default: a new
@@ -265,6 +268,7 @@ class StreamingPredictor:
         input_size: tuple[int, int] | None = None,
         padding: float = 1.25,
         refine: str = "dark",
+        geometry: str | None = None,
         precision: Precision = "auto",
         tracker: Tracker | None = None,
         detector: Any | None = None,
@@ -305,7 +309,7 @@ class StreamingPredictor:
                 f"frames ahead (use one-euro or causal=true)"
             )
         self._smoother = None if self.smooth is None else TrackSmoother(self.smooth)
-        data = resolve_data_config(model, input_size=input_size)
+        data = resolve_data_config(model, input_size=input_size, geometry=geometry)
         if isinstance(model, nn.Module):
             model.eval()
         self.model = model
@@ -410,9 +414,8 @@ class StreamingPredictor:
             raise ValueError(f"track ids of one frame must be distinct, got {track_ids}")
         index = self._next_index
         self._next_index += 1
-        pending = _Pending(
-            index, track_ids, boxes, box_matrices(boxes, self.input_size, self.padding), box_scores
-        )
+        matrices = box_matrices(boxes, self.input_size, self.padding, self.data_config.geometry)
+        pending = _Pending(index, track_ids, boxes, matrices, box_scores)
         with torch.inference_mode():
             if self.mode == "exact":
                 self._frames[index] = image.to(self.device)
@@ -556,8 +559,14 @@ class StreamingPredictor:
                 masks = rearrange(masks, "b t v j h w -> (b v) t j h w")
                 final = self._model_aggregate(features, heatmaps, frame_valid, mask=masks)
         final = rearrange(final.float(), "(b v) j h w -> b v j h w", v=v)
-        final = merge_flipped(final[:, 0], final[:, 1], self.flip_perm) if self.flip else final[:, 0]
-        keypoints, scores = heatmaps_to_keypoints(final, pending.matrices, self.input_size, self.refine)
+        if self.flip:
+            shift = flip_shift(self.data_config.geometry, self.input_size[1], final.shape[-1])
+            final = merge_flipped(final[:, 0], final[:, 1], self.flip_perm, shift)
+        else:
+            final = final[:, 0]
+        keypoints, scores = heatmaps_to_keypoints(
+            final, pending.matrices, self.input_size, self.refine, self.data_config.geometry
+        )
         return FramePoses(
             pending.index, pending.track_ids, pending.boxes, keypoints, scores,
             final.cpu() if self.keep_heatmaps else None, pending.box_scores,

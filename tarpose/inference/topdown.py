@@ -1,8 +1,11 @@
 """Top-down pre- and post-processing: person boxes -> normalised crops, heatmaps -> image keypoints.
 
-Everything here is a thin composition of [tarpose.geometry][tarpose.geometry] and [tarpose.codec][tarpose.codec] (one
-coordinate convention: continuous coordinates, pixel ``i`` covers ``[i, i + 1)``), so a keypoint
-found at heatmap coordinate ``u`` lands exactly where the crop that produced the heatmap saw it.
+Everything here is a thin composition of [tarpose.geometry][tarpose.geometry] and
+[tarpose.codec][tarpose.codec]: boxes and keypoints in pixel-index coordinates (COCO's,
+transformers'), and one geometry per model (the model's ``data_config.geometry``,
+[DataConfig][tarpose.preprocess.DataConfig]), so a keypoint found at heatmap coordinate ``u``
+lands exactly where the crop that produced the heatmap saw it, in the geometry the model was
+trained in.
 """
 
 from __future__ import annotations
@@ -68,14 +71,17 @@ def as_boxes(boxes: Any) -> Tensor:
     return boxes
 
 
-def box_matrices(boxes: Tensor, input_size: tuple[int, int], padding: float = 1.25) -> Tensor:
+def box_matrices(
+    boxes: Tensor, input_size: tuple[int, int], padding: float = 1.25, geometry: str = "udp"
+) -> Tensor:
     """Image -> crop affine maps ``(N, 2, 3)`` (float64) for boxes ``(N, 4)`` ``x, y, w, h``.
 
-    The box is enlarged to the model's aspect ratio ``W / H`` (never stretched) and by ``padding``.
+    The box is enlarged to the model's aspect ratio ``W / H`` (never stretched) and by ``padding``,
+    and the crop laid over it in ``geometry``.
     """
     height, width = input_size
     center, scale = box_to_center_scale(as_boxes(boxes), aspect_ratio=width / height, padding=padding)
-    return crop_matrices(center, scale, (height, width))
+    return crop_matrices(center, scale, (height, width), geometry=geometry)
 
 
 def crop_images(
@@ -113,26 +119,36 @@ def flip_crops(crops: Tensor) -> Tensor:
     return crops.flip(-1)
 
 
-def merge_flipped(heatmaps: Tensor, flipped: Tensor, flip_perm: Sequence[int]) -> Tensor:
+def merge_flipped(
+    heatmaps: Tensor, flipped: Tensor, flip_perm: Sequence[int], shift: float = 0.0
+) -> Tensor:
     """Flip test: the mean of the heatmaps ``(N, J, h, w)`` of the crops and the heatmaps of the
-    mirrored crops mapped back (left/right joints swapped, columns reversed)."""
-    return 0.5 * (heatmaps + flip_heatmaps(flipped, flip_perm))
+    mirrored crops mapped back (left/right joints swapped, columns reversed, moved by ``shift``:
+    [tarpose.codec.flip_shift][tarpose.codec.flip_shift] of the model's geometry, 0 for UDP)."""
+    return 0.5 * (heatmaps + flip_heatmaps(flipped, flip_perm, shift))
 
 
 def heatmaps_to_keypoints(
-    heatmaps: Tensor, matrices: Tensor, input_size: tuple[int, int], refine: str = "dark"
+    heatmaps: Tensor,
+    matrices: Tensor,
+    input_size: tuple[int, int],
+    refine: str = "dark",
+    geometry: str = "udp",
 ) -> tuple[Tensor, Tensor]:
-    """Keypoints in image coordinates.
+    """Keypoints in image coordinates (pixel indices).
 
     Args:
         heatmaps: ``(N, J, h, w)``.
         matrices: ``(N, 2, 3)`` image -> crop maps the heatmaps' crops were taken with.
         input_size: crop ``(H, W)``.
         refine: ``"dark"`` (sub-pixel) or ``"none"`` (argmax), see [tarpose.codec.decode_heatmaps][tarpose.codec.decode_heatmaps].
+        geometry: the model's (its ``data_config.geometry``).
 
     Returns:
         keypoints ``(N, J, 2)`` (x, y) float64 on the CPU, scores ``(N, J)`` float32 (heatmap maxima).
     """
     coords, scores = decode_heatmaps(heatmaps, refine=refine)  # (n, j, 2) heatmap coordinates
-    keypoints = heatmap_to_image(coords.cpu(), matrices.cpu(), input_size, tuple(heatmaps.shape[-2:]))
+    keypoints = heatmap_to_image(
+        coords.cpu(), matrices.cpu(), input_size, tuple(heatmaps.shape[-2:]), geometry
+    )
     return keypoints, scores.float().cpu()

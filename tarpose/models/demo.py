@@ -29,6 +29,9 @@ DEMO_CONFIG: dict[str, Any] = {
     "img_size": (128, 96), "embed_dim": 128, "depth": 6, "num_heads": 4, "mlp_ratio": 2.0,
     "decoder": "classic", "deconv_channels": 64,
 }
+#: the geometry ([tarpose.geometry][tarpose.geometry]) the bundled weights were trained in, tarpose 0.1's,
+#: which their ``config.json`` records (``"data"``) and their pretrained entry states
+DEMO_GEOMETRY = "biased"
 
 #: the temporal part of the demo TAR-ViTPose
 DEMO_TEMPORAL = TARConfig(num_frames=5)
@@ -54,6 +57,7 @@ for _name, _what in (
 ):
     register_pretrained(
         _name,
-        PretrainedCfg(str(ASSETS / _name), img_size=DEMO_CONFIG["img_size"], description=_what),
+        PretrainedCfg(str(ASSETS / _name), img_size=DEMO_CONFIG["img_size"], description=_what,
+                      data={"geometry": DEMO_GEOMETRY}),
         temporal=False,
     )

@@ -439,6 +439,20 @@ def _train_step(
     return loss.detach()
 
 
+def _check_geometry(model: nn.Module, dataset: Dataset) -> None:
+    """The dataset's crops and targets must be laid out as the model will be read: in the
+    geometry its ``data_config`` records, which the trained model is saved with."""
+    data = getattr(model, "data_config", None)
+    have = getattr(dataset, "geometry", None)
+    if data is not None and have is not None and have != data.geometry:
+        raise ValueError(
+            f"the dataset crops and draws its targets in the {have!r} geometry but the model's "
+            f"data_config records {data.geometry!r} (tarpose.geometry): build the dataset with "
+            f"geometry={data.geometry!r}, or, for a model trained from scratch, set "
+            f"model.data_config = model.data_config.replace(geometry={have!r})"
+        )
+
+
 def train(
     model: nn.Module,
     dataset: Dataset,
@@ -475,7 +489,12 @@ def train(
         device: default ``cuda:LOCAL_RANK`` if CUDA is available, else CPU.
         on_step: ``fn(step, loss)`` after every optimizer step (and checkpoint).
         log: where rank 0's progress lines go (None: silent).
+
+    Raises:
+        ValueError: the dataset crops and draws targets in another geometry
+            ([tarpose.geometry][tarpose.geometry]) than the model's ``data_config`` records.
     """
+    _check_geometry(model, dataset)
     config = config or TrainConfig()
     if model_spec is not None:  # as JSON stores it (tuples become lists)
         model_spec = json.loads(json.dumps(dict(model_spec)))

@@ -43,6 +43,37 @@ def check_sample(dataset: Any, what: str = "dataset") -> tuple[int, int]:
     return int(clip.shape[0]), int(target.shape[0])
 
 
+def dataset_in_geometry(
+    dataset: Any, name: str, options: dict[str, Any], geometry: str, what: str = "dataset"
+) -> Any:
+    """The dataset, cropping and encoding targets in the model's geometry ([tarpose.geometry][tarpose.geometry]).
+
+    Returned as it is when it already does (or has no ``geometry``), rebuilt with ``geometry=``
+    when its options left it at its default.
+
+    Args:
+        dataset: built from ``name`` and ``options`` (``tarpose.data.build_dataset``).
+        name: the registered dataset name or ``"module:function"``.
+        options: the options it was built with.
+        geometry: the model's (``model.data_config.geometry``).
+        what: how to name the dataset in messages.
+
+    Raises:
+        ValueError: its options chose another geometry than the model's.
+    """
+    from ..data import build_dataset
+
+    have = getattr(dataset, "geometry", None)
+    if have is None or have == geometry:
+        return dataset
+    if "geometry" in options:
+        raise ValueError(
+            f"the {what} crops in the {have!r} geometry but the model was trained in {geometry!r}: "
+            f"drop geometry= from its options, or build the model with --model-opt geometry={have}"
+        )
+    return build_dataset(name, **{**options, "geometry": geometry})
+
+
 def training_model(
     name: str | None,
     options: dict[str, Any],

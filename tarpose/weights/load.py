@@ -22,7 +22,7 @@ from torch import Tensor
 from ..models.init import skip_init
 from ..models.temporal import TAR_FIELDS, TARConfig, TemporalWrapper, split_overrides, tar_options
 from ..models.vitpose import ViTPose, ViTPoseConfig, resize_pos_embed
-from ..preprocess import DataConfig
+from ..preprocess import DataConfig, split_data_options
 from .errors import CheckpointError
 from .formats import Remapped, find_state_dict, remap
 from .infer import CONFIG_FIELDS, infer_config, token_grid
@@ -76,11 +76,13 @@ def build_model(
 
     Args:
         remapped: from [read_remapped][tarpose.weights.load.read_remapped].
-        overrides: [ViTPoseConfig][tarpose.ViTPoseConfig] fields and, for a temporal checkpoint,
-            [TARConfig][tarpose.TARConfig] fields.
+        overrides: [ViTPoseConfig][tarpose.ViTPoseConfig] fields, [DataConfig][tarpose.DataConfig]
+            fields (``geometry``, ``mean``, ``std``: they replace the checkpoint's) and, for a
+            temporal checkpoint, [TARConfig][tarpose.TARConfig] fields.
         source: how to name the checkpoint in messages.
         vitpose: ViTPoseConfig fields of a temporal checkpoint's base.
     """
+    data, overrides = split_data_options(overrides)
     if remapped.temporal is None:
         extra = sorted(set(overrides) - CONFIG_FIELDS)
         if extra and set(extra) <= TEMPORAL_OPTIONS:
@@ -88,8 +90,8 @@ def build_model(
                 f"{source} is a single-frame ViTPose; {extra} apply to temporal models: wrap "
                 "it with tarpose.TemporalWrapper(model, ...)"
             )
-        return build_vitpose(remapped, {**overrides, **(vitpose or {})}, source)
-    return _build_temporal(remapped, overrides, vitpose or {}, source)
+        return build_vitpose(remapped, {**overrides, **(vitpose or {}), **data}, source)
+    return _build_temporal(remapped, overrides, vitpose or {}, source, data)
 
 
 def build_vitpose(remapped: Remapped, overrides: dict[str, Any], source: str) -> ViTPose:
@@ -97,20 +99,23 @@ def build_vitpose(remapped: Remapped, overrides: dict[str, Any], source: str) ->
 
     Args:
         remapped: from [read_remapped][tarpose.weights.load.read_remapped].
-        overrides: [ViTPoseConfig][tarpose.ViTPoseConfig] fields.
+        overrides: [ViTPoseConfig][tarpose.ViTPoseConfig] fields and
+            [DataConfig][tarpose.DataConfig] fields (``geometry``, ``mean``, ``std``).
         source: how to name the checkpoint in messages.
     """
+    data, overrides = split_data_options(overrides)
     config, state = _vitpose_state(remapped, overrides, source)
     check_size(config, None, state, source=source)
     with skip_init():
         model = ViTPose(config)
     load_state_strict(model, state, source=source)
-    model.data_config = _data_config(remapped, config, source)
+    model.data_config = _data_config(remapped, config, source, data)
     return model.eval()
 
 
 def _build_temporal(
-    remapped: Remapped, overrides: dict[str, Any], vitpose: dict[str, Any], source: str
+    remapped: Remapped, overrides: dict[str, Any], vitpose: dict[str, Any], source: str,
+    data: dict[str, Any],
 ) -> TemporalWrapper:
     base, temporal_overrides = split_overrides(overrides, vitpose)
     freeze = temporal_overrides.pop("freeze_base", False)  # deprecated: TemporalWrapper says so
@@ -127,7 +132,7 @@ def _build_temporal(
     check_size(config, temporal, state, source=source)
     with skip_init():
         base_model = ViTPose(config)
-        base_model.data_config = _data_config(remapped, config, source)
+        base_model.data_config = _data_config(remapped, config, source, data)
         model = TemporalWrapper(base_model, temporal, freeze_base=freeze)
     load_state_strict(model, state, source=source)
     return model.eval()
@@ -210,11 +215,14 @@ def _count(config: ViTPoseConfig, temporal: TARConfig | None, depth: int, jta_de
     return sum(v.numel() for k, v in model.state_dict().items() if k not in _RESIZABLE)
 
 
-def _data_config(remapped: Remapped, config: ViTPoseConfig, source: str) -> DataConfig:
-    """The checkpoint's preprocessing; the crop size is the built model's (an ``img_size``
+def _data_config(
+    remapped: Remapped, config: ViTPoseConfig, source: str, overrides: dict[str, Any]
+) -> DataConfig:
+    """The checkpoint's preprocessing (with its geometry, `tarpose.weights.formats.remap`), the fields
+    the caller names replacing its own; the crop size is the built model's (an ``img_size``
     override changes it)."""
     try:
-        return DataConfig.from_dict({**(remapped.data or {}), "input_size": config.img_size})
+        return DataConfig.from_dict({**(remapped.data or {}), **overrides, "input_size": config.img_size})
     except (TypeError, ValueError) as error:
         raise CheckpointError(f"{source}: invalid data config: {error}") from None
 

@@ -13,8 +13,14 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from ...codec import gaussian_targets
-from ...geometry import apply_affine, box_to_center_scale, crop_matrices, normalize_images
+from ...codec import gaussian_targets, heatmap_matrices
+from ...geometry import (
+    apply_affine,
+    box_to_center_scale,
+    check_geometry,
+    crop_matrices,
+    normalize_images,
+)
 from ...window import Window
 from .. import register_dataset
 from .corruptions import names
@@ -63,6 +69,8 @@ class SyntheticPoseDataset(Dataset):
         kinds: corruption kinds and weights (default: all).
         sigma: Gaussian target sigma in heatmap pixels.
         padding: box enlargement before cropping.
+        geometry: how crops and heatmaps lie over the boxes ([tarpose.geometry][tarpose.geometry]): the
+            geometry of the model to train (``"biased"`` for the bundled demo models).
         cache_videos: how many recently used videos to keep in memory.
         cache: a folder: rendered crops and labels are kept there (memory-mapped ``.npy`` files
             under a hash of the options), so later epochs and later runs with the same options
@@ -83,6 +91,7 @@ class SyntheticPoseDataset(Dataset):
         kinds: dict[str, float] | None = None,
         sigma: float = 2.0,
         padding: float = 1.25,
+        geometry: str = "udp",
         cache_videos: int = 8,
         cache: str | None = None,
     ) -> None:
@@ -104,6 +113,7 @@ class SyntheticPoseDataset(Dataset):
         self.kinds = kinds
         self.sigma = sigma
         self.padding = padding
+        self.geometry = check_geometry(geometry)
         self.cache_videos = cache_videos
         self._cache: OrderedDict[int, SyntheticVideo] = OrderedDict()
         self.cache = None if cache is None else str(cache)
@@ -128,7 +138,7 @@ class SyntheticPoseDataset(Dataset):
         """Image -> crop affine ``(2, 3)`` for a box ``(4,)`` x, y, w, h."""
         h, w = self.input_size
         center, scale = box_to_center_scale(box[None], aspect_ratio=w / h, padding=self.padding)
-        return crop_matrices(center, scale, self.input_size)[0]
+        return crop_matrices(center, scale, self.input_size, geometry=self.geometry)[0]
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         if not -len(self) <= index < len(self):
@@ -189,10 +199,10 @@ class SyntheticPoseDataset(Dataset):
         keypoints = raw["keypoints"]
         visibility = raw["visibility"].to(torch.int64)
         visible = (visibility > 0).float()
-        in_crop = apply_affine(keypoints[None].double(), matrix[None])[0]
-        heat, weight = gaussian_targets(
-            (in_crop / 4)[None].float(), visible[None], self.heatmap_size, sigma=self.sigma
-        )
+        size, heatmap_size = self.input_size, self.heatmap_size
+        to_heatmap = heatmap_matrices(matrix[None], size, heatmap_size, self.geometry)
+        in_heatmap = apply_affine(keypoints[None].double(), to_heatmap)  # (1, 17, 2)
+        heat, weight = gaussian_targets(in_heatmap.float(), visible[None], heatmap_size, sigma=self.sigma)
         code = int(raw["corruption"])
         return {
             "clip": normalize_images(raw["crops"]),
@@ -232,6 +242,7 @@ class SyntheticPoseDataset(Dataset):
             "target": "center" if self.target == "centred" else "last",  # cache v3's spelling: caches stay valid
             "input_size": list(self.input_size), "image_size": list(self.image_size),
             "corruption": self.corruption, "kinds": self.kinds, "padding": self.padding,
+            "geometry": self.geometry,
         }
 
     def _store(self) -> dict[str, np.ndarray]:
@@ -278,7 +289,7 @@ class _VideoFiller(Dataset):
         return v
 
 
-_CACHE_VERSION = 3
+_CACHE_VERSION = 4  # 4: pixel-index keypoints and matrices, the geometry
 _RAW = ("crops", "keypoints", "visibility", "matrix", "corruption", "area", "action")
 
 

@@ -1,6 +1,7 @@
 """Vectorised 2D rasterisation: capsules and boxes with anti-aliased edges, procedural textures,
-and back-to-front compositing. Everything is evaluated at pixel centres (``i + 0.5``, the
-[tarpose.geometry][tarpose.geometry] convention) for all frames and primitives at once.
+and back-to-front compositing. Everything is evaluated at pixel centres, pixel ``i`` covering
+``[i, i + 1)`` (the renderer's own coordinates: [tarpose.geometry][tarpose.geometry]'s pixel indices plus 0.5),
+for all frames and primitives at once.
 
 A primitive is a segment ``a -> b`` with a half-width ``r``: a *capsule* (every point within ``r``
 of the segment: limbs, heads as ``a == b``) or a *box* (the rectangle around the segment with flat

@@ -90,8 +90,9 @@ class SyntheticVideo:
             ``DEFAULT_WEIGHTS``).
         action: one of ``ACTIONS`` (default: drawn).
 
-    Labels (all computed without rendering):
-        ``keypoints`` ``(F, 17, 2)`` pixel coordinates ([tarpose.geometry][tarpose.geometry] convention);
+    Labels (all computed without rendering), in pixel-index coordinates ([tarpose.geometry][tarpose.geometry]:
+    pixel ``(i, j)`` is centred at ``(i, j)``; the renderer works at pixel centres internally):
+        ``keypoints`` ``(F, 17, 2)``;
         ``visibility`` ``(F, 17)`` COCO style: 0 outside the frame, 1 hidden (behind a body part,
         an occluder, or a dropped frame), 2 visible; ``self_occluded``, ``occluded`` ``(F, 17)``
         bool: hidden by the body / by a corruption (occluder or drop); ``corruption`` ``(F,)`` int
@@ -284,7 +285,7 @@ class SyntheticVideo:
     def _labels(self) -> None:
         h, w = self.image_size
         kp = self.points[:, :17]
-        self.keypoints = kp.float()
+        self.keypoints = (kp - 0.5).float()  # pixel centres i + 0.5 -> pixel indices i
         self.depth = self.point_depth[:, :17].float()
         inside = (kp[..., 0] >= 0) & (kp[..., 0] < w) & (kp[..., 1] >= 0) & (kp[..., 1] < h)
         prims = self.body_primitives()
@@ -317,7 +318,7 @@ class SyntheticVideo:
         corners = torch.cat(corners, 1)  # (f, many, 2)
         lo = corners.amin(1).clamp(min=torch.zeros(2, dtype=torch.float64))
         hi = corners.amax(1).clamp(max=torch.tensor([w, h], dtype=torch.float64))
-        self.boxes = torch.cat([lo, (hi - lo).clamp_min(0)], -1).float()
+        self.boxes = torch.cat([lo - 0.5, (hi - lo).clamp_min(0)], -1).float()  # pixel indices
 
     # -- rendering ------------------------------------------------------------------------------
 
@@ -334,10 +335,13 @@ class SyntheticVideo:
         Args:
             frames: frame indices ``(n,)`` (default: all; repeats allowed).
             corrupt: apply the corruption plan (``False``: the clean footage).
-            matrix: image -> crop affine ``(2, 3)``, or one per frame ``(n, 2, 3)``
-                ([tarpose.geometry.crop_matrices][tarpose.geometry.crop_matrices]; similarities: scale, rotation, flip).
-                The scene is rendered straight into the crop at its own resolution, as
-                ``warp_crops`` of the whole frame would show it, only sharper and cheaper.
+            matrix: image -> crop affine ``(2, 3)``, or one per frame ``(n, 2, 3)``, in pixel
+                indices ([tarpose.geometry.crop_matrices][tarpose.geometry.crop_matrices]; similarities: scale, rotation,
+                flip). The scene is rendered straight into the crop at its own resolution, as
+                ``warp_crops`` of the whole frame would show it, only sharper and cheaper. A
+                UDP crop scales its axes by ``(W - 1) / S`` and ``(H - 1) / S'``, a stretch of
+                a few tenths of a percent (at most `MAX_STRETCH`): its shapes are placed
+                exactly and drawn as wide as the mean scale says.
             size: the crops' ``(H, W)`` (with ``matrix``).
 
         Returns:
@@ -360,12 +364,11 @@ class SyntheticVideo:
             matrix = matrix.expand(n, 2, 3)
         if matrix.shape != (n, 2, 3):
             raise ValueError(f"matrix must be (2, 3) or ({n}, 2, 3) for {n} frames, got {tuple(matrix.shape)}")
+        matrix = _at_pixel_centres(matrix)
         linear = matrix[..., :2]
         scale = linear.det().abs().sqrt()  # (n,)
-        gram = linear.transpose(1, 2) @ linear
-        if not bool((scale > 0).all()) or not torch.allclose(
-            gram, scale[:, None, None] ** 2 * torch.eye(2, dtype=torch.float64), atol=1e-6 * float(scale.max()) ** 2
-        ):
+        stretch = torch.linalg.svdvals(linear)  # (n, 2), largest first
+        if not bool((scale > 0).all()) or bool((stretch[:, 0] > MAX_STRETCH * stretch[:, 1]).any()):
             raise ValueError(f"matrix must be a similarity (scale, rotation, flip), got {matrix[0].tolist()}")
         h, w = size
         image = self._background_image(frames, matrix, (h, w))  # (n, 3, h*w)
@@ -445,6 +448,18 @@ class SyntheticVideo:
             self._bg_noise, (world[None, :, None] / 2.5).clamp(-1, 1), mode="bilinear", align_corners=False,
         )[0, :, :, 0]  # (3, N)
         return color.T + noise
+
+
+#: the most one axis of a crop may be stretched relative to the other (a UDP crop of 128x96 pixels
+#: stretches by 0.26 %, of 32x24 by 1.1 %)
+MAX_STRETCH = 1.02
+
+
+def _at_pixel_centres(matrix: Tensor) -> Tensor:
+    """A pixel-index map ``(n, 2, 3)`` as the renderer's map between pixel-centre coordinates
+    (index + 0.5 on both sides)."""
+    half = torch.full((2, 1), 0.5, dtype=matrix.dtype)
+    return torch.cat([matrix[..., :2], matrix[..., 2:] + half - matrix[..., :2] @ half], dim=-1)
 
 
 def _transform(prims: Primitives, matrix: Tensor) -> Primitives:

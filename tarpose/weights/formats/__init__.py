@@ -8,6 +8,11 @@
 | `"easy_vitpose"` | JunkyByte/easy_ViTPose `.pth` (the official layout) |
 | `"mmpose"` | mmpose 1.x `TopdownPoseEstimator` (mmpretrain ViT backbone) |
 | `"tar_official"` | zgspose/TARViTPose `.pt` (`{"model_state_dict": ...}`) |
+
+Each foreign layout also fixes the geometry its weights were trained in
+(`GEOMETRY_OF_FORMAT`, [tarpose.geometry][tarpose.geometry]), which the loaded model's
+[DataConfig][tarpose.DataConfig] gets; tarpose's own checkpoints record theirs in their config
+(``"data"``).
 """
 
 from __future__ import annotations
@@ -25,6 +30,15 @@ from .tarpose import from_tarpose, is_tarpose
 from .transformers import from_transformers, is_transformers
 
 FORMATS: tuple[str, ...] = ("tarpose", "transformers", "official", "easy_vitpose", "mmpose", "tar_official")
+
+#: the geometry ([tarpose.geometry][tarpose.geometry]) each foreign layout's training used: every official
+#: ViTPose / ViTPose+ config (``TopDownAffine(use_udp=True)``, ``encoding='UDP'``), easy_ViTPose
+#: (the official configs), mmpose's ViTPose configs (``UDPHeatmap``) and transformers' ports are
+#: UDP; the official TAR-ViTPose code crops with HRNet's ``get_affine_transform``
+GEOMETRY_OF_FORMAT: dict[str, str] = {
+    "transformers": "udp", "official": "udp", "easy_vitpose": "udp", "mmpose": "udp",
+    "tar_official": "hrnet",
+}
 
 #: dict keys under which training scripts nest the state dict, in the order they are tried
 CONTAINER_KEYS: tuple[str, ...] = ("model_state_dict", "state_dict", "model", "module")
@@ -100,7 +114,12 @@ def remap(
     else:
         remapped = from_tar_official(state)
     remapped.format = fmt
+    if fmt in GEOMETRY_OF_FORMAT:  # the geometry its training used (a tarpose file records its own)
+        remapped.data = {"geometry": GEOMETRY_OF_FORMAT[fmt], **(remapped.data or {})}
     return fmt, remapped
 
 
-__all__ = ["CONTAINER_KEYS", "FORMATS", "Remapped", "detect_format", "find_state_dict", "remap"]
+__all__ = [
+    "CONTAINER_KEYS", "FORMATS", "GEOMETRY_OF_FORMAT", "Remapped", "detect_format", "find_state_dict",
+    "remap",
+]

@@ -10,7 +10,7 @@ card (``README.md``). ``config.json``:
   "name": "tar-vitpose-demo",               # the registered name it was built as, or null
   "vitpose": {...},                         # the (base) ViTPoseConfig
   "temporal": {...},                        # the TARConfig (TemporalWrapper only)
-  "data": {...}                             # the DataConfig: input size, mean, std
+  "data": {...}                             # the DataConfig: input size, mean, std, geometry
 }
 ```
 
@@ -21,7 +21,8 @@ loads too. A TemporalWrapper's tensors are ``encoder.*`` (the ViTPose backbone),
 Files written by tarpose 0.1 load too, with a ``FutureWarning``: its ``save_pretrained``
 ``config.json`` (a ViTPose's flat config; a TemporalWrapper's constructor arguments with the
 ViTPose under ``"model"``) and its training exports (``{"format": "tarpose-model", "name",
-"options"}``, which name the model through the registry).
+"options"}``, which name the model through the registry). A file that does not record the
+geometry of its weights (`recorded_geometry`) loads in tarpose 0.1's.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import torch
 from torch import Tensor, nn
 
 from ..._checks import check_fields
+from ...geometry import LEGACY_GEOMETRY
 from ...models.init import skip_init
 from ...models.registry import model_entrypoint
 from ...models.temporal import (
@@ -52,6 +54,7 @@ FORMAT = "tarpose"
 FORMAT_VERSION = 2
 #: ``config.json`` of tarpose 0.1's training exports
 TRAINED_FORMAT = "tarpose-model"
+_RESAVE = "re-save it with tarpose.save_pretrained(model, directory) to record it"
 #: the keys of ``config.json`` (format 2)
 CONFIG_KEYS = frozenset({"format", "format_version", "architecture", "name", "vitpose", "temporal", "data"})
 
@@ -112,7 +115,10 @@ def from_tarpose(state: dict[str, Tensor], config: dict[str, Any] | None = None)
     TemporalWrapper; ``deprecated`` set for a file of tarpose 0.1)."""
     config, deprecated = current_config(dict(config or {}), state)
     check_config(config)
-    data, name = config.get("data"), config.get("name")
+    name = config.get("name")
+    data, unrecorded = recorded_geometry(config)
+    if unrecorded:
+        deprecated = f"{deprecated}; it {unrecorded}" if deprecated else f"a file that {unrecorded}; {_RESAVE}"
     if "jta.query_embed" not in state:
         return Remapped(dict(state), config=_vitpose_fields(config.get("vitpose") or {}),
                         data=data, deprecated=deprecated, name=name)
@@ -131,6 +137,32 @@ def from_tarpose(state: dict[str, Tensor], config: dict[str, Any] | None = None)
     return Remapped(
         vitpose, config=_vitpose_fields(config["vitpose"]), temporal=temporal,
         temporal_config=dict(config["temporal"]), data=data, deprecated=deprecated, name=name,
+    )
+
+
+def recorded_geometry(config: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    """The ``"data"`` of a tarpose ``config.json`` with the geometry its weights were trained in,
+    and a note when the file does not record it.
+
+    A file that records none was written before tarpose did (tarpose 0.1, or a development
+    version before this): tarpose then cropped, trained and decoded every model in the
+    `tarpose.geometry.LEGACY_GEOMETRY`, which keeps its keypoints as they were. The exception is a
+    conversion of an official TAR-ViTPose checkpoint (``token_layout="official"``), whose
+    weights were trained in HRNet's geometry.
+
+    Args:
+        config: ``config.json`` in the current layout (`current_config`).
+    """
+    data = dict(config.get("data") or {})
+    if "geometry" in data:
+        return data, None
+    official = (config.get("temporal") or {}).get("token_layout") == "official"
+    data["geometry"] = "hrnet" if official else LEGACY_GEOMETRY
+    why = "an official TAR-ViTPose conversion" if official else "the geometry tarpose 0.1 ran it in"
+    return data, (
+        f"does not record the geometry its weights were trained in: taken as "
+        f"{data['geometry']!r}, {why} (load it with geometry='udp' if it holds public ViTPose "
+        "weights; see tarpose.geometry)"
     )
 
 
@@ -154,7 +186,9 @@ def current_config(config: dict[str, Any], state: dict[str, Tensor]) -> tuple[di
         "tarpose.save_pretrained(model, directory) to keep it loadable"
     )
     if config.get("format") == TRAINED_FORMAT:
-        return _from_spec(config, state), note.format("a `tarpose train` export")
+        rebuilt = _from_spec(config, state)
+        rebuilt["data"].pop("geometry")  # a new model's default, not what 0.1 trained it in
+        return rebuilt, note.format("a `tarpose train` export")
     if isinstance(config.get("model"), dict):  # 0.1's TemporalWrapper.save_pretrained
         return {"vitpose": config["model"], "temporal": _tar_fields(config)}, note.format(
             "TemporalWrapper.save_pretrained")
