@@ -392,8 +392,8 @@ class TemporalWrapper(nn.Module, HubMethods):
 
     def new_parameters(self) -> list[nn.Parameter]:
         """Parameters added by TAR (JTA, GRA and the heatmap embedding)."""
-        modules = [self.jta, self.gra] + ([self.heatmap_embed] if self.heatmap_embed is not None else [])
-        return [p for m in modules for p in m.parameters()]
+        modules = [getattr(self, name) for name in TEMPORAL_MODULES]  # heatmap_embed may be None
+        return [p for m in modules if m is not None for p in m.parameters()]
 
     def train(self, mode: bool = True) -> TemporalWrapper:
         """Set training mode; a frozen base (``freeze_base``) stays in eval mode, so its
