@@ -398,6 +398,11 @@ def test_registry_names_options_and_latency():
                                                               "fps": 25.0},
                             "spec": "one-euro:min_cutoff=0.5,beta=0.01,d_cutoff=1,fps=25",
                             "causal": True, "latency_frames": 0}
+    # the short label of tables and pictures: a window alone as "median 5", else name and options
+    assert build_filter("median:window=5").label() == "median 5"
+    assert build_filter("mean:window=3,causal=true").label() == "mean window=3, causal=true"
+    assert build_filter("savgol:window=9,order=3").label() == "savgol window=9, order=3"
+    assert e.label() == "one-euro min_cutoff=0.5, beta=0.01, d_cutoff=1, fps=25"
 
 
 @pytest.mark.parametrize("spec,message", [

@@ -146,7 +146,7 @@ def test_track_id_sits_above_the_box():
 def test_demo_pictures_are_labelled(tmp_path):
     """The contact sheet names its rows and each frame's corruption, with a legend; the video
     names its sides, the frame, its corruption, and has a legend."""
-    from tarpose.cli.demo import COLORS, CORRUPTED_RED, TITLES, caption, corruption_text, write_sheet
+    from tarpose.cli.demo import COLORS, CORRUPTED_RED, TITLES, caption, corruption_text, fit_scale, sheet_rows, write_sheet
     from tarpose.data.synthetic import SyntheticVideo
     from tarpose.demo import load_demo_models, predict_video
     from tarpose.inference import open_frames
@@ -157,14 +157,33 @@ def test_demo_pictures_are_labelled(tmp_path):
         result = predict_video(video, single, temporal)
     sheet = next(iter(open_frames(write_sheet(video, result, tmp_path / "sheet.png"))))
     chosen = [t for t in range(12) if bool(result.corrupted[t])][:8]
-    bands = [caption(194, [(f"FRAME {t}", (200, 200, 200)), (corruption_text(int(result.corruption[t])),
-                                                              CORRUPTED_RED)]) for t in chosen]
+    heads = [[(f"FRAME {t}", (200, 200, 200)), (corruption_text(int(result.corruption[t])), CORRUPTED_RED)]
+             for t in chosen]
+    scale = min(fit_scale(194, items) for items in heads)  # one letter size over every column
+    bands = [caption(194, items, scale=scale) for items in heads]
     assert np.array_equal(sheet[: bands[0].shape[0]], np.concatenate(bands, axis=1))
     assert all(corruption_text(int(result.corruption[t])) != "CLEAN" for t in chosen)
     for key in ("truth", "single_frame", "temporal"):
         band = caption(sheet.shape[1], [(TITLES[key], COLORS[key])])
         assert any(np.array_equal(sheet[y : y + band.shape[0]], band) for y in range(sheet.shape[0] - 21))
     assert (sheet[-22:] != 24).any(axis=-1).sum() > 500  # the legend's letters
+    # with filtered tracks: a fourth row, single-frame after its filter, titled with the filter,
+    # under the TAR row (as in the docs' contact sheet), drawing the filtered keypoints
+    with torch.inference_mode():
+        filtered = predict_video(video, single, temporal, filters={"single_frame": "median:window=5"})
+    sheet4 = next(iter(open_frames(write_sheet(video, filtered, tmp_path / "sheet4.png"))))
+    rows = sheet_rows(filtered)
+    assert [key for key, _ in rows] == ["truth", "single_frame", "temporal", "single_frame+filter"]
+    assert rows[3][1] == "SINGLE-FRAME + MEDIAN 5" and sheet_rows(result) == rows[:3]
+    tops = []
+    for key, title in rows:
+        band = caption(sheet4.shape[1], [(title, COLORS[key])])
+        found = [y for y in range(sheet4.shape[0] - 21) if np.array_equal(sheet4[y : y + band.shape[0]], band)]
+        assert len(found) == 1, key
+        tops.append(found[0])
+    assert tops == sorted(tops) and sheet4.shape[0] > sheet.shape[0]
+    cell = slice(tops[3] + 22, tops[3] + 22 + 256)
+    assert not np.array_equal(sheet4[cell], sheet[tops[1] + 22 : tops[1] + 22 + 256])  # not the raw tracks
     pytest.importorskip("av")
     from tarpose.cli.demo import write_movie
 

@@ -2,8 +2,9 @@
 
 Generates a fresh synthetic clip (seeds never used in training) in which a fraction of the frames
 is corrupted (occluders over limbs, motion blur, defocus, noise, dropped frames), runs the
-bundled single-frame ViTPose and the bundled TAR-ViTPose on every frame (the same backbone,
-the same training budget), and prints PCK@0.05 and OKS AP on the clean and on the corrupted
+bundled single-frame ViTPose and the bundled TAR-ViTPose on every frame (the same backbone, bit
+for bit: TAR's temporal part was trained on top of it, frozen), and prints PCK@0.05 and OKS AP on
+the clean and on the corrupted
 frames, and the jitter of the keypoint tracks, for each model alone and after its best keypoint
 filter (chosen first on --val-videos validation videos, never on the clip), and PCK per
 corruption kind and per motion speed. Writes a side-by-side video (left: single-frame, right:
@@ -22,8 +23,9 @@ from . import CLIError, add_threads_argument, apply_threads
 
 HELP = "compare the bundled single-frame and temporal models on a fresh synthetic clip"
 
-#: skeleton colours: single-frame, temporal, ground truth
-COLORS = {"single_frame": (255, 90, 60), "temporal": (40, 200, 255), "truth": (255, 255, 255)}
+#: skeleton colours: single-frame, temporal, ground truth, the single-frame model after its filter
+COLORS = {"single_frame": (255, 90, 60), "temporal": (40, 200, 255), "truth": (255, 255, 255),
+          "single_frame+filter": (235, 80, 225)}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -89,7 +91,8 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_video:
         args.out.mkdir(parents=True, exist_ok=True)
         movie, sheet = write_outputs(video, result, args.out, args.fps)
-        print(f"wrote {sheet} (corrupted frames; rows: ground truth, single-frame, TAR)")
+        rows = "ground truth, single-frame, TAR" + (", single-frame + its filter" if choices else "")
+        print(f"wrote {sheet} (corrupted frames; rows: {rows})")
         if movie is None:
             print('skipped the video: it needs PyAV (pip install "tarpose[video]")')
         else:
@@ -170,14 +173,23 @@ def caption(width: int, items: list[tuple[str, tuple[int, int, int]]], height: i
     from ..inference.render import draw_label, label_size
 
     band = np.full((height, width, 3), 24, np.uint8)
-    while scale > 1 and 4 + sum(label_size(t, scale)[1] + 3 * scale for t, _ in items) > width:
-        scale -= 1  # smaller letters where the band is too narrow
+    scale = fit_scale(width, items, scale)
     x = 4
     for text, color in items:
         h, w = label_size(text, scale)
         band = draw_label(band, text, x, (height - h) // 2, color, scale, background=(24, 24, 24))
         x += w + 3 * scale
     return band
+
+
+def fit_scale(width: int, items: list[tuple[str, tuple[int, int, int]]], scale: int = 2) -> int:
+    """The largest letter scale up to ``scale`` at which ``items`` fit a band ``width`` wide (1 at
+    least)."""
+    from ..inference.render import label_size
+
+    while scale > 1 and 4 + sum(label_size(t, scale)[1] + 3 * scale for t, _ in items) > width:
+        scale -= 1
+    return scale
 
 
 def corruption_text(code: int) -> str:
@@ -220,9 +232,21 @@ def write_movie(video, result, path: Path, fps: float, zoom: int = 2) -> Path:
     return path
 
 
+def sheet_rows(result) -> list[tuple[str, str]]:
+    """The contact sheet's rows as ``(prediction key, title)``: ground truth, single-frame, TAR,
+    and the single-frame model after its filter when ``result`` has it (titled with the filter,
+    `KeypointFilter.label`)."""
+    rows = [("truth", TITLES["truth"]), ("single_frame", TITLES["single_frame"]), ("temporal", TITLES["temporal"])]
+    filtered = "single_frame+filter"
+    if filtered in result.predictions:
+        rows.append((filtered, f"{TITLES['single_frame']} + {result.filters[filtered].label().upper()}"))
+    return rows
+
+
 def write_sheet(video, result, path: Path) -> Path:
     """Close-ups of up to 8 corrupted frames, each captioned with its frame number and corruption;
-    rows (titled): ground truth, single-frame, TAR; a legend at the bottom."""
+    rows (titled, `sheet_rows`): ground truth, single-frame, TAR, single-frame + its filter (when
+    ``result`` has filtered tracks); a legend at the bottom."""
     import numpy as np
     import torch
 
@@ -238,20 +262,21 @@ def write_sheet(video, result, path: Path) -> Path:
     crops, _ = video.render(index, matrix=matrix, size=(256, 192))
     crops = crops.permute(0, 2, 3, 1).numpy()
     cell = 192 + 2
-    columns = np.concatenate([
-        caption(cell, [(f"FRAME {t}", (200, 200, 200)), (corruption_text(int(result.corruption[t])),
-                        CORRUPTED_RED if bool(result.corrupted[t]) else (150, 150, 150))])
-        for t in chosen], axis=1)
+    heads = [[(f"FRAME {t}", (200, 200, 200)), (corruption_text(int(result.corruption[t])),
+              CORRUPTED_RED if bool(result.corrupted[t]) else (150, 150, 150))] for t in chosen]
+    scale = min(fit_scale(cell, items) for items in heads)  # one letter size across the columns
+    columns = np.concatenate([caption(cell, items, scale=scale) for items in heads], axis=1)
     parts = [columns]
-    for key, points in (("truth", video.keypoints), ("single_frame", result.predictions["single_frame"]),
-                        ("temporal", result.predictions["temporal"])):
+    rows = sheet_rows(result)
+    for key, title in rows:
+        points = video.keypoints if key == "truth" else result.predictions[key]
         mapped = apply_affine(points[index].double(), matrix).float().numpy()
         cells = [draw_pose(crop, p, color=COLORS[key], threshold=0.0) for crop, p in zip(crops, mapped)]
         row = np.concatenate([np.concatenate([c, np.full((256, 2, 3), 255, np.uint8)], 1) for c in cells], 1)
-        parts += [caption(row.shape[1], [(TITLES[key], COLORS[key])]), row]
+        parts += [caption(row.shape[1], [(title, COLORS[key])]), row]
     width = parts[-1].shape[1]
+    names = [(f"{title}{',' if i < len(rows) - 1 else ''}", COLORS[key]) for i, (key, title) in enumerate(rows)]
     parts.append(caption(width, [("COLUMNS: CORRUPTED FRAMES, THEIR CORRUPTION ON TOP. ROWS:", (200, 200, 200)),
-                                 ("GROUND TRUTH,", COLORS["truth"]), ("SINGLE-FRAME,", COLORS["single_frame"]),
-                                 ("TAR", COLORS["temporal"])]))
+                                 *names]))
     write_png(path, np.concatenate(parts, axis=0))
     return path

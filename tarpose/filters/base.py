@@ -43,6 +43,14 @@ class KeypointFilter(ABC):
         ``"median:window=5,causal=false"``."""
         return f"{self.name}:" + ",".join(f"{k}={_format(v)}" for k, v in self.options().items())
 
+    def label(self) -> str:
+        """A short name for tables and pictures: ``"median 5"`` for a window alone, else the name and
+        its options (``causal`` left out when false): ``"one_euro min_cutoff=1.0, beta=0.1"``."""
+        options = {k: v for k, v in self.options().items() if not (k == "causal" and v is False)}
+        if list(options) == ["window"]:
+            return f"{self.name} {options['window']}"
+        return self.name + (" " + ", ".join(f"{k}={_format(v)}" for k, v in options.items()) if options else "")
+
     def describe(self) -> dict[str, Any]:
         """A JSON-ready record: ``name``, ``options``, ``spec``, ``causal``, ``latency_frames``."""
         return {"name": self.name, "options": self.options(), "spec": self.spec(),
