@@ -224,6 +224,9 @@ def bench_model(name: str, args: argparse.Namespace) -> dict[str, float]:
     masks = tar.jta.allowed_tokens(tarpose.heatmap_mask(window, (h, w), tar.jta.mask_threshold))
     largest = int(masks.sum(-1).max())
     joints = tar.jta(window_features, window)
+    embed = tar.heatmap_embed  # the default restoring step embeds the window's heatmaps (None: off)
+    window_maps = window.to(features)  # (b, t, j, hh, wh)
+    evidence = None if embed is None else embed(window_maps, tar.target_index)  # (b, c, h, w)
 
     def jta(mode: str) -> Callable[[], Tensor]:
         def call() -> Tensor:
@@ -248,14 +251,18 @@ def bench_model(name: str, args: argparse.Namespace) -> dict[str, float]:
         "decoder": lambda: single.decoder(features),
         "JTA": jta("auto"),
         "JTA dense": jta("never"),
-        "GRA": lambda: tar.gra(features, joints),
+        "GRA": lambda: tar.gra(features, joints, evidence),
     })
+    if embed is not None:
+        fns["embed"] = lambda: embed(window_maps, tar.target_index)
     with torch.inference_mode(), amp:
         for fn in fns.values():  # warm-up
             fn()
         times = interleaved(fns, args.repeats, dev)
     ms = {k: v * 1e3 for k, v in times.items()}
+    ms.setdefault("embed", 0.0)
     ms["largest"] = largest
+    ms["temporal"] = tar.config.to_dict()
     ms["tokens"] = 5 * h * w
     ms["check"] = worst
     return ms
@@ -298,7 +305,7 @@ def main() -> None:
     print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
           f"({os.cpu_count()} CPUs)")
     print(f"\nper frame, {args.persons} persons, ms (medians of {args.repeats} interleaved calls):")
-    print(f"{'model':<18} {'encoder':>8} {'decoder':>8} {'JTA':>7} {'dense':>7} {'K/tokens':>9} {'GRA':>6} "
+    print(f"{'model':<18} {'encoder':>8} {'decoder':>8} {'JTA':>7} {'dense':>7} {'K/tokens':>9} {'GRA':>6} {'embed':>6} "
           f"{'single':>8} {'stream':>8} {'window':>8} {'ratio':>6} {'dense':>6} {'floor':>6} {'over':>6}",
           flush=True)
     worst = 0.0
@@ -309,21 +316,21 @@ def main() -> None:
         floor = (r["encoder"] + 2 * r["decoder"]) / (r["encoder"] + r["decoder"])
         report["models"][name] = {
             "encoder": r["encoder"], "decoder": r["decoder"], "jta": r["JTA"], "jta_dense": r["JTA dense"],
-            "largest_tokens": r["largest"], "tokens": r["tokens"], "gra": r["GRA"],
+            "largest_tokens": r["largest"], "tokens": r["tokens"], "gra": r["GRA"], "embed": r["embed"],
             "single_frame": r["single-frame"], "streaming": r["streaming"],
             "streaming_dense": r["streaming dense"], "windowed": r.get("windowed"),
             "ratio": ratio, "ratio_dense": r["streaming dense"] / r["single-frame"], "floor": floor,
-            "over_floor": ratio / floor, "check": r["check"],
+            "over_floor": ratio / floor, "check": r["check"], "temporal": r["temporal"],
         }
         print(f"{name:<18} {r['encoder']:>8.1f} {r['decoder']:>8.1f} {r['JTA']:>7.1f} {r['JTA dense']:>7.1f} "
-              f"{r['largest']:>4.0f}/{r['tokens']:<4.0f} {r['GRA']:>6.1f} {r['single-frame']:>8.1f} "
+              f"{r['largest']:>4.0f}/{r['tokens']:<4.0f} {r['GRA']:>6.1f} {r['embed']:>6.1f} {r['single-frame']:>8.1f} "
               f"{r['streaming']:>8.1f} {r.get('windowed', float('nan')):>8.1f} {ratio:>5.3f}x "
               f"{r['streaming dense'] / r['single-frame']:>5.3f}x {floor:>5.3f}x {ratio / floor:>5.3f}x",
               flush=True)
     print("ratio = streaming / single-frame (dense: the same with JTA's dense path, as before the "
           "gathered attention); floor = (encoder + 2 x decoder) / (encoder + decoder); over = ratio / floor; "
           "JTA: as run (gathered where cheaper), dense: the dense path; K: the largest number of tokens "
-          "a joint attends in the window batch")
+          "a joint attends in the window batch; GRA: with its FFN; embed: the heatmap embedding (0 when off)")
     print(f"check: at initialisation streaming and windowed heatmaps equal single-frame "
           f"(max relative difference {worst:.1e})")
     print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")

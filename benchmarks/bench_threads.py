@@ -31,6 +31,7 @@ def child(model_name: str, threads: int, frames: int) -> dict:
     from tarpose.data.synthetic import SyntheticVideo
     from tarpose.inference import StreamingPredictor, resolve_model
 
+    torch.manual_seed(0)  # a model without pretrained weights is built the same in every process
     model = resolve_model(model_name, warn=False)
     video = SyntheticVideo(7, frames + 2, image_size=(240, 320))
     images = video.render()[0].permute(0, 2, 3, 1).numpy()

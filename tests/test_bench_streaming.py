@@ -30,12 +30,17 @@ def test_streaming_benchmark_smoke(tmp_path):
     row = report["models"]["tiny"]
     printed = next(line for line in result.stdout.splitlines() if line.startswith("tiny "))
     cells = printed.split()
-    shown = [float(c.rstrip("x")) for c in [*cells[1:5], *cells[6:9]]]
-    measured = [row[k] for k in ("encoder", "decoder", "jta", "jta_dense", "gra", "single_frame", "streaming")]
+    shown = [float(c.rstrip("x")) for c in [*cells[1:5], *cells[6:10]]]
+    measured = [row[k] for k in ("encoder", "decoder", "jta", "jta_dense", "gra", "embed", "single_frame",
+                                 "streaming")]
     assert shown == pytest.approx(measured, abs=0.051)
     assert cells[5] == f"{row['largest_tokens']:.0f}/{row['tokens']:.0f}"
     assert row["windowed"] is None  # not measured without --windowed
     assert row["ratio"] == pytest.approx(row["streaming"] / row["single_frame"])
     assert row["floor"] == pytest.approx((row["encoder"] + 2 * row["decoder"]) / (row["encoder"] + row["decoder"]))
-    assert float(cells[10].rstrip("x")) == pytest.approx(row["ratio"], abs=5e-4)
+    assert float(cells[11].rstrip("x")) == pytest.approx(row["ratio"], abs=5e-4)
+    # the temporal part timed is the default one (the figures of the docs check this record)
+    from tarpose import TARConfig
+
+    assert row["temporal"] == TARConfig(num_frames=5).to_dict() and row["embed"] > 0
     assert report["check"] == row["check"] <= 1e-4
