@@ -6,12 +6,16 @@
 Three runs of the repository's own training entry point, on procedural videos (no download):
 
 1. ``base``: a ViTPose from scratch on single synthetic frames (train split).
-2. ``single``: the base trained on for 1600 more steps on the target frames of 5-frame windows
-   (base lr 2e-4): ``vitpose-demo``.
+2. ``single``: the base trained on for 1600 more steps (``--single-steps``) on the target frames
+   of 5-frame windows (base lr 2e-4): ``vitpose-demo``.
 3. ``temporal``: ``vitpose-demo``, frozen, wrapped in the default temporal part (JTA, GRA with
-   its FFN, the heatmap embedding) and trained on the same windows for as many steps (new modules'
-   lr 2e-3): ``tar-vitpose-demo``. Its base is ``vitpose-demo`` bit for bit, so every difference
-   between the two models is the temporal part's.
+   its FFN, the heatmap embedding) and trained on the same windows for 4800 steps
+   (``--temporal-steps``; new modules' lr 2e-3): ``tar-vitpose-demo``. Its base is
+   ``vitpose-demo`` bit for bit, so every difference between the two models is the temporal
+   part's. The temporal part gets three times the single-frame stage's steps because it is new
+   and still learning at 1600 steps, while the single-frame model is not: 1600 further steps of
+   the single-frame stage leave it where it was (``benchmarks/ablate_temporal.py``, arm
+   ``single``; docs/demo.md).
 
 Rendered crops are cached on disk (``WORK/cache``, about 4 GB) so each sample is drawn once; the
 windows of stages 2 and 3 are rendered on one core while stage 1 trains on the other. Every process uses one thread (two OpenMP threads fighting other work for two
@@ -50,7 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--base-steps", type=int, default=3000)
     parser.add_argument("--base-videos", type=int, default=2000, help="16-frame videos for stage 1")
     parser.add_argument("--base-batch", type=int, default=32)
-    parser.add_argument("--temporal-steps", type=int, default=1600)
+    parser.add_argument("--single-steps", type=int, default=1600, help="steps of stage 2 (single-frame)")
+    parser.add_argument("--temporal-steps", type=int, default=4800, help="steps of stage 3 (temporal)")
     parser.add_argument("--temporal-videos", type=int, default=500, help="32-frame videos for stage 2")
     parser.add_argument("--temporal-batch", type=int, default=16)
     parser.add_argument("--corruption", type=float, default=0.3)
@@ -67,15 +72,16 @@ def main(argv: list[str] | None = None) -> int:
              "num_frames": 5, "corruption": args.corruption, "geometry": "biased", "cache": cache}
     common = ["--joint-weights", "coco", "--weight-decay", "0.05", "--workers", "0",
               "--log-every", "100", "--save-every", "250"]
-    windows = ["--data-opt", *_opts(data2), "--steps", str(args.temporal_steps), "--batch-size",
-               str(args.temporal_batch), "--lr", "2e-4", "--warmup-steps", "100"]
+    windows = ["--data-opt", *_opts(data2), "--batch-size", str(args.temporal_batch), "--lr", "2e-4",
+               "--warmup-steps", "100"]
     runs = {
         "base": ["--model", "vitpose-demo", "--model-opt", "geometry=biased", "--data-opt", *_opts(data1),
                  "--steps", str(args.base_steps),
                  "--batch-size", str(args.base_batch), "--lr", "1e-3", "--warmup-steps", "200"],
-        "single": ["--model", "vitpose-demo", "--init-from", str(work / "base"), *windows],
+        "single": ["--model", "vitpose-demo", "--init-from", str(work / "base"), *windows,
+                   "--steps", str(args.single_steps)],
         "temporal": ["--model", "tar-vitpose-demo", "--init-from", str(work / "single"), *windows,
-                     "--lr-new", "2e-3", "--freeze-base"],
+                     "--steps", str(args.temporal_steps), "--lr-new", "2e-3", "--freeze-base"],
     }
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
            "OMP_NUM_THREADS": str(args.threads)}

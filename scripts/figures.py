@@ -4,6 +4,10 @@
     python scripts/figures.py --only gain      # one figure (names: see FIGURES)
     python scripts/figures.py --bench          # first re-measure benchmarks/results/demo_gain.json
 
+The speed figure and the performance page's table read benchmarks/results/streaming.json, written by
+`python benchmarks/bench_streaming.py --windowed --json benchmarks/results/streaming.json` (one
+thread, 15-20 minutes; run it on an idle machine: the JSON records the load average).
+
 Each figure is computed from the library (the bundled demo models, the synthetic generator, the
 model's window, the benchmark's JSON) into plain numbers, then drawn: PNGs with matplotlib
 (`pip install "tarpose[docs]"`), diagrams as SVG written directly. The numbers, the file written
@@ -34,6 +38,7 @@ sys.path.insert(0, str(ROOT))  # run from a checkout
 FIGURES_DIR = ROOT / "docs" / "figures"
 INDEX = FIGURES_DIR / "figures.json"
 GAIN_JSON = ROOT / "benchmarks" / "results" / "demo_gain.json"
+STREAMING_JSON = ROOT / "benchmarks" / "results" / "streaming.json"
 VTEST = ROOT.parent / "shared" / "data" / "vtest.avi"
 VTEST_BOXES = ROOT / "tests" / "data" / "vtest_boxes.json"
 
@@ -73,12 +78,10 @@ def gain_filters() -> dict[str, dict[str, Any]]:
 
 
 def filter_label(info: dict[str, Any]) -> str:
-    """A filter's short name: ``median 5`` for a window alone, else its options (``causal`` left out
-    when false)."""
-    options = {k: v for k, v in info["options"].items() if not (k == "causal" and v is False)}
-    if list(options) == ["window"]:
-        return f"{info['name']} {options['window']}"
-    return info["name"] + (" " + ", ".join(f"{k}={v}" for k, v in options.items()) if options else "")
+    """A filter's short name (`KeypointFilter.label`: ``median 5``) from its JSON record."""
+    from tarpose.filters import build_filter
+
+    return build_filter(info["spec"]).label()
 
 
 def sheet_data() -> dict[str, Any]:
@@ -213,17 +216,18 @@ VTEST_FRAMES = 24
 
 def vtest_data() -> dict[str, Any]:
     """The bundled TAR demo model streamed over the first frames of vtest.avi with the boxes of
-    tests/data/vtest_boxes.json, linked by the IoU tracker: the last frame's tracks and poses."""
+    tests/data/vtest_boxes.json, linked by the ByteTracker (the default of `PoseInferencer` and
+    `tarpose predict`): the last frame's tracks and poses."""
     import torch
 
     from tarpose.demo import load_demo_model
-    from tarpose.inference import IoUTracker, StreamingPredictor, VideoReader
+    from tarpose.inference import ByteTracker, StreamingPredictor, VideoReader
     from tarpose.inference.detection import read_boxes
 
     if not VTEST.exists():
         raise FileNotFoundError(f"{VTEST} is not here (the vtest figure needs ../shared/data)")
     boxes = read_boxes(str(VTEST_BOXES))
-    predictor = StreamingPredictor(load_demo_model("tar-vitpose-demo"), tracker=IoUTracker())
+    predictor = StreamingPredictor(load_demo_model("tar-vitpose-demo"), tracker=ByteTracker())
     last = None
     with torch.inference_mode():
         for index, frame in zip(range(VTEST_FRAMES), VideoReader(VTEST)):
@@ -529,6 +533,95 @@ class Figure:
     needs: str = ""  # what else it needs: "vtest" (../shared/data/vtest.avi and PyAV)
 
 
+# -- speed: the streaming benchmark ---------------------------------------------------------------
+
+#: the parts of a streaming push the benchmark times on their own, in stacking order
+COST_PARTS = {"decoder": "second decoder pass (the floor)", "jta": "JTA (gathered)", "gra": "GRA + FFN",
+              "embed": "heatmap embedding", "rest": "the rest (windows, masks, caches)"}
+COST_COLORS = {"decoder": (150, 150, 150), "jta": (40, 200, 255), "gra": (25, 95, 175), "embed": (120, 90, 200),
+               "rest": (225, 225, 225)}
+PIPELINES = {"single_frame": "single-frame ViTPose", "streaming": "streaming TAR",
+             "windowed": "windowed recomputation (5 encodes)"}
+PIPELINE_COLORS = {"single_frame": ROW_COLORS["single_frame"], "streaming": ROW_COLORS["temporal"],
+                   "windowed": (120, 120, 120)}
+
+
+def speed_data() -> dict[str, Any]:
+    """Per model of the streaming benchmark's JSON: ms per frame of each pipeline, and what
+    streaming adds to single-frame, part by part, in % of single-frame (the parts timed on their
+    own; ``rest``: the measured total minus them)."""
+    results = json.loads(STREAMING_JSON.read_text())
+    models = {}
+    for name, m in results["models"].items():
+        single = m["single_frame"]
+        added = {"decoder": m["decoder"], "jta": m["jta"], "gra": m["gra"], "embed": m["embed"]}
+        added["rest"] = m["streaming"] - single - sum(added.values())  # the stack: streaming - single
+        models[name] = {
+            "ms": {k: None if m[k] is None else round(m[k], 1) for k in PIPELINES},
+            "added_pct": {k: round(100 * v / single, 2) for k, v in added.items()},
+            "ratio": round(m["ratio"], 3), "ratio_dense": round(m["ratio_dense"], 3), "floor": round(m["floor"], 3),
+            "windowed_ratio": None if m["windowed"] is None else round(m["windowed"] / single, 2),
+            "tokens": [m["largest_tokens"], m["tokens"]],
+        }
+    setup = {k: results[k] for k in ("device", "threads", "torch", "crop", "persons", "masks", "repeats", "cpus")}
+    setup["load_average_start"] = round(results["load_average_start"][0], 2)
+    setup["load_average_end"] = round(results["load_average_end"][0], 2)
+    return {"setup": setup, "models": models}
+
+
+def speed_draw(data: dict[str, Any], path: Path) -> None:
+    import numpy as np
+
+    plt = pyplot()
+    names = list(data["models"])
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2), gridspec_kw={"width_ratios": [4, 5]})
+    x, width = np.arange(len(names)), 0.26
+    for i, key in enumerate(PIPELINES):
+        values = [data["models"][n]["ms"][key] for n in names]
+        xs = x + (i - 1) * width
+        shown = [(xi, v) for xi, v in zip(xs, values) if v is not None]
+        left.bar([a for a, _ in shown], [v / 1000 for _, v in shown], width, label=PIPELINES[key],
+                 color=np.array(PIPELINE_COLORS[key]) / 255, edgecolor="white", linewidth=0.5)
+        for (xi, v), n in zip(shown, [n for n, v in zip(names, values) if v is not None]):
+            ratio = v / data["models"][n]["ms"]["single_frame"]
+            left.text(xi, v / 1000, f"{ratio:.2f}x", ha="center", va="bottom", fontsize=7)
+    left.set_xticks(x, names, fontsize=9)
+    left.set_ylabel("seconds per frame")
+    top = max(v for n in names for v in data["models"][n]["ms"].values() if v is not None) / 1000
+    left.set_ylim(0, top * 1.3)
+    left.legend(loc="upper left", fontsize=8, frameon=False)
+    left.set_title(f"per frame, {data['setup']['persons']} persons, one CPU thread", fontsize=10)
+    for ax in (left, right):
+        ax.spines[["top", "right"]].set_visible(False)
+    y = np.arange(len(names))[::-1]
+    start = np.zeros(len(names))
+    for part, label in COST_PARTS.items():
+        # the rest is a difference of separately timed medians: drawn only where it is positive
+        values = np.array([max(data["models"][n]["added_pct"][part], 0.0) for n in names])
+        right.barh(y, values, 0.5, left=start, label=label, color=np.array(COST_COLORS[part]) / 255,
+                   edgecolor="white", linewidth=0.5)
+        start += values
+    for yi, n in zip(y, names):
+        m = data["models"][n]
+        floor, dense = 100 * (m["floor"] - 1), 100 * (m["ratio_dense"] - 1)
+        right.plot([floor, floor], [yi - 0.32, yi + 0.32], color="black", linewidth=1.2)
+        right.plot([dense], [yi], marker="|", markersize=14, color="#c03030", markeredgewidth=1.5)
+        right.plot([100 * (m["ratio"] - 1)], [yi], marker="D", markersize=5, color="black")
+        right.text(max(start[list(y).index(yi)], dense) + 1.0, yi,
+                   f"+{100 * (m['ratio'] - 1):.0f}%\nfloor +{floor:.0f}%, dense +{dense:.0f}%", va="center", fontsize=8)
+    right.plot([], [], color="black", linewidth=1.2, label="floor: one more decoder pass")
+    right.plot([], [], marker="|", markersize=10, linestyle="none", color="#c03030", markeredgewidth=1.5,
+               label="measured, with JTA's dense attention")
+    right.plot([], [], marker="D", markersize=5, linestyle="none", color="black", label="measured")
+    right.set_yticks(y, names, fontsize=9)
+    right.set_xlim(0, max(start.max(), 100 * (max(m["ratio_dense"] for m in data["models"].values()) - 1)) * 1.35)
+    right.set_xlabel("streaming's time above single-frame, % of single-frame")
+    right.set_title("what streaming adds per frame", fontsize=10)
+    right.legend(loc="upper center", bbox_to_anchor=(0.45, -0.2), ncol=3, fontsize=7, frameon=False)
+    fig.tight_layout(pad=0.5)
+    save(fig, path)
+
+
 def _svg(render: Callable[[dict[str, Any]], str]) -> Callable[[dict[str, Any], Path], None]:
     return lambda data, path: path.write_text(render(data))
 
@@ -540,6 +633,7 @@ FIGURES: dict[str, Figure] = {
     "jta_mask": Figure("jta_mask.png", mask_data, mask_draw),
     "pipeline": Figure("pipeline.svg", pipeline_data, _svg(pipeline_svg)),
     "streaming": Figure("streaming.svg", streaming_data, _svg(streaming_svg)),
+    "speed": Figure("speed.png", speed_data, speed_draw),
 }
 
 
@@ -618,6 +712,131 @@ def gain_short() -> str:
     return "\n".join(lines) + "\n\n" + textwrap.fill(text, 100) + "\n"
 
 
+#: the four series of the filter comparison, in column order
+FOUR = ("single_frame", "single_frame+filter", "temporal", "temporal+filter")
+FAMILIES = {"median": "median", "mean": "score-weighted mean", "savgol": "Savitzky-Golay", "one-euro": "One-Euro"}
+
+
+def _gain() -> tuple[dict[str, Any], dict[str, str]]:
+    """The gain benchmark's JSON and the four series' column names (filters by their labels)."""
+    results = json.loads(GAIN_JSON.read_text())
+    f = {m: filter_label(info) for m, info in results["filters"].items()}
+    return results, {"single_frame": "single-frame", "single_frame+filter": f"single + {f['single_frame']}",
+                     "temporal": "TAR", "temporal+filter": f"TAR + {f['temporal']}"}
+
+
+def _rows(results: dict[str, Any], detail: bool) -> list[tuple[str, str]]:
+    """(label, key) of the comparison's rows; ``detail``: every kind and speed bucket with its
+    clean and corrupted frames."""
+    rows = [("PCK@0.05, clean frames", "pck_clean"), ("PCK@0.05, corrupted frames", "pck_corrupted")]
+    rows += [("PCK@0.05, all frames", "pck_all")] if detail else []
+    rows += [("OKS AP, clean frames", "ap_clean"), ("OKS AP, corrupted frames", "ap_corrupted")]
+    rows += [("OKS AP, all frames", "ap_all")] if detail else []
+    if detail:
+        rows += [(f"PCK@0.05, {KIND_PHRASES[k]}", f"pck_{k}") for k in KIND_LABELS if f"pck_{k}" in results["single_frame"]]
+    for name, (low, high) in results["speed_buckets"].items():
+        span = f"< {high:g}" if low == 0 else f">= {low:g}" if high is None else f"{low:g}-{high:g}"
+        if detail:
+            rows += [(f"PCK@0.05, {name} motion ({span})", f"pck_{name}"), ("... clean frames", f"pck_{name}_clean"),
+                     ("... corrupted frames", f"pck_{name}_corrupted")]
+        elif name == "fast":
+            rows.append((f"PCK@0.05, fast motion ({span}% of the box per frame)", "pck_fast"))
+    return rows + [("jitter (px/frame², lower is steadier)", "jitter")]
+
+
+def gain_filters_table() -> str:
+    """The demo page's four-series table with TAR's and TAR + filter's difference to single + filter."""
+    results, names = _gain()
+    lines = ["| metric | " + " | ".join(names[m] for m in FOUR) + f" | TAR - ({names['single_frame+filter']}) "
+             f"| {names['temporal+filter']} - ({names['single_frame+filter']}) |", "|---" * 7 + "|"]
+    for label, key in _rows(results, detail=True):
+        v = [results[m][key] for m in FOUR]
+        lines.append(f"| {label} | " + " | ".join(f"{x:.2f}" for x in v) + f" | {v[2] - v[1]:+.2f} | {v[3] - v[1]:+.2f} |")
+    return "\n".join(lines) + "\n"
+
+
+def gain_filters_short() -> str:
+    """The README's four-series table, the best of each row in bold."""
+    results, names = _gain()
+    lines = ["| metric | " + " | ".join(names[m] for m in FOUR) + " |", "|---" * 5 + "|"]
+    for label, key in _rows(results, detail=False):
+        v = [round(results[m][key], 2) for m in FOUR]
+        best = min(v) if key == "jitter" else max(v)
+        lines.append(f"| {label} | " + " | ".join(f"**{x:.2f}**" if x == best else f"{x:.2f}" for x in v) + " |")
+    return "\n".join(lines) + "\n\n" + gain_verdict(bullets=False)
+
+
+def _than(d: float, unit: str = "") -> str:
+    return f"{d:+.1f}{unit}"
+
+
+def gain_verdict(bullets: bool = True) -> str:
+    """What the four-series comparison says, in words chosen by the measured signs."""
+    from tarpose import Window
+
+    results, names = _gain()
+    s, sf, t, tf = (results[m] for m in FOUR)
+    # frames an output waits for: the filter's look-ahead; for TAR its window's first, then its filter's
+    tar = json.loads((ROOT / "tarpose" / "assets" / "tar-vitpose-demo" / "config.json").read_text())["temporal"]
+    window = Window(tar["num_frames"], tar["target"]).lookahead
+    latency = {"single_frame+filter": results["filters"]["single_frame"]["latency_frames"], "temporal": window,
+               "temporal+filter": window + results["filters"]["temporal"]["latency_frames"]}
+    kinds = [k for k in KIND_LABELS if f"pck_{k}" in s]
+    d = lambda a, b, k: a[k] - b[k]
+    ahead = [KIND_PHRASES[k] for k in kinds if d(t, sf, f"pck_{k}") > 0]
+    behind = [KIND_PHRASES[k] for k in kinds if d(t, sf, f"pck_{k}") <= 0]
+    tf_ahead = [KIND_PHRASES[k] for k in kinds if d(tf, sf, f"pck_{k}") > 0]
+    and_ = lambda items: items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+    top = sorted(kinds, key=lambda k: -d(t, s, f"pck_{k}"))[:2]
+    frames = lambda n: f"{n} frame{'s' if n != 1 else ''}"
+    word = lambda x: "ahead of" if x > 0 else "behind" if x < 0 else "level with"
+    pck, ap = d(t, sf, "pck_corrupted"), d(t, sf, "ap_corrupted")
+    most = ", ".join(KIND_PHRASES[k] + " " + _than(d(t, s, "pck_" + k)) for k in top)
+    points = [
+        f"TAR reads what a frame lacks from its neighbours: over the single-frame model it gains "
+        f"{_than(d(t, s, 'pck_corrupted'))} PCK@0.05 and {_than(d(t, s, 'ap_corrupted'))} OKS AP on the corrupted "
+        f"frames, most where the frame itself carries least ({most}), "
+        f"and changes clean frames by {_than(d(t, s, 'pck_clean'))} PCK / {_than(d(t, s, 'ap_clean'))} AP.",
+        f"A {filter_label(results['filters']['single_frame'])} filter over the single-frame model's tracks gains "
+        f"{_than(d(sf, s, 'pck_corrupted'))} PCK / {_than(d(sf, s, 'ap_corrupted'))} AP on corrupted frames, changes "
+        f"clean ones by {_than(d(sf, s, 'pck_clean'))} / {_than(d(sf, s, 'ap_clean'))} and adds "
+        f"{frames(latency['single_frame+filter'])} of latency. On corrupted frames TAR alone is {word(pck)} it "
+        f"({_than(pck)} PCK, {_than(ap)} AP)"
+        + (f": ahead on {and_(ahead)}" if ahead else "") + (f", behind on {and_(behind)}" if ahead and behind else
+                                                             f": behind on {and_(behind)}" if behind else "")
+        + f"; on clean frames {_than(d(t, sf, 'pck_clean'))} PCK / {_than(d(t, sf, 'ap_clean'))} AP, on fast motion "
+        f"{_than(d(t, sf, 'pck_fast'))} PCK, with {frames(latency['temporal'])} of latency (its {tar['target']} window's "
+        f"look-ahead).",
+        f"{names['temporal+filter']} against {names['single_frame+filter']}: {_than(d(tf, sf, 'pck_corrupted'))} PCK "
+        f"and {_than(d(tf, sf, 'ap_corrupted'))} AP on corrupted frames"
+        + (f" (ahead on {and_(tf_ahead)})" if tf_ahead else "")
+        + f", {_than(d(tf, sf, 'pck_clean'))} / {_than(d(tf, sf, 'ap_clean'))} on clean frames, "
+        f"{_than(d(tf, sf, 'pck_fast'))} PCK on fast motion, with {frames(latency['temporal+filter'])} of latency "
+        f"(window and filter) against {latency['single_frame+filter']}.",
+    ]
+    if bullets:
+        return "".join(textwrap.fill(p, 100, initial_indent="- ", subsequent_indent="  ") + "\n" for p in points)
+    return textwrap.fill(" ".join(points), 100) + "\n"
+
+
+def filter_choice() -> str:
+    """Which filter each model got on the validation videos, and the best of each family."""
+    results, names = _gain()
+    parts = []
+    for model, who in (("single_frame", "the single-frame model's"), ("temporal", "TAR's")):
+        info, scores = results["filters"][model], results["selection"]["scores"][model]
+        best = {}
+        for spec, score in scores.items():
+            family = spec.split(":")[0]
+            if family not in best or score > best[family][1]:
+                best[family] = (spec, score)
+        families = ", ".join(f"{FAMILIES[f]} {sc:.1f} ({filter_label({'spec': sp})})" for f, (sp, sc) in best.items())
+        parts.append(f"{who} best filter is {filter_label(info)} (validation PCK@0.05 {info['val_unfiltered']:.1f} -> "
+                     f"{info['val_score']:.1f}; the best of each family: {families})")
+    text = parts[0][0].upper() + parts[0][1:] + "; " + parts[1] + "."
+    return textwrap.fill(text, 100) + "\n"
+
+
 def vtest_boxes() -> str:
     """The first records of tests/data/vtest_boxes.json, as a JSON block."""
     records = json.loads(VTEST_BOXES.read_text())[:3]
@@ -641,9 +860,52 @@ def vtest_record() -> str:
     return f"```json\n{{{head},\n  \"keypoints\": [\n    {points}\n  ]}}\n```\n"
 
 
+def streaming_table() -> str:
+    """The performance page's streaming table and the line that says how it was measured, from
+    the streaming benchmark's JSON."""
+    r = json.loads(STREAMING_JSON.read_text())
+    h, w = r["crop"]
+    ms = lambda v: "" if v is None else f"{v:.0f} ms"
+    parts = ["| model | encoder | decoder | JTA gathered | JTA dense | K / tokens | GRA + FFN | heatmap embedding |",
+             "|---|---|---|---|---|---|---|---|"]
+    pipelines = ["| model | single-frame | streaming | windowed | ratio | ratio, dense JTA | floor | ratio / floor |",
+                 "|---|---|---|---|---|---|---|---|"]
+    for name, m in r["models"].items():
+        parts.append(f"| {name} | {ms(m['encoder'])} | {ms(m['decoder'])} | {ms(m['jta'])} | {ms(m['jta_dense'])} | "
+                     f"{m['largest_tokens']} / {m['tokens']} | {ms(m['gra'])} | {ms(m['embed'])} |")
+        windowed = "" if m["windowed"] is None else f"{m['windowed']:.0f} ms ({m['windowed'] / m['single_frame']:.2f}x)"
+        pipelines.append(f"| {name} | {ms(m['single_frame'])} | {ms(m['streaming'])} | {windowed} | {m['ratio']:.3f}x | "
+                         f"{m['ratio_dense']:.3f}x | {m['floor']:.3f}x | {m['over_floor']:.3f}x |")
+    lines = [*pipelines, "", f"Each part on its own, per frame ({r['persons']} persons):", "", *parts]
+    load = lambda key: " ".join(f"{x:.2f}" for x in r[key])
+    setup = (f"Measured on {r['device']} ({r['cpus']} cores), {r['threads']} thread(s), torch {r['torch']}, "
+             f"{h}x{w} crops, T={r['num_frames']}, {r['persons']} persons, {r['masks']} masks, medians of "
+             f"{r['repeats']} interleaved calls; load average {load('load_average_start')} at the start, "
+             f"{load('load_average_end')} at the end.")
+    return "\n".join(lines) + "\n\n" + textwrap.fill(setup, 100) + "\n"
+
+
+def streaming_summary() -> str:
+    """The streaming benchmark in two sentences (ranges over its models), from its JSON."""
+    models = json.loads(STREAMING_JSON.read_text())["models"].values()
+    span = lambda values, fmt: (f"{min(values):{fmt}}-{max(values):{fmt}}" if f"{min(values):{fmt}}" != f"{max(values):{fmt}}"
+                                else f"{min(values):{fmt}}")
+    text = (f"Streaming TAR costs {span([m['ratio'] for m in models], '.2f')}x single-frame, "
+            f"{span([100 * (m['over_floor'] - 1) for m in models], '.1f')}% above its floor; "
+            f"gathering makes JTA {span([m['jta_dense'] / m['jta'] for m in models], '.2f')}x cheaper than its "
+            f"dense attention.")
+    windowed = [m["windowed"] / m["single_frame"] for m in models if m["windowed"] is not None]
+    if windowed:
+        text += (f" Windowed recomputation (every window's crops encoded again, as the reference code does) "
+                 f"costs {span(windowed, '.2f')}x single-frame.")
+    return textwrap.fill(text, 100) + "\n"
+
+
 TABLES: dict[str, Callable[[], str]] = {
     "demo-gain": gain_table, "gain-summary": gain_summary, "gain-short": gain_short,
-    "vtest-boxes": vtest_boxes, "vtest-record": vtest_record,
+    "vtest-boxes": vtest_boxes, "vtest-record": vtest_record, "streaming-table": streaming_table,
+    "streaming-summary": streaming_summary, "gain-filters": gain_filters_table,
+    "gain-filters-short": gain_filters_short, "gain-verdict": gain_verdict, "filter-choice": filter_choice,
 }
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 

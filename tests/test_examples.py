@@ -50,8 +50,8 @@ def test_training_script_reproduces_loadable_models(tmp_path):
     """examples/train_demo.py end to end with tiny settings: three `tarpose train` runs, then the
     exported half-precision files load into the registered architectures."""
     run_example("train_demo.py", "--work", str(tmp_path / "work"), "--export", str(tmp_path / "assets"),
-                "--base-steps", "2", "--base-videos", "2", "--base-batch", "4", "--temporal-steps", "2",
-                "--temporal-videos", "1", "--temporal-batch", "2")
+                "--base-steps", "2", "--base-videos", "2", "--base-batch", "4", "--single-steps", "2",
+                "--temporal-steps", "3", "--temporal-videos", "1", "--temporal-batch", "2")
     from safetensors.torch import load_file
 
     for name in DEMO_WEIGHTS:
@@ -61,8 +61,8 @@ def test_training_script_reproduces_loadable_models(tmp_path):
         model.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
     trained = json.loads((tmp_path / "work" / "temporal" / "train.json").read_text())
     baseline = json.loads((tmp_path / "work" / "single" / "train.json").read_text())
-    assert trained["config"]["steps"] == baseline["config"]["steps"]  # the same budget
-    assert trained["config"]["batch_size"] == baseline["config"]["batch_size"]
+    assert (baseline["config"]["steps"], trained["config"]["steps"]) == (2, 3)  # each stage its own steps
+    assert trained["config"]["batch_size"] == baseline["config"]["batch_size"]  # the same windows
     # the temporal model's base is the single-frame model, bit for bit (trained frozen on top of it)
     single = tarpose.load_model(tmp_path / "assets" / "vitpose-demo")
     temporal = tarpose.load_model(tmp_path / "assets" / "tar-vitpose-demo")

@@ -104,3 +104,46 @@ def test_gain_results_are_of_the_bundled_weights_and_shown_as_measured():
         text = page.read_text()
         assert figures.render_tables(text) == text, f"{page.name}'s generated tables are stale; {REGENERATE}"
     assert any("<!-- generated: demo-gain -->" in p.read_text() for p in figures.PAGES)
+
+
+def test_speed_chart_is_the_streaming_benchmark_of_the_default_model():
+    """The speed figure and the performance tables show a full-size run of the benchmark (not its
+    smoke run) of the temporal part tarpose builds today, as the JSON recorded it."""
+    from tarpose import TARConfig
+
+    results = json.loads(figures.STREAMING_JSON.read_text())
+    assert (results["device"], results["threads"], results["crop"], results["persons"]) == ("cpu", 1, [256, 192], 4), (
+        "benchmarks/results/streaming.json is not the documented run; re-measure with: python "
+        "benchmarks/bench_streaming.py --windowed --json benchmarks/results/streaming.json")
+    assert list(results["models"]) == ["vitpose-s", "vitpose-s-simple", "vitpose-b"]
+    for name, m in results["models"].items():
+        assert m["temporal"] == TARConfig(num_frames=5).to_dict(), (
+            f"{name} was timed with another temporal part than today's default; re-measure")
+        assert m["windowed"] is not None and m["embed"] > 0
+        assert m["ratio"] == pytest.approx(m["streaming"] / m["single_frame"])
+        assert m["floor"] == pytest.approx((m["encoder"] + 2 * m["decoder"]) / (m["encoder"] + m["decoder"]))
+    data = figures.speed_data()
+    assert data == INDEX["speed"]["data"], REGENERATE
+    for name, m in data["models"].items():  # the stacked parts add up to the measured streaming time
+        single = results["models"][name]["single_frame"]
+        assert 1 + sum(m["added_pct"].values()) / 100 == pytest.approx(m["ratio"], abs=1e-3)
+        assert m["ms"]["windowed"] / single == pytest.approx(m["windowed_ratio"], abs=0.01)
+    assert any("<!-- generated: streaming-table -->" in p.read_text() for p in figures.PAGES)
+
+
+def test_gain_verdict_words_follow_the_measured_signs(tmp_path, monkeypatch):
+    """The generated prose says ahead / behind as the numbers say, and counts TAR's window in its
+    latency."""
+    results = json.loads(figures.GAIN_JSON.read_text())
+    base = results["single_frame+filter"]["pck_corrupted"]
+    for shift, word in ((+1.0, "TAR alone is ahead of it (+1.0 PCK"), (-1.0, "TAR alone is behind it (-1.0 PCK")):
+        results["temporal"]["pck_corrupted"] = base + shift
+        path = tmp_path / "gain.json"
+        path.write_text(json.dumps(results))
+        monkeypatch.setattr(figures, "GAIN_JSON", path)
+        text = " ".join(figures.gain_verdict().split())
+        assert word in text, text
+    window = 5 // 2  # tar-vitpose-demo: a centred 5-frame window waits for 2 frames
+    single_latency = results["filters"]["single_frame"]["latency_frames"]
+    tar_latency = window + results["filters"]["temporal"]["latency_frames"]
+    assert f"with {tar_latency} frames of latency (window and filter) against {single_latency}." in text
