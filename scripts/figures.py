@@ -798,26 +798,32 @@ def gain_verdict(bullets: bool = True) -> str:
     pck, ap = d(t, sf, "pck_corrupted"), d(t, sf, "ap_corrupted")
     most = ", ".join(KIND_PHRASES[k] + " " + _than(d(t, s, "pck_" + k)) for k in top)
     points = [
-        f"TAR reads what a frame lacks from its neighbours: over the single-frame model it gains "
-        f"{_than(d(t, s, 'pck_corrupted'))} PCK@0.05 and {_than(d(t, s, 'ap_corrupted'))} OKS AP on the corrupted "
-        f"frames, most where the frame itself carries least ({most}), "
-        f"and changes clean frames by {_than(d(t, s, 'pck_clean'))} PCK / {_than(d(t, s, 'ap_clean'))} AP.",
-        f"A {filter_label(results['filters']['single_frame'])} filter over the single-frame model's tracks gains "
-        f"{_than(d(sf, s, 'pck_corrupted'))} PCK / {_than(d(sf, s, 'ap_corrupted'))} AP on corrupted frames, changes "
-        f"clean ones by {_than(d(sf, s, 'pck_clean'))} / {_than(d(sf, s, 'ap_clean'))} and adds "
-        f"{frames(latency['single_frame+filter'])} of latency. On corrupted frames TAR alone is {word(pck)} it "
-        f"({_than(pck)} PCK, {_than(ap)} AP)"
-        + (f": ahead on {and_(ahead)}" if ahead else "") + (f", behind on {and_(behind)}" if ahead and behind else
-                                                             f": behind on {and_(behind)}" if behind else "")
-        + f"; on clean frames {_than(d(t, sf, 'pck_clean'))} PCK / {_than(d(t, sf, 'ap_clean'))} AP, on fast motion "
-        f"{_than(d(t, sf, 'pck_fast'))} PCK, with {frames(latency['temporal'])} of latency (its {tar['target']} window's "
-        f"look-ahead).",
-        f"{names['temporal+filter']} against {names['single_frame+filter']}: {_than(d(tf, sf, 'pck_corrupted'))} PCK "
-        f"and {_than(d(tf, sf, 'ap_corrupted'))} AP on corrupted frames"
-        + (f" (ahead on {and_(tf_ahead)})" if tf_ahead else "")
-        + f", {_than(d(tf, sf, 'pck_clean'))} / {_than(d(tf, sf, 'ap_clean'))} on clean frames, "
-        f"{_than(d(tf, sf, 'pck_fast'))} PCK on fast motion, with {frames(latency['temporal+filter'])} of latency "
-        f"(window and filter) against {latency['single_frame+filter']}.",
+        (
+            f"TAR reads what a frame lacks from its neighbours: over the single-frame model it gains "
+            f"{_than(d(t, s, 'pck_corrupted'))} PCK@0.05 and {_than(d(t, s, 'ap_corrupted'))} OKS AP on the corrupted "
+            f"frames, most where the frame itself carries least ({most}), "
+            f"and changes clean frames by {_than(d(t, s, 'pck_clean'))} PCK / {_than(d(t, s, 'ap_clean'))} AP."
+        ),
+        (
+            f"A {filter_label(results['filters']['single_frame'])} filter over the single-frame model's tracks gains "
+            f"{_than(d(sf, s, 'pck_corrupted'))} PCK / {_than(d(sf, s, 'ap_corrupted'))} AP on corrupted frames, changes "
+            f"clean ones by {_than(d(sf, s, 'pck_clean'))} / {_than(d(sf, s, 'ap_clean'))} and adds "
+            f"{frames(latency['single_frame+filter'])} of latency. On corrupted frames TAR alone is {word(pck)} it "
+            f"({_than(pck)} PCK, {_than(ap)} AP)"
+            + (f": ahead on {and_(ahead)}" if ahead else "") + (f", behind on {and_(behind)}" if ahead and behind else
+                                                                 f": behind on {and_(behind)}" if behind else "")
+            + f"; on clean frames {_than(d(t, sf, 'pck_clean'))} PCK / {_than(d(t, sf, 'ap_clean'))} AP, on fast motion "
+            f"{_than(d(t, sf, 'pck_fast'))} PCK, with {frames(latency['temporal'])} of latency (its {tar['target']} window's "
+            f"look-ahead)."
+        ),
+        (
+            f"{names['temporal+filter']} against {names['single_frame+filter']}: {_than(d(tf, sf, 'pck_corrupted'))} PCK "
+            f"and {_than(d(tf, sf, 'ap_corrupted'))} AP on corrupted frames"
+            + (f" (ahead on {and_(tf_ahead)})" if tf_ahead else "")
+            + f", {_than(d(tf, sf, 'pck_clean'))} / {_than(d(tf, sf, 'ap_clean'))} on clean frames, "
+            f"{_than(d(tf, sf, 'pck_fast'))} PCK on fast motion, with {frames(latency['temporal+filter'])} of latency "
+            f"(window and filter) against {latency['single_frame+filter']}."
+        ),
     ]
     if bullets:
         return "".join(textwrap.fill(p, 100, initial_indent="- ", subsequent_indent="  ") + "\n" for p in points)
@@ -826,7 +832,7 @@ def gain_verdict(bullets: bool = True) -> str:
 
 def filter_choice() -> str:
     """Which filter each model got on the validation videos, and the best of each family."""
-    results, names = _gain()
+    results, _ = _gain()
     parts = []
     for model, who in (("single_frame", "the single-frame model's"), ("temporal", "TAR's")):
         info, scores = results["filters"][model], results["selection"]["scores"][model]

@@ -146,7 +146,16 @@ def test_track_id_sits_above_the_box():
 def test_demo_pictures_are_labelled(tmp_path):
     """The contact sheet names its rows and each frame's corruption, with a legend; the video
     names its sides, the frame, its corruption, and has a legend."""
-    from tarpose.cli.demo import COLORS, CORRUPTED_RED, TITLES, caption, corruption_text, fit_scale, sheet_rows, write_sheet
+    from tarpose.cli.demo import (
+        COLORS,
+        CORRUPTED_RED,
+        TITLES,
+        caption,
+        corruption_text,
+        fit_scale,
+        sheet_rows,
+        write_sheet,
+    )
     from tarpose.data.synthetic import SyntheticVideo
     from tarpose.demo import load_demo_models, predict_video
     from tarpose.inference import open_frames
