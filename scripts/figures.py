@@ -483,6 +483,7 @@ def pipeline_svg(data: dict[str, Any]) -> str:
 def streaming_data() -> dict[str, Any]:
     """The windows of the two streaming modes of a 5-frame model, from [tarpose.Window]."""
     from tarpose import Window
+    from tarpose.demo import ASSETS, DEMO_WEIGHTS
 
     return {mode: {"offsets": list(Window(5, target).offsets), "lookahead": Window(5, target).lookahead}
             for mode, target in (("centred", "centred"), ("causal", "last"))}
@@ -601,13 +602,13 @@ def speed_draw(data: dict[str, Any], path: Path) -> None:
         right.barh(y, values, 0.5, left=start, label=label, color=np.array(COST_COLORS[part]) / 255,
                    edgecolor="white", linewidth=0.5)
         start += values
-    for yi, n in zip(y, names):
+    for i, (yi, n) in enumerate(zip(y, names)):
         m = data["models"][n]
         floor, dense = 100 * (m["floor"] - 1), 100 * (m["ratio_dense"] - 1)
         right.plot([floor, floor], [yi - 0.32, yi + 0.32], color="black", linewidth=1.2)
         right.plot([dense], [yi], marker="|", markersize=14, color="#c03030", markeredgewidth=1.5)
         right.plot([100 * (m["ratio"] - 1)], [yi], marker="D", markersize=5, color="black")
-        right.text(max(start[list(y).index(yi)], dense) + 1.0, yi,
+        right.text(max(start[i], dense) + 1.0, yi,
                    f"+{100 * (m['ratio'] - 1):.0f}%\nfloor +{floor:.0f}%, dense +{dense:.0f}%", va="center", fontsize=8)
     right.plot([], [], color="black", linewidth=1.2, label="floor: one more decoder pass")
     right.plot([], [], marker="|", markersize=10, linestyle="none", color="#c03030", markeredgewidth=1.5,
@@ -778,11 +779,12 @@ def _than(d: float, unit: str = "") -> str:
 def gain_verdict(bullets: bool = True) -> str:
     """What the four-series comparison says, in words chosen by the measured signs."""
     from tarpose import Window
+    from tarpose.demo import ASSETS, DEMO_WEIGHTS
 
     results, names = _gain()
     s, sf, t, tf = (results[m] for m in FOUR)
     # frames an output waits for: the filter's look-ahead; for TAR its window's first, then its filter's
-    tar = json.loads((ROOT / "tarpose" / "assets" / "tar-vitpose-demo" / "config.json").read_text())["temporal"]
+    tar = json.loads((ASSETS / DEMO_WEIGHTS["tar-vitpose-demo"] / "config.json").read_text())["temporal"]
     window = Window(tar["num_frames"], tar["target"]).lookahead
     latency = {"single_frame+filter": results["filters"]["single_frame"]["latency_frames"], "temporal": window,
                "temporal+filter": window + results["filters"]["temporal"]["latency_frames"]}
