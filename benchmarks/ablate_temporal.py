@@ -49,10 +49,24 @@ ARMS: dict[str, dict[str, Any]] = {
     # tarpose's default TARConfig: zero_out + FFN + the window's heatmaps embedded
     "default": {"tar": "default"},
     "default+frozen": {"tar": "default", "freeze_base": True},
+    # the cost of the default (issue 27): shallower JTA, narrower GRA FFN, no heatmap embedding;
+    # frozen base, as the bundled model is trained
+    **{f"default+frozen+depth{d}": {"tar": {"jta_depth": d}, "from": "default", "freeze_base": True}
+       for d in (2, 3, 4)},
+    **{f"default+frozen+ffn{r:g}": {"tar": {"gra_ffn_ratio": r}, "from": "default", "freeze_base": True}
+       for r in (0.0, 0.5, 1.0)},
+    "default+frozen+depth2+ffn1": {"tar": {"jta_depth": 2, "gra_ffn_ratio": 1.0}, "from": "default",
+                                   "freeze_base": True},
+    "default+frozen+depth3+ffn1": {"tar": {"jta_depth": 3, "gra_ffn_ratio": 1.0}, "from": "default",
+                                   "freeze_base": True},
+    "default+frozen-embed": {"tar": {"heatmap_embed": False}, "from": "default", "freeze_base": True},
+    # causal windows t-4..t (issue 23)
+    "causal+frozen": {"tar": "default", "freeze_base": True, "target": "last"},
 }
 
 DEFAULTS: dict[str, Any] = {
-    "temporal": True, "tar": {}, "freeze_base": False, "lr": 2e-4, "lr_new": 2e-3, "steps": None,
+    "temporal": True, "tar": {}, "from": "paper", "freeze_base": False, "lr": 2e-4, "lr_new": 2e-3,
+    "steps": None, "target": "centred",
 }
 
 
@@ -68,12 +82,16 @@ def arm_options(name: str) -> dict[str, Any]:
 
 
 def tar_config(options: dict[str, Any]) -> Any:
-    """The arm's TARConfig (5 frames, centred target)."""
+    """The arm's TARConfig (5 frames, the arm's target): ``tar`` changes on top of the paper's
+    modules (``from="paper"``) or tarpose's default (``from="default"``, or ``tar="default"``)."""
     from tarpose import TARConfig
 
+    window = {"num_frames": 5, "target": options["target"]}
     if options["tar"] == "default":
-        return TARConfig(num_frames=5)
-    return TARConfig.paper(num_frames=5, **options["tar"])
+        return TARConfig(**window)
+    if options["from"] == "default":
+        return TARConfig(**window, **options["tar"])
+    return TARConfig.paper(**window, **options["tar"])
 
 
 def load_base(path: Path | None) -> nn.Module:
@@ -104,7 +122,8 @@ def train_arm(name: str, args: argparse.Namespace) -> Path:
     model = build(options, load_base(args.base))
     dataset = SyntheticPoseDataset(
         split="train", first_video=args.first_video, num_videos=args.videos, video_length=32,
-        num_frames=5, corruption=0.3, geometry=model.data_config.geometry, cache=str(args.cache),
+        num_frames=5, target=options["target"], corruption=0.3, geometry=model.data_config.geometry,
+        cache=str(args.cache),
     )  # crops and targets in the geometry the base was trained in (tarpose.geometry)
     config = TrainConfig(
         steps=options["steps"] or args.steps, batch_size=16, lr=options["lr"],
@@ -122,18 +141,24 @@ def train_arm(name: str, args: argparse.Namespace) -> Path:
     return out
 
 
-def eval_crops(split: str, args: argparse.Namespace, geometry: str) -> list[dict[str, Any]]:
+def eval_crops(
+    split: str, args: argparse.Namespace, geometry: str, target: str = "centred"
+) -> list[dict[str, Any]]:
     """Windows of every frame of the evaluation videos, rendered once and kept in the cache
     folder: ``crops`` uint8 ``(F, T, 3, H, W)``, ``valid`` ``(F, T)``, ``matrix`` ``(F, 2, 3)``,
-    ``T = 5``, frame ``t``'s window ``t-2..t+2`` cropped with frame ``t``'s ground-truth box in
-    the models' ``geometry`` (as ``tarpose.demo.predict_video``)."""
+    ``T = 5``, frame ``t``'s window ``t-2..t+2`` (``target="last"``: ``t-4..t``) cropped with frame
+    ``t``'s ground-truth box in the models' ``geometry`` (as ``tarpose.demo.predict_video``)."""
+    from tarpose import Window
+
     from tarpose.data.synthetic import SyntheticVideo
     from tarpose.geometry import box_to_center_scale, crop_matrices
 
-    path = args.cache / f"eval-{split}-{args.eval_videos}-{geometry}.pt"  # pixel-index matrices
+    suffix = "" if target == "centred" else f"-{target}"
+    path = args.cache / f"eval-{split}-{args.eval_videos}-{geometry}{suffix}.pt"  # pixel-index matrices
     if path.exists():
         return torch.load(path, weights_only=True)
-    size, num_frames, centre = (128, 96), 5, 2
+    size, num_frames = (128, 96), 5
+    centre = Window(num_frames, target).target_index  # the target frame's place in the window
     videos = []
     for seed in eval_seeds(split, args.eval_videos):
         video = SyntheticVideo(seed, 32, corruption=0.3)
@@ -155,16 +180,19 @@ def eval_crops(split: str, args: argparse.Namespace, geometry: str) -> list[dict
 @torch.no_grad()
 def predict(model: nn.Module, video: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
     """Keypoints ``(F, J, 2)`` (image pixels) and scores ``(F, J)`` of ``model`` on one video of
-    :func:`eval_crops`; a single-frame model sees the window's centre frame."""
+    :func:`eval_crops`; a single-frame model sees the window's target frame."""
+    from tarpose import Window
+
     from tarpose.codec import decode_heatmaps, heatmap_to_image
     from tarpose.geometry import normalize_images
 
     temporal = hasattr(model, "aggregate_restore")
+    target = Window(5, model.config.target).target_index if temporal else 2
     points, scores = [], []
     for start in range(0, len(video["crops"]), 16):
         part = slice(start, start + 16)
         clip = normalize_images(video["crops"][part])  # (b, t, 3, h, w)
-        heatmaps = model(clip, frame_valid=video["valid"][part]) if temporal else model(clip[:, 2])
+        heatmaps = model(clip, frame_valid=video["valid"][part]) if temporal else model(clip[:, target])
         coords, score = decode_heatmaps(heatmaps)
         points.append(heatmap_to_image(
             coords, video["matrix"][part], clip.shape[-2:], heatmaps.shape[-2:], model.data_config.geometry
@@ -183,7 +211,8 @@ def evaluate_arm(name: str, args: argparse.Namespace, split: str) -> None:
     model.load_state_dict(torch.load(out / "weights.pt", weights_only=True))
     model.eval()
     results = []
-    for video in eval_crops(split, args, model.data_config.geometry):
+    target = arm_options(name)["target"]
+    for video in eval_crops(split, args, model.data_config.geometry, target):
         points, scores = predict(model, video)
         results.append({"seed": video["seed"], "points": points, "scores": scores})
     torch.save(results, path)

@@ -16,6 +16,12 @@ Three runs of the repository's own training entry point, on procedural videos (n
    and still learning at 1600 steps, while the single-frame model is not: 1600 further steps of
    the single-frame stage leave it where it was (``benchmarks/ablate_temporal.py``, arm
    ``single``; docs/demo.md).
+4. ``causal``: the same as ``temporal`` with causal windows ``t-4..t`` (``target="last"``):
+   ``tar-vitpose-demo-causal``, the zero-latency model for live video.
+
+``--stages`` picks stages (default: all four); ``--single DIR`` takes an existing single-frame
+model (e.g. ``tarpose/assets/vitpose-demo``) as stage 2's result, so stages 3-4 can be retrained
+alone on the bundled base.
 
 Rendered crops are cached on disk (``WORK/cache``, about 4 GB) so each sample is drawn once; the
 windows of stages 2 and 3 are rendered on one core while stage 1 trains on the other. Every process uses one thread (two OpenMP threads fighting other work for two
@@ -60,7 +66,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--temporal-batch", type=int, default=16)
     parser.add_argument("--corruption", type=float, default=0.3)
     parser.add_argument("--threads", type=int, default=1, help="torch threads per process")
+    parser.add_argument("--stages", default=",".join(STAGES), help="comma-separated stages to run")
+    parser.add_argument("--single", type=Path, help="use this single-frame model as stage 2's result")
     args = parser.parse_args(argv)
+    stages = [s for s in args.stages.split(",") if s]
+    if args.single is not None:  # stages 1-2 are given
+        stages = [s for s in stages if s not in ("base", "single")]
+    unknown = sorted(set(stages) - set(STAGES))
+    if unknown:
+        parser.error(f"unknown stage(s) {', '.join(unknown)}; known: {', '.join(STAGES)}")
 
     work = args.work
     cache = str(work / "cache")
@@ -70,18 +84,23 @@ def main(argv: list[str] | None = None) -> int:
              "num_frames": 1, "corruption": args.corruption, "geometry": "biased", "cache": cache}
     data2 = {"split": "train", "first_video": 500_000, "num_videos": args.temporal_videos, "video_length": 32,
              "num_frames": 5, "corruption": args.corruption, "geometry": "biased", "cache": cache}
+    data3 = {**data2, "target": "last"}  # the same videos, causal windows
     common = ["--joint-weights", "coco", "--weight-decay", "0.05", "--workers", "0",
               "--log-every", "100", "--save-every", "250"]
-    windows = ["--data-opt", *_opts(data2), "--batch-size", str(args.temporal_batch), "--lr", "2e-4",
-               "--warmup-steps", "100"]
+    optimiser = ["--batch-size", str(args.temporal_batch), "--lr", "2e-4", "--warmup-steps", "100"]
+    windows = ["--data-opt", *_opts(data2), *optimiser]
+    single = str(args.single or work / "single")
     runs = {
         "base": ["--model", "vitpose-demo", "--model-opt", "geometry=biased", "--data-opt", *_opts(data1),
                  "--steps", str(args.base_steps),
                  "--batch-size", str(args.base_batch), "--lr", "1e-3", "--warmup-steps", "200"],
         "single": ["--model", "vitpose-demo", "--init-from", str(work / "base"), *windows,
                    "--steps", str(args.single_steps)],
-        "temporal": ["--model", "tar-vitpose-demo", "--init-from", str(work / "single"), *windows,
+        "temporal": ["--model", "tar-vitpose-demo", "--init-from", single, *windows,
                      "--steps", str(args.temporal_steps), "--lr-new", "2e-3", "--freeze-base"],
+        "causal": ["--model", "tar-vitpose-demo", "--model-opt", "target=last", "--init-from", single,
+                   "--data-opt", *_opts(data3), *optimiser,
+                   "--steps", str(args.temporal_steps), "--lr-new", "2e-3", "--freeze-base"],
     }
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
            "OMP_NUM_THREADS": str(args.threads)}
@@ -91,6 +110,8 @@ def main(argv: list[str] | None = None) -> int:
 
     def train(name: str) -> list[str] | None:
         out = work / name
+        if name not in stages:
+            return None
         if (out / "model.safetensors").exists():
             print(f"== {name}: done already ({out})", flush=True)
             return None
@@ -98,14 +119,16 @@ def main(argv: list[str] | None = None) -> int:
         return [sys.executable, "-m", "tarpose", "train", "--dataset", "synthetic", *runs[name], *common,
                 "--out", str(out), *resume]
 
-    def fill(options: dict, workers: int) -> list[str]:
+    def fill(options: dict, workers: int, *needed_by: str) -> list[str] | None:
+        if not set(needed_by) & set(stages):
+            return None
         return [sys.executable, "-c", FILL, json.dumps(options), str(workers)]
 
     phases = [  # what runs side by side
-        {"data (stage 1)": fill(data1, 2)},
-        {"base": train("base"), "data (stage 2)": fill(data2, 0)},
-        {"single": train("single")},
-        {"temporal": train("temporal")},
+        {"data (stage 1)": fill(data1, 2, "base")},
+        {"base": train("base"), "data (stage 2)": fill(data2, 0, "single", "temporal")},
+        {"single": train("single"), "data (stage 4)": fill(data3, 0, "causal")},
+        {"temporal": train("temporal"), "causal": train("causal")},
     ]
     for phase in phases:
         phase = {name: command for name, command in phase.items() if command is not None}
@@ -127,13 +150,21 @@ def main(argv: list[str] | None = None) -> int:
         log.write_text(json.dumps(times, indent=2) + "\n")
     target = ROOT / "tarpose" / "assets" if args.install else args.export
     if target is not None:
-        for name, run in (("vitpose-demo", "single"), ("tar-vitpose-demo", "temporal")):
+        for name, run in MODELS.items():
+            if not (work / run / "model.safetensors").exists():
+                continue
             path = export_half(work / run, target / name, name)
             print(f"wrote {path} ({(path / 'model.safetensors').stat().st_size / 1e6:.1f} MB)")
     wall = sum(t["wall_s"] for t in times.values())
     cpu = sum(t["cpu_s"] for t in times.values())
     print(f"total {wall / 60:.1f} min wall, {cpu / 60:.1f} min CPU (all processes)")
     return 0
+
+
+#: the stages, in order
+STAGES = ("base", "single", "temporal", "causal")
+#: the bundled model each stage's run becomes (``--install``)
+MODELS = {"vitpose-demo": "single", "tar-vitpose-demo": "temporal", "tar-vitpose-demo-causal": "causal"}
 
 
 def _opts(options: dict) -> list[str]:
