@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from einops import rearrange
 from torch import Tensor, nn
 
@@ -20,11 +21,14 @@ class HeatmapEmbedding(nn.Module):
     frame's own heatmaps (what the target says), and projects them to ``C`` channels with one
     linear layer, initialised to zero so that a wrapped model starts exactly at the base model.
 
+    Any decoder works: heatmaps that are not ``stride`` times the token grid (a decoder that
+    upsamples 2x or 8x, or to another size) are resampled to it first (bilinear, antialiased when
+    shrinking); ViTPose's decoders upsample 4x, the default, and are read as they are.
+
     Args:
         num_joints: J.
         dim: channels C of the feature map.
-        stride: heatmap pixels per token side (4 for ViTPose's decoders, which upsample the
-            feature map 4x).
+        stride: heatmap pixels read per token side.
     """
 
     def __init__(self, num_joints: int, dim: int, stride: int = 4) -> None:
@@ -38,7 +42,13 @@ class HeatmapEmbedding(nn.Module):
         nn.init.zeros_(self.proj.weight)
         nn.init.zeros_(self.proj.bias)
 
-    def forward(self, heatmaps: Tensor, target_index: int, frame_valid: Tensor | None = None) -> Tensor:
+    def forward(
+        self,
+        heatmaps: Tensor,
+        target_index: int,
+        frame_valid: Tensor | None = None,
+        grid: tuple[int, int] | None = None,
+    ) -> Tensor:
         """Embed a window's heatmaps.
 
         Args:
@@ -46,18 +56,30 @@ class HeatmapEmbedding(nn.Module):
             target_index: the frame being restored.
             frame_valid: optional bool ``(B, T)``; invalid frames are left out of the neighbours'
                 mean (a window with no valid neighbour contributes zeros there).
+            grid: the token grid ``(h, w)`` of the feature map; default ``(Hh, Wh) / stride``
+                (which must then divide).
 
         Returns:
-            ``(B, C, Hh / stride, Wh / stride)``, to add to the target frame's restored map.
+            ``(B, C, h, w)``, to add to the target frame's restored map.
         """
         expect_shape("heatmaps", heatmaps, "(B, T, J, Hh, Wh)", (None, None, self.num_joints, None, None))
         b, t, _, hh, wh = heatmaps.shape
         s = self.stride
-        if hh % s or wh % s:
-            raise ValueError(
-                f"heatmaps of {hh}x{wh} pixels do not split into {s}x{s} patches (stride={s}); "
-                "set TARConfig(heatmap_stride=...) to the decoder's upsampling factor"
+        if grid is None:
+            if hh % s or wh % s:
+                raise ValueError(
+                    f"heatmaps of {hh}x{wh} pixels do not split into {s}x{s} patches (stride={s}): "
+                    "pass grid=(h, w), the feature map's size"
+                )
+            grid = (hh // s, wh // s)
+        size = (grid[0] * s, grid[1] * s)
+        if (hh, wh) != size:  # another decoder's resolution: resample to `stride` pixels a token
+            frames = rearrange(heatmaps, "b t j y x -> (b t) j y x")
+            frames = F.interpolate(
+                frames, size=size, mode="bilinear", align_corners=False,
+                antialias=size[0] < hh or size[1] < wh,
             )
+            heatmaps = rearrange(frames, "(b t) j y x -> b t j y x", b=b)  # (b, t, j, h s, w s)
         weights = torch.ones(b, t, dtype=heatmaps.dtype, device=heatmaps.device)
         if frame_valid is not None:
             expect_shape("frame_valid", frame_valid, "(B, T)", (b, t))

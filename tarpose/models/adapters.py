@@ -188,6 +188,39 @@ def as_module(fn: Callable[[Tensor], Tensor]) -> nn.Module:
     return fn if isinstance(fn, nn.Module) else CallableModule(fn)
 
 
+def probe_shapes(
+    encoder: nn.Module, decoder: nn.Module, in_chans: int, size: tuple[int, int]
+) -> tuple[tuple[int, ...], tuple[int, ...]] | None:
+    """The shapes of ``encoder``'s maps and ``decoder``'s heatmaps for one ``size`` crop, found on
+    the ``meta`` device (nothing is computed or allocated): ``((1, C, h, w), (1, J, Hh, Wh))``.
+    ``None`` when the pair cannot run there (a plain function holding real tensors, an operation
+    without a meta kernel): the shapes are then checked at the first forward.
+
+    Args:
+        encoder: images ``(N, in_chans, H, W)`` -> maps.
+        decoder: maps -> heatmaps.
+        in_chans: image channels.
+        size: crop ``(H, W)``.
+    """
+    from torch.func import functional_call
+
+    def on_meta(module: nn.Module, x: Tensor) -> object:
+        tensors = {**dict(module.named_parameters()), **dict(module.named_buffers())}
+        meta = {k: torch.empty_like(v, device="meta") for k, v in tensors.items()}
+        return functional_call(module, meta, (x,))
+
+    try:
+        with torch.no_grad():
+            images = torch.empty(1, in_chans, *size, device="meta")
+            features = last_feature_map(on_meta(encoder, images))
+            heatmaps = on_meta(decoder, features)
+    except Exception:  # noqa: BLE001 - any failure only means "not probeable": checked later
+        return None
+    if not isinstance(heatmaps, Tensor) or features.device.type != "meta" or heatmaps.device.type != "meta":
+        return None
+    return tuple(features.shape), tuple(heatmaps.shape)
+
+
 def check_features(features: object, dim: int, batch: int) -> Tensor:
     """Validate an encoder's output against the temporal modules' ``dim``."""
     features = last_feature_map(features)

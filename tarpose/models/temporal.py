@@ -22,7 +22,7 @@ from ..layers.mask import heatmap_mask
 from ..layers.tokens import TOKEN_LAYOUTS, TokenLayout
 from ..preprocess import DataConfig
 from ..window import MAX_FRAMES, Target, Window
-from .adapters import SplitModel, as_module, check_features, split_model
+from .adapters import SplitModel, as_module, check_features, probe_shapes, split_model
 from .hub import HubMethods
 from .vitpose import MAX_DEPTH, MAX_SIZE, ViTPose, ViTPoseConfig
 
@@ -68,7 +68,9 @@ class TARConfig:
             a zero-initialised linear layer, see
             [HeatmapEmbedding][tarpose.HeatmapEmbedding]: JTA's joint tokens
             say where a joint is to within a token; these say where inside it.
-        heatmap_stride: heatmap pixels per feature-map token side (4 for ViTPose's decoders).
+        heatmap_stride: heatmap pixels the embedding reads per feature-map token side. Heatmaps
+            of another resolution (a decoder that upsamples 2x or 8x) are resampled to it, so any
+            encoder/decoder pair works with the default; ViTPose's decoders upsample 4x.
         position: add fixed sine-cosine codes of the token positions to JTA's frame tokens and
             GRA's queries (``token_layout="spatial"`` only).
         token_layout: ``"spatial"`` (default) or ``"official"`` (the reference code's layout, for
@@ -322,6 +324,9 @@ class TemporalWrapper(nn.Module, HubMethods):
         self.freeze_base = False
         self.encoder = split.encoder
         self.decoder = split.decoder
+        # the crop size the pair is probed at: the model's own, else ViTPose's usual 256x192
+        size = split.image_size or (self._data_config.input_size if self._data_config else None)
+        self._check_pair(split.in_chans, tuple(size or (256, 192)))
         self.jta = JointTemporalAggregator(dim, num_joints, **config.module_options("jta"))
         self.gra = GlobalRestoringAttention(dim, **config.module_options("gra"))
         self.heatmap_embed = (
@@ -338,6 +343,25 @@ class TemporalWrapper(nn.Module, HubMethods):
                 p.requires_grad_(False)
             self.freeze_base = True
             self.train(self.training)
+
+    def _check_pair(self, in_chans: int, size: tuple[int, int]) -> None:
+        """Refuse an encoder/decoder pair that cannot work with the temporal modules, at
+        construction (probed on the ``meta`` device; a pair that cannot run there is checked at
+        the first forward instead)."""
+        shapes = probe_shapes(self.encoder, self.decoder, in_chans, size)
+        if shapes is None:
+            return
+        maps, heatmaps = shapes
+        if maps[1] != self.dim:
+            raise ValueError(
+                f"the encoder gives {maps[1]}-channel maps {maps} for a {size[0]}x{size[1]} crop, "
+                f"but the temporal modules are built for dim={self.dim}"
+            )
+        if len(heatmaps) != 4 or heatmaps[1] != self.num_joints:
+            raise ValueError(
+                f"the decoder turns the encoder's maps {maps} into {heatmaps}, not heatmaps "
+                f"(N, J={self.num_joints}, Hh, Wh)"
+            )
 
     @staticmethod
     def _split(
@@ -458,15 +482,8 @@ class TemporalWrapper(nn.Module, HubMethods):
         else:
             joints = self.jta(features, mask=mask, frame_valid=frame_valid)  # (b, j, c)
         evidence = None
-        if self.heatmap_embed is not None:
-            s, (h, w), (hh, wh) = self.config.heatmap_stride, features.shape[-2:], heatmaps.shape[-2:]
-            if (hh, wh) != (h * s, w * s):
-                raise ValueError(
-                    f"heatmaps of {hh}x{wh} pixels are not heatmap_stride={s} times the {h}x{w} "
-                    "feature map: set TARConfig(heatmap_stride=...) to the decoder's upsampling "
-                    "factor, or heatmap_embed=False"
-                )
-            evidence = self.heatmap_embed(heatmaps, self.target_index, frame_valid)  # (b, c, h, w)
+        if self.heatmap_embed is not None:  # (b, c, h, w); any decoder's resolution
+            evidence = self.heatmap_embed(heatmaps, self.target_index, frame_valid, features.shape[-2:])
         restored = self.gra(features[:, self.target_index], joints, evidence)  # (b, c, h, w)
         return self.decoder(restored)
 
