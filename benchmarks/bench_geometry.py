@@ -96,7 +96,8 @@ def measure_pipeline() -> dict:
 
     import tarpose
     import tarpose.geometry
-    from tarpose.inference import StreamingPredictor, read_video, resolve_model
+    from tarpose.inference import StreamingPredictor, resolve_model
+    from tarpose.io import read_video
 
     spec = importlib.util.spec_from_file_location("pipeline_test", ROOT / "tests" / "test_transformers_pipeline.py")
     sys.path.insert(0, str(ROOT / "tests"))

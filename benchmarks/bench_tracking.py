@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 from tarpose.data.synthetic.crowd import SyntheticCrowd
-from tarpose.inference.tracker import ByteTracker, IoUTracker, box_iou
+from tarpose.tracking.tracker import ByteTracker, IoUTracker, box_iou
 
 VTEST = ROOT.parent / "shared" / "data" / "vtest.avi"
 VTEST_BOXES = ROOT / "tests" / "data" / "vtest_boxes.json"

@@ -112,9 +112,9 @@ def row_counts(windows: Tensor, valid: Tensor, grid: tuple[int, int]) -> Tensor:
 def vtest_heatmaps(frames: int) -> list[Tensor]:
     """The demo model's heatmaps of every track of the first ``frames`` frames of vtest.avi, each
     crop with its own box (IoU tracker): one ``(F_track, 17, 32, 24)`` per track of >= 5 frames."""
-    from tarpose.inference import IoUTracker
-    from tarpose.inference.topdown import as_image_tensor, box_matrices, crop_images
-    from tarpose.inference.video import read_video
+    from tarpose.tracking import IoUTracker
+    from tarpose.topdown import as_image_tensor, box_matrices, crop_images
+    from tarpose.io.video import read_video
 
     model = load_demo_model("tar-vitpose-demo")
     video, _ = read_video(VTEST, max_frames=frames)

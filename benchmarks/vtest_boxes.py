@@ -132,7 +132,7 @@ def motion_boxes(
 
 def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(ROOT))
-    from tarpose.inference import VideoReader, draw_box, write_png
+    from tarpose.io import VideoReader, draw_box, write_png
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--video", default=str(VIDEO))

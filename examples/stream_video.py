@@ -24,7 +24,8 @@ from pathlib import Path
 import torch
 
 from tarpose.eval import jitter
-from tarpose.inference import StreamingPredictor, VideoReader, VideoWriter, draw_poses, resolve_model
+from tarpose.inference import StreamingPredictor, resolve_model
+from tarpose.io import VideoReader, VideoWriter, draw_poses
 
 
 def main(argv: list[str] | None = None) -> None:

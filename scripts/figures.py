@@ -128,7 +128,7 @@ def sheet_draw(data: dict[str, Any], path: Path) -> None:
     import torch
 
     from tarpose.data.synthetic import SyntheticVideo, split_seeds
-    from tarpose.inference.render import draw_pose
+    from tarpose.io.render import draw_pose
 
     plt = pyplot()
     video = SyntheticVideo(split_seeds("demo", 1, data["seed"])[0], data["frames"], corruption=SHEET_CORRUPTION)
@@ -221,8 +221,10 @@ def vtest_data() -> dict[str, Any]:
     import torch
 
     from tarpose.demo import load_demo_model
-    from tarpose.inference import ByteTracker, StreamingPredictor, VideoReader
-    from tarpose.inference.detection import read_boxes
+    from tarpose.tracking import ByteTracker
+    from tarpose.inference import StreamingPredictor
+    from tarpose.io import VideoReader
+    from tarpose.detection import read_boxes
 
     if not VTEST.exists():
         raise FileNotFoundError(f"{VTEST} is not here (the vtest figure needs ../shared/data)")
@@ -245,7 +247,8 @@ def vtest_draw(data: dict[str, Any], path: Path) -> None:
     import numpy as np
     import torch
 
-    from tarpose.inference import FramePoses, VideoReader, draw_poses, write_png
+    from tarpose.inference import FramePoses
+    from tarpose.io import VideoReader, draw_poses, write_png
 
     frame = next(f for i, f in enumerate(VideoReader(VTEST)) if i == data["frame"])
     poses = FramePoses(index=data["frame"], track_ids=data["track_ids"], boxes=torch.tensor(data["boxes"]),

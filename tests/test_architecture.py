@@ -52,6 +52,8 @@ def _targets(name: str, package: bool, node: ast.AST, found: dict) -> list[str]:
         return []
     if node.level:
         base = name.split(".") if package else name.split(".")[:-1]
+        if node.level - 1 >= len(base):  # Python refuses it at run time; never skip it here
+            raise AssertionError(f"{name} line {node.lineno}: relative import beyond the package")
         base = base[: len(base) - (node.level - 1)]
         module = ".".join(base + ([node.module] if node.module else []))
     else:
@@ -173,6 +175,14 @@ def test_importing_the_package_root_from_inside_counts(tmp_path):
     assert cycles(graph) == [["tarpose", "tarpose.inference", "tarpose.inference.source"]]
 
 
+def test_a_relative_import_beyond_the_package_is_an_error(tmp_path):
+    with pytest.raises(AssertionError, match=r"tarpose.detection.rtdetr line 2: relative import beyond"):
+        _package(tmp_path, {
+            "__init__.py": "", "detection/__init__.py": "",
+            "detection/rtdetr.py": "def f():\n    from ...weights.sources import hub_access\n",
+        })
+
+
 def test_every_module_has_a_layer():
     table = layer_table()
     for module in GRAPH:
@@ -187,8 +197,10 @@ def test_an_import_up_or_across_the_stack_is_reported():
         "tarpose.models.vitpose": {"tarpose.factory": 3, "tarpose.layers.mlp": 4},
         "tarpose.training.engine": {"tarpose.inference.stream": 7},
         "tarpose.weights.load": {"tarpose.models.temporal": 9},
+        "tarpose.detection.base": {"tarpose.tracking.tracker": 5, "tarpose.boxes": 6},
     }
     assert violations(graph, table) == [
         "tarpose.models.vitpose (models) imports tarpose.factory (factory) at line 3",
         "tarpose.training.engine (training) imports tarpose.inference.stream (inference) at line 7",
+        "tarpose.detection.base (detection) imports tarpose.tracking.tracker (tracking) at line 5",
     ]

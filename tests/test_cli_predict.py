@@ -17,7 +17,8 @@ import tarpose
 from conftest import ROOT, SHARED, tiny_vitpose
 from reference_tar import activate_temporal_
 from tarpose.cli import main
-from tarpose.inference import SingleFrameModel, StreamingPredictor, VideoReader, VideoWriter
+from tarpose.inference import SingleFrameModel, StreamingPredictor
+from tarpose.io import VideoReader, VideoWriter
 from tarpose.models import registry
 from test_topdown import BlobDecoder, BlobEncoder, blob_frame
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from tarpose.data.synthetic.crowd import SyntheticCrowd
-from tarpose.inference import box_iou
+from tarpose.boxes import box_iou
 
 
 @pytest.fixture(scope="module")

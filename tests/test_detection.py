@@ -10,8 +10,9 @@ import pytest
 import torch
 
 from conftest import ROOT, SHARED
-from tarpose.inference import StreamingPredictor, box_iou
-from tarpose.inference.detection import (
+from tarpose.inference import StreamingPredictor
+from tarpose.boxes import box_iou
+from tarpose.detection import (
     BoxesFile,
     CallableDetector,
     Detections,
@@ -227,7 +228,7 @@ def test_hog_finds_the_pedestrians_of_vtest():
     """Real frames of vtest.avi: HOG's boxes land where the background-subtraction boxes of
     tests/data/vtest_boxes.json are (recall at IoU 0.3)."""
     pytest.importorskip("cv2")
-    from tarpose.inference import read_video
+    from tarpose.io import read_video
 
     frames, _ = read_video(VTEST, max_frames=100)
     truth: dict[int, list[list[float]]] = {}

@@ -501,7 +501,7 @@ def test_a_truncated_video_is_reported_with_the_frames_read(tmp_path, capsys):
     from test_cli_predict import TINY, registered_test_models
 
     from tarpose.cli import main
-    from tarpose.inference import VideoReader
+    from tarpose.io import VideoReader
 
     source = SHARED / "data" / "vtest.avi"
     if not source.exists():

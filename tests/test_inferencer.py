@@ -12,7 +12,8 @@ import torch
 import tarpose
 from conftest import ROOT, SHARED
 from tarpose.cli import main
-from tarpose.inference import FramePoses, PoseInferencer, StreamingPredictor, open_frames, write_png
+from tarpose.inference import FramePoses, PoseInferencer, StreamingPredictor
+from tarpose.io import open_frames, write_png
 from test_cli_predict import TINY, _tiny, blob_video, registered_test_models
 
 VTEST = SHARED / "data" / "vtest.avi"
@@ -63,7 +64,7 @@ def test_every_source_gives_the_predictor_poses(kind, tmp_path):
         video = tmp_path / "v.mp4"
         blob_video(video, n=4)
         source = video
-        with tarpose.inference.VideoReader(video) as reader:
+        with tarpose.io.VideoReader(video) as reader:
             frames = np.stack(list(reader))
     inferencer = PoseInferencer(TINY, detector="full-frame")
     got = list(inferencer(source))
@@ -155,9 +156,9 @@ def test_vtest_with_the_hog_detector_end_to_end(tmp_path, capsys):
         assert 0 <= r["bbox_score"] <= 1 and np.isfinite(k).all()
         assert (np.abs(k - [x + w / 2, y + h / 2]) <= [0.9 * max(w, 0.75 * h), 0.9 * max(h, w / 0.75)]).all()
     assert sum(n >= 6 for n in per_track.values()) >= 3  # several pedestrians tracked throughout
-    with tarpose.inference.VideoReader(render) as rendered:
+    with tarpose.io.VideoReader(render) as rendered:
         assert sum(1 for _ in rendered) == 8
     truth = [r for r in json.loads((ROOT / "tests" / "data" / "vtest_boxes.json").read_text()) if r["frame"] < 8]
     found = torch.tensor([r["bbox"] for r in records if r["frame"] == 0], dtype=torch.float64)
     given = torch.tensor([r["bbox"] for r in truth if r["frame"] == 0], dtype=torch.float64)
-    assert (tarpose.inference.box_iou(given, found).max(1).values >= 0.3).float().mean() >= 0.6
+    assert (tarpose.boxes.box_iou(given, found).max(1).values >= 0.3).float().mean() >= 0.6

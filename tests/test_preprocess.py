@@ -9,7 +9,8 @@ from conftest import tiny_vitpose
 
 import tarpose
 from tarpose import DataConfig, resolve_data_config
-from tarpose.inference import StreamingPredictor, box_matrices, crop_images
+from tarpose.inference import StreamingPredictor
+from tarpose.topdown import box_matrices, crop_images
 
 ODD = DataConfig(input_size=(64, 48), mean=(0.2, 0.5, 0.7), std=(0.5, 0.25, 0.1))
 

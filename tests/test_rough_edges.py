@@ -16,7 +16,8 @@ import torch
 from conftest import ROOT
 from hub_cache import populate
 from tarpose.cli import SMALL_MODEL, apply_threads, build_parser, main
-from tarpose.inference import FramePoses, draw_poses, label_size
+from tarpose.inference import FramePoses
+from tarpose.io import draw_poses, label_size
 from tarpose.weights import sources
 
 
@@ -158,7 +159,7 @@ def test_demo_pictures_are_labelled(tmp_path):
     )
     from tarpose.data.synthetic import SyntheticVideo
     from tarpose.demo import load_demo_models, predict_video
-    from tarpose.inference import open_frames
+    from tarpose.io import open_frames
 
     video = SyntheticVideo(2_000_001, 12, corruption=0.4)
     single, temporal = load_demo_models()

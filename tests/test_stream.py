@@ -8,13 +8,9 @@ import torch
 import tarpose
 from conftest import tiny_vitpose
 from reference_tar import activate_temporal_
-from tarpose.inference import (
-    IoUTracker,
-    StreamingPredictor,
-    box_matrices,
-    crop_images,
-    heatmaps_to_keypoints,
-)
+from tarpose.tracking import IoUTracker
+from tarpose.inference import StreamingPredictor
+from tarpose.topdown import box_matrices, crop_images, heatmaps_to_keypoints
 
 SIZE = (64, 48)  # tiny model's crop (H, W)
 

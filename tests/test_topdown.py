@@ -11,7 +11,8 @@ import torch.nn.functional as F
 import tarpose
 from conftest import tiny_vitpose
 from tarpose.geometry import IMAGENET_MEAN, IMAGENET_STD, flip_points
-from tarpose.inference import StreamingPredictor, box_matrices, heatmaps_to_keypoints
+from tarpose.inference import StreamingPredictor
+from tarpose.topdown import box_matrices, heatmaps_to_keypoints
 from tarpose.keypoints import COCO_FLIP_PAIRS, flip_permutation
 
 

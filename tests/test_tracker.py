@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from tarpose.inference import ByteTracker, IoUTracker, StreamingPredictor
-from tarpose.inference.assignment import linear_assignment
+from tarpose.tracking import ByteTracker, IoUTracker
+from tarpose.inference import StreamingPredictor
+from tarpose.tracking.assignment import linear_assignment
 
 
 @pytest.mark.parametrize("shape", [(1, 1), (3, 3), (4, 7), (7, 4), (8, 8), (0, 3), (3, 0), (12, 5)])

@@ -19,7 +19,8 @@ from conftest import ROOT, SHARED
 
 import tarpose
 from tarpose.geometry import apply_affine, invert_affine
-from tarpose.inference import StreamingPredictor, box_matrices, crop_images, resolve_model
+from tarpose.inference import StreamingPredictor, resolve_model
+from tarpose.topdown import box_matrices, crop_images
 
 VTEST = SHARED / "data" / "vtest.avi"
 FRAMES = 30
@@ -83,7 +84,7 @@ def pipeline(tmp_path_factory):
     pytest.importorskip("av")
     transformers = pytest.importorskip("transformers")
     processing = pytest.importorskip("transformers.models.vitpose.image_processing_pil_vitpose")
-    from tarpose.inference import read_video
+    from tarpose.io import read_video
 
     path = tmp_path_factory.mktemp("hf") / "vitpose"
     demo_as_transformers(path)

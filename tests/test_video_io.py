@@ -7,18 +7,9 @@ import zlib
 import numpy as np
 import pytest
 
-from tarpose.inference import (
-    FramePoses,
-    VideoReader,
-    VideoWriter,
-    atomic_output,
-    draw_pose,
-    draw_poses,
-    encode_png,
-    read_video,
-    write_png,
-    write_video,
-)
+from tarpose.inference import FramePoses
+from tarpose.io import VideoReader, VideoWriter, draw_pose, draw_poses, encode_png, read_video, write_png, write_video
+from tarpose.atomic import atomic_output
 from tarpose.keypoints import COCO_SKELETON
 
 av = pytest.importorskip("av")

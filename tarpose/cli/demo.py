@@ -170,7 +170,7 @@ def caption(width: int, items: list[tuple[str, tuple[int, int, int]]], height: i
     """A dark band ``(height, width, 3)`` with coloured texts side by side."""
     import numpy as np
 
-    from ..inference.render import draw_label, label_size
+    from ..io.render import draw_label, label_size
 
     band = np.full((height, width, 3), 24, np.uint8)
     scale = fit_scale(width, items, scale)
@@ -185,7 +185,7 @@ def caption(width: int, items: list[tuple[str, tuple[int, int, int]]], height: i
 def fit_scale(width: int, items: list[tuple[str, tuple[int, int, int]]], scale: int = 2) -> int:
     """The largest letter scale up to ``scale`` at which ``items`` fit a band ``width`` wide (1 at
     least)."""
-    from ..inference.render import label_size
+    from ..io.render import label_size
 
     while scale > 1 and 4 + sum(label_size(t, scale)[1] + 3 * scale for t, _ in items) > width:
         scale -= 1
@@ -204,8 +204,8 @@ def write_movie(video, result, path: Path, fps: float, zoom: int = 2) -> Path:
     legend under both."""
     import numpy as np
 
-    from ..inference.render import draw_pose
-    from ..inference.video import write_video
+    from ..io.render import draw_pose
+    from ..io.video import write_video
 
     images, _ = video.render()
     frames = images.permute(0, 2, 3, 1).numpy().repeat(zoom, 1).repeat(zoom, 2)  # (f, zh, zw, 3)
@@ -251,7 +251,7 @@ def write_sheet(video, result, path: Path) -> Path:
     import torch
 
     from ..geometry import apply_affine, box_to_center_scale, crop_matrices
-    from ..inference.render import draw_pose, write_png
+    from ..io.render import draw_pose, write_png
 
     # close-ups: each frame rendered through a 256x192 crop around its person
     chosen = [t for t in range(video.num_frames) if bool(result.corrupted[t])][:8]

@@ -49,7 +49,7 @@ HELP = "estimate poses in a video or images (detection, tracking, streaming, ren
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from ..inference.detection import DETECTORS
+    from ..detection import DETECTORS
 
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("source", metavar="SOURCE",
@@ -93,7 +93,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..inference.frames import open_frames
+    from ..io.frames import open_frames
     from ..inference.inferencer import check_outputs
 
     if args.max_frames is not None and args.max_frames < 1:
@@ -116,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace, source: Any) -> int:
     from ..inference import PoseInferencer
-    from ..inference.detection import DEFAULT_RTDETR, BoxesFile, make_detector
+    from ..detection import DEFAULT_RTDETR, BoxesFile, make_detector
 
     smooth = _smoothing(args, source.fps or 30.0)  # before loading the model: a typo fails at once
     device = _device(args.device)

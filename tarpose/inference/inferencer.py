@@ -21,8 +21,8 @@ import torch
 from torch import nn
 
 from ..atomic import atomic_output
-from .detection import Detections, PersonDetector, make_detector
-from .frames import FrameSource, open_frames
+from ..detection import Detections, PersonDetector, make_detector
+from ..io.frames import FrameSource, open_frames
 from .source import resolve_model
 from .stream import FramePoses, StreamingPredictor
 
@@ -57,12 +57,12 @@ class PoseInferencer:
             `tarpose.inference.resolve_model` takes (a registered name, a checkpoint
             directory or file, a Hub id, an exported ``.onnx``).
         detector: ``"rtdetr"`` (default), ``"hog"``, ``"full-frame"``, a boxes JSON file, a
-            `tarpose.inference.detection.PersonDetector` or a function ``frame -> boxes``
-            (see `tarpose.inference.detection.make_detector`).
+            `tarpose.detection.PersonDetector` or a function ``frame -> boxes``
+            (see `tarpose.detection.make_detector`).
         detector_model: the RT-DETR checkpoint (default ``PekingU/rtdetr_r50vd_coco_o365``).
         detector_threshold: lowest detection score kept.
         nms_iou: non-maximum suppression of the detections above this IoU (default: none).
-        tracker: a tracker (default: a new [ByteTracker][tarpose.inference.ByteTracker]).
+        tracker: a tracker (default: a new [ByteTracker][tarpose.tracking.ByteTracker]).
         smooth: keypoint smoothing, passed to the [StreamingPredictor][tarpose.inference.StreamingPredictor]
             (``None``: none).
         device: where the pose model and the RT-DETR detector run (``"cpu"``, ``"cuda"``).
@@ -281,12 +281,12 @@ class _Renderer:
         self._writer: Any = None
 
     def write(self, poses: FramePoses, source: FrameSource | None) -> None:
-        from .render import draw_poses, write_png
+        from ..io.render import draw_poses, write_png
 
         image = draw_poses(poses.image, poses, threshold=self.threshold)
         if self.video:
             if self._writer is None:
-                from .video import VideoWriter
+                from ..io.video import VideoWriter
 
                 self._writer = VideoWriter(self.path, (source.fps if source else None) or 10.0)
             self._writer.write(image)

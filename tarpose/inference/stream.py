@@ -50,8 +50,7 @@ from ..codec import flip_shift
 from ..filters import KeypointFilter, TrackSmoother, build_filter
 from ..keypoints import COCO_FLIP_PAIRS, flip_permutation
 from ..preprocess import resolve_data_config
-from .topdown import (
-    as_boxes,
+from ..topdown import (
     as_image_tensor,
     box_matrices,
     crop_images,
@@ -60,7 +59,8 @@ from .topdown import (
     merge_flipped,
 )
 from ..window import window_of
-from .tracker import ByteTracker, Tracker, as_scores
+from ..boxes import as_boxes, as_scores
+from ..tracking import ByteTracker, Tracker
 
 Mode = Literal["centred", "causal", "exact"]
 MODES: tuple[str, ...] = ("centred", "causal", "exact")
@@ -240,10 +240,10 @@ class StreamingPredictor:
         precision: ``"auto"`` (bfloat16 autocast on CUDA, float32 elsewhere), ``"float32"`` or
             ``"bfloat16"``.
         tracker: links boxes to tracks when [push][tarpose.inference.stream.StreamingPredictor.push] gets no ``track_ids`` (default: a new
-            [ByteTracker][tarpose.inference.ByteTracker]: a person missed for a few frames keeps their
+            [ByteTracker][tarpose.tracking.ByteTracker]: a person missed for a few frames keeps their
             id and their cached frames, the missing ones marked invalid in the window).
         detector: finds the people when ``push`` gets no boxes: a ``PersonDetector`` or anything
-            ``tarpose.inference.detection.make_detector`` takes (``"hog"``, ``"rtdetr"``,
+            ``tarpose.detection.make_detector`` takes (``"hog"``, ``"rtdetr"``,
             ``"full-frame"``, a function ``frame -> boxes``).
         keep_heatmaps: also return the final heatmaps (memory!).
         compile: run the model's ``encode`` and ``aggregate_restore`` through ``torch.compile``
@@ -336,7 +336,7 @@ class StreamingPredictor:
         )
         self.tracker = tracker if tracker is not None else ByteTracker()
         if detector is not None:
-            from .detection import make_detector
+            from ..detection import make_detector
 
             detector = make_detector(detector, device=self.device)
         self.detector = detector

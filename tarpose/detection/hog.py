@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from .base import Detections, PersonDetector, nms
+from ..boxes import nms
+from .base import Detections, PersonDetector
 
 _INSTALL = (
     'the HOG person detector needs OpenCV 4 (opencv-python-headless < 5): pip install "tarpose[detect]"'

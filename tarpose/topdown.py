@@ -17,8 +17,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..codec import decode_heatmaps, flip_heatmaps, heatmap_to_image
-from ..geometry import (
+from .boxes import as_boxes
+from .codec import decode_heatmaps, flip_heatmaps, heatmap_to_image
+from .geometry import (
     IMAGENET_MEAN,
     IMAGENET_STD,
     box_to_center_scale,
@@ -56,21 +57,6 @@ def _unit_range(frame: Tensor) -> Tensor:
     return frame
 
 
-def as_boxes(boxes: Any) -> Tensor:
-    """Person boxes as a float64 ``(N, 4)`` tensor of ``x, y, w, h`` (N may be 0); checks them."""
-    boxes = torch.as_tensor(boxes, dtype=torch.float64)
-    if boxes.numel() == 0:
-        return boxes.reshape(0, 4)
-    if boxes.ndim != 2 or boxes.shape[1] != 4:
-        raise ValueError(f"boxes must be (N, 4) as x, y, w, h; got shape {tuple(boxes.shape)}")
-    if not torch.isfinite(boxes).all():
-        raise ValueError("boxes contain NaN or infinite values")
-    if (boxes[:, 2:] <= 0).any():
-        bad = boxes[(boxes[:, 2:] <= 0).any(dim=1)][0].tolist()
-        raise ValueError(f"boxes must have positive width and height, got x, y, w, h = {bad}")
-    return boxes
-
-
 def box_matrices(
     boxes: Tensor, input_size: tuple[int, int], padding: float = 1.25, geometry: str = "udp"
 ) -> Tensor:
@@ -98,7 +84,7 @@ def crop_images(
     Args:
         images: ``(3, Hi, Wi)`` (one frame, cropped once per matrix) or ``(N, 3, Hi, Wi)``; uint8
             or float in 0..1.
-        matrices: ``(N, 2, 3)`` image -> crop maps ([box_matrices][tarpose.inference.topdown.box_matrices]).
+        matrices: ``(N, 2, 3)`` image -> crop maps ([box_matrices][tarpose.topdown.box_matrices]).
         input_size: crop ``(H, W)``.
         dtype: floating dtype of the crops.
         mean: RGB mean the model expects (its ``data_config``; ImageNet's by default).

@@ -21,7 +21,8 @@ from typing import Any
 
 import torch
 
-from .base import CallableDetector, Detections, FullFrame, PersonDetector, nms
+from ..boxes import nms
+from .base import CallableDetector, Detections, FullFrame, PersonDetector
 from .boxes import BoxesFile, read_boxes
 from .hog import HOGDetector
 from .rtdetr import DEFAULT_RTDETR, RTDetrDetector

@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from .base import Detections, PersonDetector, nms
+from ..boxes import nms
+from .base import Detections, PersonDetector
 
 #: the default detector, as in the transformers ViTPose guide
 DEFAULT_RTDETR = "PekingU/rtdetr_r50vd_coco_o365"
@@ -73,7 +74,7 @@ class RTDetrDetector(PersonDetector):
         source = str(model)
         options: dict[str, Any] = {"revision": revision, "local_files_only": local_files_only}
         if not Path(source).is_dir():
-            from ...weights.sources import hub_access
+            from ..hub import hub_access
 
             options["local_files_only"] = hub_access(local_files_only)
         try:
@@ -81,7 +82,7 @@ class RTDetrDetector(PersonDetector):
             self.model = transformers.AutoModelForObjectDetection.from_pretrained(source, **options)
         except OSError as error:
             if options["local_files_only"] and not Path(source).is_dir():
-                from ...weights.sources import offline_message
+                from ..hub import offline_message
 
                 raise FileNotFoundError(offline_message(source, "the RT-DETR detector")) from None
             raise FileNotFoundError(f"cannot load the detector {source!r}: {str(error).splitlines()[0]}") from None

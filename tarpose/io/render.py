@@ -1,9 +1,9 @@
 """Drawing poses on frames, and PNG files, with numpy alone.
 
-The API: [draw_pose][tarpose.inference.render.draw_pose] (one skeleton), [draw_box][tarpose.inference.render.draw_box], [draw_label][tarpose.inference.render.draw_label] (text),
-[draw_poses][tarpose.inference.render.draw_poses] (every person of a [FramePoses][tarpose.inference.FramePoses]) and [write_png][tarpose.inference.render.write_png]
+The API: [draw_pose][tarpose.io.render.draw_pose] (one skeleton), [draw_box][tarpose.io.render.draw_box], [draw_label][tarpose.io.render.draw_label] (text),
+[draw_poses][tarpose.io.render.draw_poses] (every person of a [FramePoses][tarpose.inference.FramePoses]) and [write_png][tarpose.io.render.write_png]
 (8-bit PNG, no dependency). To write frames to an MP4 use
-[tarpose.inference.write_video][tarpose.inference.write_video] / [VideoWriter][tarpose.inference.VideoWriter].
+[tarpose.io.write_video][tarpose.io.write_video] / [VideoWriter][tarpose.io.VideoWriter].
 
 Frames are RGB ``uint8`` arrays ``(H, W, 3)``; drawing functions return a new array and leave
 the input untouched. Coordinates are tarpose's pixel indices (pixel ``(i, j)`` is centred at
@@ -222,7 +222,7 @@ def encode_png(image: Any, compression: int = 6) -> bytes:
 
 
 def write_png(path: str | os.PathLike[str], image: Any) -> None:
-    """Write ``image`` (see [encode_png][tarpose.inference.render.encode_png]) to ``path``; the file appears only when complete."""
+    """Write ``image`` (see [encode_png][tarpose.io.render.encode_png]) to ``path``; the file appears only when complete."""
     data = encode_png(image)
     with atomic_output(path) as tmp:
         tmp.write_bytes(data)

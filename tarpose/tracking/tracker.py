@@ -23,7 +23,7 @@ import torch
 from torch import Tensor
 
 from .assignment import linear_assignment
-from .topdown import as_boxes
+from ..boxes import as_boxes, as_scores, box_iou
 
 #: the cost of a pair the IoU threshold forbids: larger than any allowed total, so the assignment
 #: first maximises the number of allowed pairs, then their summed IoU
@@ -32,33 +32,12 @@ _FORBIDDEN = 1e6
 _TIE_BREAK = 1e-3
 
 
-def box_iou(a: Tensor, b: Tensor) -> Tensor:
-    """Intersection over union of boxes ``(N, 4)`` and ``(M, 4)`` (``x, y, w, h``) -> ``(N, M)``."""
-    a_lo, a_hi = a[:, None, :2], a[:, None, :2] + a[:, None, 2:]  # (n, 1, 2)
-    b_lo, b_hi = b[None, :, :2], b[None, :, :2] + b[None, :, 2:]  # (1, m, 2)
-    overlap = (torch.minimum(a_hi, b_hi) - torch.maximum(a_lo, b_lo)).clamp_min(0).prod(-1)
-    union = a[:, None, 2:].prod(-1) + b[None, :, 2:].prod(-1) - overlap
-    return overlap / union.clamp_min(1e-12)
-
-
 class Tracker(Protocol):
     """What ``StreamingPredictor`` needs of a tracker."""
 
     def reset(self) -> None: ...
 
     def update(self, boxes: Any, scores: Any | None = None) -> list[int | None]: ...
-
-
-def as_scores(scores: Any | None, n: int) -> Tensor:
-    """Detection scores as a float64 ``(N,)`` tensor (all 1 when ``None``); checks them."""
-    if scores is None:
-        return torch.ones(n, dtype=torch.float64)
-    scores = torch.as_tensor(scores, dtype=torch.float64).reshape(-1)
-    if scores.shape[0] != n:
-        raise ValueError(f"got {n} boxes but {scores.shape[0]} scores")
-    if not torch.isfinite(scores).all():
-        raise ValueError("scores contain NaN or infinite values")
-    return scores
 
 
 def match(iou: Tensor, threshold: float, penalty: Tensor | None = None) -> list[tuple[int, int]]:

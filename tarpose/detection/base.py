@@ -16,8 +16,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..topdown import as_boxes
-from ..tracker import as_scores, box_iou
+from ..boxes import as_boxes, as_scores
 
 
 @dataclass
@@ -101,29 +100,3 @@ class FullFrame(PersonDetector):
         return [
             Detections([[0.0, 0.0, float(f.shape[1]), float(f.shape[0])]], [1.0], [0]) for f in frames
         ]
-
-
-def nms(boxes: Any, scores: Any, iou_threshold: float) -> Tensor:
-    """Greedy non-maximum suppression: indices of the boxes kept, by decreasing score.
-
-    A box is dropped when its IoU with a higher-scoring kept box exceeds ``iou_threshold``.
-
-    Args:
-        boxes: ``(N, 4)`` ``x, y, w, h``.
-        scores: ``(N,)``.
-        iou_threshold: in ``[0, 1]``.
-    """
-    if not 0 <= iou_threshold <= 1:
-        raise ValueError(f"the NMS IoU threshold must be in [0, 1], got {iou_threshold}")
-    boxes = as_boxes(boxes)
-    scores = as_scores(scores, len(boxes))
-    order = torch.argsort(scores, descending=True, stable=True)
-    iou = box_iou(boxes[order], boxes[order])  # (n, n) in score order
-    suppressed = torch.zeros(len(boxes), dtype=torch.bool)
-    keep = []
-    for i in range(len(boxes)):
-        if suppressed[i]:
-            continue
-        keep.append(i)
-        suppressed |= iou[i] > iou_threshold
-    return order[torch.tensor(keep, dtype=torch.long)]
