@@ -149,7 +149,6 @@ def eval_crops(
     ``T = 5``, frame ``t``'s window ``t-2..t+2`` (``target="last"``: ``t-4..t``) cropped with frame
     ``t``'s ground-truth box in the models' ``geometry`` (as ``tarpose.demo.predict_video``)."""
     from tarpose import Window
-
     from tarpose.data.synthetic import SyntheticVideo
     from tarpose.geometry import box_to_center_scale, crop_matrices
 
@@ -182,7 +181,6 @@ def predict(model: nn.Module, video: dict[str, Any]) -> tuple[torch.Tensor, torc
     """Keypoints ``(F, J, 2)`` (image pixels) and scores ``(F, J)`` of ``model`` on one video of
     :func:`eval_crops`; a single-frame model sees the window's target frame."""
     from tarpose import Window
-
     from tarpose.codec import decode_heatmaps, heatmap_to_image
     from tarpose.geometry import normalize_images
 

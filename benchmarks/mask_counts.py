@@ -41,8 +41,8 @@ sys.path.insert(0, str(ROOT))
 from tarpose.data.synthetic import SyntheticVideo, split_seeds  # noqa: E402
 from tarpose.demo import load_demo_model  # noqa: E402
 from tarpose.geometry import box_to_center_scale, crop_matrices, normalize_images  # noqa: E402
-from tarpose.preprocess import resolve_data_config  # noqa: E402
 from tarpose.layers.mask import heatmap_mask  # noqa: E402
+from tarpose.preprocess import resolve_data_config  # noqa: E402
 
 VTEST = ROOT.parent / "shared" / "data" / "vtest.avi"
 BOXES = ROOT / "tests" / "data" / "vtest_boxes.json"
@@ -112,9 +112,9 @@ def row_counts(windows: Tensor, valid: Tensor, grid: tuple[int, int]) -> Tensor:
 def vtest_heatmaps(frames: int) -> list[Tensor]:
     """The demo model's heatmaps of every track of the first ``frames`` frames of vtest.avi, each
     crop with its own box (IoU tracker): one ``(F_track, 17, 32, 24)`` per track of >= 5 frames."""
-    from tarpose.tracking import IoUTracker
-    from tarpose.topdown import as_image_tensor, box_matrices, crop_images
     from tarpose.io.video import read_video
+    from tarpose.topdown import as_image_tensor, box_matrices, crop_images
+    from tarpose.tracking import IoUTracker
 
     model = load_demo_model("tar-vitpose-demo")
     video, _ = read_video(VTEST, max_frames=frames)

@@ -116,11 +116,10 @@ def sheet_data() -> dict[str, Any]:
 
 
 def sheet_matrices(video: Any, index: Any) -> Any:
-    """Crop matrices of the close-ups: 256x192 around the person's box."""
-    from tarpose.geometry import box_to_center_scale, crop_matrices
+    """Crop matrices of the close-ups, as ``tarpose demo``'s contact sheet takes them."""
+    from tarpose.demo.pictures import close_up_matrices
 
-    centre, scale = box_to_center_scale(video.boxes[index].double(), aspect_ratio=0.75, padding=1.4)
-    return crop_matrices(centre, scale, (256, 192))
+    return close_up_matrices(video.boxes[index])
 
 
 def sheet_draw(data: dict[str, Any], path: Path) -> None:
@@ -128,12 +127,13 @@ def sheet_draw(data: dict[str, Any], path: Path) -> None:
     import torch
 
     from tarpose.data.synthetic import SyntheticVideo, split_seeds
+    from tarpose.demo.pictures import CLOSE_UP
     from tarpose.io.render import draw_pose
 
     plt = pyplot()
     video = SyntheticVideo(split_seeds("demo", 1, data["seed"])[0], data["frames"], corruption=SHEET_CORRUPTION)
     index = torch.tensor([t for _, t in data["columns"]])
-    crops, _ = video.render(index, matrix=sheet_matrices(video, index), size=(256, 192))
+    crops, _ = video.render(index, matrix=sheet_matrices(video, index), size=CLOSE_UP)
     crops = crops.permute(0, 2, 3, 1).numpy()
     n = len(data["columns"])
     labels = {**ROW_LABELS, "single_frame+filter": f"single-frame\n+ {data['filter']['label']}"}
@@ -221,10 +221,10 @@ def vtest_data() -> dict[str, Any]:
     import torch
 
     from tarpose.demo import load_demo_model
-    from tarpose.tracking import ByteTracker
+    from tarpose.detection import read_boxes
     from tarpose.inference import StreamingPredictor
     from tarpose.io import VideoReader
-    from tarpose.detection import read_boxes
+    from tarpose.tracking import ByteTracker
 
     if not VTEST.exists():
         raise FileNotFoundError(f"{VTEST} is not here (the vtest figure needs ../shared/data)")
@@ -308,9 +308,9 @@ def mask_draw(data: dict[str, Any], path: Path) -> None:
 
     from tarpose.data.synthetic import SyntheticVideo, split_seeds
     from tarpose.data.synthetic.corruptions import names
-    from tarpose.keypoints import COCO_KEYPOINTS
     from tarpose.demo import load_demo_model
     from tarpose.geometry import box_to_center_scale, crop_matrices
+    from tarpose.keypoints import COCO_KEYPOINTS
     from tarpose.preprocess import resolve_data_config
 
     plt = pyplot()
@@ -486,7 +486,6 @@ def pipeline_svg(data: dict[str, Any]) -> str:
 def streaming_data() -> dict[str, Any]:
     """The windows of the two streaming modes of a 5-frame model, from [tarpose.Window]."""
     from tarpose import Window
-    from tarpose.demo import ASSETS, DEMO_WEIGHTS
 
     return {mode: {"offsets": list(Window(5, target).offsets), "lookahead": Window(5, target).lookahead}
             for mode, target in (("centred", "centred"), ("causal", "last"))}

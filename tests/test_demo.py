@@ -14,7 +14,7 @@ from safetensors import safe_open
 
 import tarpose
 from tarpose.cli import main
-from tarpose.cli.demo import caption
+from tarpose.demo.pictures import caption
 from tarpose.data.synthetic import SyntheticVideo, split_seeds
 from tarpose.demo import (
     ASSETS,

@@ -16,7 +16,6 @@ from tarpose.detection import (
     BoxesFile,
     CallableDetector,
     Detections,
-    FullFrame,
     HOGDetector,
     PersonDetector,
     RTDetrDetector,

@@ -12,7 +12,7 @@ from tarpose import GlobalRestoringAttention, JointTemporalAggregator
 from tarpose.layers import gather as gather_module
 from tarpose.layers.attention import MultiHeadAttention
 from tarpose.layers.gather import allowed_index, gather_allowed, gather_tokens, gathered_is_cheaper
-from tarpose.layers.tokens import map_to_tokens, mask_to_rows
+from tarpose.layers.tokens import map_to_tokens
 
 B, T, C, H, W, J = 2, 5, 16, 4, 3, 4
 

@@ -147,7 +147,7 @@ def test_track_id_sits_above_the_box():
 def test_demo_pictures_are_labelled(tmp_path):
     """The contact sheet names its rows and each frame's corruption, with a legend; the video
     names its sides, the frame, its corruption, and has a legend."""
-    from tarpose.cli.demo import (
+    from tarpose.demo.pictures import (
         COLORS,
         CORRUPTED_RED,
         TITLES,
@@ -195,7 +195,7 @@ def test_demo_pictures_are_labelled(tmp_path):
     cell = slice(tops[3] + 22, tops[3] + 22 + 256)
     assert not np.array_equal(sheet4[cell], sheet[tops[1] + 22 : tops[1] + 22 + 256])  # not the raw tracks
     pytest.importorskip("av")
-    from tarpose.cli.demo import write_movie
+    from tarpose.demo.pictures import write_movie
 
     movie = list(open_frames(write_movie(video, result, tmp_path / "demo.mp4", fps=10)))
     t = chosen[0]

@@ -93,8 +93,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..io.frames import open_frames
     from ..inference.inferencer import check_outputs
+    from ..io.frames import open_frames
 
     if args.max_frames is not None and args.max_frames < 1:
         raise CLIError(f"--max-frames must be >= 1, got {args.max_frames}")
@@ -115,8 +115,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, source: Any) -> int:
-    from ..inference import PoseInferencer
     from ..detection import DEFAULT_RTDETR, BoxesFile, make_detector
+    from ..inference import PoseInferencer
 
     smooth = _smoothing(args, source.fps or 30.0)  # before loading the model: a typo fails at once
     device = _device(args.device)

@@ -15,10 +15,10 @@ tracks by [tarpose.tracking][tarpose.tracking].
 """
 
 from .export import OnnxTemporalModel, export_onnx, onnx_paths
+from .inferencer import PoseInferencer, PredictionSummary, poses_document  # noqa: E402  (uses all of the above)
 from .single import SingleFrameModel
 from .source import resolve_model
 from .stream import FramePoses, StreamingPredictor, model_input_size
-from .inferencer import PoseInferencer, PredictionSummary, poses_document  # noqa: E402  (uses all of the above)
 
 __all__ = [
     "FramePoses",

@@ -46,6 +46,7 @@ import torch
 from einops import rearrange
 from torch import Tensor, nn
 
+from ..boxes import as_boxes, as_scores
 from ..codec import flip_shift
 from ..filters import KeypointFilter, TrackSmoother, build_filter
 from ..keypoints import COCO_FLIP_PAIRS, flip_permutation
@@ -58,9 +59,8 @@ from ..topdown import (
     heatmaps_to_keypoints,
     merge_flipped,
 )
-from ..window import window_of
-from ..boxes import as_boxes, as_scores
 from ..tracking import ByteTracker, Tracker
+from ..window import window_of
 
 Mode = Literal["centred", "causal", "exact"]
 MODES: tuple[str, ...] = ("centred", "causal", "exact")

@@ -22,8 +22,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .assignment import linear_assignment
 from ..boxes import as_boxes, as_scores, box_iou
+from .assignment import linear_assignment
 
 #: the cost of a pair the IoU threshold forbids: larger than any allowed total, so the assignment
 #: first maximises the number of allowed pairs, then their summed IoU

@@ -14,13 +14,8 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from ...codec import gaussian_targets, heatmap_matrices
-from ...geometry import (
-    apply_affine,
-    box_to_center_scale,
-    check_geometry,
-    crop_matrices,
-    normalize_images,
-)
+from ...geometry import apply_affine, check_geometry, normalize_images
+from ...topdown import box_matrices
 from ...window import Window
 from .. import register_dataset
 from .corruptions import names
@@ -136,9 +131,7 @@ class SyntheticPoseDataset(Dataset):
 
     def matrix(self, box: Tensor) -> Tensor:
         """Image -> crop affine ``(2, 3)`` for a box ``(4,)`` x, y, w, h."""
-        h, w = self.input_size
-        center, scale = box_to_center_scale(box[None], aspect_ratio=w / h, padding=self.padding)
-        return crop_matrices(center, scale, self.input_size, geometry=self.geometry)[0]
+        return box_matrices(box[None], self.input_size, self.padding, self.geometry)[0]
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         if not -len(self) <= index < len(self):

@@ -29,18 +29,18 @@ import torch
 from einops import rearrange
 from torch import Tensor, nn
 
-from .codec import decode_heatmaps, heatmap_to_image
-from .data.synthetic.corruptions import KINDS
-from .eval import bbox_size, jitter, oks_ap, pck
-from .factory import load_model
-from .filters import KeypointFilter, build_filter
-from .geometry import box_to_center_scale, crop_matrices, normalize_images
-from .models.demo import ASSETS
-from .preprocess import resolve_data_config
-from .window import window_of
+from ..data.synthetic.corruptions import KINDS
+from ..eval import bbox_size, jitter, oks_ap, pck
+from ..factory import load_model
+from ..filters import KeypointFilter, build_filter
+from ..geometry import normalize_images
+from ..models.demo import ASSETS
+from ..preprocess import resolve_data_config
+from ..topdown import box_matrices, heatmaps_to_keypoints
+from ..window import window_of
 
 if TYPE_CHECKING:
-    from .data.synthetic import SyntheticVideo
+    from ..data.synthetic import SyntheticVideo
 
 #: model name -> its bundled directory in ``ASSETS`` (config.json, model.safetensors, model card)
 DEMO_WEIGHTS: dict[str, str] = {
@@ -151,15 +151,13 @@ def predict_video(
             "cannot share crops"
         )
     f = video.num_frames
-    h, w = input_size
     preds: dict[str, list[Tensor]] = {SINGLE: [], TEMPORAL: []}
     scores: dict[str, list[Tensor]] = {SINGLE: [], TEMPORAL: []}
     areas = torch.zeros(f)
     for start in range(0, f, batch_size):
         ts = torch.arange(start, min(start + batch_size, f))
         index, valid = window.indices(ts, f)  # (b, T) clamped, (b, T)
-        c, s = box_to_center_scale(video.boxes[ts].double(), aspect_ratio=w / h, padding=padding)
-        matrix = crop_matrices(c, s, input_size, geometry=geometry)  # (b, 2, 3)
+        matrix = box_matrices(video.boxes[ts], input_size, padding, geometry)  # (b, 2, 3)
         crops, area = video.render(
             index.flatten(), matrix=matrix.repeat_interleave(num_frames, 0), size=input_size
         )
@@ -169,8 +167,7 @@ def predict_video(
             (SINGLE, single(clip[:, centre])),
             (TEMPORAL, temporal(clip, frame_valid=valid)),
         ):
-            coords, score = decode_heatmaps(heatmaps)
-            points = heatmap_to_image(coords, matrix, input_size, heatmaps.shape[-2:], geometry)
+            points, score = heatmaps_to_keypoints(heatmaps, matrix, input_size, geometry=geometry)
             preds[name].append(points.float())
             scores[name].append(score)
     result = VideoPredictions(
