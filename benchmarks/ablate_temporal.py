@@ -96,9 +96,8 @@ def tar_config(options: dict[str, Any]) -> Any:
 
 def load_base(path: Path | None) -> nn.Module:
     from tarpose import load_model
-    from tarpose.demo import load_demo_model
 
-    return load_model(path) if path is not None else load_demo_model("vitpose-demo")
+    return load_model(path) if path is not None else load_model("vitpose-demo")
 
 
 def build(options: dict[str, Any], base: nn.Module) -> nn.Module:

@@ -42,7 +42,6 @@ import tarpose
 from tarpose.data.synthetic import SyntheticVideo, split_seeds
 from tarpose.demo import (
     ASSETS,
-    DEMO_WEIGHTS,
     FILTERED,
     SINGLE,
     SPEED_EDGES,
@@ -50,7 +49,6 @@ from tarpose.demo import (
     apply_filters,
     compare,
     frame_speed,
-    load_demo_models,
     predict_video,
     select_filter,
     speed_buckets,
@@ -83,9 +81,8 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    bundled = None if args.single and args.temporal else load_demo_models()
-    single = tarpose.load_model(args.single).eval() if args.single else bundled[0]
-    temporal = tarpose.load_model(args.temporal).eval() if args.temporal else bundled[1]
+    single = tarpose.load_model(args.single or "vitpose-demo")
+    temporal = tarpose.load_model(args.temporal or "tar-vitpose-demo")
 
     def run(seeds: range) -> list:
         with torch.inference_mode():
@@ -124,8 +121,8 @@ def main(argv: list[str] | None = None) -> dict:
             "speed_frames": {name: int(sel.sum()) for name, sel in speed_buckets(
                 torch.cat([frame_speed(r.keypoints, r.boxes) for r in results])).items()},
             "weights": {
-                SINGLE: weights_digest(args.single or ASSETS / DEMO_WEIGHTS["vitpose-demo"]),
-                TEMPORAL: weights_digest(args.temporal or ASSETS / DEMO_WEIGHTS["tar-vitpose-demo"]),
+                SINGLE: weights_digest(args.single or ASSETS / "vitpose-demo"),
+                TEMPORAL: weights_digest(args.temporal or ASSETS / "tar-vitpose-demo"),
             },
             "bundled": args.single is None and args.temporal is None,
             "frames_per_video": args.frames, "corruption": args.corruption,

@@ -186,8 +186,8 @@ def run_predict(model: str, device: str, frames: int, boxes: Path) -> tuple[floa
 
 def build(name: str, img: tuple[int, int], device: str) -> tarpose.ViTPose:
     if name == "tiny":
-        return tarpose.ViTPose(img_size=(64, 48), embed_dim=64, depth=2, num_heads=4, deconv_channels=32).to(device)
-    return tarpose.create_model(name, img_size=img).to(device)
+        return tarpose.ViTPose(input_size=(64, 48), embed_dim=64, depth=2, num_heads=4, deconv_channels=32).to(device)
+    return tarpose.create_model(name, input_size=img).to(device)
 
 
 def bench_model(name: str, args: argparse.Namespace) -> dict[str, float]:
@@ -206,7 +206,7 @@ def bench_model(name: str, args: argparse.Namespace) -> dict[str, float]:
     with torch.no_grad():
         tar.gra.attn.out_proj.weight.normal_(0, 0.02)  # trained-looking; the cost does not depend on it
 
-    crops = torch.randn(args.persons, 3, *vitpose.config.img_size, device=dev)
+    crops = torch.randn(args.persons, 3, *vitpose.config.input_size, device=dev)
     with torch.inference_mode():
         features, heatmaps = tar.encode(crops)
     hh, wh = heatmaps.shape[-2:]

@@ -167,8 +167,8 @@ def main() -> None:
     if args.no_wrapper:
         return
     model = tarpose.TemporalWrapper(
-        tarpose.create_model(f"vitpose-{size}", img_size=img) if not args.small else
-        tarpose.ViTPose(img_size=img, embed_dim=c, depth=2, num_heads=4),
+        tarpose.create_model(f"vitpose-{size}", input_size=img) if not args.small else
+        tarpose.ViTPose(input_size=img, embed_dim=c, depth=2, num_heads=4),
         tarpose.TARConfig(num_frames=t, jta_depth=depth, jta_heads=heads, gra_heads=heads),
     ).to(dev).eval()
     clip = torch.randn(1, t, 3, *img, device=dev)

@@ -42,7 +42,7 @@ class RandomClips(Dataset):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--model", default="tar-vitpose-s")
-    parser.add_argument("--img-size", type=int, nargs=2, default=(256, 192))
+    parser.add_argument("--input-size", type=int, nargs=2, default=(256, 192))
     parser.add_argument("--frames", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--steps", type=int, default=20)
@@ -51,24 +51,24 @@ def main() -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--small", action="store_true", help="tiny model and sizes (smoke test)")
     args = parser.parse_args()
-    options = {"img_size": tuple(args.img_size)}
+    options = {"input_size": tuple(args.input_size)}
     if args.small:
-        args.img_size, args.frames, args.batch_size = (64, 48), 3, 2
-        tiny = {"img_size": (64, 48), "embed_dim": 32, "deconv_channels": 16}
+        args.input_size, args.frames, args.batch_size = (64, 48), 3, 2
+        tiny = {"input_size": (64, 48), "embed_dim": 32, "deconv_channels": 16}
         backbone = {"depth": 2, "num_heads": 4}
         options = {**tiny, **backbone}
-        if args.model.startswith("tar-"):  # the backbone's depth/heads through vitpose={...}
-            options = {**tiny, "vitpose": backbone, "jta_depth": 2, "jta_heads": 4, "gra_heads": 4}
+        if args.model.startswith("tar-"):  # the backbone's and the JTA's settings never share a name
+            options = {**options, "jta_depth": 2, "jta_heads": 4, "gra_heads": 4}
     probe = tarpose.factory.probe_model(args.model, **options)
     temporal = isinstance(probe, tarpose.TemporalWrapper)
     frames = args.frames if temporal else 1
     if temporal:
         options["num_frames"] = frames
     data = RandomClips(
-        args.batch_size * (args.warmup + args.steps), frames, 17, tuple(args.img_size)
+        args.batch_size * (args.warmup + args.steps), frames, 17, tuple(args.input_size)
     )
     print(
-        f"{args.model} {args.img_size[0]}x{args.img_size[1]}, T={frames}, batch {args.batch_size}, "
+        f"{args.model} {args.input_size[0]}x{args.input_size[1]}, T={frames}, batch {args.batch_size}, "
         f"device {args.device}, {args.steps} timed steps"
     )
     rates = {}

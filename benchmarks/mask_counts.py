@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tarpose.data.synthetic import SyntheticVideo, split_seeds  # noqa: E402
-from tarpose.demo import load_demo_model  # noqa: E402
+from tarpose import load_model  # noqa: E402
 from tarpose.geometry import box_to_center_scale, crop_matrices, normalize_images  # noqa: E402
 from tarpose.layers.mask import heatmap_mask  # noqa: E402
 from tarpose.preprocess import resolve_data_config  # noqa: E402
@@ -54,7 +54,7 @@ PERCENTILES = (0.1, 0.5, 0.9, 0.99)
 def synthetic_heatmaps(videos: int, frames: int, corruption: float = 0.3) -> Tensor:
     """The demo model's heatmaps of each frame of ``videos`` test-split synthetic videos, every
     frame cropped with its own box: ``(videos, frames, 17, 32, 24)``."""
-    model = load_demo_model("tar-vitpose-demo")
+    model = load_model("tar-vitpose-demo")
     data = resolve_data_config(model)
     size = data.input_size
     out = []
@@ -116,7 +116,7 @@ def vtest_heatmaps(frames: int) -> list[Tensor]:
     from tarpose.topdown import as_image_tensor, box_matrices, crop_images
     from tarpose.tracking import IoUTracker
 
-    model = load_demo_model("tar-vitpose-demo")
+    model = load_model("tar-vitpose-demo")
     video, _ = read_video(VTEST, max_frames=frames)
     boxes: dict[int, list[list[float]]] = {}
     for record in json.loads(BOXES.read_text()):

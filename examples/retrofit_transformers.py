@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> None:
     # 1. wrap the transformers model itself
     temporal = tarpose.TemporalWrapper(vitpose, num_frames=args.frames).eval()
     # 2. or load the same weights into tarpose's ViTPose (any input size divisible by 16)
-    builtin = tarpose.TemporalWrapper(tarpose.load_vitpose(args.model), num_frames=args.frames).eval()
+    builtin = tarpose.TemporalWrapper(tarpose.load_model(args.model), num_frames=args.frames).eval()
 
     clip = torch.randn(2, args.frames, 3, height, width)  # normalised crops of 2 people
     with torch.no_grad():

@@ -4,11 +4,12 @@
     python examples/stream_video.py clip.mp4 boxes.json --model tar-vitpose-b --render overlay.mp4
 
 ``boxes.json`` holds your detector's output, ``[{"frame": 0, "bbox": [x, y, w, h]}, ...]`` (frames
-count from 0). The boxes carry no identities: the tracker links them into tracks, each track
-keeps a cache of its encoded crops, and every frame comes out once its window (t-2 .. t+2) is
-complete, so each crop goes through the encoder once. ``--model`` is anything
-``tarpose.load_model`` reads (a checkpoint directory, a Hub id, ``tarpose train`` output) or a
-registered name (random weights, to try the pipeline). Needs ``pip install "tarpose[video]"``.
+count from 0). The boxes carry no identities: a tracker (``tarpose.tracking.ByteTracker``) links
+them into tracks, the predictor keeps a cache of each track's encoded crops, and every frame comes
+out once its window (t-2 .. t+2) is complete, so each crop goes through the encoder once.
+``--model`` is anything ``tarpose.load_model`` reads (a registered name with weights, a checkpoint
+directory, a Hub id, ``tarpose train`` output). Needs ``pip install "tarpose[video]"``.
+``tarpose.PoseInferencer`` does all of this in one call; this is the same, by hand.
 Prints one line per track: its frames, mean keypoint score and jitter (mean keypoint
 acceleration; lower is steadier); writes the keypoints per track as JSON.
 """
@@ -23,16 +24,18 @@ from pathlib import Path
 
 import torch
 
+import tarpose
 from tarpose.eval import jitter
-from tarpose.inference import StreamingPredictor, resolve_model
+from tarpose.inference import StreamingPredictor
 from tarpose.io import VideoReader, VideoWriter, draw_poses
+from tarpose.tracking import ByteTracker
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("video", type=Path)
     parser.add_argument("boxes", type=Path, help='JSON list of {"frame": i, "bbox": [x, y, w, h]}')
-    parser.add_argument("--model", default="tar-vitpose-b", help="a temporal model (see above)")
+    parser.add_argument("--model", default="tar-vitpose-demo", help="a temporal model (see above)")
     parser.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
     parser.add_argument("--out", type=Path, default=Path("tracks.json"), help="keypoints per track")
     parser.add_argument("--render", type=Path, default=None, help="also write an overlay video")
@@ -42,7 +45,8 @@ def main(argv: list[str] | None = None) -> None:
     for record in json.loads(args.boxes.read_text()):
         boxes_of_frame[int(record["frame"])].append([float(v) for v in record["bbox"]])
 
-    predictor = StreamingPredictor(resolve_model(args.model))  # centred window, ByteTracker
+    predictor = StreamingPredictor(tarpose.load_model(args.model))  # centred window
+    tracker = ByteTracker()
     tracks: dict[int, list[dict]] = defaultdict(list)  # track id -> one record per frame it is in
     waiting = {}  # frame index -> frame, until its poses come out (two frames later) to be drawn
     with VideoReader(args.video) as reader, (
@@ -52,7 +56,10 @@ def main(argv: list[str] | None = None) -> None:
             if args.max_frames is not None and index >= args.max_frames:
                 break
             waiting[index] = frame
-            for poses in predictor.push(frame, boxes_of_frame[index]):  # windows now complete
+            boxes = torch.tensor(boxes_of_frame[index], dtype=torch.float64).reshape(-1, 4)
+            ids = tracker.update(boxes)  # a track id per box (None: not tracked)
+            kept = [i for i, track in enumerate(ids) if track is not None]
+            for poses in predictor.push(frame, boxes[kept], [ids[i] for i in kept]):  # windows now complete
                 collect(poses, tracks, waiting.pop(poses.index), writer)
         for poses in predictor.flush():  # the last frames: missing future frames are masked out
             collect(poses, tracks, waiting.pop(poses.index), writer)

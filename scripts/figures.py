@@ -92,11 +92,12 @@ def sheet_data() -> dict[str, Any]:
 
     from tarpose.data.synthetic import SyntheticVideo, split_seeds
     from tarpose.data.synthetic.corruptions import names
-    from tarpose.demo import load_demo_models, predict_video
+    from tarpose import load_model
+    from tarpose.demo import predict_video
     from tarpose.geometry import apply_affine
 
     video = SyntheticVideo(split_seeds("demo", 1, SHEET_SEED)[0], SHEET_FRAMES, corruption=SHEET_CORRUPTION)
-    single, temporal = load_demo_models()
+    single, temporal = (load_model("vitpose-demo"), load_model("tar-vitpose-demo"))
     chosen_filter = gain_filters()["single_frame"]
     with torch.inference_mode():
         result = predict_video(video, single, temporal, filters={"single_frame": chosen_filter["spec"]})
@@ -220,24 +221,14 @@ def vtest_data() -> dict[str, Any]:
     `tarpose predict`): the last frame's tracks and poses."""
     import torch
 
-    from tarpose.demo import load_demo_model
-    from tarpose.detection import read_boxes
-    from tarpose.inference import StreamingPredictor
-    from tarpose.io import VideoReader
-    from tarpose.tracking import ByteTracker
+    from tarpose.inference import PoseInferencer
 
     if not VTEST.exists():
         raise FileNotFoundError(f"{VTEST} is not here (the vtest figure needs ../shared/data)")
-    boxes = read_boxes(str(VTEST_BOXES))
-    predictor = StreamingPredictor(load_demo_model("tar-vitpose-demo"), tracker=ByteTracker())
+    inferencer = PoseInferencer("tar-vitpose-demo", detector=str(VTEST_BOXES))  # a ByteTracker links them
     last = None
     with torch.inference_mode():
-        for index, frame in zip(range(VTEST_FRAMES), VideoReader(VTEST)):
-            found = boxes.get(index)
-            frame_boxes, ids = (found.boxes, found.track_ids) if found is not None else ([], None)
-            for poses in predictor.push(frame, frame_boxes, ids):
-                last = poses
-        for poses in predictor.flush():
+        for poses in inferencer(str(VTEST), max_frames=VTEST_FRAMES):
             last = poses
     return {"frame": last.index, "track_ids": list(last.track_ids), "boxes": r2(last.boxes.tolist()),
             "keypoints": r2(last.keypoints.tolist()), "scores": r2(last.scores.tolist())}
@@ -271,13 +262,13 @@ def mask_data() -> dict[str, Any]:
 
     from tarpose.data.synthetic import SyntheticVideo, split_seeds
     from tarpose.data.synthetic.corruptions import DROP
-    from tarpose.demo import load_demo_model
+    from tarpose import load_model
     from tarpose.geometry import box_to_center_scale, crop_matrices, normalize_images
     from tarpose.layers import heatmap_mask
     from tarpose.preprocess import resolve_data_config
 
     video = SyntheticVideo(split_seeds("demo", 1, SHEET_SEED)[0], SHEET_FRAMES, corruption=SHEET_CORRUPTION)
-    model = load_demo_model("tar-vitpose-demo")
+    model = load_model("tar-vitpose-demo")
     window = model.window
     target = MASK_FRAME
     if target is None:
@@ -308,14 +299,14 @@ def mask_draw(data: dict[str, Any], path: Path) -> None:
 
     from tarpose.data.synthetic import SyntheticVideo, split_seeds
     from tarpose.data.synthetic.corruptions import names
-    from tarpose.demo import load_demo_model
+    from tarpose import load_model
     from tarpose.geometry import box_to_center_scale, crop_matrices
     from tarpose.keypoints import COCO_KEYPOINTS
     from tarpose.preprocess import resolve_data_config
 
     plt = pyplot()
     video = SyntheticVideo(split_seeds("demo", 1, SHEET_SEED)[0], SHEET_FRAMES, corruption=SHEET_CORRUPTION)
-    h, w = resolve_data_config(load_demo_model("tar-vitpose-demo")).input_size
+    h, w = resolve_data_config(load_model("tar-vitpose-demo")).input_size
     index = torch.tensor(data["frames"])
     centre, scale = box_to_center_scale(video.boxes[data["frame"]:data["frame"] + 1].double(),
                                         aspect_ratio=w / h, padding=1.25)
@@ -397,10 +388,10 @@ def pipeline_data() -> dict[str, Any]:
     forward hooks, and the mask threshold and JTA depth it was built with."""
     import torch
 
-    from tarpose.demo import load_demo_model
+    from tarpose import load_model
     from tarpose.layers import heatmap_mask
 
-    model = load_demo_model("tar-vitpose-demo")
+    model = load_model("tar-vitpose-demo")
     h, w = model.data_config.input_size
     shapes: dict[str, list[int]] = {}
     def hook(name: str) -> Callable[..., None]:
@@ -781,12 +772,12 @@ def _than(d: float, unit: str = "") -> str:
 def gain_verdict(bullets: bool = True) -> str:
     """What the four-series comparison says, in words chosen by the measured signs."""
     from tarpose import Window
-    from tarpose.demo import ASSETS, DEMO_WEIGHTS
+    from tarpose.demo import ASSETS
 
     results, names = _gain()
     s, sf, t, tf = (results[m] for m in FOUR)
     # frames an output waits for: the filter's look-ahead; for TAR its window's first, then its filter's
-    tar = json.loads((ASSETS / DEMO_WEIGHTS["tar-vitpose-demo"] / "config.json").read_text())["temporal"]
+    tar = json.loads((ASSETS / "tar-vitpose-demo" / "config.json").read_text())["temporal"]
     window = Window(tar["num_frames"], tar["target"]).lookahead
     latency = {"single_frame+filter": results["filters"]["single_frame"]["latency_frames"], "temporal": window,
                "temporal+filter": window + results["filters"]["temporal"]["latency_frames"]}

@@ -6,10 +6,9 @@ The public API:
 JointTemporalAggregator, GlobalRestoringAttention, HeatmapEmbedding, heatmap_mask   # the modules
 TemporalWrapper, TARConfig, Window                                  # retrofit a model
 ViTPose, ViTPoseConfig, create_model, list_models                  # built-in ViTPose
-load_model, load_vitpose, save_pretrained, push_to_hub             # one format, one loader
+load_model, save_pretrained, push_to_hub, wrap                     # one format, one loader
 DataConfig, resolve_data_config                                     # preprocessing
 PoseInferencer, StreamingPredictor                                  # video (tarpose.inference)
-load_demo_models                                                    # the bundled demo models
 ```
 
 The package is a stack of layers, each importing only the ones below it (drawn in
@@ -22,8 +21,7 @@ cli  >  inference, training, demo  >  factory  >  weights  >  models  >  layers 
 """
 
 from ._version import __version__
-from .demo import load_demo_models
-from .factory import create_model, load_model, load_vitpose, wrap
+from .factory import create_model, load_model, wrap
 from .inference import PoseInferencer, StreamingPredictor
 from .layers import GlobalRestoringAttention, HeatmapEmbedding, JointTemporalAggregator, heatmap_mask
 from .models import (
@@ -36,7 +34,7 @@ from .models import (
     register_model,
 )
 from .preprocess import DataConfig, resolve_data_config
-from .weights import convert_tar_checkpoint, push_to_hub, save_pretrained
+from .weights import push_to_hub, save_pretrained
 from .window import Window
 
 
@@ -54,13 +52,10 @@ __all__ = [
     "ViTPoseConfig",
     "Window",
     "__version__",
-    "convert_tar_checkpoint",
     "create_model",
     "heatmap_mask",
     "list_models",
-    "load_demo_models",
     "load_model",
-    "load_vitpose",
     "push_to_hub",
     "register_model",
     "resolve_data_config",

@@ -149,3 +149,17 @@ def expect_dtype(name: str, tensor: Tensor, module: torch.nn.Module) -> None:
         f"{name} is {tensor.dtype} but the model's weights are {weight.dtype}: convert one "
         f"(model.to({tensor.dtype}) or {name}.to({weight.dtype})), or run under torch.autocast"
     )
+
+
+def as_device(device: str | torch.device) -> torch.device:
+    """A device tarpose can run on (``"cpu"``, ``"cuda"``, ``"cuda:N"``), checked: ``ValueError``
+    naming the problem for an unknown name, another kind, or CUDA without a GPU."""
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"unknown device {str(device)!r}: use cpu or cuda") from None
+    if device.type not in ("cpu", "cuda"):
+        raise ValueError(f"unsupported device {str(device)!r}: use cpu or cuda")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {str(device)!r}: no CUDA GPU is available to PyTorch here")
+    return device

@@ -1,20 +1,22 @@
-"""Names and sources to models: ``create_model`` and ``load_model``, the one loader.
+"""Names and sources to models: one verb to build, one verb to load.
 
-- [create_model][tarpose.factory.create_model] builds a registered name (``tarpose models`` lists them), optionally with
-  the pretrained weights of the registry's table;
-- [load_model][tarpose.factory.load_model] loads anything tarpose wrote (``save_pretrained``, ``tarpose train``, the
-  bundled demo models, files of tarpose 0.1) and every ViTPose checkpoint layout it reads;
-  [load_vitpose][tarpose.factory.load_vitpose] is the same for the single-frame part;
-- [wrap][tarpose.factory.wrap] puts a single-frame model inside a registered temporal name's JTA/GRA (the
-  ``tar-X`` of a trained ``X``).
+- [create_model][tarpose.factory.create_model] builds a registered architecture (``tarpose models``
+  lists them) with random weights, or with the registry's pretrained weights
+  (``pretrained=True``), as timm does;
+- [load_model][tarpose.factory.load_model] loads trained weights from whatever a user has: a
+  registered name with weights, a directory, a file of any supported format, a Hub repo id;
+- [wrap][tarpose.factory.wrap] puts a single-frame model inside a registered temporal name's
+  JTA/GRA (the ``tar-X`` of a trained ``X``).
 
-This module sits above ``tarpose.weights`` (reading, remapping, writing) and ``tarpose.models``
-(the classes and the name table); it also gives the model classes their Hub methods
-(``save_pretrained``, ``push_to_hub``, ``from_pretrained``, see [tarpose.models.hub][tarpose.models.hub]).
+Keyword options are routed once, here, into the three configs
+([ModelOptions][tarpose.models.options.ModelOptions]); the Hub keywords become one
+[HubOptions][tarpose.hub.HubOptions]. This module sits above ``tarpose.weights`` (reading,
+remapping, writing) and ``tarpose.models`` (the classes and the name tables).
 """
 
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
 from typing import Any
@@ -22,141 +24,119 @@ from typing import Any
 import torch
 from torch import nn
 
-from .models.hub import register_hub_io
+from .hub import HubOptions
 from .models.init import skip_init
-from .models.pretrained import pretrained_cfg
-from .models.registry import list_models, model_entrypoint
-from .models.temporal import TemporalWrapper, split_overrides
+from .models.options import ModelOptions
+from .models.pretrained import PretrainedCfg, pretrained_cfg
+from .models.registry import MODELS, list_models, model_entrypoint
+from .models.temporal import TemporalWrapper
 from .models.vitpose import ViTPose
-from .preprocess import split_data_options
 from .weights.errors import CheckpointError, key_list
-from .weights.hub import push_to_hub, save_pretrained
 from .weights.load import build_model, build_vitpose, read_remapped
 
 
 def load_model(
-    source: str | Path,
+    source: str | os.PathLike[str],
     *,
+    filename: str | None = None,
     format: str | None = None,
     dataset_index: int | None = None,
-    filename: str | None = None,
     revision: str | None = None,
-    cache_dir: str | Path | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
     token: str | bool | None = None,
     local_files_only: bool = False,
     force_download: bool = False,
-    vitpose: dict[str, Any] | None = None,
     **overrides: Any,
 ) -> ViTPose | TemporalWrapper:
-    """Load whatever a checkpoint holds (eval mode, strictly): a temporal model or a single-frame one.
+    """Load a model with trained weights, strictly, in eval mode, from whatever holds them.
 
-    - anything tarpose writes (a ``save_pretrained`` directory or Hub repo, a ``tarpose train``
-      run directory, the bundled demo models) and an official TAR-ViTPose ``.pt`` ->
-      [TemporalWrapper][tarpose.TemporalWrapper] or [ViTPose][tarpose.ViTPose], as saved (the
-      official one with ``token_layout="official"``, ``restore="postnorm"``, 384x288 input);
-    - any single-frame ViTPose checkpoint (see [load_vitpose][tarpose.factory.load_vitpose]) -> ViTPose.
+    ``source`` may be:
 
-    Files written by tarpose 0.1 (its ``save_pretrained`` and ``tarpose train`` layouts) load
-    with a ``FutureWarning``: re-save them with ``tarpose.save_pretrained``. ``model.data_config``
-    says how to make the crops (input size, normalisation): see
-    [resolve_data_config][tarpose.resolve_data_config].
+    - a registered name with weights (``tarpose models --pretrained``): the bundled demo models
+      (``"tar-vitpose-demo"``), the public ViTPose weights on the Hub (``"vitpose-b"``), whose
+      ``tar-`` names wrap them in fresh JTA/GRA modules;
+    - a directory or Hub repo that ``tarpose.save_pretrained`` or ``tarpose train`` wrote (a
+      [TemporalWrapper][tarpose.TemporalWrapper] or a [ViTPose][tarpose.ViTPose], as saved);
+    - any ViTPose checkpoint, file, directory or Hub repo: Hugging Face transformers
+      (``"usyd-community/vitpose-base-simple"``), official ViTPose / ViTPose+, easy_ViTPose,
+      mmpose 1.x (a [ViTPose][tarpose.ViTPose], whose heatmaps equal the source library's), and
+      an official TAR-ViTPose ``.pt`` (with ``token_layout="official"``, ``restore="postnorm"``,
+      384x288 input).
+
+    ``model.data_config`` says how to make the crops (input size, normalisation, geometry): see
+    [resolve_data_config][tarpose.resolve_data_config]. An existing path wins over a registered
+    name of the same spelling.
 
     Args:
-        source: a Hub repo id (``"usyd-community/vitpose-base-simple"``), a local directory
-            (``config.json`` + ``model.safetensors``) or a file (``.safetensors``, ``.pth``,
-            ``.pt``, ``.bin``).
-        format: force a layout instead of detecting it (one of
+        source: a registered name, a directory, a file (``.safetensors``, ``.pth``, ``.pt``,
+            ``.bin``) or a Hub repo id.
+        filename: the weights file inside a directory or Hub repo.
+        format: force a layout instead of detecting it (a name of
             ``tarpose.weights.formats.FORMATS``).
         dataset_index: ViTPose+ dataset (0 COCO, 1 AIC, 2 MPII, 3 AP-10K, 4 APT-36K,
             5 COCO-WholeBody): its expert is merged into ``fc2`` and, in official files, its
             head is used. Default: COCO.
-        filename: the weights file inside a directory or Hub repo.
         revision: Hub branch, tag or commit.
         cache_dir: Hub cache directory.
         token: Hub token, for private repos.
         local_files_only: never download; use the local Hub cache only.
         force_download: download again even when cached.
-        vitpose: [ViTPoseConfig][tarpose.ViTPoseConfig] fields of a temporal checkpoint's base
-            (e.g. the heads of a backbone width that is not a ViTPose size).
-        **overrides: ViTPoseConfig fields (``img_size=(H, W)`` different from the checkpoint's
+        **overrides: ViTPoseConfig fields (``input_size=(H, W)`` other than the checkpoint's
             resizes the position embeddings bicubically, as mmpretrain does; fields the weights
             fix, such as ``embed_dim``, must agree with them), [DataConfig][tarpose.DataConfig]
             fields (``geometry="udp"`` replaces the one the loader takes from the checkpoint's
-            source, see [tarpose.geometry][tarpose.geometry]) and, for a temporal checkpoint,
+            source, see [tarpose.geometry][tarpose.geometry]) and, for a temporal model,
             [TARConfig][tarpose.TARConfig] fields (``num_frames``, ``attention``...).
 
     Raises:
-        FileNotFoundError: missing file, or Hub repo not found / not cached when offline.
+        FileNotFoundError: no such file, directory or Hub repo (or not cached when offline); a
+            mistyped registered name gets the closest names.
+        ValueError: a registered architecture without pretrained weights (build it with
+            [create_model][tarpose.factory.create_model]).
         CheckpointError: unreadable, refused (unsafe pickle), unknown layout, or weights that do
             not fit the architecture; the message names the keys.
     """
-    remapped, described = read_remapped(
-        source, format=format, dataset_index=dataset_index, filename=filename, revision=revision,
-        cache_dir=cache_dir, token=token, local_files_only=local_files_only,
-        force_download=force_download,
-    )
-    return build_model(remapped, overrides, source=described, vitpose=vitpose)
-
-
-def load_vitpose(
-    source: str | Path,
-    *,
-    format: str | None = None,
-    dataset_index: int | None = None,
-    filename: str | None = None,
-    revision: str | None = None,
-    cache_dir: str | Path | None = None,
-    token: str | bool | None = None,
-    local_files_only: bool = False,
-    force_download: bool = False,
-    **overrides: Any,
-) -> ViTPose:
-    """Load any ViTPose checkpoint as a built-in [ViTPose][tarpose.ViTPose] (eval mode, strictly).
-
-    The layout is detected: tarpose, Hugging Face transformers, official ViTPose / ViTPose+,
-    easy_ViTPose, mmpose 1.x; of a temporal checkpoint (tarpose's or an official TAR-ViTPose
-    one) the single-frame part (encoder + decoder) is returned. Arguments as for
-    [load_model][tarpose.factory.load_model].
-
-    Args:
-        source: Hub repo id, directory or file.
-        format: force a layout instead of detecting it.
-        dataset_index: ViTPose+ dataset whose expert is merged (0 = COCO).
-        filename: the weights file inside a directory or Hub repo.
-        revision: Hub branch, tag or commit.
-        cache_dir: Hub cache directory.
-        token: Hub token, for private repos.
-        local_files_only: never download; use the local Hub cache only.
-        force_download: download again even when cached.
-        **overrides: [ViTPoseConfig][tarpose.ViTPoseConfig] fields and
-            [DataConfig][tarpose.DataConfig] fields (``geometry``...).
-
-    Raises:
-        FileNotFoundError: missing file, or Hub repo not found / not cached when offline.
-        CheckpointError: unreadable, refused, unknown layout, or weights that do not fit.
-    """
-    remapped, described = read_remapped(
-        source, format=format, dataset_index=dataset_index, filename=filename, revision=revision,
-        cache_dir=cache_dir, token=token, local_files_only=local_files_only,
-        force_download=force_download,
-    )
-    return build_vitpose(remapped, overrides, described)
+    hub = HubOptions(revision, cache_dir, token, local_files_only, force_download)
+    options = ModelOptions.route(overrides)
+    if isinstance(source, str) and source in MODELS and not Path(source).exists():
+        if filename is not None or format is not None or dataset_index is not None:
+            raise ValueError(
+                f"{source!r} is a registered name: its weights' file, format and dataset are in the "
+                "registry (filename=, format= and dataset_index= apply to a file, directory or repo)"
+            )
+        cfg = pretrained_cfg(source)
+        if cfg is None:
+            raise ValueError(
+                f"{source!r} is an architecture without pretrained weights: "
+                f"tarpose.create_model({source!r}) builds it with random weights; names with "
+                f"weights: {', '.join(list_models(pretrained=True))}"
+            )
+        return _pretrained(source, cfg, options, hub)
+    try:
+        remapped, described = read_remapped(
+            source, hub=hub, filename=filename, format=format, dataset_index=dataset_index
+        )
+    except FileNotFoundError as error:
+        if isinstance(source, str) and "/" not in source and os.sep not in source:
+            raise FileNotFoundError(f"{str(error).splitlines()[0]}; as a model name: {MODELS.hint(source)}") from None
+        raise
+    return build_model(remapped, options, source=described)
 
 
 def create_model(name: str, pretrained: bool = False, **overrides: Any) -> nn.Module:
-    """Build a registered model; keyword overrides go to its config.
+    """Build a registered model; keyword options go to its configs.
 
-    ``create_model("vitpose-b", img_size=(384, 288))``; for a temporal (``tar-``) name,
+    ``create_model("vitpose-b", input_size=(384, 288))``; for a temporal (``tar-``) name,
     [TARConfig][tarpose.TARConfig] fields go to the temporal part and
     [ViTPoseConfig][tarpose.ViTPoseConfig] fields to the base:
-    ``create_model("tar-vitpose-b", num_frames=3, jta_depth=4, img_size=(384, 288))``
-    (``vitpose={...}`` names base fields explicitly). [DataConfig][tarpose.DataConfig] fields
+    ``create_model("tar-vitpose-b", num_frames=3, jta_depth=4, input_size=(384, 288))``.
+    [DataConfig][tarpose.DataConfig] fields
     (``geometry="biased"``, ``mean``, ``std``) go to ``model.data_config``.
 
     With ``pretrained=True`` the weights of the name's entry in the pretrained table are loaded
-    (through the Hugging Face Hub for a repo id, so its cache and ``HF_HUB_OFFLINE`` apply) and
-    checked against the registered architecture; ``model.pretrained_cfg`` says where they come
-    from and ``model.data_config`` how to feed them. A temporal name whose weights are a
+    (what ``load_model(name)`` does): through the Hugging Face Hub for a repo id, so its cache and
+    ``HF_HUB_OFFLINE`` apply, and checked against the registered architecture;
+    ``model.pretrained_cfg`` says where they come from. A temporal name whose weights are a
     single-frame ViTPose gets it inside fresh JTA/GRA modules ([wrap][tarpose.factory.wrap]).
 
     Args:
@@ -168,28 +148,38 @@ def create_model(name: str, pretrained: bool = False, **overrides: Any) -> nn.Mo
         ValueError: an unknown name, or no pretrained weights registered for it.
         CheckpointError: pretrained weights that do not fit the registered architecture.
     """
-    entry = model_entrypoint(name)
-    data_options, overrides = split_data_options(overrides)
+    options = ModelOptions.route(overrides)
     if not pretrained:
-        return with_data_options(entry(**overrides), data_options)
+        return _build(name, options)
     cfg = pretrained_cfg(name)
     if cfg is None:
+        model_entrypoint(name)  # an unknown name says so first
         raise ValueError(
             f"no pretrained weights registered for {name!r}; models with weights: "
             f"{', '.join(list_models(pretrained=True))}"
         )
-    expected = probe_model(name, **overrides)
-    remapped, source = read_remapped(cfg.source, revision=cfg.revision, dataset_index=cfg.dataset_index)
-    options = dict(overrides)
-    vitpose = options.pop("vitpose", None)
+    return _pretrained(name, cfg, options, HubOptions(revision=cfg.revision))
+
+
+def _build(name: str, options: ModelOptions) -> nn.Module:
+    """A registered architecture with random weights, its data config changed by ``options``."""
+    model = model_entrypoint(name)(**options.architecture())
+    return with_data_options(model, options.data)
+
+
+def _pretrained(name: str, cfg: PretrainedCfg, options: ModelOptions, hub: HubOptions) -> nn.Module:
+    """The registered model ``name`` with the weights of its pretrained entry ``cfg``."""
+    if hub.revision is None and cfg.revision is not None:
+        hub = HubOptions(cfg.revision, hub.cache_dir, hub.token, hub.local_files_only, hub.force_download)
+    expected = _probe(name, options)
+    remapped, source = read_remapped(cfg.source, hub=hub, dataset_index=cfg.dataset_index)
     if isinstance(expected, TemporalWrapper) and remapped.temporal is None:
-        base, temporal = split_overrides(options, vitpose)
-        single = build_vitpose(remapped, base, source)
-        single.data_config = _registered_data(cfg, single.data_config, data_options)
-        model: nn.Module = wrap(name, single, **temporal)
+        single = build_vitpose(remapped, options.replace(data={}), source)
+        single.data_config = _registered_data(cfg, single.data_config, options.data)
+        model: nn.Module = wrap(name, single, **options.temporal)
     else:
-        model = build_model(remapped, options, source=source, vitpose=vitpose)
-        model.data_config = _registered_data(cfg, model.data_config, data_options)
+        model = build_model(remapped, options.replace(data={}), source=source)
+        model.data_config = _registered_data(cfg, model.data_config, options.data)
     want = {k: tuple(v.shape) for k, v in expected.state_dict().items()}
     got = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     if want != got:
@@ -202,7 +192,7 @@ def create_model(name: str, pretrained: bool = False, **overrides: Any) -> nn.Mo
     return model
 
 
-def _registered_data(cfg: Any, loaded: Any, options: dict[str, Any]) -> Any:
+def _registered_data(cfg: PretrainedCfg, loaded: Any, options: dict[str, Any]) -> Any:
     """The DataConfig of registered pretrained weights: the table's (``cfg``), the geometry the
     loader took from the weights' source unless the table names one, the caller's ``options``
     over both; the crop size is the built model's."""
@@ -242,19 +232,17 @@ def wrap(name: str, model: nn.Module, **overrides: Any) -> TemporalWrapper:
     Raises:
         ValueError: ``name`` is not a temporal model, or ``overrides`` name base-model fields.
     """
-    data_options, overrides = split_data_options(overrides)
-    base, temporal = split_overrides(overrides)
-    if base:
+    options = ModelOptions.route(overrides)
+    if options.vitpose:
         raise ValueError(
-            f"{sorted(base)} would change the architecture of the model being wrapped; only "
+            f"{sorted(options.vitpose)} would change the architecture of the model being wrapped; only "
             "TARConfig and DataConfig fields apply"
         )
-    freeze = temporal.pop("freeze_base", False)  # deprecated: TemporalWrapper says so
-    expected = probe_model(name, **temporal)
+    expected = _probe(name, ModelOptions(temporal=options.temporal))
     if not isinstance(expected, TemporalWrapper):
         raise ValueError(f"{name!r} is not a temporal model: it cannot wrap another model")
-    wrapper = TemporalWrapper(model, expected.config, freeze_base=freeze).train(model.training)
-    return with_data_options(wrapper, data_options)
+    wrapper = TemporalWrapper(model, expected.config).train(model.training)
+    return with_data_options(wrapper, options.data)
 
 
 def probe_model(name: str, **overrides: Any) -> nn.Module:
@@ -265,26 +253,11 @@ def probe_model(name: str, **overrides: Any) -> nn.Module:
         name: a registered name.
         **overrides: as for [create_model][tarpose.factory.create_model].
     """
-    data_options, overrides = split_data_options(overrides)
+    return _probe(name, ModelOptions.route(overrides))
+
+
+def _probe(name: str, options: ModelOptions) -> nn.Module:
+    """`probe_model` with the options routed."""
     with warnings.catch_warnings(), skip_init(), torch.device("meta"):
-        warnings.simplefilter("ignore", DeprecationWarning)  # the real build warns once
-        return with_data_options(model_entrypoint(name)(**overrides), data_options)
-
-
-def _from_pretrained(cls: type, source: str | Path, *, map_location: str = "cpu", **kwargs: Any) -> nn.Module:
-    """``cls.from_pretrained(source)``: [load_vitpose][tarpose.factory.load_vitpose] for a ViTPose, else
-    [load_model][tarpose.factory.load_model] checked to give a ``cls``."""
-    if issubclass(cls, ViTPose):
-        model: nn.Module = load_vitpose(source, **kwargs)
-    else:
-        model = load_model(source, **kwargs)
-    if not isinstance(model, cls):
-        raise CheckpointError(
-            f"{source} holds a {type(model).__name__}, not a {cls.__name__}; load it with "
-            "tarpose.load_model (or wrap a single-frame model: "
-            "TemporalWrapper(tarpose.load_vitpose(...)))"
-        )
-    return model.to(map_location)
-
-
-register_hub_io(save=save_pretrained, push=push_to_hub, load=_from_pretrained)
+        warnings.simplefilter("ignore", UserWarning)  # e.g. ops warning they run on meta tensors
+        return _build(name, options)

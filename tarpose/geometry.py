@@ -44,9 +44,6 @@ IMAGENET_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
 Geometry = Literal["udp", "biased", "hrnet"]
 #: the geometries tarpose knows (see the module docs)
 GEOMETRIES: tuple[str, ...] = ("udp", "biased", "hrnet")
-#: the geometry of models tarpose wrote without recording one (files and ONNX graphs of tarpose
-#: 0.1, which cropped, trained and decoded every model in it)
-LEGACY_GEOMETRY = "biased"
 
 
 def check_geometry(geometry: str) -> str:

@@ -6,6 +6,34 @@ revisions apply."""
 from __future__ import annotations
 
 import functools
+import os
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class HubOptions:
+    """How to fetch a file from the Hugging Face Hub, as one object: what
+    [tarpose.load_model][tarpose.load_model]'s Hub keywords become.
+
+    Args:
+        revision: branch, tag or commit.
+        cache_dir: the Hub cache directory (default: huggingface_hub's).
+        token: a Hub token, for private repos.
+        local_files_only: never download; use the local cache only.
+        force_download: download again even when cached.
+    """
+
+    revision: str | None = None
+    cache_dir: str | os.PathLike[str] | None = None
+    token: str | bool | None = None
+    local_files_only: bool = False
+    force_download: bool = False
+
+    def download_kwargs(self) -> dict[str, Any]:
+        """The keyword arguments of ``huggingface_hub.hf_hub_download`` these stand for."""
+        return {"revision": self.revision, "cache_dir": self.cache_dir, "token": self.token,
+                "local_files_only": self.local_files_only, "force_download": self.force_download}
 
 
 def _network_errors() -> tuple[type[BaseException], ...]:

@@ -90,7 +90,7 @@ class DataConfig:
 
 
 #: the fields a caller may set when building or loading a model (``input_size`` is the model's
-#: ``img_size``)
+#: ``input_size``)
 DATA_OPTIONS: frozenset[str] = frozenset(f.name for f in fields(DataConfig)) - {"input_size"}
 
 

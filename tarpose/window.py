@@ -6,13 +6,10 @@ predicted) is either its centre, ``"centred"`` (frames ``t-T .. t+T``, ``length 
 paper), or its last frame, ``"last"`` (frames ``t-length+1 .. t``: causal, no look-ahead). At a
 video's edges the frame numbers are clamped into the video and the clamped copies marked invalid,
 so the model can exclude them (``frame_valid``).
-
-The old spelling ``"center"`` is still accepted, with a ``DeprecationWarning``.
 """
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -22,27 +19,19 @@ from torch import Tensor
 Target = Literal["centred", "last"]
 #: the targets a window can have
 TARGETS: tuple[str, ...] = ("centred", "last")
-_RENAMED = {"center": "centred"}
 #: the longest window (a sanity bound for configs read from files; the paper uses 5)
 MAX_FRAMES = 1024
 
 
-def normalize_target(target: str, *, stacklevel: int = 3) -> Target:
-    """``target`` checked, with the deprecated spelling ``"center"`` mapped to ``"centred"``.
+def normalize_target(target: str) -> Target:
+    """``target`` checked.
 
     Args:
-        target: ``"centred"`` or ``"last"`` (``"center"``: deprecated).
-        stacklevel: passed to ``warnings.warn`` so the warning names the caller's line.
+        target: ``"centred"`` or ``"last"``.
 
     Raises:
         ValueError: any other value.
     """
-    if target in _RENAMED:
-        warnings.warn(
-            f"target={target!r} is deprecated: write {_RENAMED[target]!r}",
-            DeprecationWarning, stacklevel=stacklevel,
-        )
-        return _RENAMED[target]  # type: ignore[return-value]
     if target not in TARGETS:
         raise ValueError(f"target must be 'centred' or 'last', got {target!r}")
     return target  # type: ignore[return-value]
@@ -68,7 +57,7 @@ class Window:
     target: Target = "centred"
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "target", normalize_target(self.target, stacklevel=4))
+        object.__setattr__(self, "target", normalize_target(self.target))
         if isinstance(self.length, bool) or not isinstance(self.length, int) or self.length < 1:
             raise ValueError(f"num_frames must be an integer >= 1, got {self.length!r:.80}")
         if self.length > MAX_FRAMES:

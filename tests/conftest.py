@@ -16,11 +16,11 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 
 
-def tiny_vitpose(decoder: str = "classic", img_size=(64, 48), num_joints: int = 5, **kw) -> tarpose.ViTPose:
+def tiny_vitpose(decoder: str = "classic", input_size=(64, 48), num_joints: int = 5, **kw) -> tarpose.ViTPose:
     """A 2-layer, 32-channel ViTPose with random (non-trivial) weights, in eval mode."""
     torch.manual_seed(kw.pop("seed", 0))
     geometry = kw.pop("geometry", None)  # a DataConfig field, not architecture
-    cfg = dict(img_size=img_size, embed_dim=32, depth=2, num_heads=4, num_joints=num_joints,
+    cfg = dict(input_size=input_size, embed_dim=32, depth=2, num_heads=4, num_joints=num_joints,
                decoder=decoder, deconv_channels=16)
     cfg.update(kw)
     model = tarpose.ViTPose(**cfg)
@@ -58,11 +58,11 @@ def peaked_heatmaps(b: int, t: int, j: int, size=(16, 12), sigma: float = 1.0, g
     return torch.exp(-((ys - cy) ** 2 + (xs - cx) ** 2) / (2 * sigma**2))
 
 
-def hf_vitpose(decoder: str = "classic", img_size=(64, 48), num_joints: int = 5, seed: int = 0, **backbone_kw):
+def hf_vitpose(decoder: str = "classic", input_size=(64, 48), num_joints: int = 5, seed: int = 0, **backbone_kw):
     """A small transformers VitPoseForPoseEstimation with random, non-trivial weights (eval mode)."""
     transformers = pytest.importorskip("transformers")
     torch.manual_seed(seed)
-    backbone = dict(image_size=list(img_size), hidden_size=32, num_hidden_layers=2,
+    backbone = dict(image_size=list(input_size), hidden_size=32, num_hidden_layers=2,
                     num_attention_heads=4, out_indices=[2], layer_norm_eps=1e-6)
     backbone.update(backbone_kw)
     config = transformers.VitPoseConfig(

@@ -6,7 +6,7 @@ import contextlib
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -19,13 +19,12 @@ from reference_tar import activate_temporal_
 from tarpose.cli import main
 from tarpose.inference import SingleFrameModel, StreamingPredictor
 from tarpose.io import VideoReader, VideoWriter
-from tarpose.models import registry
 from test_topdown import BlobDecoder, BlobEncoder, blob_frame
 
 pytest.importorskip("av")
 
 VTEST = SHARED / "data" / "vtest.avi"
-TINY = "tiny-tar-test"  # a 17-joint tiny TemporalWrapper (T=3), registered for these tests
+TINY = "tiny-tar-test"  # a 17-joint tiny TemporalWrapper (T=3), loadable by name in these tests
 BLOB = "blob-tar-test"  # a model that finds a bright blob (see test_topdown)
 
 
@@ -36,19 +35,28 @@ def _tiny(**_: object) -> tarpose.TemporalWrapper:
 
 def _blob(**_: object) -> tarpose.TemporalWrapper:
     encoder = BlobEncoder()
-    encoder.image_size = (64, 48)
+    encoder.input_size = (64, 48)
     model = tarpose.TemporalWrapper(encoder=encoder, decoder=BlobDecoder(), num_frames=3, dim=8,
                                     num_joints=17, jta_depth=1, heatmap_stride=1)  # heatmaps at token size
-    model.image_size = (64, 48)
+    model.input_size = (64, 48)
     return model.eval()
 
 
 @contextlib.contextmanager
-def registered_test_models() -> Iterator[None]:
-    """TINY and BLOB in the model registry for the duration (removed afterwards)."""
+def registered_test_models(**more: Callable[[], torch.nn.Module]) -> Iterator[None]:
+    """TINY and BLOB (and ``more``: name -> builder) loadable by name for the duration:
+    ``tarpose predict --model TINY`` (and PoseInferencer) get them as ``tarpose.load_model`` would
+    a trained model; other sources load as usual."""
+    from tarpose.inference import source
+
+    real = source.load_model
+    models = {TINY: _tiny, BLOB: _blob, **more}
+
+    def load(name, **kwargs):
+        return models[name]() if name in models else real(name, **kwargs)
+
     with pytest.MonkeyPatch.context() as patch:
-        patch.setitem(registry._MODELS, TINY, _tiny)
-        patch.setitem(registry._MODELS, BLOB, _blob)
+        patch.setattr(source, "load_model", load)
         yield
 
 
@@ -181,16 +189,16 @@ def test_predict_smoothing_records_the_filter_and_equals_the_library(spec, laten
     blob_video(video, n=7)
     out = tmp_path / "k.json"
     assert main(["predict", str(video), "--model", TINY, "--full-frame", "--out", str(out), "--quiet",
-                 "--smooth", spec]) == 0
+                 "--filter", spec]) == 0
     document = json.loads(out.read_text())
     smooth = build_filter(spec, fps=document["fps"])  # one-euro's frame rate: the video's (10)
-    assert document["smoothing"] == smooth.describe() and document["smoothing"]["latency_frames"] == latency
+    assert document["filter"] == smooth.describe() and document["filter"]["latency_frames"] == latency
     assert document["latency_frames"] == 1 + latency  # the model's look-ahead (T=3) plus the filter's
     if smooth.name == "one-euro":
         assert smooth.fps == 10.0
     with VideoReader(video) as reader:
         frames = list(reader)
-    expected = list(StreamingPredictor(_tiny(), smooth=smooth).run((f, [[0, 0, 160, 120]], [0]) for f in frames))
+    expected = list(StreamingPredictor(_tiny(), keypoint_filter=smooth).run((f, [[0, 0, 160, 120]], [0]) for f in frames))
     raw = list(StreamingPredictor(_tiny()).run((f, [[0, 0, 160, 120]], [0]) for f in frames))
     records = document["predictions"]
     assert [r["frame"] for r in records] == list(range(7))
@@ -198,14 +206,14 @@ def test_predict_smoothing_records_the_filter_and_equals_the_library(spec, laten
         np.testing.assert_allclose(np.array(record["keypoints"])[:, :2], poses.keypoints[0].numpy(), atol=2e-3)
     assert max(float((p.keypoints - r.keypoints).abs().max()) for p, r in zip(expected, raw)) > 1e-2
     assert main(["predict", str(video), "--model", TINY, "--full-frame", "--out", str(out), "--quiet"]) == 0
-    assert json.loads(out.read_text())["smoothing"] is None
+    assert json.loads(out.read_text())["filter"] is None
 
 
 def test_predict_help_states_the_smoothing_latency(capsys):
     with pytest.raises(SystemExit):
         main(["predict", "--help"])
     text = " ".join(capsys.readouterr().out.split())
-    assert "--smooth" in text and "W//2 frames of latency" in text and "--causal accepts only" in text
+    assert "--filter" in text and "W//2 frames of latency" in text and "--causal accepts only" in text
 
 
 def _fails(tmp_path: Path, capsys, args: list[str], message: str) -> None:
@@ -244,10 +252,10 @@ def test_bad_input_is_one_line_and_leaves_no_file(tmp_path, capsys):
     _fails(tmp_path, capsys, [str(video), *model, "--boxes", str(tmp_path / "none.json")], "does not exist")
     _fails(tmp_path, capsys, [str(video), *model, "--full-frame", "--render", str(tmp_path / "no" / "r.mp4")],
            "does not exist")
-    _fails(tmp_path, capsys, [str(video), *model, "--full-frame", "--smooth", "kalman"], "--smooth: unknown filter")
-    _fails(tmp_path, capsys, [str(video), *model, "--full-frame", "--smooth", "median:window=4"], "must be odd")
-    _fails(tmp_path, capsys, [str(video), *model, "--full-frame", "--causal", "--smooth", "median:window=5"],
-           "--causal allows only causal filters, but --smooth median:window=5,causal=false adds 2 frames")
+    _fails(tmp_path, capsys, [str(video), *model, "--full-frame", "--filter", "gauss"], "--filter: unknown filter")
+    _fails(tmp_path, capsys, [str(video), *model, "--full-frame", "--filter", "median:window=4"], "must be odd")
+    _fails(tmp_path, capsys, [str(video), *model, "--full-frame", "--causal"],
+           "causal mode needs a model whose target frame is the last of its window")
 
 
 def test_interrupted_run_leaves_no_partial_output(tmp_path, capsys, monkeypatch):
@@ -273,7 +281,7 @@ def test_interrupted_run_leaves_no_partial_output(tmp_path, capsys, monkeypatch)
 def test_command_line_exit_status(tmp_path):
     """Through a real process: exit status 2 and one line on stderr."""
     result = subprocess.run(
-        [sys.executable, "-m", "tarpose", "predict", str(tmp_path / "missing.mp4"), "--model", "vitpose-s",
+        [sys.executable, "-m", "tarpose", "predict", str(tmp_path / "missing.mp4"), "--model", "vitpose-demo",
          "--full-frame", "--out", str(tmp_path / "o.json")],
         capture_output=True, text=True, cwd=ROOT, timeout=120,
     )
@@ -291,7 +299,7 @@ def test_predict_loads_model_directories(kind, tmp_path, capsys):
 
     if kind == "single-frame ViTPose":
         model = tiny_vitpose(num_joints=17, seed=3)
-        model.save_pretrained(tmp_path / "run")
+        tarpose.save_pretrained(model, tmp_path / "run")
         untrained = tiny_vitpose(num_joints=17)
         model, untrained = SingleFrameModel(model), SingleFrameModel(untrained)
     else:
@@ -300,7 +308,7 @@ def test_predict_loads_model_directories(kind, tmp_path, capsys):
             model.gra.attn.out_proj.weight.mul_(1.5)  # differs from the registered factory's weights
             model.jta.query_embed.mul_(-1)
         if kind == "save_pretrained":
-            model.save_pretrained(tmp_path / "run")
+            tarpose.save_pretrained(model, tmp_path / "run")
         else:
             export_trained(tmp_path / "run", model, TINY)  # what `tarpose train` writes at its end
     video = tmp_path / "blob.mp4"

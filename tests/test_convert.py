@@ -11,6 +11,7 @@ import pytest
 import torch
 
 import tarpose
+from tarpose.weights.convert import convert_tar_checkpoint
 from conftest import tiny_vitpose
 from reference_tar import ReferenceTARViTPose, ReferenceTemporalHead, randomise_
 from tarpose.cli import main
@@ -18,7 +19,7 @@ from tarpose.weights import CheckpointError, read_checkpoint
 
 RUN_SIZE = (128, 96)  # the tiny reference's 384x288: position embeddings stored 4x3, run at 8x6
 VIT_S = 384  # a ViTPose width: its 12 heads follow from it (a 32-wide test ViT needs them named)
-NARROW = {"vitpose": {"num_heads": 4}}
+NARROW = {"num_heads": 4}  # the backbone's heads (a ViTPose field; the JTA's are jta_heads)
 
 
 def mmpretrain_names(vit_state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -57,8 +58,8 @@ def reference_checkpoint(path, seed: int = 0, width: int = 32) -> ReferenceTARVi
 def test_converted_checkpoint_computes_the_reference(tmp_path):
     reference = reference_checkpoint(tmp_path / "tar.pt")
     assert "masked_attention_layers.1.mha.in_proj_weight" in read_checkpoint(tmp_path / "tar.pt")["model_state_dict"]
-    converted = tarpose.convert_tar_checkpoint(tmp_path / "tar.pt", tmp_path / "out", img_size=RUN_SIZE, **NARROW)
-    loaded = tarpose.TemporalWrapper.from_pretrained(tmp_path / "out")
+    converted = convert_tar_checkpoint(tmp_path / "tar.pt", tmp_path / "out", input_size=RUN_SIZE, **NARROW)
+    loaded = tarpose.load_model(tmp_path / "out")
     assert (loaded.jta.token_layout, loaded.gra.restore, loaded.num_frames) == ("official", "postnorm", 5)
     clip = torch.randn(2, 5, 3, *RUN_SIZE, generator=torch.Generator().manual_seed(3))
     with torch.no_grad():
@@ -66,19 +67,19 @@ def test_converted_checkpoint_computes_the_reference(tmp_path):
         assert torch.isfinite(expected).all()
         torch.testing.assert_close(loaded(clip), expected, atol=1e-5, rtol=0)
         assert torch.equal(converted(clip), loaded(clip))
-        spatial = tarpose.load_model(tmp_path / "tar.pt", img_size=RUN_SIZE, token_layout="spatial", **NARROW)
+        spatial = tarpose.load_model(tmp_path / "tar.pt", input_size=RUN_SIZE, token_layout="spatial", **NARROW)
         assert (spatial(clip) - expected).abs().max() > 1e-3  # the layout switch matters
-        # its single-frame part: the reference's initial heatmaps
-        single = tarpose.load_vitpose(tmp_path / "tar.pt", img_size=RUN_SIZE, num_heads=4)
+        # its single-frame part (the encoder and decoder): the reference's initial heatmaps
         frames = clip.flatten(0, 1)
-        torch.testing.assert_close(single(frames), reference.decoder(reference.encoder(frames)), atol=1e-5, rtol=0)
+        _, initial = loaded.encode(frames)
+        torch.testing.assert_close(initial, reference.decoder(reference.encoder(frames)), atol=1e-5, rtol=0)
 
 
 def test_default_conversion_runs_at_the_reference_input_size(tmp_path):
     reference_checkpoint(tmp_path / "tar.pt", width=VIT_S)
-    tarpose.convert_tar_checkpoint(tmp_path / "tar.pt", tmp_path / "out")
+    convert_tar_checkpoint(tmp_path / "tar.pt", tmp_path / "out")
     config = json.loads((tmp_path / "out" / "config.json").read_text())
-    assert config["vitpose"]["img_size"] == [384, 288] and config["vitpose"]["num_heads"] == 12
+    assert config["vitpose"]["input_size"] == [384, 288] and config["vitpose"]["num_heads"] == 12
     expected = {"num_frames": 5, "jta_depth": 2, "jta_heads": 4, "jta_mlp_ratio": 2.0, "mask_threshold": 0.2,
                 "gra_heads": 4, "restore": "postnorm", "token_layout": "official", "target": "centred"}
     assert {k: config["temporal"][k] for k in expected} == expected
@@ -96,10 +97,10 @@ def test_copies_that_disagree_and_other_layouts_are_refused(tmp_path):
     state["model.backbone.ln1.weight"] = state["model.backbone.ln1.weight"] + 1
     torch.save(checkpoint, tmp_path / "bad.pt")
     with pytest.raises(CheckpointError, match=r"two copies of the same modules disagree.*ln1.weight"):
-        tarpose.convert_tar_checkpoint(tmp_path / "bad.pt", tmp_path / "bad", **NARROW)
-    tiny_vitpose().save_pretrained(tmp_path / "vitpose")
+        convert_tar_checkpoint(tmp_path / "bad.pt", tmp_path / "bad", **NARROW)
+    tarpose.save_pretrained(tiny_vitpose(), tmp_path / "vitpose")
     with pytest.raises(CheckpointError, match="is not an official TAR-ViTPose checkpoint"):
-        tarpose.convert_tar_checkpoint(tmp_path / "vitpose", tmp_path / "out", **NARROW)
+        convert_tar_checkpoint(tmp_path / "vitpose", tmp_path / "out", **NARROW)
     assert not (tmp_path / "bad").exists() and not (tmp_path / "out").exists()
     with pytest.raises(CheckpointError, match="embed_dim=32 is not a ViTPose size.*pass num_heads="):
         tarpose.load_model(tmp_path / "tar.pt")  # the JTA's num_heads would not name the ViT's
@@ -107,12 +108,12 @@ def test_copies_that_disagree_and_other_layouts_are_refused(tmp_path):
 
 def test_cli_convert(tmp_path, capsys):
     reference = reference_checkpoint(tmp_path / "tar.pt", seed=1, width=VIT_S)
-    code = main(["convert", str(tmp_path / "tar.pt"), str(tmp_path / "out"), "--img-size", *map(str, RUN_SIZE)])
+    code = main(["convert", str(tmp_path / "tar.pt"), str(tmp_path / "out"), "--input-size", *map(str, RUN_SIZE)])
     assert code == 0 and "token_layout='official'" in capsys.readouterr().out
     clip = torch.randn(1, 5, 3, *RUN_SIZE)
     with torch.no_grad():  # the same model as the API's (which matches the reference above)
         out = tarpose.load_model(tmp_path / "out")(clip)
-        assert torch.equal(out, tarpose.load_model(tmp_path / "tar.pt", img_size=RUN_SIZE)(clip))
+        assert torch.equal(out, tarpose.load_model(tmp_path / "tar.pt", input_size=RUN_SIZE)(clip))
         torch.testing.assert_close(out, reference(clip), atol=1e-3, rtol=1e-5)  # 384 wide: |h| ~ 20
     assert main(["convert", str(tmp_path / "missing.pt"), str(tmp_path / "x")]) == 2
     assert "no such checkpoint file" in capsys.readouterr().err

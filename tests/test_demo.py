@@ -18,7 +18,7 @@ from tarpose.demo.pictures import caption
 from tarpose.data.synthetic import SyntheticVideo, split_seeds
 from tarpose.demo import (
     ASSETS,
-    DEMO_WEIGHTS,
+    DEMO_MODELS,
     FILTER_CANDIDATES,
     FILTERED,
     SINGLE,
@@ -28,8 +28,6 @@ from tarpose.demo import (
     apply_filters,
     compare,
     frame_speed,
-    load_demo_model,
-    load_demo_models,
     predict_video,
     select_filter,
     speed_buckets,
@@ -42,23 +40,25 @@ KEYS = {"pck_clean", "pck_corrupted", "pck_all", "ap_clean", "ap_corrupted", "ap
 
 @pytest.fixture(scope="module")
 def models():
-    return load_demo_models()
+    return tarpose.load_model("vitpose-demo"), tarpose.load_model("tar-vitpose-demo")
 
 
 def test_bundled_weights_are_small_and_load_strictly(models):
     single, temporal = models
     assert isinstance(single, tarpose.ViTPose) and isinstance(temporal, tarpose.TemporalWrapper)
-    for name, directory in DEMO_WEIGHTS.items():
-        path = ASSETS / directory / "model.safetensors"
+    for name in DEMO_MODELS:
+        path = ASSETS / name / "model.safetensors"
         assert path.stat().st_size < 6e6  # a few MB
         with safe_open(str(path), framework="pt") as f:
             keys = set(f.keys())
-        config = json.loads((ASSETS / directory / "config.json").read_text())
+        config = json.loads((ASSETS / name / "config.json").read_text())
         assert config["name"] == name  # the directory says how to rebuild it (tarpose.load_model)
         assert keys == set(tarpose.create_model(name).state_dict())
     assert temporal.num_frames == 5 and not temporal.training
-    with pytest.raises(ValueError, match="unknown demo model"):
-        load_demo_model("vitpose-b")
+    # a registered name loads its weights; an architecture without any says how to build it
+    with pytest.raises(ValueError, match=r"'vitpose-s' is an architecture without pretrained weights: "
+                                         r"tarpose.create_model\('vitpose-s'\)"):
+        tarpose.load_model("vitpose-s")
 
 
 @pytest.mark.slow

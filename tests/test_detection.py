@@ -90,9 +90,13 @@ def test_callable_full_frame_and_boxes_file(tmp_path):
         make_detector("hog", model="x/y")
 
 
-def test_predictor_runs_its_detector():
-    """push(frame) without boxes asks the detector; equal to passing the same boxes by hand."""
+def test_the_inferencer_runs_its_detector_and_tracker():
+    """PoseInferencer asks its detector for each frame's boxes and its tracker for their ids; equal
+    to the predictor given the same boxes and ids by hand. The predictor itself owns neither: it
+    refuses boxes without ids."""
     from test_stream import random_video, temporal
+
+    from tarpose import PoseInferencer
 
     model = temporal(num_frames=3)
     frames = random_video(4, seed=2).numpy()
@@ -104,13 +108,13 @@ def test_predictor_runs_its_detector():
             calls.extend(indices)
             return [Detections([box], [0.9]) for _ in frames]
 
-    with_detector = list(StreamingPredictor(model, detector=Fixed(), keep_heatmaps=True).run(frames))
-    by_hand = list(StreamingPredictor(model, keep_heatmaps=True).run((f, [box]) for f in frames))
-    assert calls == [0, 1, 2, 3]
-    for a, b in zip(with_detector, by_hand):
-        torch.testing.assert_close(a.heatmaps, b.heatmaps)
-    with pytest.raises(ValueError, match="no detector"):
-        StreamingPredictor(model).push(frames[0])
+    found = list(PoseInferencer(model, detector=Fixed())(list(frames)))
+    by_hand = list(StreamingPredictor(model).run((f, [box], [0]) for f in frames))
+    assert calls == [0, 1, 2, 3] and [p.track_ids for p in found] == [[0]] * 4
+    for a, b in zip(found, by_hand, strict=True):
+        torch.testing.assert_close(a.keypoints, b.keypoints)
+    with pytest.raises(TypeError, match="needs the track id of each box"):
+        StreamingPredictor(model).push(frames[0], [box], None)
 
 
 # -- RT-DETR ---------------------------------------------------------------------------------------
@@ -138,7 +142,7 @@ def tiny_rtdetr(directory, labels=("person", "bicycle", "car")):
         for head in [model.model.enc_score_head, *model.model.decoder.class_embed]:
             head.weight.normal_(0, 1.0)
             head.bias.zero_()
-    model.save_pretrained(directory)
+    model.save_pretrained(directory)  # transformers' own writer
     try:  # transformers 5: the PIL backend; 4.x: the slow processor (PIL as well)
         from transformers.models.rt_detr.image_processing_pil_rt_detr import RTDetrImageProcessorPil as Processor
     except ImportError:
@@ -171,7 +175,7 @@ def saved_rtdetr(tmp_path_factory):
 def test_rtdetr_equals_transformers_person_boxes(saved_rtdetr):
     g = np.random.default_rng(0)
     frames = [g.integers(0, 256, (120, 160, 3), dtype=np.uint8), g.integers(0, 256, (90, 200, 3), dtype=np.uint8)]
-    detector = RTDetrDetector(saved_rtdetr, threshold=0.2, batch_size=2)
+    detector = RTDetrDetector(saved_rtdetr, score_threshold=0.2, batch_size=2)
     ours = detector.detect(frames, [0, 1])
     reference = reference_detections(saved_rtdetr, frames, 0.2)
     assert not detector.model.training

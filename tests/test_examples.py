@@ -12,7 +12,7 @@ import torch
 from conftest import ROOT, SHARED, hf_vitpose
 
 import tarpose
-from tarpose.demo import DEMO_WEIGHTS
+from tarpose.demo import DEMO_MODELS
 
 EXAMPLES = ROOT / "examples"
 
@@ -40,7 +40,7 @@ def test_convert_official(tmp_path):
 
     reference_checkpoint(tmp_path / "tar.pt", width=384)  # a ViT-S width (its heads are known)
     out = run_example("convert_official.py", str(tmp_path / "tar.pt"), str(tmp_path / "converted"),
-                      "--img-size", "64", "48")
+                      "--input-size", "64", "48")
     assert "token_layout='official'" in out and "finite: True" in out
     assert (tmp_path / "converted" / "model.safetensors").is_file()
 
@@ -54,7 +54,7 @@ def test_training_script_reproduces_loadable_models(tmp_path):
                 "--temporal-steps", "3", "--temporal-videos", "1", "--temporal-batch", "2")
     from safetensors.torch import load_file
 
-    for name in DEMO_WEIGHTS:
+    for name in DEMO_MODELS:
         state = load_file(str(tmp_path / "assets" / name / "model.safetensors"))
         assert all(v.dtype == torch.float16 for v in state.values() if v.is_floating_point())
         model = tarpose.create_model(name)
@@ -76,9 +76,9 @@ def test_stream_video_equals_the_predict_command(tmp_path):
     from tarpose.cli import main as cli
 
     torch.manual_seed(0)
-    base = tarpose.create_model("vitpose-s", img_size=(64, 48), embed_dim=64, depth=1, num_heads=2,
+    base = tarpose.create_model("vitpose-s", input_size=(64, 48), embed_dim=64, depth=1, num_heads=2,
                                 deconv_channels=16)
-    tarpose.TemporalWrapper(base, num_frames=3, jta_depth=1).save_pretrained(tmp_path / "model")
+    tarpose.save_pretrained(tarpose.TemporalWrapper(base, num_frames=3, jta_depth=1), tmp_path / "model")
     video, boxes = str(SHARED / "data" / "vtest.avi"), str(ROOT / "tests" / "data" / "vtest_boxes.json")
     out = run_example("stream_video.py", video, boxes, "--model", str(tmp_path / "model"), "--max-frames", "6",
                       "--out", str(tmp_path / "tracks.json"), "--render", str(tmp_path / "overlay.mp4"))

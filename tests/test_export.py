@@ -32,7 +32,7 @@ def test_export_writes_two_graphs_with_metadata(exported, capsys):
     assert sorted(p.name for p in exported.iterdir()) == ["tiny.encode.onnx", "tiny.temporal.onnx"]
     onnx_model = OnnxTemporalModel(exported / "tiny.onnx")
     assert (onnx_model.num_frames, onnx_model.target_index, onnx_model.num_joints) == (3, 1, 17)
-    assert onnx_model.image_size == (64, 48)
+    assert onnx_model.input_size == (64, 48)
     assert onnx_paths(exported / "tiny.encode.onnx") == onnx_paths(exported / "tiny")
 
 

@@ -90,12 +90,12 @@ def test_vtest_frame_is_what_the_predictor_tracks():
 
 
 def test_gain_results_are_of_the_bundled_weights_and_shown_as_measured():
-    from tarpose.demo import ASSETS, DEMO_WEIGHTS
+    from tarpose.demo import ASSETS
 
     results = json.loads(figures.GAIN_JSON.read_text())
     assert results["bundled"]
     for key, name in (("single_frame", "vitpose-demo"), ("temporal", "tar-vitpose-demo")):
-        bundled = hashlib.sha256((ASSETS / DEMO_WEIGHTS[name] / "model.safetensors").read_bytes()).hexdigest()
+        bundled = hashlib.sha256((ASSETS / name / "model.safetensors").read_bytes()).hexdigest()
         assert results["weights"][key] == bundled, (
             f"benchmarks/results/demo_gain.json was measured on other {name} weights; "
             "re-measure with: python scripts/figures.py --bench")

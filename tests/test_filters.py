@@ -11,11 +11,12 @@ import torch
 
 from tarpose.filters import (
     FILTERS,
+    KalmanFilter,
     MeanFilter,
     MedianFilter,
     OneEuroFilter,
     SavgolFilter,
-    TrackSmoother,
+    TrackFilter,
     build_filter,
     list_filters,
 )
@@ -30,6 +31,7 @@ SPECS = [
     "savgol:window=7,order=2", "savgol:window=9,order=3", "savgol:window=5,order=1,causal=true",
     "savgol:window=6,order=2,causal=true",
     "one-euro:min_cutoff=1,beta=0.05,d_cutoff=1,fps=30",
+    "kalman:process=2,measurement=3", "kalman:process=0.5,measurement=8,score_weighted=false",
 ]
 
 
@@ -237,6 +239,68 @@ def test_one_euro_per_coordinate_with_gaps_equals_the_scalar_reference():
             np.testing.assert_allclose(out[:, j, c].numpy(), ref, rtol=0, atol=1e-11)
 
 
+# ------------------------------------------------------------------ Kalman
+
+
+def kalman_reference(z: np.ndarray, score: np.ndarray, valid: np.ndarray, q: float, r: float, weighted: bool):
+    """The textbook Kalman filter with explicit matrices, one scalar coordinate track ``(F,)``:
+    state ``[x, v]``, ``F = [[1, dt], [0, 1]]``, ``Q = q G G^T`` with ``G = [dt^2/2, dt]``,
+    ``H = [1, 0]``; the first valid frame starts at ``[z, 0]`` with ``P = diag(r, 100)``; invalid
+    frames output the prediction."""
+    out = np.array(z, dtype=np.float64)
+    x = p = None
+    last = 0
+    for t in range(len(z)):
+        if x is None:
+            if valid[t]:
+                rt = r / np.clip(score[t], 0.01, 1) if weighted else r
+                x, p, last = np.array([z[t], 0.0]), np.diag([rt, 100.0]), t
+                out[t] = z[t]
+            continue
+        dt = t - last
+        f = np.array([[1.0, dt], [0.0, 1.0]])
+        g = np.array([[dt**2 / 2], [dt]])
+        x_pred, p_pred = f @ x, f @ p @ f.T + q * (g @ g.T)
+        if not valid[t]:
+            out[t] = x_pred[0]
+            continue
+        rt = r / np.clip(score[t], 0.01, 1) if weighted else r
+        h = np.array([[1.0, 0.0]])
+        k = p_pred @ h.T / (h @ p_pred @ h.T + rt)
+        x = x_pred + (k * (z[t] - x_pred[0])).ravel()
+        p = (np.eye(2) - k @ h) @ p_pred
+        last = t
+        out[t] = x[0]
+    return out
+
+
+@pytest.mark.parametrize("weighted", [True, False])
+def test_kalman_equals_the_textbook_filter_with_gaps_and_scores(weighted):
+    f = KalmanFilter(process=1.5, measurement=5.0, score_weighted=weighted)
+    x = walk(frames=40, joints=3)
+    valid = holes(40, 3, p=0.3)
+    valid[:3, 0] = False  # a joint that starts late
+    scores = torch.rand(40, 3, dtype=torch.float64)
+    got = f(x, scores, valid)
+    for j in range(3):
+        for c in range(2):
+            want = kalman_reference(x[:, j, c].numpy(), scores[:, j].numpy(), valid[:, j].numpy(), 1.5, 5.0, weighted)
+            np.testing.assert_allclose(got[:, j, c].numpy(), want, rtol=0, atol=1e-9)
+
+
+def test_kalman_follows_constant_velocity_and_extrapolates_a_gap():
+    """On a noiseless constant-velocity track the estimate converges to the truth, and through a
+    run of invalid frames it continues at the learned speed (a median or One-Euro holds still)."""
+    t = torch.arange(60, dtype=torch.float64)
+    x = torch.stack([10 + 3 * t, 5 - 2 * t], -1)[:, None, :]  # (F, 1, 2)
+    valid = torch.ones(60, 1, dtype=torch.bool)
+    valid[40:50] = False
+    out = KalmanFilter(process=0.1, measurement=4.0)(x, valid=valid)
+    assert float((out[30:] - x[30:]).abs().max()) < 0.05  # the gap is bridged along the line
+    held = build_filter("one-euro:min_cutoff=1,beta=0.05")(x, valid=valid)
+    assert float((held[45] - x[45]).abs().max()) > 10
+
+
 # ------------------------------------------------------------------ invariances, batching, streaming
 
 
@@ -267,7 +331,7 @@ def test_invalid_frames_do_not_influence_the_output(spec):
     other[~valid] = torch.tensor([1e6, float("nan")], dtype=torch.float64)
     other_scores[~valid] = float("inf")
     a, b = f(x, scores, valid), f(other, other_scores, valid)
-    if f.name == "one-euro":
+    if f.name in ("one-euro", "kalman"):
         keep = valid.cummax(dim=1).values  # from a joint's first valid frame on
     else:  # frames whose window holds a valid frame
         keep = torch.stack([
@@ -349,7 +413,7 @@ def test_track_smoother_equals_the_offline_filter_of_each_track(spec):
         for a, b in pieces:
             present[k][a:b] = True
     tracks = {k: walk(frames=frames, joints=2, seed=k) for k in spans}
-    smoother = TrackSmoother(f)
+    smoother = TrackFilter(f)
     out = []
     for t in range(frames):
         ids = [k for k in spans if present[k][t]]
@@ -370,7 +434,7 @@ def test_track_smoother_equals_the_offline_filter_of_each_track(spec):
 
 
 def test_track_smoother_latency():
-    smoother = TrackSmoother("median:window=5")
+    smoother = TrackFilter("median:window=5")
     x = walk(frames=8, joints=1)
     released = []
     for t in range(8):
@@ -383,7 +447,7 @@ def test_track_smoother_latency():
 
 
 def test_registry_names_options_and_latency():
-    assert list_filters() == ["median", "mean", "savgol", "one-euro"] == list(FILTERS)
+    assert list_filters() == ["median", "mean", "savgol", "one-euro", "kalman"] == list(FILTERS)
     f = build_filter("savgol:window=9,order=3")
     assert isinstance(f, SavgolFilter) and (f.window, f.order, f.causal, f.latency) == (9, 3, False, 4)
     assert build_filter(f.spec()) == f and f.spec() == "savgol:window=9,order=3,causal=false"
@@ -416,6 +480,8 @@ def test_registry_names_options_and_latency():
     ("savgol:causal=maybe", "causal must be bool"),
     ("one-euro:min_cutoff=0", "min_cutoff must be a finite number > 0"),
     ("one-euro:beta=-1", "beta must be a finite number >= 0"),
+    ("kalman:process=0", "process must be a finite number > 0"),
+    ("kalman:measurement=inf", "measurement must be a finite number > 0"),
 ])
 def test_bad_specs_are_named(spec, message):
     with pytest.raises(ValueError, match=message):

@@ -97,16 +97,6 @@ def test_an_embedded_config_is_checked_like_config_json(directory, built):
     assert max(depth for _, depth in built) <= 2
 
 
-def test_a_0_1_config_whose_jta_depth_lies_is_refused(directory, built):
-    # tarpose 0.1's TemporalWrapper layout: the ViTPose under "model", "depth" the JTA's
-    config = json.loads((directory / "config.json").read_text())
-    old = {"model": config["vitpose"], "num_frames": 3, "depth": 1000, "num_heads": 4}
-    (directory / "config.json").write_text(json.dumps(old))
-    with pytest.warns(FutureWarning):
-        refused(directory, "jta_depth=1000")
-    assert max(depth for _, depth in built) <= 2
-
-
 def test_a_window_of_a_billion_frames_is_refused(directory):
     edit_config(directory, lambda c: c["temporal"].update({"num_frames": 1_000_000_001}))
     refused(directory, "num_frames must be >= 1 and <= 1024, got 1000000001")
@@ -120,8 +110,8 @@ def test_a_window_of_a_billion_frames_is_refused(directory):
         ("vitpose", {"depth": "2"}, "depth must be a number"),
         ("vitpose", {"embed_dim": 32.0}, "embed_dim must be an integer"),
         ("vitpose", {"qkv_bias": "yes"}, "qkv_bias must be true or false"),
-        ("vitpose", {"img_size": [64]}, "img_size must have 2 values"),
-        ("vitpose", {"img_size": [128, 96]}, "img_size=\\(128, 96\\).*position embeddings are for a 4x3 grid"),
+        ("vitpose", {"input_size": [64]}, "input_size must have 2 values"),
+        ("vitpose", {"input_size": [128, 96]}, "input_size=\\(128, 96\\).*position embeddings are for a 4x3 grid"),
         ("vitpose", {"colour": 1}, "unknown ViTPoseConfig fields \\['colour'\\]"),
         ("temporal", {"num_frames": "5"}, "num_frames must be a number"),
         ("temporal", {"jta_heads": -1}, "jta_heads must be >= 1"),
@@ -171,7 +161,7 @@ def test_a_diverging_run_stops_and_keeps_the_last_finite_checkpoint(tmp_path, ca
     out = tmp_path / "run"
     code = main([
         "train", "--model", "vitpose-s", "--model-opt", "embed_dim=32", "depth=2", "num_heads=4",
-        "deconv_channels=16", "num_joints=5", "img_size=[64,48]",
+        "deconv_channels=16", "num_joints=5", "input_size=[64,48]",
         "--dataset", "toy_pose_data:ToyPoses", "--data-opt", "size=8", "--batch-size", "4", "--workers", "0",
         "--lr", "1e6", "--save-every", "1", "--log-every", "100", "--steps", "20", "--out", str(out),
     ])
@@ -342,9 +332,8 @@ def test_predict_never_writes_nan_and_skips_boxes_outside_the_frame(tmp_path, ca
     from test_cli_predict import _tiny, blob_video, registered_test_models
 
     from tarpose.cli import main
-    from tarpose.models import registry
 
-    def nan_model(**kwargs):
+    def nan_model():
         model = _tiny()
         with torch.no_grad():
             model.decoder.final_layer.bias.fill_(float("nan"))
@@ -353,8 +342,7 @@ def test_predict_never_writes_nan_and_skips_boxes_outside_the_frame(tmp_path, ca
     video = tmp_path / "v.mp4"
     blob_video(video, n=3)
     out = tmp_path / "k.json"
-    with registered_test_models():
-        monkeypatch.setitem(registry._MODELS, "nan-test", nan_model)
+    with registered_test_models(**{"nan-test": nan_model}):
         assert main(["predict", str(video), "--model", "nan-test", "--full-frame", "--out", str(out), "--quiet"]) == 0
         records = _strict(out.read_text())["predictions"]
         assert records and all(k == [0, 0, 0] for r in records for k in r["keypoints"])
@@ -527,10 +515,10 @@ def test_a_float_frame_of_0_to_255_is_refused_not_read_as_0_to_1():
     predictor = StreamingPredictor(tarpose.TemporalWrapper(tiny_vitpose(), num_frames=3, jta_depth=1).eval())
     frame = np.random.default_rng(0).uniform(0, 255, (120, 160, 3)).astype(np.float32)
     with pytest.raises(ValueError, match="a float frame must hold values in 0..1, but this one reaches 25"):
-        predictor.push(frame, [[10, 10, 50, 60]])
-    predictor.push(frame / 255, [[10, 10, 50, 60]])  # the same frame in 0..1 is taken
+        predictor.push(frame, [[10, 10, 50, 60]], [0])
+    predictor.push(frame / 255, [[10, 10, 50, 60]], [0])  # the same frame in 0..1 is taken
     with pytest.raises(ValueError, match="float frame must hold values in 0..1"):
-        predictor.push(torch.from_numpy(frame).permute(2, 0, 1), [[10, 10, 50, 60]])
+        predictor.push(torch.from_numpy(frame).permute(2, 0, 1), [[10, 10, 50, 60]], [0])
 
 
 def test_os_errors_on_output_paths_are_one_line_with_exit_2(tmp_path, capsys):

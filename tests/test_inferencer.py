@@ -70,7 +70,7 @@ def test_every_source_gives_the_predictor_poses(kind, tmp_path):
     got = list(inferencer(source))
     assert_same(got, expected(frames))
     assert all(np.array_equal(p.image, f) for p, f in zip(got, frames))  # each frame rides along
-    assert inferencer.frames_read == len(frames)
+    assert inferencer.summary.frames == len(frames) and inferencer.summary.poses == len(frames)
 
 
 def test_detector_and_tracker_in_the_loop():
@@ -109,7 +109,7 @@ def test_cli_is_the_inferencer(tmp_path, capsys):
     blob_video(video, n=5)
     out = tmp_path / "cli.json"
     assert main(["predict", str(video), "--model", TINY, "--full-frame", "--out", str(out), "--quiet"]) == 0
-    assert "frames/s, 1 threads" in capsys.readouterr().err  # a tiny model: one thread
+    assert "frames/s, 1 thread)" in capsys.readouterr().err  # a tiny model: one thread
     PoseInferencer(TINY, detector="full-frame").predict(video, out=tmp_path / "api.json")
     assert out.read_text() == (tmp_path / "api.json").read_text()
     doc = json.loads(out.read_text())
@@ -118,13 +118,22 @@ def test_cli_is_the_inferencer(tmp_path, capsys):
 
 def test_render_to_images(tmp_path, capsys):
     frames = frames_of(3)
+    folder = tmp_path / "frames"
+    folder.mkdir()
     for i, frame in enumerate(frames):
-        write_png(tmp_path / f"{i}.png", frame)
+        write_png(folder / f"{i}.png", frame)
     summary = PoseInferencer(TINY, detector="full-frame").predict(
-        tmp_path, out=tmp_path / "k.json", render=tmp_path / "drawn.png"
+        folder, out=tmp_path / "k.json", render=tmp_path / "drawn.png"
     )
     names = sorted(p.name for p in summary.outputs[1:])
     assert names == ["drawn_000000.png", "drawn_000001.png", "drawn_000002.png"]
+    # a folder's records name each frame's file; the rendering alone is enough
+    records = json.loads((tmp_path / "k.json").read_text())["predictions"]
+    assert [r["image"] for r in records] == ["0.png", "1.png", "2.png"]
+    alone = PoseInferencer(TINY, detector="full-frame").predict(folder, render=tmp_path / "only.png")
+    assert [p.name for p in alone.outputs] == ["only_000000.png", "only_000001.png", "only_000002.png"]
+    with pytest.raises(ValueError, match="nothing to write"):
+        PoseInferencer(TINY, detector="full-frame").predict(folder)
     one = tmp_path / "single"
     one.mkdir()
     write_png(one / "in.png", frames[0])

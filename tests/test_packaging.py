@@ -9,7 +9,7 @@ import zipfile
 import pytest
 from conftest import ROOT
 
-from tarpose.demo import DEMO_WEIGHTS
+from tarpose.demo import DEMO_MODELS
 
 pytest.importorskip("hatchling")
 
@@ -21,7 +21,7 @@ def test_wheel_ships_the_demo_weights_and_the_cli(tmp_path):
     (wheel,) = tmp_path.glob("tarpose-*.whl")
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
-        for directory in DEMO_WEIGHTS.values():
+        for directory in DEMO_MODELS:
             for file in ("config.json", "model.safetensors", "README.md"):
                 info = archive.getinfo(f"tarpose/assets/{directory}/{file}")
                 assert info.file_size == (ROOT / "tarpose" / "assets" / directory / file).stat().st_size

@@ -47,10 +47,10 @@ def test_resolve_takes_the_model_s_and_the_caller_s_values():
 def test_saved_and_loaded_with_the_model(tmp_path):
     model = tiny_vitpose()
     model.data_config = ODD
-    tarpose.TemporalWrapper(model, num_frames=3).save_pretrained(tmp_path)
+    tarpose.save_pretrained(tarpose.TemporalWrapper(model, num_frames=3), tmp_path)
     loaded = tarpose.load_model(tmp_path)
     assert loaded.data_config == ODD
-    bigger = tarpose.load_model(tmp_path, img_size=(96, 64))  # the crop size follows the model
+    bigger = tarpose.load_model(tmp_path, input_size=(96, 64))  # the crop size follows the model
     assert bigger.data_config == ODD.replace(input_size=(96, 64))
 
 
@@ -63,7 +63,7 @@ def test_the_predictor_crops_as_the_model_says():
     model.encode = lambda images: seen.append(images.clone()) or encode(images)
     frame = np.random.default_rng(0).integers(0, 256, (90, 70, 3), dtype=np.uint8)
     box = [[10.0, 5.0, 40.0, 60.0]]
-    list(StreamingPredictor(model).run([(frame, box)]))
+    list(StreamingPredictor(model).run([(frame, box, [0])]))
     expected = crop_images(torch.from_numpy(frame).permute(2, 0, 1), box_matrices(torch.tensor(box), (64, 48)),
                            (64, 48), mean=ODD.mean, std=ODD.std)
     torch.testing.assert_close(seen[0], expected)

@@ -11,7 +11,7 @@ import tarpose
 from conftest import hf_vitpose
 from hub_cache import offline_cache, populate  # noqa: F401  (offline_cache is a fixture)
 from tarpose.models import PretrainedCfg, pretrained_cfg, registry
-from tarpose.models.pretrained import _PRETRAINED
+from tarpose.models.pretrained import PRETRAINED
 from tarpose.weights import CheckpointError
 
 X = torch.randn(2, 3, 64, 48, generator=torch.Generator().manual_seed(4))
@@ -23,7 +23,7 @@ def test_the_table_lists_the_public_checkpoints():
     assert set(names) <= set(tarpose.list_models())
     cfg = pretrained_cfg("vitpose-b-simple")
     assert cfg.source == "usyd-community/vitpose-base-simple" and cfg.license == "apache-2.0"
-    assert (cfg.img_size, cfg.num_joints, cfg.mean, cfg.std) == (
+    assert (cfg.input_size, cfg.num_joints, cfg.mean, cfg.std) == (
         (256, 192), 17, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
     assert pretrained_cfg("vitpose-plus-h").dataset_index == 0
     with pytest.raises(ValueError, match="no pretrained weights registered for 'vitpose-s'.*vitpose-b-simple"):
@@ -36,13 +36,13 @@ def tiny_entry(monkeypatch, offline_cache, tmp_path):
     hf = hf_vitpose("simple")
     hf.save_pretrained(tmp_path / "hf")
     populate(offline_cache, "tarpose-test/tiny-hf", tmp_path / "hf")
-    tiny = dict(img_size=(64, 48), embed_dim=32, depth=2, num_heads=4, num_joints=5, decoder="simple")
-    monkeypatch.setitem(registry._MODELS, "test-tiny", lambda **kw: tarpose.ViTPose(**{**tiny, **kw}))
-    monkeypatch.setitem(registry._MODELS, "tar-test-tiny",
+    tiny = dict(input_size=(64, 48), embed_dim=32, depth=2, num_heads=4, num_joints=5, decoder="simple")
+    monkeypatch.setitem(registry.MODELS._entries, "test-tiny", lambda **kw: tarpose.ViTPose(**{**tiny, **kw}))
+    monkeypatch.setitem(registry.MODELS._entries, "tar-test-tiny",
                         lambda **kw: tarpose.TemporalWrapper(tarpose.ViTPose(**tiny), **kw))
-    cfg = PretrainedCfg("tarpose-test/tiny-hf", img_size=(64, 48), num_joints=5)
-    monkeypatch.setitem(_PRETRAINED, "test-tiny", cfg)
-    monkeypatch.setitem(_PRETRAINED, "tar-test-tiny", cfg)
+    cfg = PretrainedCfg("tarpose-test/tiny-hf", input_size=(64, 48), num_joints=5)
+    monkeypatch.setitem(PRETRAINED._entries, "test-tiny", cfg)
+    monkeypatch.setitem(PRETRAINED._entries, "tar-test-tiny", cfg)
     return hf
 
 
@@ -50,7 +50,7 @@ def test_pretrained_true_resolves_through_the_hub_cache(tiny_entry):
     with torch.no_grad():
         expected = tiny_entry(X).heatmaps
         model = tarpose.create_model("test-tiny", pretrained=True)
-        assert isinstance(model, tarpose.ViTPose) and model.pretrained_cfg.img_size == (64, 48)
+        assert isinstance(model, tarpose.ViTPose) and model.pretrained_cfg.input_size == (64, 48)
         torch.testing.assert_close(model(X), expected, atol=1e-4, rtol=0)
         temporal = tarpose.create_model("tar-test-tiny", pretrained=True, num_frames=3)
         assert isinstance(temporal, tarpose.TemporalWrapper) and temporal.num_frames == 3
@@ -59,8 +59,8 @@ def test_pretrained_true_resolves_through_the_hub_cache(tiny_entry):
 
 
 def test_pretrained_weights_must_fit_the_registered_architecture(tiny_entry, monkeypatch):
-    deeper = dict(img_size=(64, 48), embed_dim=32, depth=3, num_heads=4, num_joints=5, decoder="simple")
-    monkeypatch.setitem(registry._MODELS, "test-tiny", lambda **kw: tarpose.ViTPose(**{**deeper, **kw}))
+    deeper = dict(input_size=(64, 48), embed_dim=32, depth=3, num_heads=4, num_joints=5, decoder="simple")
+    monkeypatch.setitem(registry.MODELS._entries, "test-tiny", lambda **kw: tarpose.ViTPose(**{**deeper, **kw}))
     with pytest.raises(CheckpointError, match=r"pretrained weights of 'test-tiny' \(tarpose-test/tiny-hf\) do not match.*backbone.blocks.2"):
         tarpose.create_model("test-tiny", pretrained=True)
 
@@ -114,7 +114,7 @@ def vit_b_hub(tmp_path_factory):
     expected = {}
     for decoder, repo in (("simple", "vitpose-base-simple"), ("classic", "vitpose-base")):
         model = hf_vit_b(decoder)
-        model.save_pretrained(root / repo)
+        model.save_pretrained(root / repo)  # transformers' own writer
         populate(cache, f"usyd-community/{repo}", root / repo)
         with torch.no_grad():
             expected[decoder] = model(crops).heatmaps
@@ -139,15 +139,15 @@ def vit_b(vit_b_hub, monkeypatch):
 def test_vit_b_hub_checkpoints_give_transformers_heatmaps(vit_b):
     _, crops, expected, root = vit_b
     with torch.no_grad():
-        simple = tarpose.load_vitpose("usyd-community/vitpose-base-simple")
+        simple = tarpose.load_model("usyd-community/vitpose-base-simple")
         assert simple.config == tarpose.ViTPoseConfig(decoder="simple", layer_norm_eps=1e-12)
         torch.testing.assert_close(simple(crops), expected["simple"], atol=1e-4, rtol=0)
         classic = tarpose.create_model("vitpose-b", pretrained=True)
         torch.testing.assert_close(classic(crops), expected["classic"], atol=1e-4, rtol=0)
         # the README's two-line path (one frame here, to spare four ViT-B passes): equal to the
         # single-frame model at initialisation
-        model = tarpose.TemporalWrapper(tarpose.load_vitpose("usyd-community/vitpose-base-simple"), num_frames=1)
+        model = tarpose.TemporalWrapper(tarpose.load_model("usyd-community/vitpose-base-simple"), num_frames=1)
         torch.testing.assert_close(model(crops.unsqueeze(1)), expected["simple"], atol=1e-4, rtol=0)
         # the official layout of the same weights: 12 heads follow from the 768 width
-        official = tarpose.load_vitpose(root / "vitpose-b-simple.pth", layer_norm_eps=1e-12)
+        official = tarpose.load_model(root / "vitpose-b-simple.pth", layer_norm_eps=1e-12)
         torch.testing.assert_close(official(crops), expected["simple"], atol=1e-4, rtol=0)

@@ -26,9 +26,9 @@ def small(name: str, init: bool = True) -> torch.nn.Module:
     torch.manual_seed(0)
     with contextlib.nullcontext() if init else skip_init():
         if name.startswith("tar-"):
-            options = {"vitpose": {"depth": 1}, "jta_depth": 1, "num_frames": 3}
-            return tarpose.create_model(name, img_size=SIZE, **options).eval()
-        return tarpose.create_model(name, img_size=SIZE, depth=1).eval()
+            options = {"depth": 1, "jta_depth": 1, "num_frames": 3}
+            return tarpose.create_model(name, input_size=SIZE, **options).eval()
+        return tarpose.create_model(name, input_size=SIZE, depth=1).eval()
 
 
 def randomise(model: torch.nn.Module) -> torch.nn.Module:
@@ -93,7 +93,7 @@ def test_wrapper_equals_the_model_at_initialisation(name):
 @pytest.mark.parametrize("name", [n for n in NAMES if n.startswith("tar-")])
 def test_temporal_names_start_from_their_base(name):
     model = small(name)
-    assert model.base_config == probe_model(name.removeprefix("tar-"), img_size=SIZE, depth=1).config
+    assert model.base_config == probe_model(name.removeprefix("tar-"), input_size=SIZE, depth=1).config
     if model.config.restore == "postnorm":  # the reference's restoring step is no identity
         assert name == "tar-vitpose-demo"
         return

@@ -13,9 +13,11 @@ import numpy as np
 import pytest
 import torch
 
+import tarpose
 from conftest import ROOT
 from hub_cache import populate
-from tarpose.cli import SMALL_MODEL, apply_threads, build_parser, main
+from tarpose.cli import apply_threads, build_parser, main
+from tarpose.threads import SMALL_MODEL
 from tarpose.inference import FramePoses
 from tarpose.io import draw_poses, label_size
 from tarpose.weights import sources
@@ -55,7 +57,7 @@ def test_unreachable_hub_fails_at_once_naming_the_offline_switch(unreachable_hub
 def test_unreachable_hub_still_loads_from_the_cache(unreachable_hub, tmp_path):
     from conftest import tiny_vitpose
 
-    tiny_vitpose().save_pretrained(tmp_path / "saved")
+    tarpose.save_pretrained(tiny_vitpose(), tmp_path / "saved")
     populate(tmp_path / "hub", "org/tiny", tmp_path / "saved")
     resolved = sources.resolve_source("org/tiny")
     assert resolved.weights.name == "model.safetensors" and all(unreachable_hub)
@@ -117,13 +119,15 @@ def test_demo_output_is_ignored_by_git():
 
 
 def test_threads_default_to_one_for_small_models():
+    from tarpose import threads
+
     before = torch.get_num_threads()
     try:
         small = torch.nn.Linear(10, 10)
         assert apply_threads(None, small) == 1 and torch.get_num_threads() == 1
-        torch.set_num_threads(2)
         big = torch.nn.Linear(4000, SMALL_MODEL // 4000 + 1)  # just over the line
-        assert apply_threads(None, big) == 2
+        # PyTorch's own default, not what a small model set before it
+        assert apply_threads(None, big) == threads._TORCH_DEFAULT == torch.get_num_threads()
         assert apply_threads(3, small) == 3 and torch.get_num_threads() == 3
     finally:
         torch.set_num_threads(before)
@@ -158,11 +162,12 @@ def test_demo_pictures_are_labelled(tmp_path):
         write_sheet,
     )
     from tarpose.data.synthetic import SyntheticVideo
-    from tarpose.demo import load_demo_models, predict_video
+    from tarpose import load_model
+    from tarpose.demo import predict_video
     from tarpose.io import open_frames
 
     video = SyntheticVideo(2_000_001, 12, corruption=0.4)
-    single, temporal = load_demo_models()
+    single, temporal = (load_model("vitpose-demo"), load_model("tar-vitpose-demo"))
     with torch.inference_mode():
         result = predict_video(video, single, temporal)
     sheet = next(iter(open_frames(write_sheet(video, result, tmp_path / "sheet.png"))))

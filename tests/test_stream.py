@@ -196,16 +196,17 @@ def test_exact_mode_crops_the_window_with_the_target_box():
         torch.testing.assert_close(x.heatmaps, y.heatmaps, atol=1e-5, rtol=0)
 
 
-def test_tracker_assigns_ids_when_none_given():
+def test_the_inferencer_tracks_boxes_given_without_ids():
+    from tarpose import PoseInferencer
+
     model = temporal(num_frames=3)
     frames = random_video(4, seed=6).numpy()
     # two people drifting apart, listed in a different order in every frame
     a = [(5.0 + t, 5.0, 30.0, 50.0) for t in range(4)]
     b = [(45.0 - t, 20.0, 30.0, 50.0) for t in range(4)]
     order = [[a, b], [b, a], [a, b], [b, a]]
-    out = list(StreamingPredictor(model).run(
-        (f, [box[t] for box in o]) for t, (f, o) in enumerate(zip(frames, order))
-    ))
+    listed = iter([box[t] for box in o] for t, o in enumerate(order))
+    out = list(PoseInferencer(model, detector=lambda frame: next(listed))(list(frames)))
     for t, poses in enumerate(out):
         ids = dict(zip(poses.track_ids, poses.boxes[:, 0].tolist()))
         assert ids == {0: a[t][0], 1: b[t][0]}
@@ -228,13 +229,15 @@ def test_bad_push_input():
     predictor = StreamingPredictor(temporal(num_frames=3))
     frame = random_video(1)[0].numpy()
     with pytest.raises(ValueError, match=r"\(N, 4\)"):
-        predictor.push(frame, [[1, 2, 3]])
+        predictor.push(frame, [[1, 2, 3]], [0])
     with pytest.raises(ValueError, match="distinct"):
         predictor.push(frame, [[0, 0, 10, 10], [5, 5, 10, 10]], [1, 1])
     with pytest.raises(ValueError, match="2 boxes but 1 track"):
         predictor.push(frame, [[0, 0, 10, 10], [5, 5, 10, 10]], [1])
     with pytest.raises(ValueError, match=r"\(H, W, 3\)"):
-        predictor.push(frame[..., :2], [[0, 0, 10, 10]])
+        predictor.push(frame[..., :2], [[0, 0, 10, 10]], [0])
+    with pytest.raises(TypeError, match="needs the track id of each box"):
+        predictor.push(frame, [[0, 0, 10, 10]], None)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
@@ -254,7 +257,8 @@ def test_cuda_matches_cpu():
 
 
 def test_single_frame_model_streams_the_plain_vitpose():
-    from tarpose.inference import SingleFrameModel, resolve_model
+    from tarpose.inference import SingleFrameModel
+    from tarpose.inference.source import runnable_model as resolve_model
 
     vitpose = tiny_vitpose()
     frames = random_video(3, seed=9)
@@ -325,7 +329,7 @@ class _NotAModule:
 
 @pytest.mark.parametrize("spec", ["median:window=3", "savgol:window=5,order=2", "mean:window=3,causal=true"])
 def test_smoothing_filters_each_track_online(spec):
-    """smooth=: each track's keypoints equal the offline filter over the track's span (its absent
+    """keypoint_filter=: each track's keypoints equal the offline filter over the track's span (its absent
     frames invalid), frames come out the filter's latency later, in order."""
     from tarpose.filters import build_filter
 
@@ -337,7 +341,7 @@ def test_smoothing_filters_each_track_online(spec):
     raw = list(StreamingPredictor(model).run(items))
     j = model.num_joints
     filt = build_filter(spec)
-    predictor = StreamingPredictor(model, smooth=spec)
+    predictor = StreamingPredictor(model, keypoint_filter=spec)
     assert predictor.latency == 2 + filt.latency
     out = []
     for t, item in enumerate(items):
@@ -366,11 +370,11 @@ def test_smoothing_filters_each_track_online(spec):
 def test_causal_mode_takes_only_causal_filters():
     model = temporal(num_frames=3, target="last")
     with pytest.raises(ValueError, match="causal mode allows only causal filters; median:window=5"):
-        StreamingPredictor(model, smooth="median:window=5")
-    predictor = StreamingPredictor(model, smooth="one-euro:beta=0.1")
+        StreamingPredictor(model, keypoint_filter="median:window=5")
+    predictor = StreamingPredictor(model, keypoint_filter="one-euro:beta=0.1")
     assert predictor.mode == "causal" and predictor.latency == 0
     frames = random_video(4, seed=6).numpy()
     for t, frame in enumerate(frames):
         assert [p.index for p in predictor.push(frame, [(5.0, 3.0, 50.0, 70.0)], [0])] == [t]
     with pytest.raises(ValueError, match="unknown filter"):
-        StreamingPredictor(model, smooth="kalman")
+        StreamingPredictor(model, keypoint_filter="gauss")

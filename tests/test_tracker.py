@@ -98,9 +98,14 @@ def test_missed_detection_keeps_the_id_and_the_window():
     frames = random_video(7, seed=4).numpy()
     box = (10.0, 6.0, 44.0, 66.0)
     seen = [True, True, False, True, True, True, True]
-    tracked = list(StreamingPredictor(model, keep_heatmaps=True).run(
-        (f, [box] if s else []) for f, s in zip(frames, seen)
-    ))
+    tracker = ByteTracker()
+
+    def tracked_items():
+        for f, s in zip(frames, seen):
+            boxes = [box] if s else []
+            yield f, boxes, tracker.update(boxes)
+
+    tracked = list(StreamingPredictor(model, keep_heatmaps=True).run(tracked_items()))
     given = list(StreamingPredictor(model, keep_heatmaps=True).run(
         (f, [box] if s else [], [0] if s else []) for f, s in zip(frames, seen)
     ))

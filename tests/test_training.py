@@ -458,19 +458,20 @@ TINY = [
     "num_heads=4",
     "deconv_channels=16",
     "num_joints=5",
-    "img_size=[64,48]",
+    "input_size=[64,48]",
 ]
-# a tiny temporal model: the base's depth and heads through vitpose={...}, the JTA's directly
+# a tiny temporal model: the base's depth and heads, the JTA's (their names never collide)
 TINY_TAR = [
     "--model-opt",
     "embed_dim=32",
-    'vitpose={"depth": 2, "num_heads": 4}',
+    "depth=2",
+    "num_heads=4",
     "jta_depth=2",
     "jta_heads=4",
     "gra_heads=4",
     "deconv_channels=16",
     "num_joints=5",
-    "img_size=[64,48]",
+    "input_size=[64,48]",
 ]
 DATA = ["--dataset", "toy_pose_data:ToyPoses", "--data-opt", "size=8"]
 
@@ -595,7 +596,7 @@ def test_cli_trains_on_real_posetrack18_files_with_augmentation(tmp_path):
         "tar-vitpose-s",
         *TINY_TAR[:-2],
         "num_joints=17",
-        "img_size=[64,48]",
+        "input_size=[64,48]",
         "--dataset",
         "posetrack",
         "--data-opt",

@@ -19,7 +19,8 @@ from conftest import ROOT, SHARED
 
 import tarpose
 from tarpose.geometry import apply_affine, invert_affine
-from tarpose.inference import StreamingPredictor, resolve_model
+from tarpose.inference import StreamingPredictor
+from tarpose.inference.source import runnable_model as resolve_model
 from tarpose.topdown import box_matrices, crop_images
 
 VTEST = SHARED / "data" / "vtest.avi"
@@ -37,7 +38,7 @@ def demo_as_transformers(path) -> None:
     cfg = demo.config
     config = transformers.VitPoseConfig(
         backbone_config=transformers.VitPoseBackboneConfig(
-            image_size=list(cfg.img_size), hidden_size=cfg.embed_dim, num_hidden_layers=cfg.depth,
+            image_size=list(cfg.input_size), hidden_size=cfg.embed_dim, num_hidden_layers=cfg.depth,
             num_attention_heads=cfg.num_heads, mlp_ratio=int(cfg.mlp_ratio), out_indices=[cfg.depth],
             layer_norm_eps=cfg.layer_norm_eps, qkv_bias=cfg.qkv_bias,
         ),

@@ -44,7 +44,7 @@ def hf_to_tarpose(hf_state: dict[str, torch.Tensor], decoder: str) -> dict[str, 
 @pytest.mark.parametrize("decoder", ["classic", "simple"])
 def test_equals_transformers_vitpose(decoder):
     hf = hf_vitpose(decoder)
-    ours = tarpose.ViTPose(img_size=(64, 48), embed_dim=32, depth=2, num_heads=4, num_joints=5,
+    ours = tarpose.ViTPose(input_size=(64, 48), embed_dim=32, depth=2, num_heads=4, num_joints=5,
                            decoder=decoder, layer_norm_eps=1e-6).eval()
     ours.load_state_dict(hf_to_tarpose(hf.state_dict(), decoder), strict=True)
     images = torch.randn(3, 3, 64, 48)
@@ -57,13 +57,13 @@ def test_equals_transformers_vitpose(decoder):
 
 @pytest.mark.parametrize("size,grid", [((256, 192), (16, 12)), ((384, 288), (24, 18)), ((64, 48), (4, 3))])
 def test_token_grid_with_padding_2(size, grid):
-    model = tarpose.ViTPose(img_size=(64, 48), embed_dim=32, depth=1, num_heads=4)
+    model = tarpose.ViTPose(input_size=(64, 48), embed_dim=32, depth=1, num_heads=4)
     assert model.backbone.feature_size(size) == grid
 
 
 def test_other_input_sizes_resize_position_embeddings_bicubically():
     model = tiny_vitpose()
-    big = tiny_vitpose(img_size=(96, 64))
+    big = tiny_vitpose(input_size=(96, 64))
     big.load_state_dict({**model.state_dict(), "backbone.pos_embed": resize_pos_embed(
         model.backbone.pos_embed.data, (4, 3), (6, 4))})
     images = torch.randn(2, 3, 96, 64)
@@ -104,15 +104,15 @@ def test_sizes_and_registry():
 
 
 def test_create_model_overrides_and_errors():
-    model = tarpose.create_model("vitpose-s", img_size=(384, 288), num_joints=14)
-    assert model.config.img_size == (384, 288) and model.num_joints == 14
+    model = tarpose.create_model("vitpose-s", input_size=(384, 288), num_joints=14)
+    assert model.config.input_size == (384, 288) and model.num_joints == 14
     temporal = tarpose.create_model("tar-vitpose-s-simple", num_frames=3, jta_depth=2)
     assert isinstance(temporal, tarpose.TemporalWrapper) and temporal.num_frames == 3
     assert temporal.decoder.kind == "simple"
     with pytest.raises(ValueError, match="unknown model 'vitpose-x'"):
         tarpose.create_model("vitpose-x")
     with pytest.raises(ValueError, match="multiples of patch_size"):
-        tarpose.ViTPose(img_size=(250, 192))
+        tarpose.ViTPose(input_size=(250, 192))
 
 
 def test_bad_images():

@@ -37,7 +37,7 @@ def test_a_pickle_that_would_run_code_is_refused_and_runs_nothing(tmp_path, writ
         pass
     assert (tmp_path / "control").exists()
     with pytest.raises(CheckpointError, match=r"refused to load .*evil.pth: the pickle refers to the global `(builtins|io).open`.*executed nothing"):
-        tarpose.load_vitpose(path)
+        tarpose.load_model(path)
     with pytest.raises(CheckpointError, match="executed nothing"):
         read_checkpoint(path)
     assert not marker.exists()
@@ -54,37 +54,37 @@ def test_plain_pickles_with_numpy_metadata_load(tmp_path):
 
 def test_truncated_empty_and_missing_files_are_clear_errors(tmp_path):
     model = tiny_vitpose()
-    model.save_pretrained(tmp_path / "good")
+    tarpose.save_pretrained(model, tmp_path / "good")
     weights = (tmp_path / "good" / "model.safetensors").read_bytes()
 
     (tmp_path / "truncated").mkdir()
     (tmp_path / "truncated" / "model.safetensors").write_bytes(weights[: len(weights) // 2])
     (tmp_path / "truncated" / "config.json").write_text((tmp_path / "good" / "config.json").read_text())
     with pytest.raises(CheckpointError, match=r"model.safetensors is not a readable safetensors file .*truncated"):
-        tarpose.load_vitpose(tmp_path / "truncated")
+        tarpose.load_model(tmp_path / "truncated")
     with pytest.raises(CheckpointError, match="not a readable safetensors file"):
-        tarpose.TemporalWrapper.from_pretrained(tmp_path / "truncated")
+        tarpose.load_model(tmp_path / "truncated")
 
     (tmp_path / "empty.safetensors").write_bytes(b"")
     with pytest.raises(CheckpointError, match=r"empty.safetensors is empty \(0 bytes\)"):
-        tarpose.load_vitpose(tmp_path / "empty.safetensors")
+        tarpose.load_model(tmp_path / "empty.safetensors")
     (tmp_path / "header.safetensors").write_bytes(b"\x05\x00\x00")
     with pytest.raises(CheckpointError, match="header.safetensors is not a readable safetensors file"):
-        tarpose.load_vitpose(tmp_path / "header.safetensors")
+        tarpose.load_model(tmp_path / "header.safetensors")
 
     torch.save({"state_dict": model.state_dict()}, tmp_path / "cut.pth")
     data = (tmp_path / "cut.pth").read_bytes()
     (tmp_path / "cut.pth").write_bytes(data[: len(data) // 3])
     with pytest.raises(CheckpointError, match="cannot read .*cut.pth as a PyTorch checkpoint"):
-        tarpose.load_vitpose(tmp_path / "cut.pth")
+        tarpose.load_model(tmp_path / "cut.pth")
 
     with pytest.raises(FileNotFoundError, match="no such checkpoint file or directory: .*nothing.pth"):
-        tarpose.load_vitpose(tmp_path / "nothing.pth")
+        tarpose.load_model(tmp_path / "nothing.pth")
     with pytest.raises(FileNotFoundError, match="no such checkpoint file or directory: .*missing.safetensors"):
         tarpose.load_model(str(tmp_path / "missing.safetensors"))
     (tmp_path / "empty_dir").mkdir()
     with pytest.raises(FileNotFoundError, match=r"empty_dir holds no model.safetensors or pytorch_model.bin"):
-        tarpose.ViTPose.from_pretrained(tmp_path / "empty_dir")
+        tarpose.load_model(tmp_path / "empty_dir")
 
 
 def test_a_failed_strict_load_leaves_the_model_untouched():
@@ -104,7 +104,7 @@ def test_a_failed_strict_load_leaves_the_model_untouched():
 def test_container_without_a_state_dict_is_named(tmp_path):
     torch.save({"epoch": 3, "optimizer": {"lr": 0.1}}, tmp_path / "x.pth")
     with pytest.raises(CheckpointError, match="holds no state dict: top-level keys epoch, optimizer"):
-        tarpose.load_vitpose(tmp_path / "x.pth")
+        tarpose.load_model(tmp_path / "x.pth")
     torch.save([torch.zeros(1)], tmp_path / "list.pth")
     with pytest.raises(CheckpointError, match="holds a list, not a state dict"):
-        tarpose.load_vitpose(tmp_path / "list.pth")
+        tarpose.load_model(tmp_path / "list.pth")

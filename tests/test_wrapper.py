@@ -309,17 +309,17 @@ def test_unknown_options_are_named():
         tarpose.TemporalWrapper(tiny_vitpose(), jta_dept=2)
     with pytest.raises(TypeError, match="config must be a TARConfig"):
         tarpose.TemporalWrapper(tiny_vitpose(), {"num_frames": 3})
-    with pytest.raises(TypeError, match=r"unknown TARConfig fields \['depth'\]"):
-        tarpose.TARConfig.from_dict({"depth": 2})
+    with pytest.raises(TypeError, match=r"exactly its fields: unknown \['depth'\]"):
+        tarpose.TARConfig.from_dict({**tarpose.TARConfig().to_dict(), "depth": 2})
 
 
 def test_create_model_routes_options_by_name():
     """TARConfig and ViTPoseConfig names cannot collide, so each option has one meaning."""
-    model = tarpose.create_model("tar-vitpose-s", img_size=(64, 48), embed_dim=64, jta_depth=2, jta_heads=2,
-                                 gra_heads=4, num_frames=3, vitpose={"depth": 1, "num_heads": 4})
+    model = tarpose.create_model("tar-vitpose-s", input_size=(64, 48), embed_dim=64, jta_depth=2, jta_heads=2,
+                                 gra_heads=4, num_frames=3, depth=1, num_heads=4)
     assert (model.config.jta_depth, model.config.jta_heads, model.config.gra_heads, model.num_frames) == (2, 2, 4, 3)
     assert (model.base_config.depth, model.base_config.num_heads, model.base_config.embed_dim) == (1, 4, 64)
-    assert model.base_config.img_size == (64, 48) == model.data_config.input_size
+    assert model.base_config.input_size == (64, 48) == model.data_config.input_size
     with pytest.raises(TypeError, match=r"unknown options \['jta_layers'\]"):
         tarpose.create_model("tar-vitpose-s", jta_layers=2)
 
@@ -334,9 +334,9 @@ def test_wrap_puts_a_trained_model_in_a_registered_temporal_part():
         tarpose.wrap("vitpose-s", base)
 
 
-def test_default_paper_and_saved_before_configs():
+def test_default_paper_and_saved_configs():
     """Today's default restores with zero_out + FFN + heatmap embedding; ``paper()`` is the paper's
-    modules; a saved config without the newer fields loads as the model it was saved from."""
+    modules; a saved config must have every field (none is guessed)."""
     default = tarpose.TARConfig()
     assert (default.restore, default.gra_ffn_ratio, default.heatmap_embed) == ("zero_out", 2.0, True)
     assert tarpose.TARConfig.from_dict(default.to_dict()) == default
@@ -345,8 +345,8 @@ def test_default_paper_and_saved_before_configs():
     assert {id(p) for p in wrapper.heatmap_embed.parameters()} <= {id(p) for p in wrapper.new_parameters()}
     paper = tarpose.TemporalWrapper(tiny_vitpose(), tarpose.TARConfig.paper(num_frames=3))
     assert paper.gra.restore == "postnorm" and paper.heatmap_embed is None and not hasattr(paper.gra, "ffn")
-    saved_before = tarpose.TARConfig.from_dict({"num_frames": 5, "target": "centred", "jta_depth": 6})
-    assert (saved_before.restore, saved_before.gra_ffn_ratio, saved_before.heatmap_embed) == ("residual", 0.0, False)
+    with pytest.raises(TypeError, match=r"missing \['attention', 'gra_ffn_ratio'"):
+        tarpose.TARConfig.from_dict({"num_frames": 5, "target": "centred", "jta_depth": 6})
     with pytest.raises(ValueError, match="heatmap_stride must be >= 1"):
         tarpose.TARConfig(heatmap_stride=0)
 

@@ -17,16 +17,12 @@ import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from ..registry import Registry
+
 #: subcommand -> module implementing it
-COMMANDS: dict[str, str] = {
-    "models": "tarpose.cli.models",
-    "convert": "tarpose.cli.convert",
-    "train": "tarpose.cli.train",
-    "evaluate": "tarpose.cli.evaluate",
-    "predict": "tarpose.cli.predict",
-    "export": "tarpose.cli.export",
-    "demo": "tarpose.cli.demo",
-}
+COMMANDS: Registry[str] = Registry("command", "tarpose --help lists them")
+for _name in ("models", "convert", "train", "evaluate", "predict", "export", "demo"):
+    COMMANDS.register(_name, f"tarpose.cli.{_name}")
 
 
 class CLIError(Exception):
@@ -49,12 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-#: models with fewer parameters than this run on one thread by default (see docs/performance.md)
-SMALL_MODEL = 10_000_000
-
-
 def add_threads_argument(parser: argparse.ArgumentParser) -> None:
-    """``--threads N`` (default: one thread for a small model, PyTorch's default otherwise)."""
+    """``--threads N`` (default: `tarpose.threads.default_threads`)."""
+    from ..threads import SMALL_MODEL
+
     parser.add_argument(
         "--threads", type=int, default=None, metavar="N",
         help=f"CPU threads for PyTorch (default: 1 for a model under {SMALL_MODEL // 10**6}M "
@@ -64,16 +58,13 @@ def add_threads_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def apply_threads(threads: int | None, model: Any) -> int:
-    """Set PyTorch's CPU threads for ``model``: ``threads``, or the default above; returns them."""
-    import torch
+    """`tarpose.threads.apply_threads`, its error as a one-line ``--threads`` message."""
+    from ..threads import apply_threads as apply
 
-    if threads is not None and threads < 1:
-        raise CLIError(f"--threads must be >= 1, got {threads}")
-    if threads is None:
-        params = sum(p.numel() for p in model.parameters()) if hasattr(model, "parameters") else None
-        threads = 1 if params is not None and params < SMALL_MODEL else torch.get_num_threads()
-    torch.set_num_threads(threads)
-    return threads
+    try:
+        return apply(threads, model)
+    except ValueError:
+        raise CLIError(f"--threads must be >= 1, got {threads}") from None
 
 
 class Terminated(KeyboardInterrupt):

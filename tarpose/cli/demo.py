@@ -46,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
 
     from ..data.synthetic import SyntheticVideo, split_seeds
     from ..data.synthetic.corruptions import names
-    from ..demo import compare, load_demo_models, predict_video, select_filter
+    from ..demo import compare, predict_video, select_filter
+    from ..factory import load_model
     from ..demo.pictures import write_outputs
 
     if args.frames < 3:
@@ -59,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
         seed = split_seeds("demo", 1, args.seed)[0]
     except ValueError as error:
         raise CLIError(f"--seed: {error}") from None
-    single, temporal = load_demo_models()
+    single, temporal = load_model("vitpose-demo"), load_model("tar-vitpose-demo")
     apply_threads(args.threads, temporal)
     choices = {}
     if args.val_videos:

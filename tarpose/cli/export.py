@@ -18,7 +18,8 @@ HELP = "export a temporal model to ONNX (encoder part + temporal part)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("source", help="anything tarpose.load_model loads, or a registered architecture name")
+    parser.add_argument("source", help="anything tarpose.load_model loads (a registered name with weights, "
+                        "a directory, a file, a Hub id)")
     parser.add_argument("out", metavar="OUT.onnx", help="STEM.onnx: writes STEM.encode.onnx and STEM.temporal.onnx")
     parser.add_argument("--input-size", type=int, nargs=2, metavar=("H", "W"),
                         help="crop size (default: the model's own)")
@@ -29,8 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from ..inference import export_onnx, resolve_model
+    from ..inference import export_onnx
     from ..inference.export import verify_onnx
+    from ..inference.source import runnable_model
 
     parent = Path(args.out).parent
     if not (parent if str(parent) else Path(".")).is_dir():
@@ -38,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     if str(args.source).endswith(".onnx"):
         raise CLIError(f"{args.source!r} is already ONNX")
     try:
-        model = resolve_model(args.source)
+        model = runnable_model(args.source)
     except (FileNotFoundError, ValueError, OSError) as error:
         raise CLIError(str(error).splitlines()[0]) from None
     size = tuple(args.input_size) if args.input_size else None

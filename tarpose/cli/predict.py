@@ -4,6 +4,7 @@
   tarpose predict street.mp4 --model M --detector hog --out keypoints.json     # offline detector
   tarpose predict frames/ --model M --boxes boxes.json --out keypoints.json    # your own boxes
   tarpose predict 0 --model M --detector hog --out keypoints.json             # webcam 0
+  tarpose predict street.mp4 --model M --detector hog --render overlay.mp4    # the picture only
 
 SOURCE is a video (anything FFmpeg reads), an image, a folder of images (in name order) or a
 webcam index. Top-down: the people are found by --detector (default rtdetr: transformers' RT-DETR,
@@ -14,7 +15,7 @@ Each person crop goes through the model's encoder once; the temporal part reads 
 cached frames (centred window by default, --causal for a model trained with target="last",
 --exact for the training protocol: every window frame re-cropped with the current box).
 
---smooth NAME filters each track's keypoints online (tarpose.filters): median, mean
+--filter NAME filters each track's keypoints online (tarpose.filters): median, mean
 (score-weighted), savgol (Savitzky-Golay) or one-euro, with options as NAME:key=value,...
 (median:window=5, savgol:window=9,order=2, mean:window=4,causal=true,
 one-euro:min_cutoff=1,beta=0.01; one-euro's fps defaults to the video's). A centred filter of
@@ -29,7 +30,8 @@ also accepted as BOXES.json.
 The --out file is one JSON object: the source's size and frame rate, the keypoint names and
 skeleton (COCO order), and "predictions": one record per frame and person
   {"frame", "track_id", "bbox": [x, y, w, h], "keypoints": [[x, y, score] x 17], "score"}
-(and "bbox_score" with a detector) in image pixel indices (pixel (i, j) is centred at (i, j), as
+(and "bbox_score" with a detector; "image", the file's name, for a folder of images) in image
+pixel indices (pixel (i, j) is centred at (i, j), as
 COCO and transformers), boxes too; crops and heatmaps follow the geometry the model was trained in
 (the header's "geometry"). --render writes a video (.mp4, .mkv, .avi, .mov, .webm) or PNG images
 (.png: NAME_000000.png... for more than one frame). Outputs are written to temporary files and
@@ -43,41 +45,53 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from . import CLIError, add_threads_argument, apply_threads
+from . import CLIError, add_threads_argument
 
 HELP = "estimate poses in a video or images (detection, tracking, streaming, rendering)"
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from ..detection import DETECTORS
+    from ..detection import DEFAULT_RTDETR, DETECTORS
 
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("source", metavar="SOURCE",
                         help="video (AVI, MP4, ...), image, folder of images, or webcam index")
     parser.add_argument("--model", required=True, metavar="MODEL",
-                        help="checkpoint directory or file, Hub id, tarpose train output (all through "
-                             "tarpose.load_model), exported STEM.onnx, or a registered name (tarpose "
-                             "models; the demo models load their bundled weights, others are random)")
+                        help="anything tarpose.load_model loads (a registered name with weights, a "
+                             "checkpoint directory or file, a Hub id, tarpose train output) or an "
+                             "exported STEM.onnx")
     people = parser.add_mutually_exclusive_group()
-    people.add_argument("--detector", choices=DETECTORS, default=None,
+    people.add_argument("--detector", choices=DETECTORS.names(), default=None,
                         help="person detector (default rtdetr; hog works offline)")
     people.add_argument("--boxes", metavar="BOXES.json", help="person boxes per frame (see above)")
     people.add_argument("--full-frame", action="store_true", help="one person: the whole frame")
     parser.add_argument("--detector-model", metavar="REPO",
-                        help="RT-DETR checkpoint (default PekingU/rtdetr_r50vd_coco_o365; lighter: "
+                        help=f"RT-DETR checkpoint (default {DEFAULT_RTDETR}; lighter: "
                              "PekingU/rtdetr_r18vd_coco_o365)")
-    parser.add_argument("--detector-threshold", type=float, metavar="SCORE",
+    parser.add_argument("--score-threshold", type=float, metavar="SCORE",
                         help="lowest detection score kept (default 0.3 for rtdetr, 0.5 for hog)")
-    parser.add_argument("--nms", type=float, metavar="IOU", help="suppress detections overlapping above IOU")
-    parser.add_argument("--out", required=True, metavar="KEYPOINTS.json", help="keypoints output")
-    parser.add_argument("--render", metavar="OUT.mp4", help="also draw the poses: a video, or .png images")
+    parser.add_argument("--iou-threshold", type=float, metavar="IOU",
+                        help="suppress detections overlapping above IOU (default: none)")
+    parser.add_argument("--out", metavar="KEYPOINTS.json", help="keypoints output")
+    parser.add_argument("--render", metavar="OUT.mp4",
+                        help="draw the poses: a video, or .png images (--out, --render or both)")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--causal", action="store_true",
                       help="no look-ahead (needs a model trained with target='last')")
     mode.add_argument("--exact", action="store_true",
                       help="crop every window frame with the current box (training protocol; T x slower)")
     parser.add_argument("--flip", action="store_true", help="flip test (mirrored crops averaged in)")
-    parser.add_argument("--smooth", metavar="NAME[:key=value,...]",
+    parser.add_argument("--filter", metavar="NAME[:key=value,...]",
                         help="filter each track's keypoints online: median, mean, savgol, one-euro "
                              "(e.g. median:window=5); a centred window W adds W//2 frames of latency, "
                              "causal=true or one-euro none (see above)")
@@ -85,149 +99,98 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--compile", action="store_true",
                         help="torch.compile the model (CUDA graphs on a GPU): minutes of compiling "
                         "at the start, then faster; for long videos")
-    parser.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames")
+    parser.add_argument("--max-frames", type=_positive, metavar="N", help="stop after N frames")
     parser.add_argument("--padding", type=float, default=1.25, help="box enlargement (default 1.25)")
-    parser.add_argument("--threshold", type=float, default=0.3, help="render joints scoring at least this")
+    parser.add_argument("--keypoint-threshold", type=float, default=0.3,
+                        help="draw joints scoring at least this (default 0.3)")
     add_threads_argument(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..inference.inferencer import check_outputs
-    from ..io.frames import open_frames
-
-    if args.max_frames is not None and args.max_frames < 1:
-        raise CLIError(f"--max-frames must be >= 1, got {args.max_frames}")
-    if args.detector_model and (args.detector not in (None, "rtdetr") or args.boxes or args.full_frame):
-        raise CLIError("--detector-model applies to the rtdetr detector only")
-    try:
-        check_outputs(Path(args.out), Path(args.render) if args.render else None)
-    except ValueError as error:
-        raise CLIError(str(error).replace("the keypoints and the rendering", "--out and --render")) from None
-    try:
-        source = open_frames(args.source)
-    except (FileNotFoundError, ValueError) as error:
-        raise CLIError(str(error)) from None
-    try:
-        return _run(args, source)
-    finally:
-        source.close()
-
-
-def _run(args: argparse.Namespace, source: Any) -> int:
-    from ..detection import DEFAULT_RTDETR, BoxesFile, make_detector
+    from .._checks import as_device
+    from ..detection import DEFAULT_RTDETR, make_detector
+    from ..filters import build_filter
     from ..inference import PoseInferencer
 
-    smooth = _smoothing(args, source.fps or 30.0)  # before loading the model: a typo fails at once
-    device = _device(args.device)
-    # the people: a boxes file, the full frame, or a detector
-    if args.boxes:
+    if args.filter is not None:
         try:
-            detector: Any = BoxesFile(args.boxes)
-        except (FileNotFoundError, ValueError) as error:
-            raise CLIError(str(error)) from None
-    elif args.full_frame:
-        detector = "full-frame"
-    else:
-        name = args.detector or "rtdetr"
-        try:
-            detector = make_detector(name, model=args.detector_model, threshold=args.detector_threshold,
-                                     nms_iou=args.nms, device=device)
-        except (ImportError, FileNotFoundError, ValueError) as error:
-            reason = str(error).splitlines()[0]
-            if name == "rtdetr" and args.detector is None:
-                raise CLIError(
-                    f"the default person detector (RT-DETR, {args.detector_model or DEFAULT_RTDETR}) is "
-                    f"not available: {reason}; --detector hog works offline (pip install "
-                    '"tarpose[detect]"), or give --boxes / --full-frame'
-                ) from None
-            raise CLIError(reason) from None
-    mode = "causal" if args.causal else "exact" if args.exact else None
+            build_filter(args.filter)  # PoseInferencer builds it again with the source's frame rate
+        except ValueError as error:
+            raise CLIError(f"--filter: {error}") from None
+
+    name = args.boxes or ("full-frame" if args.full_frame else args.detector or "rtdetr")
+    try:
+        device = as_device(args.device)
+        detector = make_detector(name, model=args.detector_model, score_threshold=args.score_threshold,
+                                 iou_threshold=args.iou_threshold, device=device)
+    except (ImportError, FileNotFoundError, ValueError) as error:
+        reason = str(error).splitlines()[0]
+        if name == "rtdetr" and args.detector is None and not isinstance(error, ValueError):
+            raise CLIError(
+                f"the default person detector (RT-DETR, {args.detector_model or DEFAULT_RTDETR}) is "
+                f"not available: {reason}; --detector hog works offline (pip install "
+                '"tarpose[detect]"), or give --boxes / --full-frame'
+            ) from None
+        raise CLIError(reason) from None
     try:
         inferencer = PoseInferencer(
-            args.model, detector=detector, device=device, mode=mode, flip=args.flip,
-            padding=args.padding, compile=args.compile, smooth=smooth,
+            args.model, detector=detector, keypoint_filter=args.filter, device=device,
+            mode="causal" if args.causal else "exact" if args.exact else None,
+            flip=args.flip, padding=args.padding, compile=args.compile, threads=args.threads,
         )
     except (FileNotFoundError, ValueError, OSError) as error:
         raise CLIError(str(error).splitlines()[0]) from None
-    threads = apply_threads(args.threads, inferencer.model)
-    predictor = inferencer.predictor
-    if mode is None and predictor.mode == "causal" and predictor.window.length > 1:
-        print("tarpose predict: the model's target is the last frame of its window: causal mode",
-              file=sys.stderr)
     try:
         summary = inferencer.predict(
-            source, out=args.out, render=args.render, max_frames=args.max_frames,
-            threshold=args.threshold, progress=not args.quiet,
+            args.source, out=args.out, render=args.render, max_frames=args.max_frames,
+            keypoint_threshold=args.keypoint_threshold, progress=not args.quiet,
         )
-    except ValueError as error:  # a frame that cannot be decoded, frames of varying size...
-        raise CLIError(str(error).splitlines()[0]) from None
-    expected = min(source.num_frames or 0, args.max_frames or source.num_frames or 0)
-    if source.kind == "video" and summary.frames < expected:
-        print(f"tarpose predict: warning: the video ended after {summary.frames} of the "
-              f"{source.num_frames} frames its header announces (truncated or damaged?): poses "
-              f"were written for those {summary.frames}", file=sys.stderr)
-    outside = inferencer.outside
-    if outside:
-        print(f"tarpose predict: warning: skipped {len(outside)} boxes entirely outside the frame "
-              f"(frames {outside[0]}..{outside[-1]}): no pose is given for them", file=sys.stderr)
-    if isinstance(detector, BoxesFile) and args.max_frames is None:
-        beyond = [i for i in detector.frames if i >= summary.frames]
-        if beyond:
-            print(f"tarpose predict: warning: {args.boxes} has boxes for frames {beyond[0]}..{beyond[-1]} "
-                  f"but the source has {summary.frames} frames", file=sys.stderr)
-    frames, seconds = summary.frames, summary.seconds
-    renders = [p for p in summary.outputs if p != Path(args.out)]
-    rendered = f" and {renders[0]}" if len(renders) == 1 else (
-        f" and {len(renders)} images {Path(args.render).stem}_*.png" if renders else ""
-    )
-    print(
-        f"tarpose predict: {frames} frames, {summary.poses} poses in {seconds:.1f} s "
-        f"({frames / max(seconds, 1e-9):.2f} frames/s, {threads} threads), peak memory "
-        f"{_peak_memory_mib(device):.0f} MiB; wrote {args.out}{rendered}",
-        file=sys.stderr,
-    )
+    except (FileNotFoundError, ValueError) as error:  # outputs, the source, a frame that cannot be decoded
+        message = str(error).splitlines()[0]
+        raise CLIError(message.replace("the keypoints and the rendering", "--out and --render")) from None
+    report(summary, args)
     return 0
 
 
-def _smoothing(args: argparse.Namespace, fps: float) -> Any:
-    """The --smooth filter (None without one); CLIError for a bad name or a centred filter
-    under --causal."""
-    from ..filters import build_filter
-
-    if args.smooth is None:
-        return None
-    try:
-        smooth = build_filter(args.smooth, fps=fps)
-    except ValueError as error:
-        raise CLIError(f"--smooth: {error}") from None
-    if args.causal and not smooth.causal:
-        raise CLIError(
-            f"--causal allows only causal filters, but --smooth {smooth.spec()} adds {smooth.latency} "
-            "frames of latency: use one-euro or causal=true"
-        )
-    return smooth
-
-
-def _device(name: str) -> Any:
-    import torch
-
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise CLIError(f"unknown device {name!r}: use cpu or cuda") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise CLIError("--device cuda: no CUDA GPU is available to PyTorch here")
-    if device.type not in ("cpu", "cuda"):
-        raise CLIError(f"unsupported device {name!r}: use cpu or cuda")
-    return device
+def report(summary: Any, args: argparse.Namespace) -> None:
+    """What the run did and noticed, on stderr."""
+    say = lambda text: print(f"tarpose predict: {text}", file=sys.stderr)  # noqa: E731
+    if summary.mode_from_model and summary.mode == "causal":
+        say("the model's target is the last frame of its window: causal mode")
+    frames = summary.frames
+    if summary.truncated:
+        say(f"warning: the video ended after {frames} of the {_count(summary.announced_frames, 'frame')} "
+            f"its header announces (truncated or damaged?): poses were written for those {frames}")
+    if summary.outside:
+        say(f"warning: skipped {_count(len(summary.outside), 'box')} entirely outside the frame (frames "
+            f"{summary.outside[0]}..{summary.outside[-1]}): no pose is given for them")
+    if summary.unused_box_frames:
+        beyond = summary.unused_box_frames
+        say(f"warning: {args.boxes} has boxes for frames {beyond[0]}..{beyond[-1]} but the source has "
+            f"{_count(frames, 'frame')}")
+    images = [p for p in summary.outputs if args.out is None or p != Path(args.out)]
+    written = [args.out] if args.out else []
+    if len(images) == 1:
+        written.append(str(images[0]))
+    elif images:
+        written.append(f"{len(images)} images {Path(args.render).stem}_*.png")
+    seconds = summary.seconds
+    say(f"{_count(frames, 'frame')}, {_count(summary.poses, 'pose')} in {seconds:.1f} s "
+        f"({frames / max(seconds, 1e-9):.2f} frames/s, {_count(summary.threads, 'thread')}), peak memory "
+        f"{_peak_memory_mib(args.device):.0f} MiB; wrote {' and '.join(written)}")
 
 
-def _peak_memory_mib(device: Any) -> float:
+def _count(n: int, noun: str) -> str:
+    """``"1 frame"``, ``"2 frames"``."""
+    return f"{n} {noun}{'' if n == 1 else 'es' if noun.endswith(('s', 'x')) else 's'}"
+
+
+def _peak_memory_mib(device: str) -> float:
     """Peak GPU memory allocated by PyTorch on CUDA; peak resident memory of the process on CPU."""
     import torch
 
-    if device.type == "cuda":
+    if torch.device(device).type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**20
     try:
         import resource

@@ -122,7 +122,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     m.add_argument(
         "--model-opt", type=_key_value, action="extend", nargs="+", default=[], metavar="KEY=VALUE",
-        help="create_model override, e.g. embed_dim=192 img_size=[128,96] (repeatable)",
+        help="create_model override, e.g. embed_dim=192 input_size=[128,96] (repeatable)",
     )
     m.add_argument(
         "--init-from", type=Path, metavar="DIR",

@@ -31,25 +31,21 @@ from typing import Any
 
 from torch.utils.data import Dataset
 
-_DATASETS: dict[str, Callable[..., Dataset]] = {}
+from ..registry import Registry
+
+#: dataset name -> factory ``fn(**kwargs) -> Dataset``
+DATASETS: Registry[Callable[..., Dataset]] = Registry("dataset", "or give module:factory")
 
 
 def register_dataset(name: str) -> Callable[[Callable[..., Dataset]], Callable[..., Dataset]]:
     """Decorator registering a dataset factory ``fn(**kwargs) -> Dataset`` under ``name``."""
-
-    def decorate(fn: Callable[..., Dataset]) -> Callable[..., Dataset]:
-        if name in _DATASETS:
-            raise ValueError(f"dataset {name!r} is already registered")
-        _DATASETS[name] = fn
-        return fn
-
-    return decorate
+    return DATASETS.register(name)  # type: ignore[return-value]
 
 
 def list_datasets() -> list[str]:
     """Names of the registered datasets."""
     _import_builtin()
-    return sorted(_DATASETS)
+    return sorted(DATASETS.names())
 
 
 def build_dataset(name: str, **kwargs: Any) -> Dataset:
@@ -69,13 +65,9 @@ def build_dataset(name: str, **kwargs: Any) -> Dataset:
     if ":" in name:
         return _from_module(name, kwargs)
     _import_builtin()
-    if name not in _DATASETS:
-        raise ValueError(
-            f"unknown dataset {name!r}; known: {', '.join(sorted(_DATASETS)) or 'none'} "
-            "(or give module:factory)"
-        )
+    factory = DATASETS.get(name)
     try:
-        return _DATASETS[name](**kwargs)
+        return factory(**kwargs)
     except TypeError as error:
         raise TypeError(f"dataset {name!r} rejected the options {kwargs}: {error}") from None
 

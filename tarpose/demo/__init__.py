@@ -7,7 +7,7 @@ Two models ship inside tarpose, both trained on the procedural videos of
 - ``tar-vitpose-demo``: the same ViTPose wrapped in JTA/GRA, trained for as many extra steps as
   the single-frame model got after their shared first stage.
 
-[load_demo_models][tarpose.demo.load_demo_models] loads both; [predict_video][tarpose.demo.predict_video] runs them over every frame of a video
+``tarpose.load_model(name)`` loads either; [predict_video][tarpose.demo.predict_video] runs them over every frame of a video
 (windows ``t-2 .. t+2`` cropped with frame ``t``'s box); [compare][tarpose.demo.compare] scores them on clean and
 corrupted frames (PCK@0.05 of the box's longer side, COCO OKS AP, jitter), by corruption kind and
 by motion speed (`SPEED_EDGES`).
@@ -31,10 +31,9 @@ from torch import Tensor, nn
 
 from ..data.synthetic.corruptions import KINDS
 from ..eval import bbox_size, jitter, oks_ap, pck
-from ..factory import load_model
 from ..filters import KeypointFilter, build_filter
 from ..geometry import normalize_images
-from ..models.demo import ASSETS
+from ..models.demo import ASSETS as ASSETS, DEMO_MODELS as DEMO_MODELS  # re-exported
 from ..preprocess import resolve_data_config
 from ..topdown import box_matrices, heatmaps_to_keypoints
 from ..window import window_of
@@ -42,11 +41,6 @@ from ..window import window_of
 if TYPE_CHECKING:
     from ..data.synthetic import SyntheticVideo
 
-#: model name -> its bundled directory in ``ASSETS`` (config.json, model.safetensors, model card)
-DEMO_WEIGHTS: dict[str, str] = {
-    "vitpose-demo": "vitpose-demo",
-    "tar-vitpose-demo": "tar-vitpose-demo",
-}
 #: names of the two models in results, as in ``tarpose demo --json``
 SINGLE, TEMPORAL = "single_frame", "temporal"
 #: a model's name plus this: its keypoint tracks after its filter (``"single_frame+filter"``)
@@ -66,31 +60,6 @@ FILTER_CANDIDATES: tuple[str, ...] = (
 #: 32 frames, rounded
 SPEED_EDGES: tuple[float, float] = (0.6, 1.1)
 SPEEDS: tuple[str, str, str] = ("slow", "medium", "fast")
-
-
-def load_demo_model(name: str, device: str | torch.device = "cpu") -> nn.Module:
-    """One bundled demo model (``"vitpose-demo"`` or ``"tar-vitpose-demo"``), loaded strictly by
-    ``tarpose.load_model``, in eval mode. Needs no network.
-
-    Args:
-        name: the model's name.
-        device: where to put it.
-    """
-    if name not in DEMO_WEIGHTS:
-        raise ValueError(f"unknown demo model {name!r}; bundled: {', '.join(DEMO_WEIGHTS)}")
-    path = ASSETS / DEMO_WEIGHTS[name]
-    if not (path / "model.safetensors").is_file():
-        raise FileNotFoundError(f"the bundled weights {path} are missing (a broken install?)")
-    return load_model(path).to(device).eval()  # float16 on disk, float32 in the model
-
-
-def load_demo_models(device: str | torch.device = "cpu") -> tuple[nn.Module, nn.Module]:
-    """``(single_frame, temporal)``: the bundled ``vitpose-demo`` and ``tar-vitpose-demo``.
-
-    Args:
-        device: where to put them.
-    """
-    return load_demo_model("vitpose-demo", device), load_demo_model("tar-vitpose-demo", device)
 
 
 @dataclass

@@ -22,34 +22,61 @@ from typing import Any
 import torch
 
 from ..boxes import nms
+from ..registry import Registry
 from .base import CallableDetector, Detections, FullFrame, PersonDetector
 from .boxes import BoxesFile, read_boxes
 from .hog import HOGDetector
 from .rtdetr import DEFAULT_RTDETR, RTDetrDetector
 
-#: the detectors ``make_detector`` knows by name (besides a boxes file path)
-DETECTORS: tuple[str, ...] = ("rtdetr", "hog", "full-frame")
+def _rtdetr(model: str | None, score_threshold: float | None, iou_threshold: float | None,
+            batch_size: int | None, device: str | torch.device) -> PersonDetector:
+    return RTDetrDetector(
+        model or DEFAULT_RTDETR, score_threshold=0.3 if score_threshold is None else score_threshold,
+        iou_threshold=iou_threshold, batch_size=batch_size or 4, device=device,
+    )
+
+
+def _hog(model: str | None, score_threshold: float | None, iou_threshold: float | None,
+         batch_size: int | None, device: str | torch.device) -> PersonDetector:
+    t = 0.5 if score_threshold is None else score_threshold
+    if not 0 < t < 1:
+        raise ValueError(f"the HOG detector's score threshold must be in (0, 1), got {t}")
+    return HOGDetector(hit_threshold=math.log(t / (1 - t)), nms_iou=iou_threshold)
+
+
+def _full_frame(model: str | None, score_threshold: float | None, iou_threshold: float | None,
+                batch_size: int | None, device: str | torch.device) -> PersonDetector:
+    return FullFrame()
+
+
+#: detector name -> factory ``(model, score_threshold, iou_threshold, batch_size, device)``;
+#: ``make_detector`` also takes a boxes file, a detector object or a function
+DETECTORS: Registry[Callable[..., PersonDetector]] = Registry("detector", "or a boxes .json file")
+DETECTORS.register("rtdetr", _rtdetr)
+DETECTORS.register("hog", _hog)
+DETECTORS.register("full-frame", _full_frame)
 
 
 def make_detector(
     detector: str | os.PathLike[str] | PersonDetector | Callable[..., Any] | None = "rtdetr",
     *,
     model: str | None = None,
-    threshold: float | None = None,
-    nms_iou: float | None = None,
+    score_threshold: float | None = None,
+    iou_threshold: float | None = None,
     batch_size: int | None = None,
     device: str | torch.device = "cpu",
 ) -> PersonDetector:
     """A person detector from a name, a file, an object or a function.
 
     Args:
-        detector: ``"rtdetr"`` (default), ``"hog"``, ``"full-frame"``, the path of a boxes JSON
-            file (``boxes``), a ``PersonDetector``, or a function ``frame -> boxes``
-            / ``frame -> (boxes, scores)``.
-        model: the RT-DETR checkpoint (Hub id or directory; default
-            ``DEFAULT_RTDETR``).
-        threshold: lowest detection score kept (RT-DETR: 0.3; HOG: 0.5, i.e. an SVM margin of 0).
-        nms_iou: non-maximum suppression above this IoU (default: none).
+        detector: a name of `DETECTORS` (``"rtdetr"``, the default, ``"hog"``,
+            ``"full-frame"``), the path of a boxes JSON file (``boxes``), a ``PersonDetector``,
+            or a function ``frame -> boxes`` / ``frame -> (boxes, scores)``.
+        model: the RT-DETR checkpoint (Hub id or directory; default ``DEFAULT_RTDETR``).
+        score_threshold: lowest detection score kept (RT-DETR: 0.3; HOG: 0.5, i.e. an SVM margin
+            of 0).
+        iou_threshold: non-maximum suppression of detections overlapping above this IoU
+            (default: none).
         batch_size: frames per RT-DETR forward pass (default 4).
         device: where RT-DETR runs (the pose model's device).
     """
@@ -58,25 +85,13 @@ def make_detector(
     if isinstance(detector, PersonDetector):
         return detector
     if model is not None and detector != "rtdetr":
-        raise ValueError(f"a detector model applies to the rtdetr detector, not {detector!r}")
-    if detector == "rtdetr":
-        return RTDetrDetector(
-            model or DEFAULT_RTDETR, threshold=0.3 if threshold is None else threshold,
-            nms_iou=nms_iou, batch_size=batch_size or 4, device=device,
-        )
-    if detector == "hog":
-        t = 0.5 if threshold is None else threshold
-        if not 0 < t < 1:
-            raise ValueError(f"the HOG detector's threshold must be in (0, 1), got {t}")
-        return HOGDetector(hit_threshold=math.log(t / (1 - t)), nms_iou=nms_iou)
-    if detector == "full-frame":
-        return FullFrame()
+        raise ValueError(f"a detector model applies to the rtdetr detector, not {str(detector)!r}")
+    if isinstance(detector, str) and detector in DETECTORS:
+        return DETECTORS.get(detector)(model, score_threshold, iou_threshold, batch_size, device)
     if isinstance(detector, (str, os.PathLike)):
         if Path(detector).suffix.lower() == ".json" or Path(detector).is_file():
             return BoxesFile(detector)
-        raise ValueError(
-            f"unknown detector {str(detector)!r}: use one of {', '.join(DETECTORS)} or a boxes .json file"
-        )
+        raise ValueError(f"unknown detector {str(detector)!r}; {DETECTORS.hint(str(detector))}")
     if callable(detector):
         return CallableDetector(detector)
     raise TypeError(f"a detector must be a name, a boxes file, a PersonDetector or a function, got "

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from ..boxes import nms
+from ..hub import HubOptions, hub_access, offline_message
 from .base import Detections, PersonDetector
 
 #: the default detector, as in the transformers ViTPose guide
@@ -40,31 +41,29 @@ class RTDetrDetector(PersonDetector):
     Args:
         model: a Hub repo id or a local directory holding the model and its
             ``preprocessor_config.json`` (as ``save_pretrained`` of both writes them).
-        threshold: lowest score kept.
-        nms_iou: suppress boxes overlapping a higher-scoring one above this IoU (``None``: none;
-            RT-DETR's set prediction rarely needs it).
+        score_threshold: lowest score kept.
+        iou_threshold: suppress boxes overlapping a higher-scoring one above this IoU (``None``:
+            none; RT-DETR's set prediction rarely needs it).
         batch_size: frames per forward pass.
         device: where the detector runs (the pose model's device).
-        revision: Hub branch, tag or commit.
+        hub: how to fetch it from the Hub (revision, cache, offline...).
         person_label: the class name kept (looked up in the model's ``id2label``).
-        local_files_only: only the local Hugging Face cache (no network).
     """
 
     def __init__(
         self,
         model: str | os.PathLike[str] = DEFAULT_RTDETR,
         *,
-        threshold: float = 0.3,
-        nms_iou: float | None = None,
+        score_threshold: float = 0.3,
+        iou_threshold: float | None = None,
         batch_size: int = 4,
         device: str | torch.device = "cpu",
-        revision: str | None = None,
+        hub: HubOptions | None = None,
         person_label: str = "person",
-        local_files_only: bool = False,
     ) -> None:
         transformers = _import_transformers()
-        if not 0 <= threshold <= 1:
-            raise ValueError(f"threshold must be in [0, 1], got {threshold}")
+        if not 0 <= score_threshold <= 1:
+            raise ValueError(f"score_threshold must be in [0, 1], got {score_threshold}")
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         try:
@@ -72,18 +71,14 @@ class RTDetrDetector(PersonDetector):
         except ImportError as error:
             raise ImportError(_INSTALL) from error
         source = str(model)
-        options: dict[str, Any] = {"revision": revision, "local_files_only": local_files_only}
+        options: dict[str, Any] = (hub or HubOptions()).download_kwargs()
         if not Path(source).is_dir():
-            from ..hub import hub_access
-
-            options["local_files_only"] = hub_access(local_files_only)
+            options["local_files_only"] = hub_access(options["local_files_only"])
         try:
             self.processor = transformers.AutoImageProcessor.from_pretrained(source, **options)
             self.model = transformers.AutoModelForObjectDetection.from_pretrained(source, **options)
         except OSError as error:
             if options["local_files_only"] and not Path(source).is_dir():
-                from ..hub import offline_message
-
                 raise FileNotFoundError(offline_message(source, "the RT-DETR detector")) from None
             raise FileNotFoundError(f"cannot load the detector {source!r}: {str(error).splitlines()[0]}") from None
         labels = {str(name).lower(): int(i) for i, name in self.model.config.id2label.items()}
@@ -94,8 +89,8 @@ class RTDetrDetector(PersonDetector):
             )
         self.person = labels[person_label.lower()]
         self.source = source
-        self.threshold = threshold
-        self.nms_iou = nms_iou
+        self.score_threshold = score_threshold
+        self.iou_threshold = iou_threshold
         self.batch_size = batch_size
         self.device = torch.device(device)
         self.model.to(self.device).eval()
@@ -112,7 +107,7 @@ class RTDetrDetector(PersonDetector):
         outputs = self.model(pixel_values=inputs["pixel_values"].to(self.device))
         sizes = [(int(f.shape[0]), int(f.shape[1])) for f in frames]
         results = self.processor.post_process_object_detection(
-            outputs, threshold=self.threshold, target_sizes=sizes
+            outputs, threshold=self.score_threshold, target_sizes=sizes
         )
         found = []
         for result in results:
@@ -122,7 +117,7 @@ class RTDetrDetector(PersonDetector):
             scores = result["scores"][person].double().cpu()
             usable = (boxes[:, 2:] > 0).all(1)  # a degenerate box cannot be cropped
             detections = Detections(boxes[usable], scores[usable])
-            if self.nms_iou is not None and len(detections):
-                detections = detections.select(nms(detections.boxes, detections.scores, self.nms_iou))
+            if self.iou_threshold is not None and len(detections):
+                detections = detections.select(nms(detections.boxes, detections.scores, self.iou_threshold))
             found.append(detections)
         return found

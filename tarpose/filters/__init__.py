@@ -1,4 +1,4 @@
-"""Keypoint-track filters: median, score-weighted mean, Savitzky-Golay, One-Euro.
+"""Keypoint-track filters: median, score-weighted mean, Savitzky-Golay, One-Euro, Kalman.
 
 A track is ``(F, J, 2)`` keypoints over ``F`` frames (batched: ``(..., F, J, 2)``, one track per
 leading index) with optional scores ``(..., F, J)`` and validity ``(..., F, J)`` bool. Every
@@ -32,23 +32,31 @@ Filters (`build_filter` builds them from a name like ``"savgol:window=9,order=2"
   ``min_cutoff + beta * |dxhat|`` and ``xhat_t = alpha * x_t + (1 - alpha) * xhat_{t-1}``; the
   first valid frame passes unchanged (``dxhat = 0``). Invalid frames are skipped (the estimate is
   held) and the next valid frame uses the elapsed time: ``rate = fps / gap``.
+- ``kalman``: a constant-velocity Kalman filter, causal, on each coordinate: state position and
+  velocity, ``x_t = x_{t-1} + v_{t-1}``, white acceleration of variance ``process`` (over a gap of
+  ``dt`` frames ``Q = process [[dt^4/4, dt^3/2], [dt^3/2, dt^2]]``), measurements of the position
+  with variance ``measurement`` (divided by the keypoint's score, clamped to ``[0.01, 1]``, when
+  ``score_weighted``). The first valid frame starts the track at rest; an invalid frame gets the
+  prediction (the position carried forward by the velocity) and changes nothing.
 """
 
 from .base import KeypointFilter, OnlineFilter
+from .kalman import KalmanFilter
 from .one_euro import OneEuroFilter
 from .registry import FILTERS, build_filter, list_filters
-from .smoother import TrackSmoother
+from .track import TrackFilter
 from .windowed import MeanFilter, MedianFilter, SavgolFilter, WindowFilter
 
 __all__ = [
     "FILTERS",
+    "KalmanFilter",
     "KeypointFilter",
     "MeanFilter",
     "MedianFilter",
     "OneEuroFilter",
     "OnlineFilter",
     "SavgolFilter",
-    "TrackSmoother",
+    "TrackFilter",
     "WindowFilter",
     "build_filter",
     "list_filters",

@@ -5,24 +5,23 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..registry import Registry
 from .base import KeypointFilter
+from .kalman import KalmanFilter
 from .one_euro import OneEuroFilter
 from .windowed import MeanFilter, MedianFilter, SavgolFilter
 
 __all__ = ["FILTERS", "build_filter", "list_filters"]
 
 #: filter name -> class
-FILTERS: dict[str, type[KeypointFilter]] = {
-    "median": MedianFilter,
-    "mean": MeanFilter,
-    "savgol": SavgolFilter,
-    "one-euro": OneEuroFilter,
-}
+FILTERS: Registry[type[KeypointFilter]] = Registry("filter", "e.g. 'median:window=5'")
+for _cls in (MedianFilter, MeanFilter, SavgolFilter, OneEuroFilter, KalmanFilter):
+    FILTERS.register(_cls.name, _cls)
 
 
 def list_filters() -> list[str]:
     """The registered filter names."""
-    return list(FILTERS)
+    return FILTERS.names()
 
 
 def build_filter(spec: str | KeypointFilter, **defaults: Any) -> KeypointFilter:
@@ -44,9 +43,7 @@ def build_filter(spec: str | KeypointFilter, **defaults: Any) -> KeypointFilter:
         raise TypeError(f"a filter spec must be a string like 'median:window=5', got {type(spec).__name__}")
     name, _, rest = spec.strip().partition(":")
     name = name.strip().lower()
-    if name not in FILTERS:
-        raise ValueError(f"unknown filter {name!r}; known: {', '.join(FILTERS)} (e.g. 'median:window=5')")
-    cls = FILTERS[name]
+    cls = FILTERS.get(name)
     options: dict[str, Any] = {k: v for k, v in defaults.items() if k in cls.OPTIONS and v is not None}
     for item in filter(None, (part.strip() for part in rest.split(","))):
         key, eq, value = item.partition("=")

@@ -17,8 +17,7 @@ tracks by [tarpose.tracking][tarpose.tracking].
 from .export import OnnxTemporalModel, export_onnx, onnx_paths
 from .inferencer import PoseInferencer, PredictionSummary, poses_document  # noqa: E402  (uses all of the above)
 from .single import SingleFrameModel
-from .source import resolve_model
-from .stream import FramePoses, StreamingPredictor, model_input_size
+from .stream import FramePoses, StreamingPredictor
 
 __all__ = [
     "FramePoses",
@@ -28,8 +27,6 @@ __all__ = [
     "SingleFrameModel",
     "StreamingPredictor",
     "export_onnx",
-    "model_input_size",
     "onnx_paths",
     "poses_document",
-    "resolve_model",
 ]

@@ -31,7 +31,6 @@ import torch
 from torch import Tensor, nn
 
 from ..atomic import atomic_output
-from ..geometry import LEGACY_GEOMETRY
 from ..preprocess import DataConfig, resolve_data_config
 
 _INSTALL = 'ONNX export and inference need onnx, onnxscript and onnxruntime: pip install "tarpose[onnx]"'
@@ -151,7 +150,7 @@ def verify_onnx(model: nn.Module, path: str | os.PathLike[str], batch: int = 3, 
     model = copy.deepcopy(model).float().cpu().eval()
     g = torch.Generator().manual_seed(seed)
     t = onnx_model.num_frames
-    images = torch.randn(batch * t, 3, *onnx_model.image_size, generator=g)
+    images = torch.randn(batch * t, 3, *onnx_model.input_size, generator=g)
     frame_valid = torch.ones(batch, t, dtype=torch.bool)
     if t > 1:
         frame_valid[0, 0 if onnx_model.target_index else t - 1] = False
@@ -215,13 +214,15 @@ class OnnxTemporalModel:
             self.target_index = int(meta["tarpose.target_index"])
             self.num_joints = int(meta["tarpose.num_joints"])
             self.dim = int(meta["tarpose.dim"])
-            self.image_size = tuple(int(s) for s in meta["tarpose.input_size"].split(","))
+            self.input_size = tuple(int(s) for s in meta["tarpose.input_size"].split(","))
+            stored = json.loads(meta["tarpose.data_config"])
         except KeyError as error:
             raise ValueError(f"{str(temporal_path)!r} was not written by tarpose export (no {error})") from None
-        stored = json.loads(meta.get("tarpose.data_config", "{}"))  # graphs of tarpose 0.1 have none
-        # graphs that do not record their geometry were exported by a tarpose that used only one
-        stored = {"geometry": LEGACY_GEOMETRY, **stored, "input_size": self.image_size}
-        self.data_config = DataConfig.from_dict(stored)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"{str(temporal_path)!r}: unreadable tarpose.data_config ({error})") from None
+        if not isinstance(stored, dict) or "geometry" not in stored:
+            raise ValueError(f"{str(temporal_path)!r} does not record its geometry: export it again")
+        self.data_config = DataConfig.from_dict({**stored, "input_size": self.input_size})
         self.device = torch.device("cpu")
 
     def encode(self, images: Tensor) -> tuple[Tensor, Tensor]:

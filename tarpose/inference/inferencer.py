@@ -1,9 +1,12 @@
 """PoseInferencer: from a video, images or frames to tracked poses in one call.
 
-It chains the pieces of ``tarpose.inference``: a frame source (``open_frames``),
-a person detector (``detection``), the tracker and the streaming temporal model
-(``StreamingPredictor``), and optionally writes the keypoints as JSON and an
-overlay video; ``tarpose predict`` is a thin layer over ``PoseInferencer.predict``.
+It owns the whole run: the frame source ([tarpose.io][tarpose.io]), the person detector
+([tarpose.detection][tarpose.detection]), the tracker ([tarpose.tracking][tarpose.tracking]) and
+the streaming temporal model ([StreamingPredictor][tarpose.StreamingPredictor], which takes tracked
+boxes and returns poses); it writes the keypoints as JSON and an overlay video or images, and says
+in a [PredictionSummary][tarpose.inference.PredictionSummary] what happened. ``tarpose predict``
+only parses its arguments, calls [PoseInferencer.predict][tarpose.PoseInferencer.predict] and
+prints the summary.
 """
 
 from __future__ import annotations
@@ -13,17 +16,21 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
+from .._checks import as_device
 from ..atomic import atomic_output
-from ..detection import Detections, PersonDetector, make_detector
+from ..detection import BoxesFile, Detections, PersonDetector, make_detector
+from ..filters import build_filter
 from ..io.frames import FrameSource, open_frames
-from .source import resolve_model
+from ..threads import apply_threads
+from ..tracking import ByteTracker, Tracker
+from .source import runnable_model
 from .stream import FramePoses, StreamingPredictor
 
 #: ``render=`` file endings written as a video (anything FFmpeg muxes) or as PNG images
@@ -33,12 +40,37 @@ IMAGE_RENDER_SUFFIXES: tuple[str, ...] = (".png",)
 
 @dataclass
 class PredictionSummary:
-    """What ``PoseInferencer.predict`` did."""
+    """What [PoseInferencer.predict][tarpose.PoseInferencer.predict] did, and what it noticed.
 
-    frames: int  #: frames read
-    poses: int  #: person poses estimated
-    seconds: float  #: wall time of the loop
-    outputs: list[Path]  #: files written
+    Attributes:
+        frames: frames read.
+        poses: person poses estimated.
+        seconds: wall time of the loop.
+        outputs: files written.
+        mode: ``"centred"``, ``"causal"`` or ``"exact"``.
+        mode_from_model: the mode was chosen from the model's window (``mode=None``), e.g.
+            causal for a model whose target is the last frame of its window.
+        latency: frames an output trails its input (the model's look-ahead plus the filter's).
+        threads: PyTorch CPU threads used.
+        announced_frames: the frame count the source announces (a video's header), if any.
+        truncated: a video ended before the frames its header announces (damaged or cut).
+        outside: the frame of every box skipped for lying entirely outside its frame.
+        unused_box_frames: frames of a boxes file beyond the last frame read (a file made for
+            another video?).
+    """
+
+    frames: int
+    poses: int
+    seconds: float
+    outputs: list[Path]
+    mode: str = "centred"
+    mode_from_model: bool = True
+    latency: int = 0
+    threads: int = 1
+    announced_frames: int | None = None
+    truncated: bool = False
+    outside: list[int] = field(default_factory=list)
+    unused_box_frames: list[int] = field(default_factory=list)
 
 
 class PoseInferencer:
@@ -53,23 +85,28 @@ class PoseInferencer:
         ```
 
     Args:
-        model: a temporal or single-frame model, or anything
-            `tarpose.inference.resolve_model` takes (a registered name, a checkpoint
-            directory or file, a Hub id, an exported ``.onnx``).
+        model: a temporal or single-frame model, or anything [tarpose.load_model][tarpose.load_model]
+            loads (a registered name with weights, a checkpoint directory or file, a Hub id), or
+            an exported ``.onnx`` ([export_onnx][tarpose.inference.export_onnx]).
         detector: ``"rtdetr"`` (default), ``"hog"``, ``"full-frame"``, a boxes JSON file, a
-            `tarpose.detection.PersonDetector` or a function ``frame -> boxes``
-            (see `tarpose.detection.make_detector`).
+            [PersonDetector][tarpose.detection.PersonDetector] or a function ``frame -> boxes``
+            ([make_detector][tarpose.detection.make_detector]).
         detector_model: the RT-DETR checkpoint (default ``PekingU/rtdetr_r50vd_coco_o365``).
-        detector_threshold: lowest detection score kept.
-        nms_iou: non-maximum suppression of the detections above this IoU (default: none).
-        tracker: a tracker (default: a new [ByteTracker][tarpose.tracking.ByteTracker]).
-        smooth: keypoint smoothing, passed to the [StreamingPredictor][tarpose.inference.StreamingPredictor]
-            (``None``: none).
+        score_threshold: lowest detection score kept (default: the detector's).
+        iou_threshold: non-maximum suppression of the detections above this IoU (default: none).
+        tracker: links the detections into tracks (default: a new
+            [ByteTracker][tarpose.tracking.ByteTracker]); detections that come with ids (a boxes
+            file with ``track_id``, the full frame) keep theirs.
+        keypoint_filter: a filter over each track's keypoints ([tarpose.filters][tarpose.filters]:
+            a name such as ``"median:window=5"`` or a filter; ``None``: none). A One-Euro filter
+            named without ``fps`` takes the source's frame rate.
         device: where the pose model and the RT-DETR detector run (``"cpu"``, ``"cuda"``).
-        mode: ``"centred"``, ``"causal"`` or ``"exact"`` (default: from the model).
+        mode: ``"centred"``, ``"causal"`` or ``"exact"`` (default: from the model's window).
         flip: the flip test.
         padding: box enlargement.
         compile: ``torch.compile`` the model (long videos on a GPU).
+        threads: PyTorch CPU threads for the run (default: one for a small model, see
+            [default_threads][tarpose.threads.default_threads]).
     """
 
     def __init__(
@@ -78,33 +115,45 @@ class PoseInferencer:
         *,
         detector: Any = "rtdetr",
         detector_model: str | None = None,
-        detector_threshold: float | None = None,
-        nms_iou: float | None = None,
-        tracker: Any | None = None,
-        smooth: Any | None = None,
+        score_threshold: float | None = None,
+        iou_threshold: float | None = None,
+        tracker: Tracker | None = None,
+        keypoint_filter: Any | None = None,
         device: str | torch.device = "cpu",
         mode: str | None = None,
         flip: bool = False,
         padding: float = 1.25,
         compile: bool = False,
+        threads: int | None = None,
     ) -> None:
-        self.device = torch.device(device)
-        resolved = resolve_model(model)
+        self.device = as_device(device)
+        self._filter_spec = keypoint_filter
+        self.keypoint_filter = None if keypoint_filter is None else build_filter(keypoint_filter)  # a typo fails first
+        self.detector: PersonDetector = make_detector(
+            detector, model=detector_model, score_threshold=score_threshold,
+            iou_threshold=iou_threshold, device=self.device,
+        )
+        self.tracker: Tracker = tracker if tracker is not None else ByteTracker()
+        resolved = runnable_model(model)
         if isinstance(resolved, nn.Module):
             resolved = resolved.to(self.device)
         elif self.device.type != "cpu":
             raise ValueError("an ONNX model runs on the CPU here: use device='cpu'")
         self.model = resolved
-        self.model_name = model if isinstance(model, (str, os.PathLike)) else type(model).__name__
-        self.detector: PersonDetector = make_detector(
-            detector, model=detector_model, threshold=detector_threshold, nms_iou=nms_iou, device=self.device
-        )
-        self.predictor = StreamingPredictor(
-            self.model, mode=mode, flip=flip, padding=padding, compile=compile, tracker=tracker, smooth=smooth
-        )
-        self.frames_read = 0
-        self.outside: list[int] = []  # the frame of every box skipped for lying outside its frame
+        self.model_name = str(model) if isinstance(model, (str, os.PathLike)) else type(model).__name__
+        self.mode = mode
+        self._options = {"mode": mode, "flip": flip, "padding": padding, "compile": compile}
+        self.predictor = self._predictor(None)  # checks the options against the model now
+        self.threads = threads
         self.source: FrameSource | None = None
+        self.summary: PredictionSummary | None = None
+
+    def _predictor(self, fps: float | None) -> StreamingPredictor:
+        """The streaming predictor for a source of ``fps`` frames per second (a One-Euro filter
+        named without a rate takes it)."""
+        spec = self._filter_spec
+        keypoint_filter = self.keypoint_filter if spec is None or fps is None else build_filter(spec, fps=fps)
+        return StreamingPredictor(self.model, keypoint_filter=keypoint_filter, **self._options)
 
     def __call__(self, source: Any, *, max_frames: int | None = None) -> Iterator[FramePoses]:
         """The poses of every frame of ``source``, in order.
@@ -115,35 +164,38 @@ class PoseInferencer:
             max_frames: stop after this many frames.
 
         Yields:
-            one [FramePoses][tarpose.inference.FramePoses] per frame (its ``image`` is the frame),
-            as soon as its window is complete (``T//2`` frames later in centred mode).
+            one [FramePoses][tarpose.inference.FramePoses] per frame (its ``image`` is the frame,
+            its ``name`` the image file's name for a folder), as soon as its window is complete
+            (``T//2`` frames later in centred mode). ``summary`` is filled in as it goes.
         """
         if max_frames is not None and max_frames < 1:
             raise ValueError(f"max_frames must be >= 1, got {max_frames}")
         frames = open_frames(source)
         self.source = frames
-        self.frames_read = 0
-        self.outside = []
-        predictor, detector = self.predictor, self.detector
+        predictor = self.predictor = self._predictor(frames.fps)
+        threads = apply_threads(self.threads, self.model)
+        summary = self.summary = PredictionSummary(
+            0, 0, 0.0, [], predictor.mode, self.mode is None, predictor.latency, threads, frames.num_frames,
+        )
+        detector, tracker = self.detector, self.tracker
         batch_size = 1 if frames.kind == "webcam" else max(1, int(getattr(detector, "batch_size", 1)))
         waiting: dict[int, Any] = {}
 
         def run(batch: list[tuple[int, Any]]) -> Iterator[FramePoses]:
             found = detector.detect([f for _, f in batch], [i for i, _ in batch])
             for (index, frame), people in zip(batch, found):
-                people = self._inside(people, frame, index)
+                people = self._tracked(self._inside(people, frame, index))
                 waiting[index] = frame
                 for poses in predictor.push(frame, people.boxes, people.track_ids, people.scores):
-                    poses.image = waiting.pop(poses.index)
-                    yield poses
+                    yield self._finish(poses, waiting.pop(poses.index), frames)
 
-        predictor.reset()
+        tracker.reset()
         with frames:
             batch: list[tuple[int, Any]] = []
             for index, frame in enumerate(frames):
                 if max_frames is not None and index >= max_frames:
                     break
-                self.frames_read = index + 1
+                summary.frames = index + 1
                 batch.append((index, frame))
                 if len(batch) >= batch_size:
                     yield from run(batch)
@@ -151,18 +203,41 @@ class PoseInferencer:
             if batch:
                 yield from run(batch)
             for poses in predictor.flush():
-                poses.image = waiting.pop(poses.index)
-                yield poses
+                yield self._finish(poses, waiting.pop(poses.index), frames)
+        expected = min(frames.num_frames or 0, max_frames or frames.num_frames or 0)
+        summary.truncated = frames.kind == "video" and summary.frames < expected
+        if isinstance(detector, BoxesFile):
+            summary.unused_box_frames = [i for i in detector.frames if i >= summary.frames]
+
+    def _finish(self, poses: FramePoses, image: Any, frames: FrameSource) -> FramePoses:
+        poses.image = image
+        poses.name = frames.frame_name(poses.index)
+        self.summary.poses += len(poses)  # type: ignore[union-attr]
+        return poses
+
+    def _tracked(self, people: Detections) -> Detections:
+        """The detections with track ids: their own (a boxes file's, the full frame's) or the
+        tracker's; boxes the tracker does not track (a low score continuing no track) are left
+        out."""
+        if people.track_ids is not None:
+            return people
+        ids = self.tracker.update(people.boxes, people.scores)
+        if len(ids) != len(people):
+            raise ValueError(f"the tracker gave {len(ids)} ids for {len(people)} boxes")
+        keep = [i for i, track in enumerate(ids) if track is not None]
+        tracked = people.select(keep)
+        tracked.track_ids = [int(ids[i]) for i in keep]  # type: ignore[arg-type]
+        return tracked
 
     def _inside(self, people: Detections, frame: Any, index: int) -> Detections:
         """The detections whose boxes overlap the frame (a pose for a box the image does not show
-        would be made up); each one skipped is noted in ``outside`` by its frame index."""
+        would be made up); each one skipped is noted in the summary's ``outside``."""
         height, width = (frame.shape[-2:] if isinstance(frame, torch.Tensor) else frame.shape[:2])
         x, y, w, h = people.boxes.unbind(-1)  # each (n,)
         keep = (x < width) & (y < height) & (x + w > 0) & (y + h > 0)
         if bool(keep.all()):
             return people
-        self.outside.extend([index] * int((~keep).sum()))
+        self.summary.outside.extend([index] * int((~keep).sum()))  # type: ignore[union-attr]
         return people.select(keep.nonzero().flatten())
 
     def predict(
@@ -172,7 +247,7 @@ class PoseInferencer:
         out: str | os.PathLike[str] | None = None,
         render: str | os.PathLike[str] | None = None,
         max_frames: int | None = None,
-        threshold: float = 0.3,
+        keypoint_threshold: float = 0.3,
         progress: bool = False,
         on_frame: Callable[[FramePoses], None] | None = None,
     ) -> PredictionSummary:
@@ -184,37 +259,45 @@ class PoseInferencer:
             render: an overlay video (``.mp4``, ``.mkv``, ``.avi``, ``.mov``, ``.webm``) or
                 ``.png`` image(s): one file for a one-frame source, ``NAME_000000.png``... otherwise.
             max_frames: stop after this many frames.
-            threshold: joints scoring below it are not drawn.
-            progress: a progress bar on stderr (needs tqdm).
+            keypoint_threshold: joints scoring below it are not drawn.
+            progress: a progress bar on stderr (needs tqdm), with the total and the time left
+                when the source knows its length.
             on_frame: called with every frame's poses.
 
         Outputs are written to temporary files and renamed when complete: a failed or
         interrupted run leaves none.
+
+        Raises:
+            ValueError: an output path that cannot be written (checked before any frame is read),
+                a frame that cannot be decoded.
         """
         out_path = Path(out) if out is not None else None
         render_path = Path(render) if render is not None else None
         check_outputs(out_path, render_path)
         records: list[dict[str, Any]] = []
-        written: list[Path] = []
         start = time.perf_counter()
+        frames = open_frames(source)
+        total = frames.num_frames if max_frames is None else min(frames.num_frames or max_frames, max_frames)
         with contextlib.ExitStack() as stack:
             json_tmp = stack.enter_context(atomic_output(out_path)) if out_path else None
-            renderer = stack.enter_context(_Renderer(render_path, threshold)) if render_path else None
-            bar = stack.enter_context(_progress(None, not progress))
-            for poses in self(source, max_frames=max_frames):
+            renderer = stack.enter_context(_Renderer(render_path, keypoint_threshold)) if render_path else None
+            bar = stack.enter_context(_progress(total, not progress))
+            for poses in self(frames, max_frames=max_frames):
                 records.extend(poses.records())
                 if renderer is not None:
                     renderer.write(poses, self.source)
                 if on_frame is not None:
                     on_frame(poses)
                 bar.update(1)
-            seconds = time.perf_counter() - start
+            summary = self.summary
+            assert summary is not None
+            summary.seconds = time.perf_counter() - start
             if json_tmp is not None:
                 json_tmp.write_text(poses_document(records, self.metadata()))
-                written.append(out_path)  # type: ignore[arg-type]
+                summary.outputs.append(out_path)  # type: ignore[arg-type]
         if renderer is not None:
-            written.extend(renderer.paths)
-        return PredictionSummary(self.frames_read, len(records), seconds, written)
+            summary.outputs.extend(renderer.paths)
+        return summary
 
     def metadata(self) -> dict[str, Any]:
         """The head of the JSON document for the last source."""
@@ -232,7 +315,7 @@ class PoseInferencer:
             "mode": self.predictor.mode,
             "num_frames_window": self.predictor.window.length,
             "flip_test": bool(self.predictor.flip),
-            "smoothing": self.predictor.smooth.describe() if self.predictor.smooth is not None else None,
+            "filter": None if (chosen := self.predictor.keypoint_filter) is None else chosen.describe(),
             "latency_frames": self.predictor.latency,
             "keypoint_names": list(COCO_KEYPOINTS) if coco else None,
             "skeleton": [list(p) for p in COCO_SKELETON] if coco else None,
@@ -256,6 +339,8 @@ def poses_document(records: list[dict[str, Any]], metadata: dict[str, Any]) -> s
 
 def check_outputs(out: Path | None, render: Path | None) -> None:
     """Output paths checked before any work: ``ValueError`` naming the problem."""
+    if out is None and render is None:
+        raise ValueError("nothing to write: give the keypoints file (out=) and/or a rendering (render=)")
     for path in [p for p in (out, render) if p is not None]:
         if not (path.parent if str(path.parent) else Path(".")).is_dir():
             raise ValueError(f"output directory {str(path.parent)!r} does not exist")
@@ -316,7 +401,8 @@ class _Renderer:
 
 @contextlib.contextmanager
 def _progress(total: int | None, quiet: bool) -> Iterator[Any]:
-    """A tqdm bar on stderr (a no-op when quiet or when tqdm is missing)."""
+    """A tqdm bar on stderr, with the total (and so the time left) when known; a no-op when quiet
+    or when tqdm is missing."""
     try:
         from tqdm import tqdm
     except ImportError:

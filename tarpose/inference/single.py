@@ -27,9 +27,9 @@ class SingleFrameModel(nn.Module):
         self.encoder = split.encoder
         self.decoder = split.decoder
         self.num_joints = split.num_joints
-        self.image_size = split.image_size
+        self.input_size = split.input_size
         data = getattr(model, "data_config", None)
-        self.data_config = data if isinstance(data, DataConfig) else DataConfig(split.image_size)
+        self.data_config = data if isinstance(data, DataConfig) else DataConfig(split.input_size)
 
     def encode(self, images: Tensor) -> tuple[Tensor, Tensor]:
         """images ``(N, 3, H, W)`` -> features ``(N, C, h, w)``, heatmaps ``(N, J, Hh, Wh)``."""

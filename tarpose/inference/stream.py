@@ -1,4 +1,8 @@
-"""StreamingPredictor: frames and person boxes in, keypoints out, each crop encoded once.
+"""StreamingPredictor: frames and tracked person boxes in, keypoints out, each crop encoded once.
+
+It owns no detector and no tracker: each frame comes with its people's boxes and the ids that
+link them across frames ([PoseInferencer][tarpose.PoseInferencer] finds and tracks them;
+[tarpose.detection][tarpose.detection] and [tarpose.tracking][tarpose.tracking] are the parts).
 
 A temporal model has two halves ([TemporalWrapper][tarpose.TemporalWrapper]): ``encode`` (per frame: crop
 -> feature map + initial heatmaps) and ``aggregate_restore`` (per window of ``T`` frames -> final
@@ -22,7 +26,7 @@ Modes:
 ``"exact"``: the training protocol, for evaluation: every frame of the window is cropped with the
     *target* frame's box and encoded afresh (``T`` encoder passes per output).
 
-With ``smooth=`` each track's keypoints also go through a keypoint filter online
+With ``keypoint_filter=`` each track's keypoints also go through a keypoint filter online
 (`tarpose.filters`): a centred filter of window ``W`` delays every output by ``W//2`` more
 frames; a causal one adds nothing.
 
@@ -36,7 +40,6 @@ from __future__ import annotations
 
 import json
 import math
-import warnings
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -48,7 +51,7 @@ from torch import Tensor, nn
 
 from ..boxes import as_boxes, as_scores
 from ..codec import flip_shift
-from ..filters import KeypointFilter, TrackSmoother, build_filter
+from ..filters import KeypointFilter, TrackFilter, build_filter
 from ..keypoints import COCO_FLIP_PAIRS, flip_permutation
 from ..preprocess import resolve_data_config
 from ..topdown import (
@@ -59,7 +62,6 @@ from ..topdown import (
     heatmaps_to_keypoints,
     merge_flipped,
 )
-from ..tracking import ByteTracker, Tracker
 from ..window import window_of
 
 Mode = Literal["centred", "causal", "exact"]
@@ -101,6 +103,8 @@ class FramePoses:
         box_scores: ``(N,)`` the detector's scores of the boxes, when it gave some.
         image: the frame itself (RGB ``(H, W, 3)`` uint8), set by
             ``PoseInferencer`` (for drawing: ``draw_poses(poses.image, poses)``).
+        name: the frame's image file name when it came from an image or a folder of images (set
+            by ``PoseInferencer``; written as ``"image"`` in the records).
     """
 
     index: int
@@ -111,12 +115,14 @@ class FramePoses:
     heatmaps: Tensor | None = field(default=None, repr=False)
     box_scores: Tensor | None = field(default=None, repr=False)
     image: Any = field(default=None, repr=False)
+    name: str | None = None
 
     def __len__(self) -> int:
         return len(self.track_ids)
 
     def records(self, decimals: int = 3) -> list[dict[str, Any]]:
-        """JSON-ready records, one per person: ``frame``, ``track_id``, ``bbox`` ``[x, y, w, h]``,
+        """JSON-ready records, one per person: ``frame`` (and ``image``, the file's name, for a
+        folder of images), ``track_id``, ``bbox`` ``[x, y, w, h]``,
         ``keypoints`` ``[[x, y, score], ...]`` (COCO order), ``score`` (mean keypoint score) and,
         when the detector scored the box, ``bbox_score``; coordinates rounded to ``decimals``
         places, scores to one more. A keypoint whose position or score is not finite (a model
@@ -128,13 +134,15 @@ class FramePoses:
             for (x, y), s in zip(self.keypoints[i].tolist(), self.scores[i].tolist()):
                 finite = math.isfinite(x) and math.isfinite(y) and math.isfinite(s)
                 keypoints.append([round(x, decimals), round(y, decimals), round(s, decimals + 1)] if finite else [0.0, 0.0, 0.0])
-            record = {
-                "frame": self.index,
+            record: dict[str, Any] = {"frame": self.index}
+            if self.name is not None:
+                record["image"] = self.name
+            record.update({
                 "track_id": track_id,
                 "bbox": [round(v, decimals) for v in self.boxes[i].tolist()],
                 "keypoints": keypoints,
                 "score": round(sum(k[2] for k in keypoints) / max(len(keypoints), 1), decimals + 1),
-            }
+            })
             if self.box_scores is not None:
                 record["bbox_score"] = round(float(self.box_scores[i]), decimals + 1)
             out.append(record)
@@ -178,29 +186,6 @@ def _compiled(fn: Any, mode: str | None) -> Any:
     return call
 
 
-def model_input_size(model: Any) -> tuple[int, int] | None:
-    """Deprecated: ``tarpose.resolve_data_config(model).input_size``.
-
-    Args:
-        model: a tarpose model.
-    """
-    warnings.warn(
-        "model_input_size is deprecated: use tarpose.resolve_data_config(model).input_size",
-        DeprecationWarning, stacklevel=2,
-    )
-    data = getattr(model, "data_config", None)
-    return None if data is None else data.input_size
-
-
-def _as_numpy_frame(frame: Any) -> Any:
-    """A frame as the ``(H, W, 3)`` uint8 array detectors take."""
-    if isinstance(frame, Tensor):
-        if frame.is_floating_point():
-            frame = (frame.clamp(0, 1) * 255).round().to(torch.uint8)
-        return frame.permute(1, 2, 0).cpu().numpy()  # (h, w, 3)
-    return frame
-
-
 def model_device(model: Any) -> torch.device:
     if isinstance(model, nn.Module):
         for p in model.parameters():
@@ -214,8 +199,8 @@ class StreamingPredictor:
     Example:
         ```python
         predictor = StreamingPredictor(model)                  # a TemporalWrapper
-        for frame, boxes in video:                             # RGB (H, W, 3) uint8, (N, 4) xywh
-            for poses in predictor.push(frame, boxes):         # frames whose windows are complete
+        for frame, boxes, ids in video:                        # RGB (H, W, 3) uint8, (N, 4) xywh, N ids
+            for poses in predictor.push(frame, boxes, ids):    # frames whose windows are complete
                 ...
         for poses in predictor.flush():                        # the last frames
             ...
@@ -239,12 +224,6 @@ class StreamingPredictor:
             the geometry the model was trained in (its ``data_config``).
         precision: ``"auto"`` (bfloat16 autocast on CUDA, float32 elsewhere), ``"float32"`` or
             ``"bfloat16"``.
-        tracker: links boxes to tracks when [push][tarpose.inference.stream.StreamingPredictor.push] gets no ``track_ids`` (default: a new
-            [ByteTracker][tarpose.tracking.ByteTracker]: a person missed for a few frames keeps their
-            id and their cached frames, the missing ones marked invalid in the window).
-        detector: finds the people when ``push`` gets no boxes: a ``PersonDetector`` or anything
-            ``tarpose.detection.make_detector`` takes (``"hog"``, ``"rtdetr"``,
-            ``"full-frame"``, a function ``frame -> boxes``).
         keep_heatmaps: also return the final heatmaps (memory!).
         compile: run the model's ``encode`` and ``aggregate_restore`` through ``torch.compile``
             (CUDA graphs on a GPU, where small batches are otherwise bound by kernel launches:
@@ -252,7 +231,7 @@ class StreamingPredictor:
             persons). Compiling takes minutes at the first frame (about 2.5 for ViT-B on an H100;
             shapes are dynamic, so a changing number of persons does not recompile): it pays off
             on long videos, not on short clips.
-        smooth: a keypoint filter (`tarpose.filters.build_filter` name such as
+        keypoint_filter: a keypoint filter (`tarpose.filters.build_filter` name such as
             ``"median:window=5"``, or a filter) run online over each track's keypoints; a centred
             filter adds its half-window to the latency (`latency`), and causal mode accepts
             only causal filters. ``None``: no filtering.
@@ -270,11 +249,9 @@ class StreamingPredictor:
         refine: str = "dark",
         geometry: str | None = None,
         precision: Precision = "auto",
-        tracker: Tracker | None = None,
-        detector: Any | None = None,
         keep_heatmaps: bool = False,
         compile: bool = False,
-        smooth: KeypointFilter | str | None = None,
+        keypoint_filter: KeypointFilter | str | None = None,
     ) -> None:
         for name in ("encode", "aggregate_restore", "num_frames", "target_index", "num_joints"):
             if not hasattr(model, name):
@@ -302,13 +279,14 @@ class StreamingPredictor:
             raise ValueError(f"refine must be 'dark' or 'none', got {refine!r}")
         if precision not in ("auto", "float32", "bfloat16"):
             raise ValueError(f"precision must be 'auto', 'float32' or 'bfloat16', got {precision!r}")
-        self.smooth = None if smooth is None else build_filter(smooth)
-        if self.smooth is not None and mode == "causal" and not self.smooth.causal:
+        self.keypoint_filter = None if keypoint_filter is None else build_filter(keypoint_filter)
+        if self.keypoint_filter is not None and mode == "causal" and not self.keypoint_filter.causal:
             raise ValueError(
-                f"causal mode allows only causal filters; {self.smooth.spec()} looks {self.smooth.latency} "
+                f"causal mode allows only causal filters; {self.keypoint_filter.spec()} looks "
+                f"{self.keypoint_filter.latency} "
                 f"frames ahead (use one-euro or causal=true)"
             )
-        self._smoother = None if self.smooth is None else TrackSmoother(self.smooth)
+        self._tracks = None if self.keypoint_filter is None else TrackFilter(self.keypoint_filter)
         data = resolve_data_config(model, input_size=input_size, geometry=geometry)
         if isinstance(model, nn.Module):
             model.eval()
@@ -334,12 +312,6 @@ class StreamingPredictor:
             if precision == "bfloat16" or (precision == "auto" and self.device.type == "cuda")
             else None
         )
-        self.tracker = tracker if tracker is not None else ByteTracker()
-        if detector is not None:
-            from ..detection import make_detector
-
-            detector = make_detector(detector, device=self.device)
-        self.detector = detector
         self.keep_heatmaps = keep_heatmaps
         self._model_encode = model.encode
         self._model_aggregate = model.aggregate_restore
@@ -355,7 +327,7 @@ class StreamingPredictor:
     @property
     def latency(self) -> int:
         """Frames an output trails its input: the model's look-ahead plus the filter's."""
-        return self.window.lookahead + (self.smooth.latency if self.smooth is not None else 0)
+        return self.window.lookahead + (self.keypoint_filter.latency if self.keypoint_filter is not None else 0)
 
     @property
     def views(self) -> int:
@@ -367,46 +339,36 @@ class StreamingPredictor:
         self._pending: deque[_Pending] = deque()
         self._cache: dict[int, dict[int, _Entry]] = {}
         self._frames: dict[int, Tensor] = {}  # "exact" mode: the raw frames a window still needs
-        self.tracker.reset()
-        if self._smoother is not None:
-            self._smoother.reset()
+        if self._tracks is not None:
+            self._tracks.reset()
 
     # -- the public loop -------------------------------------------------------------------------
 
     def push(
         self,
         frame: Any,
-        boxes: Any | None = None,
-        track_ids: Sequence[int] | None = None,
+        boxes: Any,
+        track_ids: Sequence[int],
         scores: Any | None = None,
     ) -> list[FramePoses]:
         """Add the next frame; return the frames whose windows are now complete (oldest first).
 
         Args:
             frame: RGB, numpy ``(H, W, 3)`` uint8 or tensor ``(3, H, W)`` (uint8 or 0..1 float).
-            boxes: ``(N, 4)`` person boxes ``x, y, w, h`` in this frame (N may be 0); ``None``:
-                the predictor's detector finds them.
-            track_ids: ``N`` distinct ids linking boxes across frames; ``None``: the tracker's
-                (boxes it does not track, e.g. low-score ones continuing no track, are dropped).
-            scores: ``(N,)`` detection scores for the tracker (default: all 1).
+            boxes: ``(N, 4)`` person boxes ``x, y, w, h`` in this frame (N may be 0).
+            track_ids: ``N`` distinct ids linking the boxes across frames (a
+                [tracker][tarpose.tracking]'s, a boxes file's, or ``range(N)`` for people who
+                keep their order).
+            scores: ``(N,)`` detection scores, passed through to the poses (``box_scores``).
         """
         image = as_image_tensor(frame)
-        if boxes is None:
-            if self.detector is None:
-                raise ValueError("push() got no boxes and the predictor has no detector= to find them")
-            found = self.detector(_as_numpy_frame(frame), self._next_index)
-            boxes, scores = found.boxes, found.scores
-            track_ids = found.track_ids if track_ids is None else track_ids
         boxes = as_boxes(boxes)
         box_scores = None if scores is None else as_scores(scores, len(boxes))
         if track_ids is None:
-            ids = self.tracker.update(boxes) if scores is None else self.tracker.update(boxes, box_scores)
-            if len(ids) != len(boxes):
-                raise ValueError(f"the tracker gave {len(ids)} ids for {len(boxes)} boxes")
-            tracked = [i for i, track in enumerate(ids) if track is not None]
-            boxes = boxes[tracked]
-            box_scores = None if box_scores is None else box_scores[tracked]
-            track_ids = [ids[i] for i in tracked]  # type: ignore[misc]
+            raise TypeError(
+                "push() needs the track id of each box: link boxes across frames with a tracker "
+                "(tarpose.tracking.ByteTracker), or let tarpose.PoseInferencer detect and track"
+            )
         track_ids = [int(i) for i in track_ids]
         if len(track_ids) != len(boxes):
             raise ValueError(f"got {len(boxes)} boxes but {len(track_ids)} track ids")
@@ -426,32 +388,32 @@ class StreamingPredictor:
             while self._pending and self._pending[0].index + self.window.lookahead <= index:
                 out.append(self._emit(self._pending.popleft()))
             self._prune()
-        return self._smoothed(out)
+        return self._filtered(out)
 
     def flush(self) -> list[FramePoses]:
         """End of the stream: emit every frame still waiting (its window's missing future frames
         are excluded through ``frame_valid``) and reset for a new stream."""
         with torch.inference_mode():
-            out = self._smoothed([self._emit(p) for p in self._pending], end=True)
+            out = self._filtered([self._emit(p) for p in self._pending], end=True)
         self.reset()
         return out
 
-    def run(self, items: Iterable[Any]) -> Iterator[FramePoses]:
-        """Poses of every frame of ``items`` (``(frame, boxes)`` or ``(frame, boxes, track_ids)``
-        tuples, or bare frames for the detector), in order, the stream flushed at its end."""
+    def run(self, items: Iterable[tuple[Any, ...]]) -> Iterator[FramePoses]:
+        """Poses of every frame of ``items`` (``(frame, boxes, track_ids)`` or ``(frame, boxes,
+        track_ids, scores)`` tuples), in order, the stream flushed at its end."""
         self.reset()
         for item in items:
-            yield from self.push(*item) if isinstance(item, tuple) else self.push(item)
+            yield from self.push(*item)
         yield from self.flush()
 
     # -- internals -------------------------------------------------------------------------------
 
-    def _smoothed(self, poses: list[FramePoses], end: bool = False) -> list[FramePoses]:
+    def _filtered(self, poses: list[FramePoses], end: bool = False) -> list[FramePoses]:
         """The frames whose tracks' filtered keypoints are ready (all of them at the ``end``)."""
-        if self._smoother is None:
+        if self._tracks is None:
             return poses
-        ready = [r for p in poses for r in self._smoother.push(p.track_ids, p.keypoints, p.scores, item=p)]
-        ready += self._smoother.flush() if end else []
+        ready = [r for p in poses for r in self._tracks.push(p.track_ids, p.keypoints, p.scores, item=p)]
+        ready += self._tracks.flush() if end else []
         for frame, keypoints in ready:
             frame.keypoints = keypoints
         return [frame for frame, _ in ready]

@@ -33,17 +33,23 @@ class FrameSource:
         width: the frame width when known (after the first frame at the latest).
         height: the frame height when known (after the first frame at the latest).
         num_frames: the number of frames when known (``None`` for a webcam or a generator).
+        files: the image file of each frame, for an image or a folder of images (else ``None``).
     """
 
     def __init__(
         self, name: str, kind: str, frames: Iterable[Any], *, fps: float | None = None,
         width: int | None = None, height: int | None = None, num_frames: int | None = None,
-        close: Any = None,
+        close: Any = None, files: list[str] | None = None,
     ) -> None:
         self.name, self.kind, self.fps = name, kind, fps
         self.width, self.height, self.num_frames = width, height, num_frames
+        self.files = files
         self._frames = frames
         self._close = close
+
+    def frame_name(self, index: int) -> str | None:
+        """The file name of frame ``index`` (``None`` for a video, frames in memory, a webcam)."""
+        return self.files[index] if self.files is not None and 0 <= index < len(self.files) else None
 
     def __iter__(self) -> Iterator[np.ndarray]:
         for index, frame in enumerate(self._frames):
@@ -134,11 +140,12 @@ def open_frames(source: Any) -> FrameSource:
             images = sorted((p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES), key=_natural_key)
             if not images:
                 raise ValueError(f"folder {str(path)!r} holds no images ({', '.join(IMAGE_SUFFIXES)})")
-            return FrameSource(str(path), "images", (read_image(p) for p in images), num_frames=len(images))
+            return FrameSource(str(path), "images", (read_image(p) for p in images), num_frames=len(images),
+                               files=[p.name for p in images])
         if path.suffix.lower() in IMAGE_SUFFIXES:
             image = read_image(path)
             return FrameSource(str(path), "image", [image], width=image.shape[1], height=image.shape[0],
-                               num_frames=1)
+                               num_frames=1, files=[path.name])
         from .video import VideoReader
 
         reader = VideoReader(path)

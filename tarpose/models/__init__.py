@@ -3,18 +3,18 @@ split other ViTPose implementations, and the registry of model names. Nothing he
 writes files (see ``tarpose.weights``) or builds by name with weights (``tarpose.factory``)."""
 
 from .adapters import SplitModel, split_model
-from .hub import HubMethods
 from .init import skip_init
 from .pretrained import PretrainedCfg, pretrained_cfg, register_pretrained
 from .registry import VITPOSE_SIZES, list_models, model_entrypoint, register_model
-from .temporal import TARConfig, TemporalOutput, TemporalWrapper, count_parameters, split_overrides
+from .temporal import TARConfig, TemporalOutput, TemporalWrapper, count_parameters
+from .options import ModelOptions
 from .vitpose import HeatmapHead, ViT, ViTPose, ViTPoseConfig
 from . import demo as _demo  # noqa: E402,F401  (registers vitpose-demo, tar-vitpose-demo)
 
 __all__ = [
     "VITPOSE_SIZES",
     "HeatmapHead",
-    "HubMethods",
+    "ModelOptions",
     "PretrainedCfg",
     "SplitModel",
     "TARConfig",
@@ -31,5 +31,4 @@ __all__ = [
     "register_pretrained",
     "skip_init",
     "split_model",
-    "split_overrides",
 ]

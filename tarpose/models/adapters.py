@@ -28,7 +28,7 @@ class SplitModel:
     dim: int | None = None
     num_joints: int | None = None
     in_chans: int = 3
-    image_size: tuple[int, int] | None = None  # set when the encoder accepts only one size
+    input_size: tuple[int, int] | None = None  # set when the encoder accepts only one size
 
 
 class CallableModule(nn.Module):
@@ -96,8 +96,8 @@ class HFVitPoseEncoder(nn.Module):
         super().__init__()
         cfg = model.config.backbone_config
         self.backbone = model.backbone
-        self.image_size = (int(cfg.image_size[0]), int(cfg.image_size[1]))
-        self.grid = (self.image_size[0] // cfg.patch_size[0], self.image_size[1] // cfg.patch_size[1])
+        self.input_size = (int(cfg.image_size[0]), int(cfg.image_size[1]))
+        self.grid = (self.input_size[0] // cfg.patch_size[0], self.input_size[1] // cfg.patch_size[1])
         self.num_experts = int(getattr(cfg, "num_experts", 1) or 1)
         self.dataset_index = dataset_index
 
@@ -152,7 +152,7 @@ def split_model(model: nn.Module, *, dataset_index: int | None = None) -> SplitM
         return SplitModel(
             encoder, model.head, int(cfg.hidden_size),
             _conv_out_channels(getattr(model.head, "conv", None)),
-            int(getattr(cfg, "num_channels", 3)), encoder.image_size,
+            int(getattr(cfg, "num_channels", 3)), encoder.input_size,
         )
     backbone = getattr(model, "backbone", None)
     head = getattr(model, "head", None)

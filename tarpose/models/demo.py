@@ -7,8 +7,7 @@ window's heatmaps embedded, an FFN; see [TARConfig][tarpose.TARConfig]): its bas
 ``vitpose-demo`` unchanged, so every difference between the two is the temporal part's. The trained
 weights ship inside tarpose, in the format ``save_pretrained`` writes (``tarpose/assets/<name>/``:
 ``config.json``, ``model.safetensors`` in half precision, a model card):
-``create_model(name, pretrained=True)``, ``tarpose.load_model`` or
-``tarpose.demo.load_demo_models`` load them.
+``tarpose.load_model(name)`` (or ``create_model(name, pretrained=True)``) loads them.
 """
 
 from __future__ import annotations
@@ -18,7 +17,8 @@ from typing import Any
 
 from .pretrained import PretrainedCfg, register_pretrained
 from .registry import register_model
-from .temporal import TARConfig, TemporalWrapper, split_overrides
+from .options import ModelOptions
+from .temporal import TARConfig, TemporalWrapper
 from .vitpose import ViTPose, ViTPoseConfig
 
 #: the bundled weights: one directory per model (no network needed)
@@ -26,12 +26,15 @@ ASSETS = Path(__file__).resolve().parents[1] / "assets"
 
 #: ``ViTPoseConfig`` fields of the demo ViTPose
 DEMO_CONFIG: dict[str, Any] = {
-    "img_size": (128, 96), "embed_dim": 128, "depth": 6, "num_heads": 4, "mlp_ratio": 2.0,
+    "input_size": (128, 96), "embed_dim": 128, "depth": 6, "num_heads": 4, "mlp_ratio": 2.0,
     "decoder": "classic", "deconv_channels": 64,
 }
 #: the geometry ([tarpose.geometry][tarpose.geometry]) the bundled weights were trained in, tarpose 0.1's,
 #: which their ``config.json`` records (``"data"``) and their pretrained entry states
 DEMO_GEOMETRY = "biased"
+
+#: the bundled models, each in ``ASSETS / name``
+DEMO_MODELS: tuple[str, ...] = ("vitpose-demo", "tar-vitpose-demo")
 
 #: the temporal part of the demo TAR-ViTPose
 DEMO_TEMPORAL = TARConfig(num_frames=5)
@@ -44,11 +47,11 @@ def vitpose_demo(**overrides: Any) -> ViTPose:
 
 
 @register_model("tar-vitpose-demo")
-def tar_vitpose_demo(vitpose: dict[str, Any] | None = None, **overrides: Any) -> TemporalWrapper:
+def tar_vitpose_demo(**overrides: Any) -> TemporalWrapper:
     """The demo ViTPose in a 5-frame TemporalWrapper with the default TARConfig (overrides routed
-    as ``tarpose.models.temporal.split_overrides`` does)."""
-    base, temporal = split_overrides(overrides, vitpose)
-    return TemporalWrapper(vitpose_demo(**base), DEMO_TEMPORAL, **temporal)
+    by [ModelOptions.route][tarpose.models.options.ModelOptions.route])."""
+    options = ModelOptions.route(overrides)
+    return TemporalWrapper(vitpose_demo(**options.vitpose), DEMO_TEMPORAL, **options.temporal)
 
 
 for _name, _what in (
@@ -57,7 +60,7 @@ for _name, _what in (
 ):
     register_pretrained(
         _name,
-        PretrainedCfg(str(ASSETS / _name), img_size=DEMO_CONFIG["img_size"], description=_what,
+        PretrainedCfg(str(ASSETS / _name), input_size=DEMO_CONFIG["input_size"], description=_what,
                       data={"geometry": DEMO_GEOMETRY}),
         temporal=False,
     )

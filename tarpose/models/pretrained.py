@@ -17,6 +17,7 @@ from typing import Any
 
 from ..geometry import IMAGENET_MEAN, IMAGENET_STD
 from ..preprocess import DataConfig
+from ..registry import Registry
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,7 @@ class PretrainedCfg:
     Args:
         source: Hub repo id, local directory or file.
         revision: Hub branch, tag or commit.
-        img_size: input crops ``(H, W)``.
+        input_size: input crops ``(H, W)``.
         mean: RGB normalisation mean, for pixels in ``0..1``.
         std: RGB normalisation standard deviation.
         num_joints: keypoints the head predicts.
@@ -39,7 +40,7 @@ class PretrainedCfg:
 
     source: str
     revision: str | None = None
-    img_size: tuple[int, int] = (256, 192)
+    input_size: tuple[int, int] = (256, 192)
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
     num_joints: int = 17
@@ -51,10 +52,11 @@ class PretrainedCfg:
 
     def data_config(self) -> DataConfig:
         """How to make the crops these weights expect."""
-        return DataConfig.from_dict({"input_size": self.img_size, "mean": self.mean, "std": self.std, **self.data})
+        return DataConfig.from_dict({"input_size": self.input_size, "mean": self.mean, "std": self.std, **self.data})
 
 
-_PRETRAINED: dict[str, PretrainedCfg] = {}
+#: model name -> where its weights are
+PRETRAINED: Registry[PretrainedCfg] = Registry("pretrained weights", "`tarpose models --pretrained` lists them")
 
 
 def register_pretrained(name: str, cfg: PretrainedCfg, *, temporal: bool = True) -> None:
@@ -66,11 +68,9 @@ def register_pretrained(name: str, cfg: PretrainedCfg, *, temporal: bool = True)
         temporal: also give them to the ``tar-`` variant of ``name`` (its base model's weights,
             with fresh JTA/GRA modules).
     """
-    if name in _PRETRAINED:
-        raise ValueError(f"pretrained weights for {name!r} are already registered")
-    _PRETRAINED[name] = cfg
-    if temporal and not name.startswith("tar-"):
-        _PRETRAINED.setdefault(f"tar-{name}", cfg)
+    PRETRAINED.register(name, cfg)
+    if temporal and not name.startswith("tar-") and f"tar-{name}" not in PRETRAINED:
+        PRETRAINED.register(f"tar-{name}", cfg)
 
 
 def pretrained_cfg(name: str) -> PretrainedCfg | None:
@@ -79,11 +79,12 @@ def pretrained_cfg(name: str) -> PretrainedCfg | None:
     Args:
         name: a registered name.
     """
-    return _PRETRAINED.get(name)
+    return PRETRAINED.get(name) if name in PRETRAINED else None
 
 
 def has_pretrained(name: str) -> bool:
-    return name in _PRETRAINED
+    """Whether ``name`` has registered weights."""
+    return name in PRETRAINED
 
 
 _USYD = "usyd-community"

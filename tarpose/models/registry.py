@@ -4,18 +4,19 @@
 
 from __future__ import annotations
 
-import difflib
-import fnmatch
 from collections.abc import Callable
 from typing import Any
 
 from torch import nn
 
+from ..registry import Registry
 from .pretrained import has_pretrained
-from .temporal import TemporalWrapper, split_overrides
+from .options import ModelOptions
+from .temporal import TemporalWrapper
 from .vitpose import ViTPose, ViTPoseConfig
 
-_MODELS: dict[str, Callable[..., nn.Module]] = {}
+#: model name -> factory ``fn(**overrides) -> nn.Module``
+MODELS: Registry[Callable[..., nn.Module]] = Registry("model", "`tarpose models` lists them")
 
 #: The ViTPose sizes of the paper (patch 16, MLP ratio 4).
 VITPOSE_SIZES: dict[str, dict[str, int]] = {
@@ -32,37 +33,17 @@ def register_model(name: str) -> Callable[[Callable[..., nn.Module]], Callable[.
     Args:
         name: the name ``create_model`` and ``list_models`` know it by.
     """
-
-    def decorate(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
-        if name in _MODELS:
-            raise ValueError(f"model {name!r} is already registered")
-        _MODELS[name] = fn
-        return fn
-
-    return decorate
+    return MODELS.register(name)  # type: ignore[return-value]
 
 
 def list_models(pattern: str | None = None, pretrained: bool = False) -> list[str]:
-    """Registered model names.
+    """Registered model names, sorted.
 
     Args:
         pattern: a shell-style filter, e.g. ``"tar-*"``.
         pretrained: only the names with pretrained weights.
     """
-    names = sorted(n for n in _MODELS if has_pretrained(n) or not pretrained)
-    return names if pattern is None else [n for n in names if fnmatch.fnmatch(n, pattern)]
-
-
-def unknown_name_hint(name: str) -> str:
-    """``"did you mean 'x'? "`` for the registered names closest to ``name`` (if any), then where
-    to find them all.
-
-    Args:
-        name: a name that is not registered.
-    """
-    close = difflib.get_close_matches(name, list_models(), n=3, cutoff=0.6)
-    guess = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
-    return f"{guess}`tarpose models` lists the registered names"
+    return sorted(n for n in MODELS.names(pattern) if has_pretrained(n) or not pretrained)
 
 
 def model_entrypoint(name: str) -> Callable[..., nn.Module]:
@@ -72,22 +53,20 @@ def model_entrypoint(name: str) -> Callable[..., nn.Module]:
         name: a registered name.
 
     Raises:
-        ValueError: an unknown name (the message lists the known ones).
+        ValueError: an unknown name (the message suggests the closest and lists the known ones).
     """
-    if name not in _MODELS:
-        raise ValueError(f"unknown model {name!r}; {unknown_name_hint(name)}: {', '.join(list_models())}")
-    return _MODELS[name]
+    return MODELS.get(name)
 
 
 def _vitpose(size: str, decoder: str, **overrides: Any) -> ViTPose:
     return ViTPose(ViTPoseConfig(**{**VITPOSE_SIZES[size], "decoder": decoder, **overrides}))
 
 
-def _tar_vitpose(
-    size: str, decoder: str, vitpose: dict[str, Any] | None = None, **overrides: Any
-) -> TemporalWrapper:
-    base, temporal = split_overrides(overrides, vitpose)
-    return TemporalWrapper(_vitpose(size, decoder, **base), **temporal)
+def _tar_vitpose(size: str, decoder: str, **overrides: Any) -> TemporalWrapper:
+    options = ModelOptions.route(overrides)
+    if options.data:
+        raise TypeError(f"{sorted(options.data)} are DataConfig fields: tarpose.create_model applies them")
+    return TemporalWrapper(_vitpose(size, decoder, **options.vitpose), **options.temporal)
 
 
 def _register_sizes() -> None:

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import dataclasses
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any, NamedTuple
@@ -23,7 +22,6 @@ from ..layers.tokens import TOKEN_LAYOUTS, TokenLayout
 from ..preprocess import DataConfig
 from ..window import MAX_FRAMES, Target, Window
 from .adapters import SplitModel, as_module, check_features, probe_shapes, split_model
-from .hub import HubMethods
 from .vitpose import MAX_DEPTH, MAX_SIZE, ViTPose, ViTPoseConfig
 
 
@@ -98,8 +96,7 @@ class TARConfig:
         checked = check_fields(TAR_SPECS, {k: v for k, v in self.__dict__.items() if k != "target"}, what="TARConfig")
         for name, value in checked.items():
             object.__setattr__(self, name, value)
-        window = Window(self.num_frames, self.target)  # checks both, maps "center" to "centred"
-        object.__setattr__(self, "target", window.target)
+        Window(self.num_frames, self.target)  # checks both
         if self.heatmap_stride < 1:
             raise ValueError(f"heatmap_stride must be >= 1, got {self.heatmap_stride}")
 
@@ -141,22 +138,22 @@ class TARConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TARConfig:
-        """A config from [to_dict][tarpose.models.temporal.TARConfig.to_dict]'s output (a saved model's).
-
-        A field missing from ``values`` means the model was saved before the field existed, so it
-        takes the value that reproduces that model (``LEGACY_VALUES``: no FFN, no heatmap
-        embedding, the gated residual restore), not today's default.
+        """A config from [to_dict][tarpose.models.temporal.TARConfig.to_dict]'s output (a saved model's):
+        every field, none other.
 
         Args:
             values: field names and values.
 
         Raises:
-            TypeError: a name that is not a field.
+            TypeError: a name that is not a field, or a missing field.
         """
         unknown = sorted(set(values) - TAR_FIELDS)
-        if unknown:
-            raise TypeError(f"unknown TARConfig fields {unknown}; known: {sorted(TAR_FIELDS)}")
-        return cls(**{**LEGACY_VALUES, **values})
+        missing = sorted(TAR_FIELDS - set(values))
+        if unknown or missing:
+            raise TypeError(
+                f"a saved TARConfig must have exactly its fields: unknown {unknown}, missing {missing}"
+            )
+        return cls(**values)
 
 
 #: what each [TARConfig][tarpose.models.temporal.TARConfig] field may hold (``target`` is checked by [Window][tarpose.Window])
@@ -178,76 +175,8 @@ TAR_SPECS: dict[str, Field] = {
 }
 #: the submodules TAR adds to the base model (the prefixes of their weights' names)
 TEMPORAL_MODULES: tuple[str, ...] = ("jta", "gra", "heatmap_embed")
-#: what a saved config without these fields meant (they were added later with other defaults)
-LEGACY_VALUES: dict[str, Any] = {"restore": "residual", "gra_ffn_ratio": 0.0, "heatmap_embed": False}
 #: the names of [TARConfig][tarpose.models.temporal.TARConfig]'s fields
 TAR_FIELDS: frozenset[str] = frozenset(f.name for f in fields(TARConfig))
-#: the names of [ViTPoseConfig][tarpose.ViTPoseConfig]'s fields
-VITPOSE_FIELDS: frozenset[str] = frozenset(f.name for f in fields(ViTPoseConfig))
-#: TemporalWrapper keywords of tarpose <= 0.1 -> the TARConfig fields they set (deprecated)
-RENAMED_OPTIONS: dict[str, tuple[str, ...]] = {
-    "depth": ("jta_depth",),
-    "num_heads": ("jta_heads", "gra_heads"),
-    "mlp_ratio": ("jta_mlp_ratio",),
-}
-
-
-def tar_options(options: dict[str, Any], *, stacklevel: int = 3) -> dict[str, Any]:
-    """[TARConfig][tarpose.models.temporal.TARConfig] fields from keyword options, the old names (``depth``, ``num_heads``,
-    ``mlp_ratio``) mapped to the new ones with a ``DeprecationWarning``.
-
-    Args:
-        options: keyword options (unknown names are left for the caller to report).
-        stacklevel: passed to ``warnings.warn``.
-    """
-    out = {k: v for k, v in options.items() if k not in RENAMED_OPTIONS}
-    for old, new in RENAMED_OPTIONS.items():
-        if old not in options:
-            continue
-        clash = [n for n in new if n in options]
-        if clash:
-            raise TypeError(f"{old}= and {clash[0]}= name the same setting; pass only {clash[0]}=")
-        warnings.warn(
-            f"{old}= of a temporal model is deprecated: it sets the JTA/GRA option "
-            f"{' and '.join(f'{n}=' for n in new)} (write that; a ViTPose's {old} is set with "
-            f"vitpose={{{old!r}: ...}})",
-            DeprecationWarning, stacklevel=stacklevel,
-        )
-        out.update({n: options[old] for n in new})
-    return out
-
-
-def split_overrides(
-    overrides: dict[str, Any], vitpose: dict[str, Any] | None = None
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Route the keyword options of a temporal model: ``(base ViTPose fields, TARConfig fields)``.
-
-    [TARConfig][tarpose.models.temporal.TARConfig] fields (``num_frames``, ``jta_depth``, ``restore``...) go to the temporal
-    part, [ViTPoseConfig][tarpose.ViTPoseConfig] fields (``img_size``, ``embed_dim``, ``num_joints``...)
-    to the base model; ``vitpose={...}`` names base fields explicitly. The deprecated names
-    ``depth``, ``num_heads`` and ``mlp_ratio`` still mean the JTA/GRA settings here, as they did.
-    ``freeze_base`` (deprecated) is passed on to [TemporalWrapper][tarpose.models.temporal.TemporalWrapper].
-
-    Args:
-        overrides: the keyword options.
-        vitpose: base ViTPose fields.
-
-    Raises:
-        TypeError: a name neither config has.
-    """
-    temporal_names = TAR_FIELDS | set(RENAMED_OPTIONS) | {"freeze_base"}
-    unknown = sorted(set(overrides) - temporal_names - VITPOSE_FIELDS)
-    if unknown:
-        raise TypeError(
-            f"unknown options {unknown}; a temporal model takes TARConfig fields "
-            f"{sorted(TAR_FIELDS)}, ViTPoseConfig fields {sorted(VITPOSE_FIELDS)} and "
-            "vitpose={...} for the base model"
-        )
-    temporal = tar_options({k: v for k, v in overrides.items() if k in temporal_names}, stacklevel=4)
-    base = {k: v for k, v in overrides.items() if k not in temporal_names}
-    return {**base, **(vitpose or {})}, temporal
-
-
 class TemporalOutput(NamedTuple):
     """``heatmaps``: final heatmaps of the target frame ``(B, J, Hh, Wh)``;
     ``initial_heatmaps``: the base model's heatmaps of every frame ``(B, T, J, Hh, Wh)``."""
@@ -256,7 +185,7 @@ class TemporalOutput(NamedTuple):
     initial_heatmaps: Tensor
 
 
-class TemporalWrapper(nn.Module, HubMethods):
+class TemporalWrapper(nn.Module):
     """TAR-ViTPose around an existing single-frame model.
 
     ``forward(clip (B, T, 3, H, W)) -> heatmaps (B, J, Hh, Wh)`` of the target frame. The encoder
@@ -277,10 +206,10 @@ class TemporalWrapper(nn.Module, HubMethods):
         **overrides: [TARConfig][tarpose.TARConfig] fields changed from ``config``, for
             convenience: ``TemporalWrapper(vitpose, num_frames=3, jta_depth=2)``.
 
-    A wrapper over a built-in ViTPose saves and loads the Hub way: ``save_pretrained(dir)``
-    writes ``config.json`` (the ViTPose's config, the TARConfig and the preprocessing),
-    ``model.safetensors`` and a model card; ``tarpose.load_model(dir_or_repo_id)`` (or
-    ``TemporalWrapper.from_pretrained``) loads it back strictly and ``push_to_hub(repo_id)``
+    A wrapper over a built-in ViTPose saves and loads the Hub way:
+    ``tarpose.save_pretrained(model, dir)`` writes ``config.json`` (the ViTPose's config, the
+    TARConfig and the preprocessing), ``model.safetensors`` and a model card;
+    ``tarpose.load_model(dir_or_repo_id)`` loads it back strictly and ``tarpose.push_to_hub``
     uploads it. To train only the new modules: ``tarpose.training.freeze_base(model)``.
     """
 
@@ -297,8 +226,7 @@ class TemporalWrapper(nn.Module, HubMethods):
         **overrides: Any,
     ) -> None:
         super().__init__()
-        freeze = overrides.pop("freeze_base", False)
-        options = tar_options(overrides)
+        options = overrides
         unknown = sorted(set(options) - TAR_FIELDS)
         if unknown:
             raise TypeError(f"unknown TemporalWrapper options {unknown}; TARConfig fields: {sorted(TAR_FIELDS)}")
@@ -317,7 +245,7 @@ class TemporalWrapper(nn.Module, HubMethods):
         self.dim = dim
         self.num_joints = num_joints
         self.in_chans = split.in_chans
-        self.image_size = split.image_size
+        self.input_size = split.input_size
         self._base_config = model.config if isinstance(model, ViTPose) else None
         base_data = getattr(model, "data_config", None)
         self._data_config = base_data if isinstance(base_data, DataConfig) else None
@@ -325,24 +253,13 @@ class TemporalWrapper(nn.Module, HubMethods):
         self.encoder = split.encoder
         self.decoder = split.decoder
         # the crop size the pair is probed at: the model's own, else ViTPose's usual 256x192
-        size = split.image_size or (self._data_config.input_size if self._data_config else None)
+        size = split.input_size or (self._data_config.input_size if self._data_config else None)
         self._check_pair(split.in_chans, tuple(size or (256, 192)))
         self.jta = JointTemporalAggregator(dim, num_joints, **config.module_options("jta"))
         self.gra = GlobalRestoringAttention(dim, **config.module_options("gra"))
         self.heatmap_embed = (
             HeatmapEmbedding(num_joints, dim, config.heatmap_stride) if config.heatmap_embed else None
         )
-        if freeze:
-            warnings.warn(
-                "TemporalWrapper(..., freeze_base=True) is deprecated: freezing is a training "
-                "choice; call tarpose.training.freeze_base(model) or train with "
-                "TrainConfig(freeze_base=True)",
-                DeprecationWarning, stacklevel=2,
-            )
-            for p in self.base_parameters():
-                p.requires_grad_(False)
-            self.freeze_base = True
-            self.train(self.training)
 
     def _check_pair(self, in_chans: int, size: tuple[int, int]) -> None:
         """Refuse an encoder/decoder pair that cannot work with the temporal modules, at
@@ -396,8 +313,8 @@ class TemporalWrapper(nn.Module, HubMethods):
     @property
     def data_config(self) -> DataConfig:
         """How the crops are made: the base model's [DataConfig][tarpose.DataConfig], or the
-        defaults at the encoder's fixed ``image_size`` (``None`` when it takes any size)."""
-        return self._data_config if self._data_config is not None else DataConfig(self.image_size)
+        defaults at the encoder's fixed ``input_size`` (``None`` when it takes any size)."""
+        return self._data_config if self._data_config is not None else DataConfig(self.input_size)
 
     @data_config.setter
     def data_config(self, value: DataConfig) -> None:
@@ -434,9 +351,9 @@ class TemporalWrapper(nn.Module, HubMethods):
         """Per-frame part: images ``(N, 3, H, W)`` -> maps ``(N, C, h, w)``, heatmaps ``(N, J, Hh, Wh)``."""
         expect_shape("images", images, "(N, 3, H, W)", (None, self.in_chans, None, None))
         expect_dtype("images", images, self.encoder)
-        if self.image_size is not None and tuple(images.shape[-2:]) != self.image_size:
+        if self.input_size is not None and tuple(images.shape[-2:]) != self.input_size:
             raise ValueError(
-                f"this model takes {self.image_size[0]}x{self.image_size[1]} crops, got images of "
+                f"this model takes {self.input_size[0]}x{self.input_size[1]} crops, got images of "
                 f"shape {tuple(images.shape)}"
             )
         features = check_features(self.encoder(images), self.dim, images.shape[0])

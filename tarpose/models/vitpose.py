@@ -19,7 +19,6 @@ from torch import Tensor, nn
 from .._checks import Field, check_fields, expect_shape
 from ..layers.mlp import Mlp
 from ..preprocess import DataConfig
-from .hub import HubMethods
 
 Decoder = Literal["classic", "simple"]
 
@@ -29,7 +28,7 @@ MAX_SIZE = 1 << 16
 #: what each [ViTPoseConfig][tarpose.models.vitpose.ViTPoseConfig] field may hold (checked on construction, so a config read
 #: from an untrusted ``config.json`` fails here, with the field named, before anything is built)
 VITPOSE_SPECS: dict[str, Field] = {
-    "img_size": Field(int, 1, MAX_SIZE, length=2),
+    "input_size": Field(int, 1, MAX_SIZE, length=2),
     "patch_size": Field(int, 1, 1024),
     "patch_padding": Field(int, 0, 1024),
     "in_chans": Field(int, 1, 1024),
@@ -51,11 +50,11 @@ VITPOSE_SPECS: dict[str, Field] = {
 class ViTPoseConfig:
     """Architecture of a built-in ViTPose.
 
-    ``img_size`` is the input (H, W) the position embeddings are stored for; any other input whose
+    ``input_size`` is the input (H, W) the position embeddings are stored for; any other input whose
     sides are multiples of ``patch_size`` also works (the embeddings are resized bicubically).
 
     Attributes:
-        img_size: input crops ``(H, W)`` the position embeddings are stored for.
+        input_size: input crops ``(H, W)`` the position embeddings are stored for.
         patch_size: side of the square patches (16: tokens ``H/16 x W/16``).
         patch_padding: padding of the patch-embedding convolution (2 in ViTPose).
         in_chans: input channels.
@@ -73,7 +72,7 @@ class ViTPoseConfig:
         upsample: the simple decoder's upsampling factor.
     """
 
-    img_size: tuple[int, int] = (256, 192)
+    input_size: tuple[int, int] = (256, 192)
     patch_size: int = 16
     patch_padding: int = 2
     in_chans: int = 3
@@ -97,15 +96,15 @@ class ViTPoseConfig:
             raise ValueError(
                 f"embed_dim={self.embed_dim} must be divisible by num_heads={self.num_heads}"
             )
-        for side in self.img_size:
+        for side in self.input_size:
             if side % self.patch_size:
                 raise ValueError(
-                    f"img_size {self.img_size} must be multiples of patch_size {self.patch_size}"
+                    f"input_size {self.input_size} must be multiples of patch_size {self.patch_size}"
                 )
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        d["img_size"] = list(self.img_size)
+        d["input_size"] = list(self.input_size)
         return d
 
 
@@ -185,7 +184,7 @@ class ViT(nn.Module):
         self.cfg = cfg
         self.embed_dim = cfg.embed_dim
         self.patch_embed = PatchEmbed(cfg.in_chans, cfg.embed_dim, cfg.patch_size, cfg.patch_padding)
-        self.grid_size = self.feature_size(cfg.img_size)
+        self.grid_size = self.feature_size(cfg.input_size)
         self.pos_embed = nn.Parameter(torch.zeros(1, math.prod(self.grid_size), cfg.embed_dim))
         rates = [cfg.drop_path_rate * i / max(cfg.depth - 1, 1) for i in range(cfg.depth)]
         self.blocks = nn.ModuleList(
@@ -196,10 +195,10 @@ class ViT(nn.Module):
         nn.init.trunc_normal_(self.pos_embed, std=0.02)
         self.apply(_init_weights)
 
-    def feature_size(self, img_size: tuple[int, int]) -> tuple[int, int]:
+    def feature_size(self, input_size: tuple[int, int]) -> tuple[int, int]:
         """The token grid ``(h, w)`` for an input ``(H, W)``."""
         k, p = self.cfg.patch_size, self.cfg.patch_padding
-        return tuple((s + 2 * p - k) // k + 1 for s in img_size)  # type: ignore[return-value]
+        return tuple((s + 2 * p - k) // k + 1 for s in input_size)  # type: ignore[return-value]
 
     def forward(self, images: Tensor) -> Tensor:
         """``(N, 3, H, W)`` with H, W multiples of the patch size -> ``(N, C, h, w)``."""
@@ -263,16 +262,15 @@ class HeatmapHead(nn.Module):
         return self.final_layer(self.deconv_layers(features))
 
 
-class ViTPose(nn.Module, HubMethods):
+class ViTPose(nn.Module):
     """Top-down single-frame ViTPose: crops ``(N, 3, H, W)`` -> heatmaps ``(N, J, H/4, W/4)``.
 
     Build one with ``tarpose.create_model`` (``"vitpose-b"``, ...) or from a
     [ViTPoseConfig][tarpose.ViTPoseConfig]. ``backbone`` is the encoder and ``keypoint_head`` the
     decoder that [TemporalWrapper][tarpose.TemporalWrapper] uses; ``data_config`` says how its
-    crops are made (the input size, normalisation). ``save_pretrained(dir)`` writes
-    ``config.json``, ``model.safetensors`` and a model card; ``ViTPose.from_pretrained(source)``
-    is ``tarpose.load_vitpose``, so it also reads transformers, official, mmpose and
-    easy_ViTPose checkpoints.
+    crops are made (the input size, normalisation). ``tarpose.save_pretrained(model, dir)``
+    writes ``config.json``, ``model.safetensors`` and a model card; ``tarpose.load_model(source)``
+    loads it back, and the transformers, official, mmpose and easy_ViTPose checkpoints too.
 
     Args:
         config: the architecture (default: ViTPose-B's).
@@ -286,7 +284,7 @@ class ViTPose(nn.Module, HubMethods):
         elif overrides:
             config = ViTPoseConfig(**{**config.to_dict(), **overrides})
         self.config = config
-        self.data_config = DataConfig(input_size=config.img_size)
+        self.data_config = DataConfig(input_size=config.input_size)
         self.backbone = ViT(config)
         self.keypoint_head = HeatmapHead(
             config.embed_dim, config.num_joints, config.decoder, config.deconv_channels, config.upsample

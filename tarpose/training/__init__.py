@@ -19,7 +19,7 @@ from .engine import (
     parameter_groups,
     train,
 )
-from .export import export_trained, load_trained, save_trained
+from .export import export_trained
 from .losses import HeatmapLoss, heatmap_mse
 from .setup import check_sample, training_model
 
@@ -34,12 +34,10 @@ __all__ = [
     "freeze_base",
     "heatmap_mse",
     "load_checkpoint",
-    "load_trained",
     "loss_validator",
     "lr_factor",
     "parameter_groups",
     "save_checkpoint",
-    "save_trained",
     "train",
     "training_model",
 ]

@@ -127,7 +127,7 @@ class TrainConfig:
         if self.amp not in ("auto", "off", "bf16", "fp16"):
             problems.append(f"amp must be 'auto', 'off', 'bf16' or 'fp16', got {self.amp!r}")
         try:
-            self.target_frame = normalize_target(self.target_frame, stacklevel=4)
+            self.target_frame = normalize_target(self.target_frame)
         except ValueError:
             problems.append(f"target_frame must be 'centred' or 'last', got {self.target_frame!r}")
         for name in ("warmup_steps", "workers", "save_every"):
@@ -718,8 +718,6 @@ def _restore(
     """Load a checkpoint into model/optimizer/scaler after checking it belongs to this run."""
     checkpoint = load_checkpoint(path)  # on the CPU: load_state_dict moves it to the parameters
     saved = checkpoint.info
-    if saved.get("config", {}).get("target_frame") == "center":  # written by tarpose 0.1
-        saved["config"]["target_frame"] = "centred"
     for key, what in (
         ("config", "training config"),
         ("world_size", "number of processes"),

@@ -11,7 +11,8 @@ from typing import Any
 from torch import nn
 
 from ..factory import create_model, probe_model, wrap
-from ..models.temporal import TemporalWrapper, split_overrides
+from ..models.options import ModelOptions
+from ..models.temporal import TemporalWrapper
 from ..weights.load import build_model, read_remapped
 
 
@@ -119,16 +120,13 @@ def training_model(
     if name is None:
         raise ValueError(f"{init_from} does not say which registered model it is: give --model NAME")
     saved_temporal = remapped.temporal is not None
-    temporal = isinstance(_probe(name, {k: v for k, v in options.items() if k != "vitpose"}), TemporalWrapper)
+    temporal = isinstance(_probe(name, options), TemporalWrapper)
     if temporal and not saved_temporal and (saved is None or name == f"tar-{saved}"):
-        base, _ = split_overrides({k: v for k, v in options.items() if k != "vitpose"})
-        if base or "vitpose" in options:
-            raise ValueError(
-                f"--model-opt {sorted(base) or ['vitpose']} would change the architecture given by "
-                "--init-from"
-            )
+        base = _route(name, options).vitpose
+        if base:
+            raise ValueError(f"--model-opt {sorted(base)} would change the architecture given by --init-from")
         options = _with_window(options, True, name, num_frames, window)
-        model = wrap(name, build_model(remapped, {}, source=source), **options)
+        model = wrap(name, build_model(remapped, ModelOptions(), source=source), **options)
         return model.train(), {"name": name, "options": options}
     if saved is not None and name != saved or temporal != saved_temporal:
         held = repr(saved) if saved else "single-frame" if not saved_temporal else "temporal"
@@ -137,12 +135,18 @@ def training_model(
             + (f" or wrap it as --model tar-{saved}" if saved and not saved_temporal else "")
         )
     options = _with_window(options, temporal, name, num_frames, window)
-    overrides = {k: v for k, v in options.items() if k != "vitpose"}
     try:
-        model = build_model(remapped, overrides, source=source, vitpose=options.get("vitpose"))
+        model = build_model(remapped, _route(name, options), source=source)
     except (TypeError, ValueError) as error:
         raise ValueError(f"--init-from {init_from} does not fit {name!r} with {options}: {error}") from None
     return model.train(), {"name": name, "options": options}
+
+
+def _route(name: str, options: dict[str, Any]) -> ModelOptions:
+    try:
+        return ModelOptions.route(options)
+    except TypeError as error:
+        raise ValueError(f"cannot build {name!r} with {options}: {error}") from None
 
 
 def _probe(name: str, options: dict[str, Any]) -> nn.Module:

@@ -6,7 +6,6 @@ It works on models and configs it is given; loading by source or name is ``tarpo
 and ``tarpose.create_model`` ([tarpose.factory][tarpose.factory], the layer above).
 """
 
-from .convert import convert_tar_checkpoint
 from .errors import CheckpointError
 from .formats import FORMATS, Remapped, detect_format, find_state_dict, remap
 from .formats.tarpose import model_config
@@ -23,7 +22,6 @@ __all__ = [
     "ResolvedSource",
     "build_model",
     "build_vitpose",
-    "convert_tar_checkpoint",
     "detect_format",
     "find_state_dict",
     "load_state_strict",

@@ -12,43 +12,32 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ..models.options import ModelOptions
 from ..models.temporal import TemporalWrapper
 from .errors import CheckpointError
 from .hub import save_pretrained
 from .load import build_model, read_remapped
 
 
-def convert_tar_checkpoint(
-    source: str | Path, save_directory: str | Path, **overrides: Any
-) -> TemporalWrapper:
-    """Convert an official TAR-ViTPose checkpoint and ``save_pretrained`` it.
+def convert_tar_checkpoint(source: str | Path, save_directory: str | Path, **overrides: Any) -> TemporalWrapper:
+    """Convert an official TAR-ViTPose checkpoint and save it in tarpose's format (what
+    ``tarpose convert`` does; ``tarpose.load_model`` also reads the ``.pt`` directly).
 
     Args:
-        source: the reference code's ``.pt`` (``{"model_state_dict": ...}``), a local path or
-            anything ``tarpose.load_model`` resolves (``filename=``, ``revision=``... pass
-            through).
+        source: the reference code's ``.pt`` (``{"model_state_dict": ...}``).
         save_directory: where ``config.json``, ``model.safetensors`` and the model card go.
-        **overrides: e.g. ``img_size=(256, 192)`` or ``num_frames=3`` where the checkpoint was
-            trained differently from the reference config (384x288, 5 frames); see
-            ``tarpose.load_model`` (``vitpose={"num_heads": ...}`` for a backbone width that is
-            not a ViTPose size).
+        **overrides: e.g. ``input_size=(256, 192)`` or ``num_frames=3`` where the checkpoint was
+            trained differently from the reference config (384x288, 5 frames), ``num_heads=``
+            for a backbone width that is not a ViTPose size; see ``tarpose.load_model``.
 
     Returns:
-        the converted model (eval mode); load it again with
-        ``tarpose.load_model(save_directory)``.
+        the converted model (eval mode); load it again with ``tarpose.load_model(save_directory)``.
     """
-    hub = {k: overrides.pop(k) for k in _HUB_OPTIONS if k in overrides}
-    vitpose = overrides.pop("vitpose", None)
-    remapped, described = read_remapped(source, **hub)
+    options = ModelOptions.route(overrides)
+    remapped, described = read_remapped(source)
     if remapped.format != "tar_official":
-        raise CheckpointError(
-            f"{described} is not an official TAR-ViTPose checkpoint; load it with "
-            "tarpose.load_model (or load_vitpose) instead"
-        )
-    model = build_model(remapped, overrides, source=described, vitpose=vitpose)
+        raise CheckpointError(f"{described} is not an official TAR-ViTPose checkpoint; load it with tarpose.load_model")
+    model = build_model(remapped, options, source=described)
     assert isinstance(model, TemporalWrapper)  # the tar_official layout always has a temporal head
     save_pretrained(model, save_directory)
     return model
-
-
-_HUB_OPTIONS = ("filename", "revision", "cache_dir", "token", "local_files_only", "force_download")

@@ -16,9 +16,9 @@ from .formats.common import HEADS_BY_WIDTH, grid_from_tokens
 CONFIG_FIELDS: frozenset[str] = frozenset(f.name for f in fields(ViTPoseConfig))
 
 
-def token_grid(img_size: tuple[int, int], patch_size: int = 16, padding: int = 2) -> tuple[int, int]:
+def token_grid(input_size: tuple[int, int], patch_size: int = 16, padding: int = 2) -> tuple[int, int]:
     """The ViT token grid ``(h, w)`` of an ``(H, W)`` input (ViTPose's padded patch conv)."""
-    return tuple((s + 2 * padding - patch_size) // patch_size + 1 for s in img_size)  # type: ignore[return-value]
+    return tuple((s + 2 * padding - patch_size) // patch_size + 1 for s in input_size)  # type: ignore[return-value]
 
 
 def infer_config(
@@ -57,16 +57,16 @@ def infer_config(
         raise CheckpointError(f"{source}: invalid ViTPose config: {error}") from None
     merged = {**shapes, **known}
     patch, padding = int(merged["patch_size"]), int(merged.get("patch_padding", 2))
-    hint = token_grid(merged["img_size"], patch, padding) if "img_size" in merged else None
+    hint = token_grid(merged["input_size"], patch, padding) if "input_size" in merged else None
     grid = grid_from_tokens(pos.shape[1], hint)
-    if grid is None and "img_size" in overrides:  # an odd grid, named by the caller
-        grid = grid_from_tokens(pos.shape[1], token_grid(overrides["img_size"], patch, padding))
+    if grid is None and "input_size" in overrides:  # an odd grid, named by the caller
+        grid = grid_from_tokens(pos.shape[1], token_grid(overrides["input_size"], patch, padding))
     if grid is None:
         raise CheckpointError(
             f"{source}: cannot tell the input size from {pos.shape[1]} position embeddings; pass "
-            "img_size=(H, W) of the checkpoint"
+            "input_size=(H, W) of the checkpoint"
         )
-    merged.setdefault("img_size", (grid[0] * patch, grid[1] * patch))
+    merged.setdefault("input_size", (grid[0] * patch, grid[1] * patch))
     merged.update(overrides)
     if "num_heads" not in merged:
         raise CheckpointError(

@@ -19,42 +19,32 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from ..hub import HubOptions
 from ..models.init import skip_init
-from ..models.temporal import TAR_FIELDS, TARConfig, TemporalWrapper, split_overrides, tar_options
+from ..models.options import ModelOptions
+from ..models.temporal import TARConfig, TemporalWrapper
 from ..models.vitpose import ViTPose, ViTPoseConfig, resize_pos_embed
-from ..preprocess import DataConfig, split_data_options
+from ..preprocess import DataConfig
 from .errors import CheckpointError
 from .formats import Remapped, find_state_dict, remap
-from .infer import CONFIG_FIELDS, infer_config, token_grid
+from .infer import infer_config, token_grid
 from .safe_io import embedded_config, read_checkpoint
 from .sources import resolve_source
 from .strict import check_fits, load_state_strict
 
-#: options that apply to temporal models only (an error for a single-frame checkpoint)
-TEMPORAL_OPTIONS: frozenset[str] = TAR_FIELDS | {"freeze_base"}
-
-
 def read_remapped(
     source: str | Path,
     *,
+    hub: HubOptions | None = None,
+    filename: str | None = None,
     format: str | None = None,
     dataset_index: int | None = None,
-    filename: str | None = None,
-    revision: str | None = None,
-    cache_dir: str | Path | None = None,
-    token: str | bool | None = None,
-    local_files_only: bool = False,
-    force_download: bool = False,
 ) -> tuple[Remapped, str]:
     """The checkpoint at ``source`` in tarpose's names, and how to name it in messages.
 
-    A file in an old tarpose layout gives a ``FutureWarning`` saying how to update it.
     Arguments as for ``tarpose.load_model``.
     """
-    resolved = resolve_source(
-        source, filename=filename, revision=revision, cache_dir=cache_dir, token=token,
-        local_files_only=local_files_only, force_download=force_download,
-    )
+    resolved = resolve_source(source, filename=filename, hub=hub)
     described = resolved.description
     state = find_state_dict(read_checkpoint(resolved.weights), source=described)
     config = resolved.config if resolved.config is not None else embedded_config(resolved.weights)
@@ -64,66 +54,54 @@ def read_remapped(
         raise CheckpointError(f"{described}: {error}") from None
     except (TypeError, ValueError, KeyError, IndexError, AttributeError) as error:  # a malformed config's values
         raise CheckpointError(f"{described}: malformed checkpoint config ({type(error).__name__}: {error})") from None
-    if remapped.deprecated:
-        warnings.warn(f"{described} is {remapped.deprecated}", FutureWarning, stacklevel=3)
     return remapped, f"{described} ({fmt} layout)"
 
 
-def build_model(
-    remapped: Remapped, overrides: dict[str, Any], *, source: str, vitpose: dict[str, Any] | None = None
-) -> ViTPose | TemporalWrapper:
+def build_model(remapped: Remapped, options: ModelOptions, *, source: str) -> ViTPose | TemporalWrapper:
     """The model a remapped checkpoint holds, loaded strictly, in eval mode.
 
     Args:
         remapped: from [read_remapped][tarpose.weights.load.read_remapped].
-        overrides: [ViTPoseConfig][tarpose.ViTPoseConfig] fields, [DataConfig][tarpose.DataConfig]
-            fields (``geometry``, ``mean``, ``std``: they replace the checkpoint's) and, for a
-            temporal checkpoint, [TARConfig][tarpose.TARConfig] fields.
+        options: changes to its configs: [ViTPoseConfig][tarpose.ViTPoseConfig] fields,
+            [DataConfig][tarpose.DataConfig] fields (``geometry``, ``mean``, ``std``: they replace
+            the checkpoint's) and, for a temporal checkpoint, [TARConfig][tarpose.TARConfig] fields.
         source: how to name the checkpoint in messages.
-        vitpose: ViTPoseConfig fields of a temporal checkpoint's base.
     """
-    data, overrides = split_data_options(overrides)
     if remapped.temporal is None:
-        extra = sorted(set(overrides) - CONFIG_FIELDS)
-        if extra and set(extra) <= TEMPORAL_OPTIONS:
+        if options.temporal:
             raise TypeError(
-                f"{source} is a single-frame ViTPose; {extra} apply to temporal models: wrap "
-                "it with tarpose.TemporalWrapper(model, ...)"
+                f"{source} is a single-frame ViTPose; {sorted(options.temporal)} apply to temporal "
+                "models: wrap it with tarpose.TemporalWrapper(model, ...)"
             )
-        return build_vitpose(remapped, {**overrides, **(vitpose or {}), **data}, source)
-    return _build_temporal(remapped, overrides, vitpose or {}, source, data)
+        return build_vitpose(remapped, options, source)
+    return _build_temporal(remapped, options, source)
 
 
-def build_vitpose(remapped: Remapped, overrides: dict[str, Any], source: str) -> ViTPose:
+def build_vitpose(remapped: Remapped, options: ModelOptions, source: str) -> ViTPose:
     """The (base) ViTPose of a remapped checkpoint, loaded strictly, in eval mode.
 
     Args:
         remapped: from [read_remapped][tarpose.weights.load.read_remapped].
-        overrides: [ViTPoseConfig][tarpose.ViTPoseConfig] fields and
-            [DataConfig][tarpose.DataConfig] fields (``geometry``, ``mean``, ``std``).
+        options: [ViTPoseConfig][tarpose.ViTPoseConfig] and [DataConfig][tarpose.DataConfig]
+            fields (``options.temporal`` is not read).
         source: how to name the checkpoint in messages.
     """
-    data, overrides = split_data_options(overrides)
-    config, state = _vitpose_state(remapped, overrides, source)
+    config, state = _vitpose_state(remapped, options.vitpose, source)
     check_size(config, None, state, source=source)
     with skip_init():
         model = ViTPose(config)
     load_state_strict(model, state, source=source)
-    model.data_config = _data_config(remapped, config, source, data)
+    model.data_config = _data_config(remapped, config, source, options.data)
     return model.eval()
 
 
-def _build_temporal(
-    remapped: Remapped, overrides: dict[str, Any], vitpose: dict[str, Any], source: str,
-    data: dict[str, Any],
-) -> TemporalWrapper:
-    base, temporal_overrides = split_overrides(overrides, vitpose)
-    freeze = temporal_overrides.pop("freeze_base", False)  # deprecated: TemporalWrapper says so
+def _build_temporal(remapped: Remapped, options: ModelOptions, source: str) -> TemporalWrapper:
     try:
-        temporal = TARConfig.from_dict(tar_options(remapped.temporal_config or {})).replace(**temporal_overrides)
+        temporal = TARConfig.from_dict(remapped.temporal_config or {})
     except (TypeError, ValueError) as error:
         raise CheckpointError(f"{source}: invalid temporal config: {error}") from None
-    config, vit_state = _vitpose_state(remapped, base, source)
+    temporal = temporal.replace(**options.temporal)
+    config, vit_state = _vitpose_state(remapped, options.vitpose, source)
     state: dict[str, Tensor] = {}
     for key, value in vit_state.items():
         head, rest = key.split(".", 1)
@@ -132,8 +110,8 @@ def _build_temporal(
     check_size(config, temporal, state, source=source)
     with skip_init():
         base_model = ViTPose(config)
-        base_model.data_config = _data_config(remapped, config, source, data)
-        model = TemporalWrapper(base_model, temporal, freeze_base=freeze)
+        base_model.data_config = _data_config(remapped, config, source, options.data)
+        model = TemporalWrapper(base_model, temporal)
     load_state_strict(model, state, source=source)
     return model.eval()
 
@@ -143,21 +121,21 @@ def _vitpose_state(
 ) -> tuple[ViTPoseConfig, dict[str, Tensor]]:
     config, grid = infer_config(remapped.vitpose, remapped.config, overrides, source=source)
     state = dict(remapped.vitpose)
-    target = token_grid(config.img_size, config.patch_size, config.patch_padding)
-    if target != grid and "img_size" not in overrides:  # the checkpoint's own img_size: checked
+    target = token_grid(config.input_size, config.patch_size, config.patch_padding)
+    if target != grid and "input_size" not in overrides:  # the checkpoint's own input_size: checked
         stored = sum(v.numel() for v in [*state.values(), *(remapped.temporal or {}).values()])
         if remapped.format == "tarpose" or math.prod(target) * config.embed_dim > stored:
             raise CheckpointError(
-                f"{source}: its config says img_size={config.img_size} (a {target[0]}x{target[1]} "
+                f"{source}: its config says input_size={config.input_size} (a {target[0]}x{target[1]} "
                 f"token grid) but its position embeddings are for a {grid[0]}x{grid[1]} grid; pass "
-                "img_size= to resize them"
+                "input_size= to resize them"
             )
     if target != grid:  # (1, h*w, c) -> (1, h'*w', c), bicubic like mmpretrain
         state["backbone.pos_embed"] = resize_pos_embed(state["backbone.pos_embed"], grid, target)
     return config, state
 
 
-#: the one tensor whose size the caller may change (``img_size=`` resizes it)
+#: the one tensor whose size the caller may change (``input_size=`` resizes it)
 _RESIZABLE = ("backbone.pos_embed", "encoder.pos_embed")
 
 
@@ -176,7 +154,7 @@ def check_size(
         config: the ViTPose to build.
         temporal: the temporal part, for a [TemporalWrapper][tarpose.TemporalWrapper].
         state: the tensors to load into it, in its names (position embeddings are not counted:
-            ``img_size=`` resizes them).
+            ``input_size=`` resizes them).
         source: how to name the checkpoint in messages.
 
     Raises:
@@ -219,12 +197,12 @@ def _data_config(
     remapped: Remapped, config: ViTPoseConfig, source: str, overrides: dict[str, Any]
 ) -> DataConfig:
     """The checkpoint's preprocessing (with its geometry, `tarpose.weights.formats.remap`), the fields
-    the caller names replacing its own; the crop size is the built model's (an ``img_size``
+    the caller names replacing its own; the crop size is the built model's (an ``input_size``
     override changes it)."""
     try:
-        return DataConfig.from_dict({**(remapped.data or {}), **overrides, "input_size": config.img_size})
+        return DataConfig.from_dict({**(remapped.data or {}), **overrides, "input_size": config.input_size})
     except (TypeError, ValueError) as error:
         raise CheckpointError(f"{source}: invalid data config: {error}") from None
 
 
-__all__ = ["TEMPORAL_OPTIONS", "build_model", "build_vitpose", "check_size", "read_remapped", "skip_init"]
+__all__ = ["build_model", "build_vitpose", "check_size", "read_remapped", "skip_init"]

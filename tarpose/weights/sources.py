@@ -8,12 +8,13 @@ tokens and revisions all apply) when the source is a repo id.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..hub import hub_reachable, offline_message
+from ..hub import HubOptions, hub_reachable, offline_message
 from .safe_io import MAX_CONFIG_BYTES, parse_config
 
 #: Weight files looked for, in this order, in a directory or Hub repo without ``filename=``.
@@ -33,14 +34,7 @@ class ResolvedSource:
 
 
 def resolve_source(
-    source: str | Path,
-    *,
-    filename: str | None = None,
-    revision: str | None = None,
-    cache_dir: str | Path | None = None,
-    token: str | bool | None = None,
-    local_files_only: bool = False,
-    force_download: bool = False,
+    source: str | Path, *, filename: str | None = None, hub: HubOptions | None = None
 ) -> ResolvedSource:
     """Find the weights file (and ``config.json``) of ``source``.
 
@@ -49,11 +43,7 @@ def resolve_source(
             ``pytorch_model.bin`` (or a single checkpoint file); or a Hub repo id ``"org/name"``.
         filename: the weights file to use inside a directory or repo (e.g. easy_ViTPose's
             ``"torch/coco/vitpose-b-coco.pth"``).
-        revision: Hub branch, tag or commit.
-        cache_dir: Hub cache directory (passed to ``hf_hub_download``).
-        token: Hub token, for private repos.
-        local_files_only: never download; use the local Hub cache only.
-        force_download: download again even when cached.
+        hub: how to fetch from the Hub (revision, cache, token, offline...).
 
     Raises:
         FileNotFoundError: a missing path, a directory without weights, a repo not on the Hub,
@@ -74,7 +64,7 @@ def resolve_source(
                 "here, so this is taken as a mistyped local path, not a Hub repo id; for the Hub "
                 "repo run from another directory)"
             )
-        return _resolve_hub(source, filename, revision, cache_dir, token, local_files_only, force_download)
+        return _resolve_hub(source, filename, hub or HubOptions())
     raise FileNotFoundError(
         f"no such checkpoint file or directory: {source} (and it is not a Hub repo id "
         "'org/name')"
@@ -100,15 +90,7 @@ def _resolve_directory(path: Path, filename: str | None) -> ResolvedSource:
     )
 
 
-def _resolve_hub(
-    repo_id: str,
-    filename: str | None,
-    revision: str | None,
-    cache_dir: str | Path | None,
-    token: str | bool | None,
-    local_files_only: bool,
-    force_download: bool,
-) -> ResolvedSource:
+def _resolve_hub(repo_id: str, filename: str | None, hub: HubOptions) -> ResolvedSource:
     from huggingface_hub import constants, hf_hub_download
     from huggingface_hub.utils import (  # (also huggingface_hub.errors in recent versions)
         EntryNotFoundError,
@@ -117,17 +99,15 @@ def _resolve_hub(
         RevisionNotFoundError,
     )
 
-    def download(name: str) -> Path:
-        return Path(hf_hub_download(
-            repo_id, name, revision=revision, cache_dir=cache_dir, token=token,
-            local_files_only=local_files_only, force_download=force_download,
-        ))
-
-    at = f"{repo_id}" + (f" (revision {revision})" if revision else "")
-    offline = local_files_only or constants.HF_HUB_OFFLINE
-    unreachable = not offline and not hub_reachable()
+    unreachable = not (hub.local_files_only or constants.HF_HUB_OFFLINE) and not hub_reachable()
     if unreachable:  # the cache only, at once (huggingface_hub would retry for ~25 s a file)
-        local_files_only = True
+        hub = dataclasses.replace(hub, local_files_only=True)
+    offline = hub.local_files_only or constants.HF_HUB_OFFLINE
+
+    def download(name: str) -> Path:
+        return Path(hf_hub_download(repo_id, name, **hub.download_kwargs()))
+
+    at = f"{repo_id}" + (f" (revision {hub.revision})" if hub.revision else "")
     weights: Path | None = None
     try:
         for name in [filename] if filename else WEIGHT_FILES:
@@ -151,13 +131,13 @@ def _resolve_hub(
             "found; for a private repo pass token=)"
         ) from None
     except RevisionNotFoundError:
-        raise FileNotFoundError(f"Hub repo {repo_id} has no revision {revision!r}") from None
+        raise FileNotFoundError(f"Hub repo {repo_id} has no revision {hub.revision!r}") from None
     if weights is None:
         names = filename or " / ".join(WEIGHT_FILES)
         if unreachable:
             raise FileNotFoundError(offline_message(at, "it"))
         if offline:
-            cache = cache_dir or constants.HF_HUB_CACHE
+            cache = hub.cache_dir or constants.HF_HUB_CACHE
             raise FileNotFoundError(
                 f"{at} is not a local path, and as a Hub repo it is not in the local Hugging Face "
                 f"cache ({cache}) while downloads are off "

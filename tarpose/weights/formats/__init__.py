@@ -9,18 +9,22 @@
 | `"mmpose"` | mmpose 1.x `TopdownPoseEstimator` (mmpretrain ViT backbone) |
 | `"tar_official"` | zgspose/TARViTPose `.pt` (`{"model_state_dict": ...}`) |
 
-Each foreign layout also fixes the geometry its weights were trained in
-(`GEOMETRY_OF_FORMAT`, [tarpose.geometry][tarpose.geometry]), which the loaded model's
-[DataConfig][tarpose.DataConfig] gets; tarpose's own checkpoints record theirs in their config
-(``"data"``).
+Each is one [Format][tarpose.weights.formats.Format] record in `FORMATS`: how to recognise it,
+how to rename its keys, and the geometry its weights were trained in ([tarpose.geometry][tarpose.geometry]),
+which the loaded model's [DataConfig][tarpose.DataConfig] gets (tarpose's own checkpoints record
+theirs in their config, ``"data"``). A new layout is one module with its remapping and one record
+here.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from torch import Tensor
 
+from ...registry import Registry
 from ..errors import CheckpointError, key_list
 from .common import Remapped
 from .mmpose import from_mmpose, is_mmpose
@@ -29,16 +33,44 @@ from .tar_official import from_tar_official, is_tar_official
 from .tarpose import from_tarpose, is_tarpose
 from .transformers import from_transformers, is_transformers
 
-FORMATS: tuple[str, ...] = ("tarpose", "transformers", "official", "easy_vitpose", "mmpose", "tar_official")
+State = dict[str, Tensor]
+Config = dict[str, Any] | None
 
-#: the geometry ([tarpose.geometry][tarpose.geometry]) each foreign layout's training used: every official
-#: ViTPose / ViTPose+ config (``TopDownAffine(use_udp=True)``, ``encoding='UDP'``), easy_ViTPose
-#: (the official configs), mmpose's ViTPose configs (``UDPHeatmap``) and transformers' ports are
-#: UDP; the official TAR-ViTPose code crops with HRNet's ``get_affine_transform``
-GEOMETRY_OF_FORMAT: dict[str, str] = {
-    "transformers": "udp", "official": "udp", "easy_vitpose": "udp", "mmpose": "udp",
-    "tar_official": "hrnet",
-}
+
+@dataclass(frozen=True)
+class Format:
+    """One checkpoint layout.
+
+    Args:
+        name: how ``format=`` names it.
+        remap: ``(state, config, dataset_index) -> Remapped``: the checkpoint in tarpose's names.
+        detect: ``(state, config) -> bool``: whether a checkpoint is in this layout (``None``: never
+            detected, only chosen with ``format=``, as easy_ViTPose's, which is the official one).
+        geometry: the geometry its training used (``None``: the checkpoint records its own).
+        experts: it may hold ViTPose+ experts (``dataset_index`` picks one).
+    """
+
+    name: str
+    remap: Callable[[State, Config, int | None], Remapped]
+    detect: Callable[[State, Config], bool] | None
+    geometry: str | None
+    experts: bool = False
+
+
+#: the layouts, in the order detection tries them. Every official ViTPose / ViTPose+ config
+#: (``TopDownAffine(use_udp=True)``, ``encoding='UDP'``), easy_ViTPose (the official configs),
+#: mmpose's ViTPose configs (``UDPHeatmap``) and transformers' ports are UDP; the official
+#: TAR-ViTPose code crops with HRNet's ``get_affine_transform``
+FORMATS: Registry[Format] = Registry("checkpoint format")
+for _format in (
+    Format("tar_official", lambda s, c, i: from_tar_official(s), lambda s, c: is_tar_official(s), "hrnet"),
+    Format("transformers", from_transformers, is_transformers, "udp", experts=True),
+    Format("mmpose", lambda s, c, i: from_mmpose(s), lambda s, c: is_mmpose(s), "udp"),
+    Format("tarpose", lambda s, c, i: from_tarpose(s, c), is_tarpose, None),
+    Format("official", lambda s, c, i: from_official(s, i), lambda s, c: is_official(s), "udp", experts=True),
+    Format("easy_vitpose", lambda s, c, i: from_easy_vitpose(s, i), None, "udp", experts=True),
+):
+    FORMATS.register(_format.name, _format)
 
 #: dict keys under which training scripts nest the state dict, in the order they are tried
 CONTAINER_KEYS: tuple[str, ...] = ("model_state_dict", "state_dict", "model", "module")
@@ -71,17 +103,10 @@ def find_state_dict(obj: Any, *, source: str) -> dict[str, Tensor]:
 
 
 def detect_format(state: dict[str, Tensor], config: dict[str, Any] | None = None) -> str:
-    """Which of ``FORMATS`` a state dict (and its ``config.json``) is in."""
-    if is_tar_official(state):
-        return "tar_official"
-    if is_transformers(state, config):
-        return "transformers"
-    if is_mmpose(state):
-        return "mmpose"
-    if is_tarpose(state, config):
-        return "tarpose"
-    if is_official(state):
-        return "official"
+    """Which of `FORMATS` a state dict (and its ``config.json``) is in."""
+    for name, fmt in FORMATS.items():
+        if fmt.detect is not None and fmt.detect(state, config):
+            return name
     raise CheckpointError(
         "not a ViTPose checkpoint tarpose knows (tarpose, transformers, official ViTPose / "
         f"ViTPose+, easy_ViTPose, mmpose 1.x, TAR-ViTPose); its first keys: {key_list(state, 6)}"
@@ -96,30 +121,15 @@ def remap(
     dataset_index: int | None = None,
 ) -> tuple[str, Remapped]:
     """Detect (or take) the format and rewrite the checkpoint in tarpose's names."""
-    fmt = format or detect_format(state, config)
-    if fmt not in FORMATS:
-        raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
-    if dataset_index is not None and fmt in ("tarpose", "mmpose", "tar_official"):
-        raise ValueError(f"dataset_index only applies to ViTPose+ checkpoints, not to {fmt} ones")
-    if fmt == "transformers":
-        remapped = from_transformers(state, config, dataset_index)
-    elif fmt == "tarpose":
-        remapped = from_tarpose(state, config)
-    elif fmt == "official":
-        remapped = from_official(state, dataset_index)
-    elif fmt == "easy_vitpose":
-        remapped = from_easy_vitpose(state, dataset_index)
-    elif fmt == "mmpose":
-        remapped = from_mmpose(state)
-    else:
-        remapped = from_tar_official(state)
-    remapped.format = fmt
-    if fmt in GEOMETRY_OF_FORMAT:  # the geometry its training used (a tarpose file records its own)
-        remapped.data = {"geometry": GEOMETRY_OF_FORMAT[fmt], **(remapped.data or {})}
-    return fmt, remapped
+    name = format or detect_format(state, config)
+    fmt = FORMATS.get(name)
+    if dataset_index is not None and not fmt.experts:
+        raise ValueError(f"dataset_index only applies to ViTPose+ checkpoints, not to {name} ones")
+    remapped = fmt.remap(state, config, dataset_index)
+    remapped.format = name
+    if fmt.geometry is not None:  # the geometry its training used (a tarpose file records its own)
+        remapped.data = {"geometry": fmt.geometry, **(remapped.data or {})}
+    return name, remapped
 
 
-__all__ = [
-    "CONTAINER_KEYS", "FORMATS", "GEOMETRY_OF_FORMAT", "Remapped", "detect_format", "find_state_dict",
-    "remap",
-]
+__all__ = ["CONTAINER_KEYS", "FORMATS", "Format", "Remapped", "detect_format", "find_state_dict", "remap"]

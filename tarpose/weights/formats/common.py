@@ -30,7 +30,7 @@ class Remapped:
     #: ViTPose tensors in tarpose names; ``backbone.pos_embed`` is ``(1, h*w, C)``.
     vitpose: dict[str, Tensor]
     #: [ViTPoseConfig][tarpose.ViTPoseConfig] fields the checkpoint fixes (heads, eps, input size...);
-    #: an ``img_size`` whose token grid differs from the stored table is the size to run at
+    #: an ``input_size`` whose token grid differs from the stored table is the size to run at
     config: dict[str, Any] = field(default_factory=dict)
     #: the temporal part's tensors in [TemporalWrapper][tarpose.TemporalWrapper] names (``jta.*``, ``gra.*``,
     #: ``heatmap_embed.*``)
@@ -43,8 +43,6 @@ class Remapped:
     format: str = ""
     #: [DataConfig][tarpose.DataConfig] fields the checkpoint's config gives (preprocessing)
     data: dict[str, Any] | None = None
-    #: why this layout is deprecated (a file of an older tarpose), shown once when it loads
-    deprecated: str | None = None
     #: the registered name a tarpose checkpoint was built as, if it says
     name: str | None = None
 

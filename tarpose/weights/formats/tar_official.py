@@ -26,6 +26,7 @@ import torch
 from torch import Tensor
 
 from ..errors import CheckpointError, key_list
+from ...models.temporal import TARConfig
 from .common import Remapped, reject_unknown, rename, take
 from .mmpose import BACKBONE_RULES, HEAD_RULES, drop_cls_slot
 
@@ -78,13 +79,13 @@ def from_tar_official(state: dict[str, Tensor]) -> Remapped:
     depth = len({k.split(".")[2] for k in temporal if k.startswith("jta.layers.")})
     dim = temporal["jta.query_embed"].shape[1]
     hidden = temporal["jta.layers.0.mlp.fc1.weight"].shape[0]
-    temporal_config = dict(
+    temporal_config = TARConfig.paper(
         num_frames=REFERENCE_NUM_FRAMES, jta_depth=depth, jta_heads=REFERENCE_HEADS,
         jta_mlp_ratio=hidden / dim, mask_threshold=REFERENCE_MASK_THRESHOLD,
-        gra_heads=REFERENCE_HEADS, restore="postnorm", token_layout="official", target="centred",
-    )
+        gra_heads=REFERENCE_HEADS, token_layout="official", target="centred",
+    ).to_dict()
     return Remapped(
-        vitpose, config={"img_size": REFERENCE_INPUT}, temporal=temporal,
+        vitpose, config={"input_size": REFERENCE_INPUT}, temporal=temporal,
         temporal_config=temporal_config, ignored=ignored,
     )
 

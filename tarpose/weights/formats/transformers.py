@@ -118,5 +118,5 @@ def _config_fields(config: dict[str, Any], backbone_cfg: dict[str, Any]) -> dict
     grid, patch = _grid(backbone_cfg), backbone_cfg.get("patch_size", 16)
     if grid is not None:
         p = patch if isinstance(patch, int) else patch[0]
-        fields["img_size"] = (grid[0] * int(p), grid[1] * int(p))
+        fields["input_size"] = (grid[0] * int(p), grid[1] * int(p))
     return fields

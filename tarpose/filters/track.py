@@ -1,4 +1,4 @@
-"""`TrackSmoother`: online filtering of tracks that come and go, one online filter per track."""
+"""`TrackFilter`: online filtering of tracks that come and go, one online filter per track."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from torch import Tensor
 from .base import KeypointFilter, OnlineFilter, Output
 from .registry import build_filter
 
-__all__ = ["TrackSmoother"]
+__all__ = ["TrackFilter"]
 
 
 @dataclass
@@ -35,9 +35,9 @@ class _Track:
     next: int = 0  # the next frame its filter expects
 
 
-class TrackSmoother:
+class TrackFilter:
     """Online filtering of tracks that come and go (what `tarpose.inference.StreamingPredictor`
-    runs with ``smooth=``).
+    runs with ``keypoint_filter=``).
 
     Each frame brings the track ids present and their keypoints; every track gets its own online
     filter, run over the frames from the track's first appearance with the frames where it is
