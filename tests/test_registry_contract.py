@@ -102,3 +102,31 @@ def test_temporal_names_start_from_their_base(name):
         clip = inputs(model)
         single = model.decoder(model.encoder(clip[:, model.target_index]))
         torch.testing.assert_close(model(clip), single, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_load_model_takes_every_name(name, tmp_path, monkeypatch):
+    """The one loader takes every registered name: the bundled weights load (equal to
+    ``create_model(name, pretrained=True)``); a name whose weights are on the Hub is looked up
+    there (an empty cache, offline: the error names the repo); a name without weights says to
+    build it with create_model."""
+    from huggingface_hub import constants
+
+    from tarpose.models.pretrained import pretrained_cfg
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    cfg = pretrained_cfg(name)
+    if cfg is None:
+        with pytest.raises(ValueError, match=rf"'{name}' is an architecture without pretrained weights: "
+                                              rf"tarpose.create_model\('{name}'\)"):
+            tarpose.load_model(name)
+    elif "/" in cfg.source and not cfg.source.startswith("/"):  # a Hub repo id
+        with pytest.raises(FileNotFoundError, match=f"HF_HUB_OFFLINE is set and {cfg.source}|{cfg.source}.*local Hugging Face cache"):
+            tarpose.load_model(name)
+    else:
+        model = tarpose.load_model(name)
+        again = tarpose.create_model(name, pretrained=True)
+        assert model.pretrained_cfg == cfg and not model.training
+        state, other = model.state_dict(), again.state_dict()
+        assert list(state) == list(other) and all(torch.equal(state[k], other[k]) for k in state)

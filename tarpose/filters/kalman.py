@@ -7,11 +7,10 @@ import math
 from dataclasses import dataclass
 
 import torch
-from einops import rearrange
 from torch import Tensor
 
-from ._checks import checked_frame, integer
-from .base import KeypointFilter, OnlineFilter, Output
+from .base import KeypointFilter, OnlineFilter
+from .recursive import RecursiveOnline
 
 __all__ = ["KalmanFilter"]
 
@@ -53,7 +52,7 @@ class KalmanFilter(KeypointFilter):
         )
 
     def online(self) -> OnlineFilter:
-        return _OnlineKalman(self)
+        return RecursiveOnline(self, _KalmanState.start)
 
 
 @dataclass
@@ -115,40 +114,3 @@ class _KalmanState:
 
 #: the velocity variance a track starts with (px^2 / frame^2): about 10 px per frame either way
 _START_SPEED_VARIANCE = 100.0
-
-
-class _OnlineKalman(OnlineFilter):
-    def __init__(self, filt: KalmanFilter) -> None:
-        self.filter = filt
-        self.latency = 0
-        self.memory = None
-        super().__init__()
-
-    def reset(self) -> None:
-        super().reset()
-        self._state: _KalmanState | None = None
-        self._shape: tuple[torch.Size, torch.dtype, torch.device] | None = None
-
-    def push(self, keypoints: Tensor, scores: Tensor | None = None, valid: Tensor | None = None) -> list[Output]:
-        x, s, v = checked_frame(keypoints, scores, valid, self._shape)
-        self._shape = (keypoints.shape, keypoints.dtype, keypoints.device)
-        lead = x.shape[:-2]
-        x = rearrange(x, "... j c -> (...) j c")  # (B, J, 2)
-        s = None if s is None else rearrange(s, "... j -> (...) j")
-        v = rearrange(v, "... j -> (...) j")
-        if self._state is None:
-            self._state = _KalmanState.start(x, self.filter)
-        out = self._state.step(x, s, v, self.frames)
-        self.frames += 1
-        return [(self.frames - 1, out.reshape(*lead, *out.shape[1:]).to(keypoints.dtype))]
-
-    def skip(self, frames: int) -> list[Output]:
-        frames = integer("frames", frames)
-        if frames < 0:
-            raise ValueError(f"skip needs frames >= 0, got {frames}")
-        self.frames += frames  # the next valid frame predicts over the elapsed time
-        return []
-
-    def flush(self) -> list[Output]:
-        self.reset()
-        return []

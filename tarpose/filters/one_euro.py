@@ -8,11 +8,10 @@ import math
 from dataclasses import dataclass
 
 import torch
-from einops import rearrange
 from torch import Tensor
 
-from ._checks import checked_frame, integer
-from .base import KeypointFilter, OnlineFilter, Output
+from .base import KeypointFilter, OnlineFilter
+from .recursive import RecursiveOnline
 
 __all__ = ["OneEuroFilter"]
 
@@ -42,10 +41,10 @@ class OneEuroFilter(KeypointFilter):
 
     def _filter(self, x: Tensor, scores: Tensor | None, valid: Tensor) -> Tensor:
         state = _OneEuroState.start(x[:, 0], self)
-        return torch.stack([state.step(x[:, t], valid[:, t], t) for t in range(x.shape[1])], dim=1)
+        return torch.stack([state.step(x[:, t], None, valid[:, t], t) for t in range(x.shape[1])], dim=1)
 
     def online(self) -> OnlineFilter:
-        return _OnlineOneEuro(self)
+        return RecursiveOnline(self, _OneEuroState.start)
 
 
 def _alpha(cutoff: Tensor | float, rate: Tensor) -> Tensor:
@@ -70,8 +69,9 @@ class _OneEuroState:
         return cls(filt, zeros, zeros.clone(), torch.zeros(like.shape[:-1], dtype=torch.bool, device=like.device),
                    torch.zeros(like.shape[:-1], dtype=torch.float64, device=like.device))
 
-    def step(self, x: Tensor, valid: Tensor, t: int) -> Tensor:
-        """Frame ``t``: ``x`` ``(B, J, 2)`` float64, ``valid`` ``(B, J)`` -> output ``(B, J, 2)``."""
+    def step(self, x: Tensor, scores: Tensor | None, valid: Tensor, t: int) -> Tensor:
+        """Frame ``t``: ``x`` ``(B, J, 2)`` float64, ``valid`` ``(B, J)`` -> output ``(B, J, 2)``
+        (the scores are not read)."""
         f = self.filt
         rate = (f.fps / (t - self.last).clamp(min=1))[..., None]  # (B, J, 1): the time since the last valid frame
         dx = (x - self.estimate) * rate
@@ -85,39 +85,3 @@ class _OneEuroState:
         self.last = torch.where(valid, float(t), self.last)
         self.started = self.started | valid
         return torch.where(self.started[..., None], self.estimate, x)
-
-
-class _OnlineOneEuro(OnlineFilter):
-    def __init__(self, filt: OneEuroFilter) -> None:
-        self.filter = filt
-        self.latency = 0
-        self.memory = None
-        super().__init__()
-
-    def reset(self) -> None:
-        super().reset()
-        self._state: _OneEuroState | None = None
-        self._shape: tuple[torch.Size, torch.dtype, torch.device] | None = None
-
-    def push(self, keypoints: Tensor, scores: Tensor | None = None, valid: Tensor | None = None) -> list[Output]:
-        x, _, v = checked_frame(keypoints, scores, valid, self._shape)
-        self._shape = (keypoints.shape, keypoints.dtype, keypoints.device)
-        lead = x.shape[:-2]
-        x = rearrange(x, "... j c -> (...) j c").to(torch.float64)  # (B, J, 2)
-        v = rearrange(v, "... j -> (...) j")
-        if self._state is None:
-            self._state = _OneEuroState.start(x, self.filter)
-        out = self._state.step(x, v, self.frames)
-        self.frames += 1
-        return [(self.frames - 1, out.reshape(*lead, *out.shape[1:]).to(keypoints.dtype))]
-
-    def skip(self, frames: int) -> list[Output]:
-        frames = integer("frames", frames)
-        if frames < 0:
-            raise ValueError(f"skip needs frames >= 0, got {frames}")
-        self.frames += frames  # the state holds; the next valid frame sees the elapsed time
-        return []
-
-    def flush(self) -> list[Output]:
-        self.reset()
-        return []
