@@ -36,9 +36,9 @@ def test_export_writes_two_graphs_with_metadata(exported, capsys):
     assert onnx_paths(exported / "tiny.encode.onnx") == onnx_paths(exported / "tiny")
 
 
-def test_graphs_record_the_geometry_and_older_graphs_load_in_tarpose_0_1_s(exported, tmp_path):
+def test_graphs_record_the_geometry_and_a_graph_without_one_is_refused(exported, tmp_path):
     """The graph's data config carries the model's geometry; a graph that records none (exported
-    before tarpose recorded it) is read in the geometry tarpose 0.1 cropped and decoded in."""
+    by a development version before tarpose recorded it) is refused, not read in a guessed one."""
     import onnx
 
     assert OnnxTemporalModel(exported / "tiny.onnx").data_config == _tiny().data_config
@@ -51,9 +51,8 @@ def test_graphs_record_the_geometry_and_older_graphs_load_in_tarpose_0_1_s(expor
             assert stored["geometry"] == "udp"
             entry.value = json.dumps({k: v for k, v in stored.items() if k != "geometry"})
     onnx.save(graph, str(tmp_path / "tiny.temporal.onnx"))
-    older = OnnxTemporalModel(tmp_path / "tiny.onnx")
-    assert older.data_config.geometry == "biased"
-    assert StreamingPredictor(older).data_config.geometry == "biased"
+    with pytest.raises(ValueError, match="does not record its geometry: export it again"):
+        OnnxTemporalModel(tmp_path / "tiny.onnx")
 
 
 @pytest.mark.parametrize("batch", [1, 4])
