@@ -165,6 +165,9 @@ def report(summary: Any, args: argparse.Namespace) -> None:
     if summary.outside:
         say(f"warning: skipped {_count(len(summary.outside), 'box')} entirely outside the frame (frames "
             f"{summary.outside[0]}..{summary.outside[-1]}): no pose is given for them")
+    if summary.stopped:
+        say(f"the source stopped after {_count(frames, 'frame')} ({summary.stopped}): poses were written "
+            "for every one of them")
     if summary.unused_box_frames:
         beyond = summary.unused_box_frames
         say(f"warning: {args.boxes} has boxes for frames {beyond[0]}..{beyond[-1]} but the source has "

@@ -41,10 +41,12 @@ from ..window import window_of
 if TYPE_CHECKING:
     from ..data.synthetic import SyntheticVideo
 
-#: names of the two models in results, as in ``tarpose demo --json``
-SINGLE, TEMPORAL = "single_frame", "temporal"
-#: a model's name plus this: its keypoint tracks after its filter (``"single_frame+filter"``)
-FILTERED = "+filter"
+#: names of the models in results, as in ``tarpose demo --json``: the single-frame model, the
+#: centred TAR, the causal TAR
+SINGLE, TEMPORAL, CAUSAL = "single_frame", "temporal", "causal"
+#: a model's name plus this: its keypoint tracks after its filter (``"single_frame+filter"``), or
+#: after its best causal filter (``"single_frame+causal_filter"``: no latency, for live video)
+FILTERED, CAUSAL_FILTERED = "+filter", "+causal_filter"
 
 #: the filters `select_filter` tries: centred median, score-weighted mean and Savitzky-Golay
 #: windows, and the causal One-Euro filter over a grid (tracks taken as 30 frames per second)
@@ -53,6 +55,15 @@ FILTER_CANDIDATES: tuple[str, ...] = (
     *(f"mean:window={w}" for w in (3, 5, 7, 9, 11, 13)),
     *(f"savgol:window={w},order={p}" for w in (5, 7, 9, 11, 13, 15) for p in (1, 2, 3)),
     *(f"one-euro:min_cutoff={c},beta={b},fps=30" for c in (0.3, 1, 3, 6, 10) for b in (0, 0.01, 0.1, 0.3)),
+)
+#: the causal filters (no latency) a live model's tracks may take: trailing median, score-weighted
+#: mean and Savitzky-Golay windows, One-Euro and the constant-velocity Kalman filter over grids
+CAUSAL_FILTER_CANDIDATES: tuple[str, ...] = (
+    *(f"median:window={w},causal=true" for w in (2, 3, 4, 5, 7)),
+    *(f"mean:window={w},causal=true" for w in (2, 3, 4, 5, 7)),
+    *(f"savgol:window={w},order={p},causal=true" for w in (4, 5, 7, 9) for p in (1, 2) if p < w - 1),
+    *(f"one-euro:min_cutoff={c},beta={b},fps=30" for c in (0.3, 1, 3, 6, 10) for b in (0, 0.01, 0.1, 0.3)),
+    *(f"kalman:process={q},measurement={r}" for q in (0.3, 1, 3, 10) for r in (1, 4, 16, 64)),
 )
 
 #: motion-speed buckets, in % of the box's longer side per frame (`frame_speed`): slow
@@ -90,55 +101,62 @@ def predict_video(
     padding: float = 1.25,
     batch_size: int = 16,
     filters: Mapping[str, KeypointFilter | str] | None = None,
+    causal: nn.Module | None = None,
 ) -> VideoPredictions:
-    """Run both models over every frame of a [SyntheticVideo][tarpose.data.synthetic.SyntheticVideo].
+    """Run the models over every frame of a [SyntheticVideo][tarpose.data.synthetic.SyntheticVideo].
 
     Frame ``t``'s person box (the ground-truth silhouette box: the comparison is about the pose
-    model, not a detector) crops the frames of the temporal model's window around ``t``
-    (``t-T .. t+T``, clamped at the ends and marked invalid); the single-frame model sees frame
-    ``t`` of the same crops. Crops are made as the temporal model's ``data_config`` says, in its
-    geometry ([tarpose.geometry][tarpose.geometry]), which the single-frame model must share.
+    model, not a detector) crops the frames of a temporal model's window around ``t``
+    (``t-2 .. t+2`` centred, ``t-4 .. t`` causal, clamped at the ends and marked invalid); the
+    single-frame model sees frame ``t`` of the same crops. Crops are made as the temporal model's
+    ``data_config`` says, in its geometry ([tarpose.geometry][tarpose.geometry]), which the other
+    models must share.
 
     Args:
         video: the video.
         single: the single-frame model, ``(N, 3, H, W) -> (N, J, h, w)``.
-        temporal: the temporal model, ``(B, T, 3, H, W) -> (B, J, h, w)``.
+        temporal: the temporal model, ``(B, T, 3, H, W) -> (B, J, h, w)`` (`TEMPORAL`).
         input_size: crop ``(H, W)`` (default: the temporal model's).
         padding: box enlargement.
         batch_size: target frames per forward pass.
-        filters: model name (`SINGLE`, `TEMPORAL`) -> filter; each model's filtered tracks are
-            added as ``"<model>+filter"`` (`apply_filters`). ``None``: no filtered tracks.
+        filters: model name (`SINGLE`, `TEMPORAL`, `CAUSAL`) -> filter; each model's filtered
+            tracks are added as ``"<model>+filter"`` (`apply_filters`). ``None``: no filtered tracks.
+        causal: a second temporal model, predictions added as `CAUSAL` (the causal TAR, whose
+            window ends at the target frame).
     """
-    window = window_of(temporal)
-    num_frames, centre = window.length, window.target_index
     data = resolve_data_config(temporal, input_size=input_size)
     input_size, geometry = data.input_size, data.geometry
-    other = getattr(getattr(single, "data_config", None), "geometry", geometry)
-    if other != geometry:
-        raise ValueError(
-            f"the models were trained in different geometries ({other!r} and {geometry!r}): they "
-            "cannot share crops"
-        )
+    models = {TEMPORAL: temporal, **({CAUSAL: causal} if causal is not None else {})}
+    for other in (single, *models.values()):
+        theirs = getattr(getattr(other, "data_config", None), "geometry", geometry)
+        if theirs != geometry:
+            raise ValueError(
+                f"the models were trained in different geometries ({theirs!r} and {geometry!r}): "
+                "they cannot share crops"
+            )
     f = video.num_frames
-    preds: dict[str, list[Tensor]] = {SINGLE: [], TEMPORAL: []}
-    scores: dict[str, list[Tensor]] = {SINGLE: [], TEMPORAL: []}
+    preds: dict[str, list[Tensor]] = {SINGLE: [], **{name: [] for name in models}}
+    scores: dict[str, list[Tensor]] = {name: [] for name in preds}
     areas = torch.zeros(f)
     for start in range(0, f, batch_size):
         ts = torch.arange(start, min(start + batch_size, f))
-        index, valid = window.indices(ts, f)  # (b, T) clamped, (b, T)
         matrix = box_matrices(video.boxes[ts], input_size, padding, geometry)  # (b, 2, 3)
-        crops, area = video.render(
-            index.flatten(), matrix=matrix.repeat_interleave(num_frames, 0), size=input_size
-        )
-        areas[ts] = area.view(len(ts), num_frames)[:, centre]
-        clip = rearrange(normalize_images(crops, data.mean, data.std), "(b t) c h w -> b t c h w", t=num_frames)
-        for name, heatmaps in (
-            (SINGLE, single(clip[:, centre])),
-            (TEMPORAL, temporal(clip, frame_valid=valid)),
-        ):
-            points, score = heatmaps_to_keypoints(heatmaps, matrix, input_size, geometry=geometry)
-            preds[name].append(points.float())
-            scores[name].append(score)
+        for name, model in models.items():
+            window = window_of(model)
+            num_frames, target = window.length, window.target_index
+            index, valid = window.indices(ts, f)  # (b, T) clamped, (b, T)
+            crops, area = video.render(
+                index.flatten(), matrix=matrix.repeat_interleave(num_frames, 0), size=input_size
+            )
+            clip = rearrange(normalize_images(crops, data.mean, data.std), "(b t) c h w -> b t c h w", t=num_frames)
+            outputs = [(name, model(clip, frame_valid=valid))]
+            if name == TEMPORAL:  # the single-frame model sees the same crop of frame t
+                areas[ts] = area.view(len(ts), num_frames)[:, target]
+                outputs.append((SINGLE, single(clip[:, target])))
+            for key, heatmaps in outputs:
+                points, score = heatmaps_to_keypoints(heatmaps, matrix, input_size, geometry=geometry)
+                preds[key].append(points.float())
+                scores[key].append(score)
     result = VideoPredictions(
         predictions={k: torch.cat(v) for k, v in preds.items()},
         scores={k: torch.cat(v) for k, v in scores.items()},
@@ -152,23 +170,28 @@ def predict_video(
     return apply_filters(result, filters) if filters else result
 
 
-def apply_filters(result: VideoPredictions, filters: Mapping[str, KeypointFilter | str]) -> VideoPredictions:
-    """A copy of ``result`` with ``"<model>+filter"`` tracks: each named model's keypoints
-    ``(F, J, 2)`` through its filter (the whole video offline, the scores as weights for ``mean``;
-    scores unchanged), listed right after the model."""
+def apply_filters(
+    result: VideoPredictions, filters: Mapping[str, KeypointFilter | str], suffix: str = FILTERED
+) -> VideoPredictions:
+    """A copy of ``result`` with ``"<model><suffix>"`` tracks (``"single_frame+filter"``): each
+    named model's keypoints ``(F, J, 2)`` through its filter (the whole video offline, the scores
+    as weights for ``mean`` and ``kalman``; scores unchanged), listed right after the model. Tracks
+    filtered before with another suffix (`CAUSAL_FILTERED`) are kept."""
     built = {model: build_filter(f) for model, f in filters.items()}
     unknown = set(built) - set(result.predictions)
     if unknown:
         raise ValueError(f"no predictions of {sorted(unknown)} to filter; models: {list(result.predictions)}")
     preds, scores = {}, {}
     for model, pred in result.predictions.items():
-        if model.endswith(FILTERED):
+        if model.endswith(suffix):
             continue
         preds[model], scores[model] = pred, result.scores[model]
         if model in built:
-            preds[model + FILTERED] = built[model](pred, result.scores[model].to(pred.dtype))
-            scores[model + FILTERED] = result.scores[model]
-    return replace(result, predictions=preds, scores=scores, filters={f"{m}{FILTERED}": f for m, f in built.items()})
+            preds[model + suffix] = built[model](pred, result.scores[model].to(pred.dtype))
+            scores[model + suffix] = result.scores[model]
+    kept = {k: f for k, f in result.filters.items() if not k.endswith(suffix)}
+    return replace(result, predictions=preds, scores=scores,
+                   filters={**kept, **{f"{m}{suffix}": f for m, f in built.items()}})
 
 
 def frame_speed(keypoints: Tensor, boxes: Tensor) -> Tensor:

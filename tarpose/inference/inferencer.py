@@ -14,6 +14,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -57,6 +59,9 @@ class PredictionSummary:
         outside: the frame of every box skipped for lying entirely outside its frame.
         unused_box_frames: frames of a boxes file beyond the last frame read (a file made for
             another video?).
+        stopped: why a live source ended before it was asked to (``"interrupted"``: Ctrl-C or
+            SIGTERM; or the camera's read error), else ``None``. Every frame read up to then has
+            its poses, and the outputs are written.
     """
 
     frames: int
@@ -71,6 +76,7 @@ class PredictionSummary:
     truncated: bool = False
     outside: list[int] = field(default_factory=list)
     unused_box_frames: list[int] = field(default_factory=list)
+    stopped: str | None = None
 
 
 class PoseInferencer:
@@ -190,10 +196,13 @@ class PoseInferencer:
                     yield self._finish(poses, waiting.pop(poses.index), frames)
 
         tracker.reset()
-        with frames:
+        with frames, _stop_requests(frames.kind == "webcam") as stop:
             batch: list[tuple[int, Any]] = []
             for index, frame in enumerate(frames):
                 if max_frames is not None and index >= max_frames:
+                    break
+                if stop.is_set():  # a live source stopped by Ctrl-C / SIGTERM: end the stream here
+                    summary.stopped = "interrupted"
                     break
                 summary.frames = index + 1
                 batch.append((index, frame))
@@ -206,6 +215,7 @@ class PoseInferencer:
                 yield self._finish(poses, waiting.pop(poses.index), frames)
         expected = min(frames.num_frames or 0, max_frames or frames.num_frames or 0)
         summary.truncated = frames.kind == "video" and summary.frames < expected
+        summary.stopped = summary.stopped or frames.stopped
         if isinstance(detector, BoxesFile):
             summary.unused_box_frames = [i for i in detector.frames if i >= summary.frames]
 
@@ -397,6 +407,29 @@ class _Renderer:
                 self.paths.append(self.path)
         elif exc is None:
             raise ValueError("no frames to render")
+
+
+@contextlib.contextmanager
+def _stop_requests(live: bool) -> Iterator[threading.Event]:
+    """For a live source (a webcam), Ctrl-C and SIGTERM request a clean stop (the event is set; the
+    stream then ends after the frame in hand, its last frames flushed and the outputs written)
+    instead of aborting; a second one aborts as usual. Only in the main thread."""
+    event = threading.Event()
+    if not live or threading.current_thread() is not threading.main_thread():
+        yield event
+        return
+
+    def request(signum: int, frame: object) -> None:
+        if event.is_set():  # asked twice: stop now
+            raise KeyboardInterrupt
+        event.set()
+
+    previous = {sig: signal.signal(sig, request) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield event
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 @contextlib.contextmanager

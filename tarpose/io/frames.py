@@ -34,6 +34,7 @@ class FrameSource:
         height: the frame height when known (after the first frame at the latest).
         num_frames: the number of frames when known (``None`` for a webcam or a generator).
         files: the image file of each frame, for an image or a folder of images (else ``None``).
+        stopped: why a live source (a webcam) ended, when it ended on a read error, else ``None``.
     """
 
     def __init__(
@@ -44,6 +45,7 @@ class FrameSource:
         self.name, self.kind, self.fps = name, kind, fps
         self.width, self.height, self.num_frames = width, height, num_frames
         self.files = files
+        self.stopped: str | None = None
         self._frames = frames
         self._close = close
 
@@ -179,12 +181,14 @@ def _webcam(index: int) -> FrameSource:
         def frames() -> Iterator[np.ndarray]:
             while True:
                 ok, frame = capture.read()
-                if not ok:
+                if not ok:  # the camera is gone (unplugged, the end of a file): a clean end
+                    source.stopped = "the camera gave no more frames"
                     return
                 yield cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
 
         fps = float(capture.get(cv2.CAP_PROP_FPS)) or None
-        return FrameSource(f"webcam {index}", "webcam", frames(), fps=fps, close=capture.release)
+        source = FrameSource(f"webcam {index}", "webcam", frames(), fps=fps, close=capture.release)
+        return source
     if sys.platform.startswith("linux"):
         try:
             import av
@@ -196,8 +200,16 @@ def _webcam(index: int) -> FrameSource:
         except av.FFmpegError as error:
             raise ValueError(f"cannot open webcam {index} (/dev/video{index}): {error}") from None
         stream = container.streams.video[0]
-        frames = (f.to_ndarray(format="rgb24") for f in container.decode(stream))
+
+        def decoded() -> Iterator[np.ndarray]:
+            try:
+                for f in container.decode(stream):
+                    yield f.to_ndarray(format="rgb24")
+            except (av.FFmpegError, OSError) as error:  # the device went away mid-stream: a clean end
+                source.stopped = f"the camera failed: {str(error).splitlines()[0]}"
+
         rate = stream.average_rate or stream.guessed_rate
-        return FrameSource(f"webcam {index}", "webcam", frames, fps=float(rate) if rate else None,
-                           close=container.close)
+        source = FrameSource(f"webcam {index}", "webcam", decoded(), fps=float(rate) if rate else None,
+                             close=container.close)
+        return source
     raise ImportError('a webcam needs OpenCV: pip install "tarpose[detect]"')
