@@ -111,6 +111,14 @@ def test_blur_and_noise_do_what_they_say():
     assert abs(float(residual[inside].std()) - sigma) < 0.35 * sigma  # clamping trims the tails
 
 
+def test_blur_through_the_fourier_transform_equals_the_direct_convolution():
+    from tarpose.data.synthetic.corruptions import convolve, disc_kernel, line_kernel
+
+    images = torch.rand(4, 3, 40, 30, generator=gen(0))
+    kernels = [line_kernel(21.0, 0.7), disc_kernel(6.3), line_kernel(2.2, 2.0), disc_kernel(0.4)]
+    torch.testing.assert_close(convolve(images, kernels, fft=True), convolve(images, kernels), rtol=0, atol=1e-5)
+
+
 def test_occluders_land_over_the_given_joints():
     n = 64
     g = gen(5)

@@ -9,14 +9,14 @@ model = adapt(base, tracks, "runs/adapted", AdaptConfig(steps=800))
 stays frozen and the temporal modules learn to restore what it sees in a clean frame from windows
 whose frames have been corrupted. The parts, one a module:
 
-- [tracks][tarpose.training.adaptation.tracks]: the footage, checked;
-- [corrupt][tarpose.training.adaptation.corrupt]: the synthetic benchmark's corruptions on real crops;
-- [cache][tarpose.training.adaptation.cache]: every window cropped and run through the base once;
-- [teacher][tarpose.training.adaptation.teacher]: the targets, from the base's view of clean frames;
-- [windows][tarpose.training.adaptation.windows]: the dataset the training engine reads;
-- [consistency][tarpose.training.adaptation.consistency]: agreement with the base, before and after;
-- [config][tarpose.training.adaptation.config] and [run][tarpose.training.adaptation.run]: the entry point;
-- [card][tarpose.training.adaptation.card]: the model card's section.
+- `tracks`: the footage, checked;
+- `corrupt`: the synthetic benchmark's corruptions on real crops;
+- `cache`: every window cropped and run through the base once;
+- `teacher`: the targets, from the base's view of clean frames;
+- `windows`: the dataset the training engine reads;
+- `consistency`: agreement with the base, before and after;
+- `config` and `run`: the entry point;
+- `card`: the model card's section.
 """
 
 from .cache import WindowCache

@@ -9,7 +9,7 @@ encoder only on the frames it corrupts.
 
 The arrays live in memory, or, given a folder, in memory-mapped ``.npy`` files under
 ``folder/<key>/``, where the key hashes the base's weights, the footage
-([fingerprint][tarpose.training.adaptation.tracks.fingerprint]) and the options; a build that
+(`tracks.fingerprint`) and the options; a build that
 stops resumes where it stopped (a window is marked done after its data is written).
 """
 

@@ -175,7 +175,10 @@ class CropCorruptor:
         defocus = between("defocus", rand(n)) * size
         sigma, gain = between("noise", rand(n)), between("gain", rand(n))
         fill = drop_fill(rand, n)
-        noise = torch.randn((n, 3, h, w), generator=generator)
+        noise_seed = torch.randint(0, 2**62, (n,), generator=generator)  # drawn when needed
+
+        def noise(i: int) -> Tensor:
+            return torch.randn((3, h, w), generator=torch.Generator().manual_seed(int(noise_seed[i])))
 
         chains, drawn_over, points = self._chains(pick, scatter, size, (h, w), keypoints, scores)
         a, b, radius = occluder_segments(points, drawn_over, jitter=jitter, turn=turn,
@@ -198,11 +201,11 @@ class CropCorruptor:
                              (DEFOCUS, lambda i: disc_kernel(float(defocus[i])))):
             sel = ((code & bit) != 0).nonzero().flatten()
             if len(sel):
-                out[sel] = convolve(out[sel], [kernels(i) for i in sel.tolist()])
+                out[sel] = convolve(out[sel], [kernels(i) for i in sel.tolist()], fft=True)
         for i in ((code & NOISE) != 0).nonzero().flatten().tolist():
-            out[i] = low_light(out[i], float(sigma[i]), float(gain[i]), noise[i])
+            out[i] = low_light(out[i], float(sigma[i]), float(gain[i]), noise(i))
         for i in ((code & DROP) != 0).nonzero().flatten().tolist():
-            out[i] = dropped_frame(fill[i], noise[i])
+            out[i] = dropped_frame(fill[i], noise(i))
         out = out.clamp(0, 1)
         images = (out * 255).round().to(torch.uint8) if crops.dtype == torch.uint8 else out.to(crops.dtype)
         strength = {"blur_length": blur_length, "defocus_radius": defocus, "noise_sigma": sigma, "gain": gain}
