@@ -482,3 +482,33 @@ def test_adapt_rejects_bad_input(tmp_path):
     cache = WindowCache.build(tiny_tar(), as_tracks(short), log=lines.append)
     assert cache.index[:, 0].unique().tolist() == [1] and any("left out 1 track" in line for line in lines)
     assert set(KINDS) >= set(config.kinds)
+
+
+@pytest.mark.slow
+def test_two_gloo_processes_adapt_as_one_process_with_the_global_batch(tmp_path):
+    """torchrun, 2 CPU processes x 2 windows == 1 process x 4 windows: rank 0 builds the window
+    cache while the other waits, the same corruptions are drawn whatever the rank."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+    from safetensors.torch import load_file
+
+    tests = ROOT / "tests"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(tests)]), "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+           str(tests / "ddp_adapt_worker.py"), str(tmp_path), "2", "ddp"]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1200)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rank0, rank1 = (load_file(str(tmp_path / f"rank{r}.safetensors")) for r in (0, 1))
+    from ddp_adapt_worker import run
+
+    single = run(str(tmp_path), 4, "single")
+    assert len(list((tmp_path / "cache").iterdir())) == 1  # one cache, built once, shared
+    initial = tarpose.TemporalWrapper(tiny_vitpose(num_joints=17), tarpose.TARConfig(num_frames=3, jta_depth=1))
+    assert any(not torch.equal(single[k], v) for k, v in initial.state_dict().items())  # it trained
+    for key in single:
+        assert torch.equal(rank0[key], rank1[key]), key
+        torch.testing.assert_close(rank0[key], single[key], atol=2e-5, rtol=1e-4)
+    assert (tmp_path / "ddp" / "model.safetensors").exists()

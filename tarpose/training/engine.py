@@ -520,7 +520,10 @@ def train(
     Run it in one process, or in each of many started by ``torchrun`` (it joins the process group:
     gloo on CPU, nccl on CUDA, and wraps the model in DistributedDataParallel). A
     [TemporalWrapper][tarpose.TemporalWrapper] trains on whole windows; any other model is treated as a
-    single-frame model and trains on the target frame of each window.
+    single-frame model and trains on the target frame of each window. Samples of a temporal model
+    with a frozen base may carry the window's encoder outputs, cached (``"features"``,
+    ``"heatmaps"``, ``"encode"``: see [cached_encoding][tarpose.training.engine.cached_encoding]):
+    only the frames marked then go through the encoder.
 
     Args:
         model: the model to train (moved to the device, trained in place).

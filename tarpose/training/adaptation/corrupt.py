@@ -191,8 +191,9 @@ class CropCorruptor:
 
         out = crops.float() / 255 if crops.dtype == torch.uint8 else crops.float().clone()
         for i in ((code & OCCLUDE) != 0).nonzero().flatten().tolist():
-            prims = Primitives(a[i : i + 1], b[i : i + 1], radius[i : i + 1], torch.tensor([BOX, CAPSULE]),
-                               torch.zeros(1, k, dtype=torch.float64))
+            # the raster works at pixel centres, pixel indices + 0.5 (tarpose.data.synthetic.raster)
+            prims = Primitives(a[i : i + 1] + 0.5, b[i : i + 1] + 0.5, radius[i : i + 1],
+                               torch.tensor([BOX, CAPSULE]), torch.zeros(1, k, dtype=torch.float64))
             style = Paint(*(getattr(paint, f)[i * k : (i + 1) * k].float() for f in
                             ("color", "color2", "wave", "mix", "shade")))
             colors, opacity = rasterize(_as_float(prims), style, (h, w))
