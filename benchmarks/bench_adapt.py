@@ -184,6 +184,11 @@ def step_cost(args: argparse.Namespace, videos: int = 24, steps: int = 30) -> di
         train(model, data, TrainConfig(**{**config.train_config().to_dict(), "log_every": steps}),
               on_step=lambda step, loss, stamps=stamps: stamps.append(time.perf_counter()), log=None)
         timings["cached" if cached else "uncached"] = (stamps[-1] - stamps[4]) / (len(stamps) - 5)
+        if cached:  # the samples alone: cropping from the cache, corrupting, the teacher's target
+            tic = time.perf_counter()
+            for i in range(5 * config.batch_size):
+                data[i * 7 % len(data)]
+            timings["samples"] = (time.perf_counter() - tic) / 5
     t = config.temporal.num_frames
     expected = config.target_rate + config.neighbour_rate * (t - 1)
     print(f"seconds per step of {config.batch_size} windows of {t} frames, {torch.get_num_threads()} thread(s), "
@@ -191,6 +196,7 @@ def step_cost(args: argparse.Namespace, videos: int = 24, steps: int = 30) -> di
     print(f"  cached (about {expected:.1f} of {t} frames encoded per window): {timings['cached']:.3f}")
     print(f"  uncached (every frame encoded):                   {timings['uncached']:.3f}")
     print(f"  ratio uncached / cached: {timings['uncached'] / timings['cached']:.2f}")
+    print(f"  of each step, making the {config.batch_size} samples (corrupting, the target): {timings['samples']:.3f}")
     return timings
 
 
