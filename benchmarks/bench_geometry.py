@@ -12,7 +12,7 @@ transformers', before and after (issue 16).
    transformers ``VitPoseForPoseEstimation`` and written by its ``save_pretrained`` (a UDP
    checkpoint as far as both libraries know), 30 frames of ``../shared/data/vtest.avi`` with the
    boxes of ``tests/data/vtest_boxes.json`` (105 boxes, 1785 joints). tarpose loads the directory
-   (``resolve_model``) and runs ``StreamingPredictor``; transformers runs ``VitPoseImageProcessor``
+   (``tarpose.load_model``) and runs ``StreamingPredictor``; transformers runs ``VitPoseImageProcessor``
    -> the model -> ``post_process_pose_estimation`` (DARK), or its own argmax + ``transform_preds``.
    Mean and max distance between the two libraries' keypoints (image pixels), on the uint8
    frames as decoded, and on float32 frames inside an 80-pixel black margin (transformers then
@@ -96,7 +96,8 @@ def measure_pipeline() -> dict:
 
     import tarpose
     import tarpose.geometry
-    from tarpose.inference import StreamingPredictor, resolve_model
+    from tarpose.inference import StreamingPredictor
+    from tarpose.inference.source import runnable_model
     from tarpose.io import read_video
 
     spec = importlib.util.spec_from_file_location("pipeline_test", ROOT / "tests" / "test_transformers_pipeline.py")
@@ -111,7 +112,7 @@ def measure_pipeline() -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         module.demo_as_transformers(Path(tmp) / "vitpose")
         hf = transformers.VitPoseForPoseEstimation.from_pretrained(Path(tmp) / "vitpose").eval()
-        model = resolve_model(Path(tmp) / "vitpose")
+        model = runnable_model(Path(tmp) / "vitpose")
         processor = processing.VitPoseImageProcessorPil(size={"height": 128, "width": 96})
         settings = {
             "uint8 frames": (frames, boxes),

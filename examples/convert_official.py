@@ -4,7 +4,7 @@
 
 The released weights were trained on the reference code's reshape-based token layout, so the
 converted model uses ``token_layout="official"`` and ``restore="postnorm"``, which reproduce that
-computation exactly. The directory it writes loads with ``TemporalWrapper.from_pretrained``.
+computation exactly. The directory it writes loads with ``tarpose.load_model``.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@
     python examples/retrofit_transformers.py --model path/to/saved/vitpose     # a local copy
 
 Shows the two ways in: wrap transformers' own ``VitPoseForPoseEstimation`` (its modules are shared,
-not copied), or load its weights into tarpose's ViTPose with ``tarpose.load_vitpose``. Both start
+not copied), or load its weights into tarpose's ViTPose with ``tarpose.load_model``. Both start
 out exactly equal to the single-frame model; train the new modules to get the temporal gain.
 """
 

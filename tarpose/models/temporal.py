@@ -405,7 +405,13 @@ class TemporalWrapper(nn.Module):
         return self.decoder(restored)
 
     def forward(
-        self, clip: Tensor, *, frame_valid: Tensor | None = None, return_initial: bool = False
+        self,
+        clip: Tensor | None = None,
+        *,
+        frame_valid: Tensor | None = None,
+        return_initial: bool = False,
+        features: Tensor | None = None,
+        heatmaps: Tensor | None = None,
     ) -> Tensor | TemporalOutput:
         """Final heatmaps of the target frame.
 
@@ -415,10 +421,22 @@ class TemporalWrapper(nn.Module):
             frame_valid: optional bool ``(B, T)``: frames marked False (missing at a video's edge,
                 dropped) are excluded from aggregation. The target frame must be valid.
             return_initial: also return the base model's heatmaps of every frame.
+            features: instead of ``clip``: the window's encoder outputs, already computed
+                (cached), ``(B, T, C, h, w)``; the encoder does not run.
+            heatmaps: with ``features``: the window's initial heatmaps ``(B, T, J, Hh, Wh)``.
 
         Returns:
             ``(B, J, Hh, Wh)``, or a [TemporalOutput][tarpose.TemporalOutput] when ``return_initial``.
         """
+        if features is not None or heatmaps is not None:
+            if clip is not None or features is None or heatmaps is None:
+                raise ValueError("pass clip, or features= and heatmaps= (a window's encoder outputs), not both")
+            expect_shape("heatmaps", heatmaps, "(B, T, J, Hh, Wh)",
+                         (features.shape[0], self.num_frames, self.num_joints, None, None))
+            final = self.aggregate_restore(features, heatmaps, frame_valid)
+            return TemporalOutput(final, heatmaps) if return_initial else final
+        if clip is None:
+            raise ValueError("pass clip (B, T, 3, H, W), or features= and heatmaps=")
         expect_shape("clip", clip, "(B, T, 3, H, W)", (None, None, self.in_chans, None, None))
         t = clip.shape[1]
         if t != self.num_frames:

@@ -23,6 +23,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 import torch.distributed as dist
+from einops import rearrange
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler, get_worker_info
 
@@ -371,7 +372,11 @@ def _forward(
     if isinstance(core, TemporalWrapper):
         valid = batch.get("frame_valid")
         valid = None if valid is None else valid.to(device, non_blocking=True)
-        out = model(clip, frame_valid=valid, return_initial=initial)
+        if "features" in batch:  # the encoder's outputs come with the sample (cached)
+            features, heatmaps = cached_encoding(core, batch, clip, device)
+            out = model(features=features, heatmaps=heatmaps, frame_valid=valid, return_initial=initial)
+        else:
+            out = model(clip, frame_valid=valid, return_initial=initial)
         if initial:
             return out.heatmaps, out.initial_heatmaps[:, core.target_index]
         return out, None
@@ -404,6 +409,50 @@ def loss_validator(
         return {"loss": total / count}
 
     return validate
+
+
+def cached_encoding(
+    model: TemporalWrapper, batch: Mapping[str, Any], clip: Tensor, device: torch.device
+) -> tuple[Tensor, Tensor]:
+    """A batch's windows encoded from what the samples carry: their cached encoder outputs
+    ``"features"`` ``(B, T, C, h, w)`` and ``"heatmaps"`` ``(B, T, J, Hh, Wh)`` (of the frozen
+    base, on the frames as they were when cached), with the frames marked in ``"encode"``
+    ``(B, T)`` bool (changed since, e.g. corrupted) encoded again from ``clip``
+    ``(B, T, 3, H, W)``, without gradients. A step then costs the marked frames' encoder passes,
+    not ``B * T`` of them.
+
+    Args:
+        model: the temporal model (its base frozen: cached outputs of a base that trains go stale).
+        batch: the collated samples.
+        clip: the batch's clip on ``device``.
+        device: where the model is.
+
+    Returns:
+        the window's features and heatmaps, in the dtype of the cached ones.
+    """
+    if not model.freeze_base:
+        raise ValueError(
+            "samples with cached encoder outputs ('features') need a frozen base "
+            "(TrainConfig(freeze_base=True)): a base that trains would make them stale"
+        )
+    missing = [key for key in ("heatmaps", "encode") if key not in batch]
+    if missing:
+        raise ValueError(f"samples with cached 'features' also need {missing} (see tarpose.training.cached_encoding)")
+    features = batch["features"].to(device, non_blocking=True)
+    heatmaps = batch["heatmaps"].to(device, non_blocking=True)
+    encode = batch["encode"].to(device, non_blocking=True)
+    b, t = clip.shape[:2]
+    if tuple(encode.shape) != (b, t) or encode.dtype != torch.bool:
+        raise ValueError(f"'encode' must be bool (B, T) = {(b, t)}, got {encode.dtype} {tuple(encode.shape)}")
+    frames = encode.flatten().nonzero().flatten()  # (n,) indices into b*t
+    if len(frames) == 0:
+        return features, heatmaps
+    with torch.no_grad():
+        new_features, new_heatmaps = model.encode(rearrange(clip, "b t c h w -> (b t) c h w")[frames])
+    features = rearrange(features, "b t c h w -> (b t) c h w").index_copy(0, frames, new_features.to(features.dtype))
+    heatmaps = rearrange(heatmaps, "b t j h w -> (b t) j h w").index_copy(0, frames, new_heatmaps.to(heatmaps.dtype))
+    return (rearrange(features, "(b t) c h w -> b t c h w", t=t),  # (b, t, c, h, w)
+            rearrange(heatmaps, "(b t) j h w -> b t j h w", t=t))  # (b, t, j, hh, wh)
 
 
 def _train_step(
@@ -471,7 +520,10 @@ def train(
     Run it in one process, or in each of many started by ``torchrun`` (it joins the process group:
     gloo on CPU, nccl on CUDA, and wraps the model in DistributedDataParallel). A
     [TemporalWrapper][tarpose.TemporalWrapper] trains on whole windows; any other model is treated as a
-    single-frame model and trains on the target frame of each window.
+    single-frame model and trains on the target frame of each window. Samples of a temporal model
+    with a frozen base may carry the window's encoder outputs, cached (``"features"``,
+    ``"heatmaps"``, ``"encode"``: see [cached_encoding][tarpose.training.engine.cached_encoding]):
+    only the frames marked then go through the encoder.
 
     Args:
         model: the model to train (moved to the device, trained in place).
@@ -761,6 +813,7 @@ __all__: Sequence[str] = (
     "SeededSamples",
     "TrainConfig",
     "TrainResult",
+    "cached_encoding",
     "freeze_base",
     "loss_validator",
     "lr_factor",

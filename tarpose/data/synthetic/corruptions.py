@@ -9,6 +9,7 @@ and a video with ``fraction=0`` is the clean version of the same footage.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -109,35 +110,19 @@ class CorruptionPlan:
         used = torch.ones(f, k, dtype=torch.bool)
         used[:, 1] = rand(f) < SECOND_OCCLUDER
         used &= (code & OCCLUDE).bool()[:, None]
-        member = torch.zeros(len(CHAINS), 17, dtype=torch.float64)
-        for i, c in enumerate(CHAINS):
-            member[i, list(c)] = 1 / len(c)
-        first = torch.tensor([c[0] for c in CHAINS])[chain]  # (f, k)
-        last = torch.tensor([c[-1] for c in CHAINS])[chain]
-        kp = keypoints.to(torch.float64)
-        centre = torch.einsum("fkj,fjx->fkx", member[chain], kp)
-        rows = torch.arange(f)[:, None]
-        axis = kp[rows, last] - kp[rows, first]
-        extent = axis.norm(dim=-1)
-        jitter = (rand(f, k, 2) - 0.5) * 0.08 * figure_height
-        angle = torch.atan2(axis[..., 1], axis[..., 0]) + (rand(f, k) - 0.5) * 0.8
-        between = lambda key, *shape: _between(STRENGTH[key], rand(*shape))
-        half = 0.5 * extent + between("occluder_margin", f, k) * figure_height
-        direction = torch.stack([torch.cos(angle), torch.sin(angle)], -1)
-        a = centre + jitter - half[..., None] * direction
-        b = centre + jitter + half[..., None] * direction
-        radius = between("occluder_width", f, k) * figure_height
+        a, b, radius = occluder_segments(
+            keypoints, chain, jitter=rand(f, k, 2), turn=rand(f, k), margin=rand(f, k),
+            width=rand(f, k), size=figure_height,
+        )
         radius = torch.where(used, radius, torch.full_like(radius, -1.0))
         kind = torch.tensor([BOX, CAPSULE])
         occluders = Primitives(a, b, radius, kind, torch.full((f, k), 1e6, dtype=torch.float64))
-        paint = Paint(
-            color=rand(k, 3), color2=rand(k, 3),
-            wave=(rand(k, 2, 2) - 0.5) * 0.3, mix=(rand(k) < 0.6).double(), shade=0.3 * rand(k),
-        )
+        paint = occluder_paint(rand, k)
+        between = lambda key, *shape: _between(STRENGTH[key], rand(*shape))
         blur = torch.stack([between("motion_blur", f) * figure_height, rand(f) * math.pi], -1)
         defocus = between("defocus", f) * figure_height
         noise = torch.stack([between("noise", f), between("gain", f)], -1)
-        fill = (0.1 + 0.6 * rand(f, 1)) * torch.ones(1, 3, dtype=torch.float64) + 0.1 * (rand(f, 3) - 0.5)
+        fill = drop_fill(rand, f)
         return CorruptionPlan(code, occluders, paint, blur, defocus, noise, fill, int(torch.randint(2**31 - 1, (1,), generator=gen)))
 
     def select(self, frames: Tensor) -> Primitives:
@@ -159,14 +144,14 @@ class CorruptionPlan:
             sel = ((code & bit) != 0).nonzero().flatten()
             if len(sel):
                 kernels = [make(int(frames[i]), linear[i]) for i in sel.tolist()]
-                out[sel] = _convolve(out[sel], kernels)
+                out[sel] = convolve(out[sel], kernels)
         for i in ((code & NOISE) != 0).nonzero().flatten().tolist():
             frame = int(frames[i])
             sigma, gain = self.noise[frame].tolist()
-            out[i] = out[i] * gain + sigma * self._randn(frame, images.shape[1:])
+            out[i] = low_light(out[i], sigma, gain, self._randn(frame, images.shape[1:]))
         for i in ((code & DROP) != 0).nonzero().flatten().tolist():
             frame = int(frames[i])
-            out[i] = self.fill[frame].float()[:, None, None] + 0.03 * self._randn(frame, images.shape[1:])
+            out[i] = dropped_frame(self.fill[frame], self._randn(frame, images.shape[1:]))
         return out.clamp(0, 1)
 
     def _randn(self, frame: int, shape: tuple[int, ...]) -> Tensor:
@@ -177,35 +162,132 @@ class CorruptionPlan:
     def _line_kernel(self, frame: int, linear: Tensor) -> Tensor:
         length, angle = self.blur[frame].tolist()
         direction = linear @ torch.tensor([math.cos(angle), math.sin(angle)], dtype=torch.float64)
-        length *= float(direction.norm())
-        angle = math.atan2(float(direction[1]), float(direction[0]))
-        size = 2 * math.ceil(length / 2) + 1
-        c = torch.arange(size, dtype=torch.float64) - size // 2
-        y, x = torch.meshgrid(c, c, indexing="ij")
-        ux, uy = math.cos(angle), math.sin(angle)
-        along = (x * ux + y * uy).abs() - length / 2
-        across = (x * uy - y * ux).abs()
-        k = (1 - across).clamp(0, 1) * (0.5 - along).clamp(0, 1)
-        return (k / k.sum()).float()
+        return line_kernel(length * float(direction.norm()), math.atan2(float(direction[1]), float(direction[0])))
 
     def _disc_kernel(self, frame: int, linear: Tensor) -> Tensor:
-        radius = float(self.defocus[frame]) * float(linear.det().abs().sqrt())
-        size = 2 * math.ceil(radius) + 1
-        c = torch.arange(size, dtype=torch.float64) - size // 2
-        y, x = torch.meshgrid(c, c, indexing="ij")
-        k = (radius + 0.5 - (x**2 + y**2).sqrt()).clamp(0, 1)
-        return (k / k.sum()).float()
+        return disc_kernel(float(self.defocus[frame]) * float(linear.det().abs().sqrt()))
+
+
+# -- the kernels, shared with the corruption of real crops (tarpose.training.corrupt) ------------
+
+
+def occluder_segments(
+    keypoints: Tensor, chain: Tensor, *, jitter: Tensor, turn: Tensor, margin: Tensor, width: Tensor,
+    size: float | Tensor,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Occluders (box segments) over chains of joints, from uniform draws.
+
+    Each occluder runs along its chain (first to last joint, turned by up to +-0.4 rad), through
+    the chain's mean point moved by up to +-0.04 ``size``, and reaches
+    ``STRENGTH["occluder_margin"]`` beyond the chain's ends; its half-width is in
+    ``STRENGTH["occluder_width"]``; both in units of the person's ``size``.
+
+    Args:
+        keypoints: ``(N, 17, 2)`` joints (COCO order) in pixels.
+        chain: ``(N, K)`` indices into [CHAINS][tarpose.data.synthetic.corruptions.CHAINS].
+        jitter: ``(N, K, 2)`` uniform 0..1 draws: the shift.
+        turn: ``(N, K)`` uniform draws: the turn.
+        margin: ``(N, K)`` uniform draws: the reach beyond the ends.
+        width: ``(N, K)`` uniform draws: the half-width.
+        size: the person's height in pixels, a float or ``(N,)``.
+
+    Returns:
+        segment ends ``a``, ``b`` ``(N, K, 2)`` and half-widths ``(N, K)``, float64.
+    """
+    kp = keypoints.to(torch.float64)
+    size = torch.as_tensor(size, dtype=torch.float64)
+    size = size[:, None] if size.ndim == 1 else size  # (n, 1) or a scalar
+    member = torch.zeros(len(CHAINS), kp.shape[1], dtype=torch.float64)
+    for i, c in enumerate(CHAINS):
+        member[i, list(c)] = 1 / len(c)
+    first = torch.tensor([c[0] for c in CHAINS])[chain]  # (n, k)
+    last = torch.tensor([c[-1] for c in CHAINS])[chain]
+    centre = torch.einsum("fkj,fjx->fkx", member[chain], kp)
+    rows = torch.arange(kp.shape[0])[:, None]
+    axis = kp[rows, last] - kp[rows, first]
+    extent = axis.norm(dim=-1)
+    shift = (jitter.to(torch.float64) - 0.5) * 0.08 * size[..., None]
+    angle = torch.atan2(axis[..., 1], axis[..., 0]) + (turn.to(torch.float64) - 0.5) * 0.8
+    half = 0.5 * extent + _between(STRENGTH["occluder_margin"], margin.to(torch.float64)) * size
+    direction = torch.stack([torch.cos(angle), torch.sin(angle)], -1)
+    a = centre + shift - half[..., None] * direction
+    b = centre + shift + half[..., None] * direction
+    return a, b, _between(STRENGTH["occluder_width"], width.to(torch.float64)) * size
+
+
+def occluder_paint(rand: Callable[..., Tensor], count: int) -> Paint:
+    """Colours and patterns of ``count`` occluders from a uniform source ``rand(*shape)``: two
+    colours each, a soft stripe or check pattern (60 % of them), light shading."""
+    return Paint(
+        color=rand(count, 3), color2=rand(count, 3),
+        wave=(rand(count, 2, 2) - 0.5) * 0.3, mix=(rand(count) < 0.6).double(), shade=0.3 * rand(count),
+    )
+
+
+def line_kernel(length: float, angle: float) -> Tensor:
+    """Motion blur: a normalised anti-aliased line ``length`` pixels long at ``angle`` (rad),
+    an odd square ``(k, k)`` float32."""
+    size = 2 * math.ceil(length / 2) + 1
+    c = torch.arange(size, dtype=torch.float64) - size // 2
+    y, x = torch.meshgrid(c, c, indexing="ij")
+    ux, uy = math.cos(angle), math.sin(angle)
+    along = (x * ux + y * uy).abs() - length / 2
+    across = (x * uy - y * ux).abs()
+    k = (1 - across).clamp(0, 1) * (0.5 - along).clamp(0, 1)
+    return (k / k.sum()).float()
+
+
+def disc_kernel(radius: float) -> Tensor:
+    """Defocus blur: a normalised anti-aliased disc of ``radius`` pixels, ``(k, k)`` float32."""
+    size = 2 * math.ceil(radius) + 1
+    c = torch.arange(size, dtype=torch.float64) - size // 2
+    y, x = torch.meshgrid(c, c, indexing="ij")
+    k = (radius + 0.5 - (x**2 + y**2).sqrt()).clamp(0, 1)
+    return (k / k.sum()).float()
+
+
+def low_light(image: Tensor, sigma: float, gain: float, noise: Tensor) -> Tensor:
+    """Sensor noise in low light: ``image * gain + sigma * noise`` (``image`` in 0..1, ``noise``
+    standard normal of its shape; not clamped)."""
+    return image * gain + sigma * noise
+
+
+def drop_fill(rand: Callable[..., Tensor], count: int) -> Tensor:
+    """The flat colours ``(count, 3)`` of dropped frames from a uniform source ``rand(*shape)``:
+    a grey of 0.1..0.7, tinted by up to +-0.05 per channel."""
+    return (0.1 + 0.6 * rand(count, 1)) * torch.ones(1, 3, dtype=torch.float64) + 0.1 * (rand(count, 3) - 0.5)
+
+
+def dropped_frame(fill: Tensor, noise: Tensor) -> Tensor:
+    """A dropped frame: the flat colour ``fill`` ``(3,)`` with faint noise ``noise`` ``(3, H, W)``."""
+    return fill.float()[:, None, None] + 0.03 * noise
 
 
 def _between(bounds: tuple[float, float], u: Tensor) -> Tensor:
     return bounds[0] + (bounds[1] - bounds[0]) * u
 
 
-def _convolve(images: Tensor, kernels: list[Tensor]) -> Tensor:
-    """Each image ``(n, 3, H, W)`` convolved with its own odd square kernel, reflected borders."""
+def convolve(images: Tensor, kernels: list[Tensor], fft: bool = False) -> Tensor:
+    """Each image ``(n, 3, H, W)`` convolved with its own odd square kernel, edges repeated.
+
+    Args:
+        images: ``(n, 3, H, W)`` float.
+        kernels: ``n`` kernels ``(k, k)``, ``k`` odd.
+        fft: through the Fourier transform (faster for large kernels; equal to the direct
+            convolution to float32 rounding, not bit for bit).
+    """
     out = []
     for image, kernel in zip(images, kernels):
         pad = kernel.shape[-1] // 2
         x = F.pad(image[None], (pad,) * 4, mode="replicate")
-        out.append(F.conv2d(x, kernel.expand(3, 1, -1, -1), groups=3)[0])
+        if not fft:
+            out.append(F.conv2d(x, kernel.to(x).expand(3, 1, -1, -1), groups=3)[0])
+            continue
+        # conv2d correlates: the circular convolution with the flipped kernel, read where it
+        # does not wrap
+        size = x.shape[-2:]
+        product = torch.fft.rfft2(x[0], s=size) * torch.fft.rfft2(kernel.to(x).flip(-2, -1), s=size)
+        full = torch.fft.irfft2(product, s=size)
+        k = kernel.shape[-1]
+        out.append(full[:, k - 1 :, k - 1 :])
     return torch.stack(out)
