@@ -41,6 +41,7 @@ GAIN_JSON = ROOT / "benchmarks" / "results" / "demo_gain.json"
 STREAMING_JSON = ROOT / "benchmarks" / "results" / "streaming.json"
 VTEST = ROOT.parent / "shared" / "data" / "vtest.avi"
 VTEST_BOXES = ROOT / "tests" / "data" / "vtest_boxes.json"
+HOG_JSON = ROOT / "benchmarks" / "results" / "hog_threshold.json"
 
 #: skeleton colours of the rows (RGB): ground truth, single-frame, TAR (as `tarpose demo`), and the
 #: single-frame model after its filter; the gain chart's bars use them too (TAR + filter: its own)
@@ -914,11 +915,76 @@ def streaming_summary() -> str:
     return textwrap.fill(text, 100) + "\n"
 
 
+def hog_curve() -> str:
+    """The HOG detector's precision / recall over its score threshold (no NMS) and what NMS adds at
+    the chosen threshold, from benchmarks/bench_hog.py's JSON."""
+    r = json.loads(HOG_JSON.read_text())
+    best = r["best"]
+    pct = lambda x: f"{100 * x:.1f}"
+    lines = ["| score >= | boxes | precision | recall | F1 | recall at IoU 0.3 | frames with a box on the door |",
+             "|---|---|---|---|---|---|---|"]
+    for row in r["rows"]:
+        if row["nms_iou"] is not None:
+            continue
+        cells = [f"{row['threshold']:g}", str(row["boxes"]), pct(row["precision"]), pct(row["recall"]), pct(row["f1"]),
+                 pct(row["recall_iou_0.3"]), str(row["door_frames"])]
+        if row["threshold"] == best["threshold"] and best["nms_iou"] is None:
+            cells = [f"**{c}**" for c in cells]
+        lines.append("| " + " | ".join(cells) + " |")
+    at_best = {row["nms_iou"]: row for row in r["rows"] if row["threshold"] == best["threshold"]}
+    plain = at_best[None]["f1"]
+    effects = ", ".join(f"{iou:g}: {100 * (row['f1'] - plain):+.1f}" for iou, row in sorted(
+        ((k, v) for k, v in at_best.items() if k is not None), key=lambda kv: kv[0]))
+    nms = "no NMS" if best["nms_iou"] is None else f"NMS at IoU {best['nms_iou']:g}"
+    text = (f"Chosen: score >= {best['threshold']:g} with {nms} (the highest F1). NMS on top of OpenCV's own "
+            f"grouping changes F1 at that threshold by {effects} (by NMS IoU). {r['frames']} frames, "
+            f"{r['reference_boxes']} reference boxes, a detection counts at IoU >= {r['match_iou']:g} in an optimal "
+            f"one-to-one matching; OpenCV {r['opencv']}.")
+    return "\n".join(lines) + "\n\n" + textwrap.fill(text, 100) + "\n"
+
+
+#: what each extra of pyproject.toml is for (the table's packages are read from pyproject.toml)
+EXTRA_USES = {
+    "video": "reading and writing video, the progress bar (`tarpose predict`, the demo's video)",
+    "detect": "the HOG person detector (`--detector hog`, offline; OpenCV 5 dropped it), webcams through OpenCV",
+    "hf": "the RT-DETR person detector (`--detector rtdetr`, the default), wrapping transformers' ViTPose",
+    "eval": "COCO OKS AP computed by pycocotools itself (`tarpose.eval`)",
+    "data": "reading the frames of image datasets (PoseTrack) for `tarpose train`",
+    "onnx": "`tarpose export` and running the exported model",
+    "docs": "building the documentation site (`mkdocs build`), `scripts/figures.py`",
+    "test": "the test suite: every extra's packages but matplotlib, and the reference libraries the tests compare with",
+}
+
+
+def extras_table() -> str:
+    """The extras of pyproject.toml: the packages each brings (in name order) and what for."""
+    try:
+        import tomllib  # Python >= 3.11
+    except ImportError:  # 3.10: the installed package's metadata (written from the same file)
+        from importlib.metadata import metadata
+
+        extras: dict[str, list[str]] = {}
+        info = metadata("tarpose")
+        for extra in info.get_all("Provides-Extra") or []:
+            extras[extra] = [r.split(";")[0].strip() for r in info.get_all("Requires-Dist") or []
+                             if re.search(rf"extra\s*==\s*['\"]{re.escape(extra)}['\"]", r)]
+    else:
+        extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    if set(extras) != set(EXTRA_USES):
+        raise SystemExit(f"scripts/figures.py's EXTRA_USES does not match pyproject.toml's extras: {sorted(extras)}")
+    name = lambda requirement: re.split(r"[<>=!~\[; ]", requirement, maxsplit=1)[0]
+    lines = ["| extra | brings | for |", "|---|---|---|"]
+    lines += [f"| `{extra}` | {', '.join(sorted(name(r).lower() for r in extras[extra]))} | {uses} |"
+              for extra, uses in EXTRA_USES.items()]
+    return "\n".join(lines) + "\n"
+
+
 TABLES: dict[str, Callable[[], str]] = {
     "demo-gain": gain_table, "gain-summary": gain_summary, "gain-short": gain_short,
     "vtest-boxes": vtest_boxes, "vtest-record": vtest_record, "streaming-table": streaming_table,
     "streaming-summary": streaming_summary, "gain-filters": gain_filters_table,
     "gain-filters-short": gain_filters_short, "gain-verdict": gain_verdict, "filter-choice": filter_choice,
+    "hog-threshold": hog_curve, "extras": extras_table,
 }
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 

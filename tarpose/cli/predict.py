@@ -49,7 +49,7 @@ HELP = "estimate poses in a video or images (detection, tracking, streaming, ren
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from ..inference.detection import DETECTORS
+    from ..inference.detection import DETECTORS, HOG_THRESHOLD
 
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("source", metavar="SOURCE",
@@ -67,7 +67,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="RT-DETR checkpoint (default PekingU/rtdetr_r50vd_coco_o365; lighter: "
                              "PekingU/rtdetr_r18vd_coco_o365)")
     parser.add_argument("--detector-threshold", type=float, metavar="SCORE",
-                        help="lowest detection score kept (default 0.3 for rtdetr, 0.5 for hog)")
+                        help=f"lowest detection score kept (default 0.3 for rtdetr, {HOG_THRESHOLD:g} for hog)")
     parser.add_argument("--nms", type=float, metavar="IOU", help="suppress detections overlapping above IOU")
     parser.add_argument("--out", required=True, metavar="KEYPOINTS.json", help="keypoints output")
     parser.add_argument("--render", metavar="OUT.mp4", help="also draw the poses: a video, or .png images")

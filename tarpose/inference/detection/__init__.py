@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -23,7 +22,7 @@ import torch
 
 from .base import CallableDetector, Detections, FullFrame, PersonDetector, nms
 from .boxes import BoxesFile, read_boxes
-from .hog import HOGDetector
+from .hog import HOG_NMS_IOU, HOG_THRESHOLD, HOGDetector, score_to_margin
 from .rtdetr import DEFAULT_RTDETR, RTDetrDetector
 
 #: the detectors ``make_detector`` knows by name (besides a boxes file path)
@@ -47,8 +46,9 @@ def make_detector(
             / ``frame -> (boxes, scores)``.
         model: the RT-DETR checkpoint (Hub id or directory; default
             ``DEFAULT_RTDETR``).
-        threshold: lowest detection score kept (RT-DETR: 0.3; HOG: 0.5, i.e. an SVM margin of 0).
-        nms_iou: non-maximum suppression above this IoU (default: none).
+        threshold: lowest detection score kept (RT-DETR: 0.3; HOG: ``HOG_THRESHOLD``, 0.7, chosen
+            by precision and recall on real footage, ``benchmarks/bench_hog.py``).
+        nms_iou: non-maximum suppression above this IoU (default: none; 1 also means none).
         batch_size: frames per RT-DETR forward pass (default 4).
         device: where RT-DETR runs (the pose model's device).
     """
@@ -64,10 +64,8 @@ def make_detector(
             nms_iou=nms_iou, batch_size=batch_size or 4, device=device,
         )
     if detector == "hog":
-        t = 0.5 if threshold is None else threshold
-        if not 0 < t < 1:
-            raise ValueError(f"the HOG detector's threshold must be in (0, 1), got {t}")
-        return HOGDetector(hit_threshold=math.log(t / (1 - t)), nms_iou=nms_iou)
+        t = HOG_THRESHOLD if threshold is None else threshold
+        return HOGDetector(hit_threshold=score_to_margin(t), nms_iou=HOG_NMS_IOU if nms_iou is None else nms_iou)
     if detector == "full-frame":
         return FullFrame()
     if isinstance(detector, (str, os.PathLike)):
@@ -85,6 +83,8 @@ def make_detector(
 __all__ = [
     "DEFAULT_RTDETR",
     "DETECTORS",
+    "HOG_NMS_IOU",
+    "HOG_THRESHOLD",
     "BoxesFile",
     "CallableDetector",
     "Detections",
