@@ -20,6 +20,7 @@ from typing import Any
 #: subcommand -> module implementing it
 COMMANDS: dict[str, str] = {
     "models": "tarpose.cli.models",
+    "download": "tarpose.cli.download",
     "convert": "tarpose.cli.convert",
     "train": "tarpose.cli.train",
     "evaluate": "tarpose.cli.evaluate",
