@@ -50,6 +50,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """``n`` and ``noun`` in the right number: ``"1 frame"``, ``"2 frames"``, ``"0 frames"``.
+
+    Args:
+        n: how many.
+        noun: the singular.
+        plural: the plural when it is not ``noun + "s"``.
+    """
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
+
+
 #: models with fewer parameters than this run on one thread by default (see docs/performance.md)
 SMALL_MODEL = 10_000_000
 

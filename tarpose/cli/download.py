@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import CLIError
+from . import CLIError, counted
 
 HELP = "fetch pretrained weights into the Hugging Face cache, to run offline afterwards"
 
@@ -136,9 +136,9 @@ def run(args: argparse.Namespace) -> int:
         files, size = folder_size(folder)
         total += size
         label = target.repo_id if target.name == target.repo_id else f"{target.name} ({target.repo_id})"
-        print(f"{label}: {files} file{'s' if files != 1 else ''}, {human(size)} in {folder}")
+        print(f"{label}: {counted(files, 'file')}, {human(size)} in {folder}")
     if len(targets) > 1:
-        print(f"{len(targets)} repos, {human(total)}; run offline with HF_HUB_OFFLINE=1")
+        print(f"{counted(len(targets), 'repo')}, {human(total)}; run offline with HF_HUB_OFFLINE=1")
     elif targets:
         print("run offline with HF_HUB_OFFLINE=1")
     return 0
