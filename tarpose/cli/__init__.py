@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -61,29 +62,88 @@ def counted(n: int, noun: str, plural: str | None = None) -> str:
     return f"{n} {noun if n == 1 else plural or noun + 's'}"
 
 
-#: models with fewer parameters than this run on one thread by default (see docs/performance.md)
-SMALL_MODEL = 10_000_000
+#: how long ``busy_cores`` watches the CPUs, in seconds
+LOAD_SAMPLE = 0.2
+
+
+def _cpu_times(cpus: set[int]) -> tuple[float, float] | None:
+    """(busy, total) CPU time so far of ``cpus``, from Linux's /proc/stat; None elsewhere."""
+    try:
+        lines = open("/proc/stat").read().splitlines()  # noqa: SIM115 (a one-shot read)
+    except OSError:
+        return None
+    busy = total = 0.0
+    for line in lines:
+        name, *fields = line.split()
+        if name.startswith("cpu") and name[3:].isdigit() and int(name[3:]) in cpus:
+            # user nice system idle iowait irq softirq steal ...: idle and iowait are free time
+            values = [float(v) for v in fields[:8]]
+            total += sum(values)
+            busy += sum(values) - values[3] - values[4]
+    return (busy, total) if total > 0 else None
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity, else all)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def busy_cores(interval: float = LOAD_SAMPLE) -> float:
+    """How many of this process's cores other processes keep busy now: their non-idle share of CPU
+    time over ``interval`` seconds (Linux's /proc/stat, this process sleeping meanwhile) times the
+    cores; elsewhere the 1-minute load average (0 where there is none).
+
+    Args:
+        interval: seconds to watch.
+    """
+    cpus = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set(range(usable_cores()))
+    first = _cpu_times(cpus)
+    if first is None:
+        return min(float(os.getloadavg()[0]), usable_cores()) if hasattr(os, "getloadavg") else 0.0
+    time.sleep(interval)
+    second = _cpu_times(cpus)
+    if second is None or second[1] <= first[1]:
+        return 0.0
+    return len(cpus) * (second[0] - first[0]) / (second[1] - first[1])
+
+
+def default_threads() -> int:
+    """PyTorch CPU threads for a run starting now: one per core that other processes leave at least
+    half free (at least 1, at most PyTorch's current setting). A thread that must share its core
+    with another busy process loses it for whole time slices, and every thread of an operation
+    waits for the slowest: with every core busy two threads ran every model tried slower than one,
+    on an idle machine faster (docs/performance.md, benchmarks/bench_threads.py)."""
+    import torch
+
+    free = usable_cores() - busy_cores()
+    return max(1, min(int(free + 0.5), torch.get_num_threads()))
 
 
 def add_threads_argument(parser: argparse.ArgumentParser) -> None:
-    """``--threads N`` (default: one thread for a small model, PyTorch's default otherwise)."""
+    """``--threads N`` (default: one per core that other processes leave free, see
+    [default_threads][tarpose.cli.default_threads])."""
     parser.add_argument(
         "--threads", type=int, default=None, metavar="N",
-        help=f"CPU threads for PyTorch (default: 1 for a model under {SMALL_MODEL // 10**6}M "
-             "parameters, whose small operations only lose time to thread synchronisation; "
-             "PyTorch's default, one per core, otherwise)",
+        help="CPU threads for PyTorch (default: one per core that other processes leave free, "
+             "measured at the start, at least 1: threads that share a core with a busy process "
+             "stall each other)",
     )
 
 
-def apply_threads(threads: int | None, model: Any) -> int:
-    """Set PyTorch's CPU threads for ``model``: ``threads``, or the default above; returns them."""
+def apply_threads(threads: int | None, model: Any = None) -> int:
+    """Set PyTorch's CPU threads: ``threads``, or
+    [default_threads][tarpose.cli.default_threads]; returns them.
+
+    Args:
+        threads: the number asked for (``--threads``), or None for the default.
+        model: the model to run (kept for callers that pass it; the default no longer depends on it).
+    """
     import torch
 
     if threads is not None and threads < 1:
         raise CLIError(f"--threads must be >= 1, got {threads}")
     if threads is None:
-        params = sum(p.numel() for p in model.parameters()) if hasattr(model, "parameters") else None
-        threads = 1 if params is not None and params < SMALL_MODEL else torch.get_num_threads()
+        threads = default_threads()
     torch.set_num_threads(threads)
     return threads
 
