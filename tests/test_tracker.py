@@ -163,7 +163,8 @@ def test_the_measured_default_does_not_regress_on_the_synthetic_crowds():
     from conftest import ROOT
 
     results = json.loads((ROOT / "benchmarks" / "results" / "tracking.json").read_text())
-    default, before = (results["synthetic"][k] for k in ("ByteTracker (default)", "ByteTracker without the background rule"))
+    synthetic = results["synthetic"]
+    default, before = synthetic["ByteTracker (default)"], synthetic["ByteTracker without the background rule"]
     assert default["idf1"] >= before["idf1"] and default["id_switches"] <= before["id_switches"]
     hog = results["vtest_hog"]["thresholds"]["0.5"]["trackers"]
     frames = results["vtest_hog"]["frames"]
