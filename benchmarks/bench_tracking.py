@@ -12,15 +12,19 @@ a pair counts when IoU >= 0.5) over every figure at least 30% visible.
 
 Real footage: the number of track ids on ../shared/data/vtest.avi with the boxes of
 tests/data/vtest_boxes.json (background subtraction, no scores: all count as high), which hold
-3-6 pedestrians per frame.
+3-6 pedestrians per frame; and with `--hog-frames N`, OpenCV's HOG detector on the first N frames
+at OpenCV's own threshold (0.5) and at tarpose's (HOG_THRESHOLD): track ids, the frames in which a
+reported box sits on the red door at the top right (a false box that does not move), people
+reported per frame (the reference boxes hold 4.46 per frame over the first 100 frames).
 
-    python benchmarks/bench_tracking.py                 # 60 clips
-    python benchmarks/bench_tracking.py --clips 4 --json tracking.json
+    python benchmarks/bench_tracking.py --hog-frames 795 --hog-cache /tmp/hog --json benchmarks/results/tracking.json
+    python benchmarks/bench_tracking.py --clips 4 --json tracking.json   # quick
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import time
@@ -44,8 +48,14 @@ VTEST_BOXES = ROOT / "tests" / "data" / "vtest_boxes.json"
 TRACKERS = {
     "IoU tracker (previous), every box": (IoUTracker, 0.0),
     "IoU tracker (previous), boxes >= 0.5": (IoUTracker, 0.5),
-    "ByteTracker (new)": (ByteTracker, 0.0),
+    "ByteTracker without the background rule": (functools.partial(ByteTracker, static_frames=0), 0.0),
+    "ByteTracker (default)": (ByteTracker, 0.0),
+    "ByteTracker, min_hits=2": (functools.partial(ByteTracker, min_hits=2), 0.0),
 }
+#: the ByteTracker variants run on HOG's boxes of vtest.avi
+HOG_TRACKERS = {k: v[0] for k, v in TRACKERS.items() if k.startswith("ByteTracker")}
+#: the red door at the top right of vtest.avi (HOG's false box there), x, y, w, h
+DOOR = (683.0, 28.0, 34.0, 86.0)
 
 
 def simulate_detections(crowd: SyntheticCrowd, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -127,7 +137,7 @@ def vtest_ids(frames: int) -> dict[str, dict[str, int]]:
     for r in records:
         boxes.setdefault(r["frame"], []).append(r["bbox"])
     out = {}
-    for name, factory in (("IoU tracker (previous)", IoUTracker), ("ByteTracker (new)", ByteTracker)):
+    for name, factory in (("IoU tracker (previous)", IoUTracker), ("ByteTracker (default)", ByteTracker)):
         tracker, lengths = factory(), Counter()
         for t in range(frames):
             for track in tracker.update(boxes.get(t, [])):
@@ -137,6 +147,52 @@ def vtest_ids(frames: int) -> dict[str, dict[str, int]]:
     return out
 
 
+def hog_detections(video: Path, frames: int, threshold: float, cache: Path | None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """HOG's boxes and scores on the first ``frames`` frames of vtest.avi (read from / written to
+    ``cache`` when given: HOG takes about a second a frame)."""
+    path = None if cache is None else cache / f"vtest_hog_{threshold:g}_{frames}.json"
+    if path is not None and path.exists():
+        found = json.loads(path.read_text())
+    else:
+        from tarpose.io import VideoReader
+        from tarpose.detection import make_detector
+
+        detector, found = make_detector("hog", threshold=threshold), []
+        with VideoReader(video) as reader:
+            for t, frame in zip(range(frames), reader):
+                d = detector(frame, t)
+                found.append({"boxes": d.boxes.tolist(), "scores": d.scores.tolist()})
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(found))
+    return [(np.asarray(f["boxes"], dtype=np.float64).reshape(-1, 4), np.asarray(f["scores"])) for f in found]
+
+
+def vtest_hog(video: Path, frames: int, cache: Path | None) -> dict:
+    """Each ByteTracker variant on HOG's boxes at OpenCV's threshold and at tarpose's."""
+    from tarpose.detection import HOG_THRESHOLD
+
+    door = torch.tensor([DOOR], dtype=torch.float64)
+    out = {}
+    for threshold in sorted({0.5, HOG_THRESHOLD}):
+        detections = hog_detections(video, frames, threshold, cache)
+        rows = {}
+        for name, factory in HOG_TRACKERS.items():
+            tracker, lengths, on_door, people = factory(), Counter(), 0, 0
+            for boxes, scores in detections:
+                ids = tracker.update(boxes, scores)
+                shown = [i for i, track in enumerate(ids) if track is not None]
+                people += len(shown)
+                for i in shown:
+                    lengths[ids[i]] += 1
+                boxes_shown = torch.as_tensor(boxes[shown], dtype=torch.float64).reshape(-1, 4)
+                on_door += bool(shown) and bool((box_iou(boxes_shown, door) >= 0.5).any())
+            rows[name] = {"track_ids": len(lengths), "shorter_than_5": sum(n < 5 for n in lengths.values()),
+                          "door_frames": on_door, "people_per_frame": people / len(detections)}
+        out[f"{threshold:g}"] = {"boxes": int(sum(len(b) for b, _ in detections)), "trackers": rows}
+    return {"frames": frames, "thresholds": out}
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clips", type=int, default=60, help="synthetic crowd clips (default 60)")
@@ -144,6 +200,10 @@ def main(argv: list[str] | None = None) -> dict:
                         help="first clip seed (default 1000: the ByteTracker's settings were chosen on "
                         "clips 0-47, these are others)")
     parser.add_argument("--json", type=Path, help="also write the results as JSON")
+    parser.add_argument("--hog-frames", type=int, default=0,
+                        help="also track HOG's boxes on the first N frames of vtest.avi (795: all; ~1 s a frame)")
+    parser.add_argument("--hog-cache", type=Path, help="keep HOG's boxes here between runs")
+    parser.add_argument("--video", type=Path, default=VTEST, help=f"vtest.avi (default {VTEST})")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore", category=FutureWarning)  # motmetrics on recent pandas
     torch.set_num_threads(1)
@@ -165,6 +225,15 @@ def main(argv: list[str] | None = None) -> dict:
             cells = [f"{results['vtest'][n][name]['track_ids']} ({results['vtest'][n][name]['shorter_than_5']})"
                      for n in ("60", "100")]
             print(f"| {name} | {cells[0]} | {cells[1]} |")
+    if args.hog_frames and args.video.exists():
+        results["vtest_hog"] = vtest_hog(args.video, args.hog_frames, args.hog_cache)
+        print(f"\nvtest.avi, HOG's boxes on the first {args.hog_frames} frames:")
+        print("| HOG score >= | tracker | track ids (shorter than 5 frames) | frames with the door | people per frame |")
+        print("|---|---|---|---|---|")
+        for threshold, block in results["vtest_hog"]["thresholds"].items():
+            for name, row in block["trackers"].items():
+                print(f"| {threshold} | {name} | {row['track_ids']} ({row['shorter_than_5']}) | {row['door_frames']} | "
+                      f"{row['people_per_frame']:.2f} |")
     print(f"\n{time.perf_counter() - start:.0f} s")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")

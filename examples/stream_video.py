@@ -1,7 +1,7 @@
 """Stream a video through a temporal model, person by person, with tracks.
 
     python examples/stream_video.py clip.mp4 boxes.json --model runs/tar-vitpose-b
-    python examples/stream_video.py clip.mp4 boxes.json --model tar-vitpose-b --render overlay.mp4
+    python examples/stream_video.py clip.mp4 boxes.json --model tar-vitpose-b --out results/ --render overlay.mp4
 
 ``boxes.json`` holds your detector's output, ``[{"frame": 0, "bbox": [x, y, w, h]}, ...]`` (frames
 count from 0). The boxes carry no identities: a tracker (``tarpose.tracking.ByteTracker``) links
@@ -11,7 +11,8 @@ out once its window (t-2 .. t+2) is complete, so each crop goes through the enco
 directory, a Hub id, ``tarpose train`` output). Needs ``pip install "tarpose[video]"``.
 ``tarpose.PoseInferencer`` does all of this in one call; this is the same, by hand.
 Prints one line per track: its frames, mean keypoint score and jitter (mean keypoint
-acceleration; lower is steadier); writes the keypoints per track as JSON.
+acceleration; lower is steadier); writes the keypoints per track as JSON, ``tracks.json`` in the
+folder ``--out`` names (default: a new temporary folder, never the current directory).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import tempfile
 from collections import defaultdict
 from pathlib import Path
 
@@ -37,7 +39,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("boxes", type=Path, help='JSON list of {"frame": i, "bbox": [x, y, w, h]}')
     parser.add_argument("--model", default="tar-vitpose-demo", help="a temporal model (see above)")
     parser.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
-    parser.add_argument("--out", type=Path, default=Path("tracks.json"), help="keypoints per track")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="folder for tracks.json, the keypoints per track (default: a new temporary folder)")
     parser.add_argument("--render", type=Path, default=None, help="also write an overlay video")
     args = parser.parse_args(argv)
 
@@ -74,8 +77,10 @@ def main(argv: list[str] | None = None) -> None:
         score = sum(r["score"] for r in records) / len(records)
         steadiness = f"jitter {jitter(keypoints, present):.2f} px/frame^2" if len(records) >= 3 else "too short"
         print(f"track {track_id}: frames {first}..{last} ({len(records)}), mean score {score:.3f}, {steadiness}")
-    args.out.write_text(json.dumps({str(k): v for k, v in sorted(tracks.items())}) + "\n")
-    print(f"wrote {args.out}" + (f" and {args.render}" if args.render else ""))
+    out = Path(tempfile.mkdtemp(prefix="tarpose-stream-")) if args.out is None else args.out
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "tracks.json").write_text(json.dumps({str(k): v for k, v in sorted(tracks.items())}) + "\n")
+    print(f"wrote {out / 'tracks.json'}" + (f" and {args.render}" if args.render else ""))
 
 
 def collect(poses, tracks: dict[int, list[dict]], frame, writer) -> None:

@@ -41,6 +41,9 @@ GAIN_JSON = ROOT / "benchmarks" / "results" / "demo_gain.json"
 STREAMING_JSON = ROOT / "benchmarks" / "results" / "streaming.json"
 VTEST = ROOT.parent / "shared" / "data" / "vtest.avi"
 VTEST_BOXES = ROOT / "tests" / "data" / "vtest_boxes.json"
+HOG_JSON = ROOT / "benchmarks" / "results" / "hog_threshold.json"
+TRACKING_JSON = ROOT / "benchmarks" / "results" / "tracking.json"
+THREADS_JSON = ROOT / "benchmarks" / "results" / "threads.json"
 
 #: skeleton colours of the rows (RGB): ground truth, single-frame, TAR (as `tarpose demo`), and the
 #: single-frame model after its filter; the gain chart's bars use them too (TAR + filter: its own)
@@ -907,11 +910,138 @@ def streaming_summary() -> str:
     return textwrap.fill(text, 100) + "\n"
 
 
+def hog_curve() -> str:
+    """The HOG detector's precision / recall over its score threshold (no NMS) and what NMS adds at
+    the chosen threshold, from benchmarks/bench_hog.py's JSON."""
+    r = json.loads(HOG_JSON.read_text())
+    best = r["best"]
+    pct = lambda x: f"{100 * x:.1f}"
+    lines = ["| score >= | boxes | precision | recall | F1 | recall at IoU 0.3 | frames with a box on the door |",
+             "|---|---|---|---|---|---|---|"]
+    for row in r["rows"]:
+        if row["nms_iou"] is not None:
+            continue
+        cells = [f"{row['threshold']:g}", str(row["boxes"]), pct(row["precision"]), pct(row["recall"]), pct(row["f1"]),
+                 pct(row["recall_iou_0.3"]), str(row["door_frames"])]
+        if row["threshold"] == best["threshold"] and best["nms_iou"] is None:
+            cells = [f"**{c}**" for c in cells]
+        lines.append("| " + " | ".join(cells) + " |")
+    at_best = {row["nms_iou"]: row for row in r["rows"] if row["threshold"] == best["threshold"]}
+    plain = at_best[None]["f1"]
+    effects = ", ".join(f"{iou:g}: {100 * (row['f1'] - plain):+.1f}" for iou, row in sorted(
+        ((k, v) for k, v in at_best.items() if k is not None), key=lambda kv: kv[0]))
+    nms = "no NMS" if best["nms_iou"] is None else f"NMS at IoU {best['nms_iou']:g}"
+    text = (f"Chosen: score >= {best['threshold']:g} with {nms} (the highest F1). NMS on top of OpenCV's own "
+            f"grouping changes F1 at that threshold by {effects} (by NMS IoU). {r['frames']} frames, "
+            f"{r['reference_boxes']} reference boxes, a detection counts at IoU >= {r['match_iou']:g} in an optimal "
+            f"one-to-one matching; OpenCV {r['opencv']}.")
+    return "\n".join(lines) + "\n\n" + textwrap.fill(text, 100) + "\n"
+
+
+def tracking_table() -> str:
+    """The trackers on the synthetic crowds, from benchmarks/bench_tracking.py's JSON."""
+    r = json.loads(TRACKING_JSON.read_text())["synthetic"]
+    lines = ["| tracker | ID switches | IDF1 | MOTA | misses | false positives |", "|---|---|---|---|---|---|"]
+    for name, row in r.items():
+        if not name.startswith("_"):
+            label = f"**{name}**" if name == "ByteTracker (default)" else name
+            lines.append(f"| {label} | {row['id_switches']} | {row['idf1']:.1f} | {row['mota']:.1f} | {row['misses']} | "
+                         f"{row['false_positives']} |")
+    setup = r["_setup"]
+    return "\n".join(lines) + f"\n\n({setup['clips']} clips, {setup['frames']} frames.)\n"
+
+
+def tracking_hog() -> str:
+    """The trackers on HOG's boxes of vtest.avi, from benchmarks/bench_tracking.py's JSON, and the
+    people per frame of tests/data/vtest_boxes.json for reference."""
+    r = json.loads(TRACKING_JSON.read_text())["vtest_hog"]
+    records = json.loads(VTEST_BOXES.read_text())
+    frames = max(rec["frame"] for rec in records) + 1
+    lines = ["| HOG score >= | tracker | track ids | of them shorter than 5 frames | frames with a box on the door | "
+             "people per frame |", "|---|---|---|---|---|---|"]
+    for threshold, block in r["thresholds"].items():
+        for name, row in block["trackers"].items():
+            lines.append(f"| {threshold} | {name} | {row['track_ids']} | {row['shorter_than_5']} | {row['door_frames']} | "
+                         f"{row['people_per_frame']:.2f} |")
+    text = (f"(The first {r['frames']} frames of vtest.avi; for reference, tests/data/vtest_boxes.json holds "
+            f"{len(records) / frames:.2f} pedestrians per frame over its first {frames}.)")
+    return "\n".join(lines) + "\n\n" + textwrap.fill(text, 100) + "\n"
+
+
+def threads_table() -> str:
+    """Frames/s at each thread count, the previous size rule and the default, idle and with every
+    core kept busy, from benchmarks/bench_threads.py's JSON."""
+    r = json.loads(THREADS_JSON.read_text())
+    counts = [n for n in range(1, r["cores"] + 1)]
+    parts = []
+    for load, block in r["loads"].items():
+        what = ("nothing else running (every other process paused)" if load == "idle" else
+                f"{r['cores']} spinning processes, one per core")
+        seen = [x for row in block["models"].values() for x in row["busy_cores_seen"]]
+        parts.append(f"{load.capitalize()}: {what}; the runs found {min(seen):.1f}-{max(seen):.1f} cores busy "
+                     "with other work as they started.\n")
+        head = " | ".join(f"{n} thread{'s' if n > 1 else ''}" for n in counts)
+        lines = [f"| model | params | {head} | size rule (its threads) | default (its threads) | default's pick / best |",
+                 "|---" * (len(counts) + 5) + "|"]
+        for name, row in block["models"].items():
+            fps = row["fps"]
+            picks = "/".join(str(t) for t in sorted(set(row["default_threads"])))
+            rule = row["size_rule_threads"]
+            lines.append(f"| {name} | {row['params'] / 1e6:.1f}M | " + " | ".join(f"{fps[str(n)]:.2f}" for n in counts)
+                         + f" | {fps[str(rule)]:.2f} ({rule}) | {fps['default']:.2f} ({picks}) | {row['pick_over_best']:.2f}x |")
+        parts.append("\n".join(lines) + "\n")
+    worst_rule = {load: max(row["best_over_size_rule"] for row in block["models"].values())
+                  for load, block in r["loads"].items()}
+    rule = "; ".join(f"{load} up to {x:.2f}x" for load, x in worst_rule.items())
+    setup = (f"(Frames/s, best of {r['rounds']} rounds of {r['frames']} frames x {r['persons']} persons, "
+             f"{r['cores']} cores, torch {r['torch']}. The default's pick is at most "
+             f"{r['worst_pick_over_best']:.2f}x slower than the best count; the size rule's pick: {rule}.)")
+    return "\n".join(parts) + "\n" + textwrap.fill(setup, 100) + "\n"
+
+
+#: what each extra of pyproject.toml is for (the table's packages are read from pyproject.toml)
+EXTRA_USES = {
+    "video": "reading and writing video, the progress bar (`tarpose predict`, the demo's video)",
+    "detect": "the HOG person detector (`--detector hog`, offline; OpenCV 5 dropped it), webcams through OpenCV",
+    "hf": "the RT-DETR person detector (`--detector rtdetr`, the default), wrapping transformers' ViTPose",
+    "eval": "COCO OKS AP computed by pycocotools itself (`tarpose.eval`)",
+    "data": "reading the frames of image datasets (PoseTrack) for `tarpose train`",
+    "onnx": "`tarpose export` and running the exported model",
+    "docs": "building the documentation site (`mkdocs build`), `scripts/figures.py`",
+    "test": "the test suite: every extra's packages but matplotlib, and the reference libraries the tests compare with",
+}
+
+
+def extras_table() -> str:
+    """The extras of pyproject.toml: the packages each brings (in name order) and what for."""
+    try:
+        import tomllib  # Python >= 3.11
+    except ImportError:  # 3.10: the installed package's metadata (written from the same file)
+        from importlib.metadata import metadata
+
+        extras: dict[str, list[str]] = {}
+        info = metadata("tarpose")
+        for extra in info.get_all("Provides-Extra") or []:
+            extras[extra] = [r.split(";")[0].strip() for r in info.get_all("Requires-Dist") or []
+                             if re.search(rf"extra\s*==\s*['\"]{re.escape(extra)}['\"]", r)]
+    else:
+        extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    if set(extras) != set(EXTRA_USES):
+        raise SystemExit(f"scripts/figures.py's EXTRA_USES does not match pyproject.toml's extras: {sorted(extras)}")
+    name = lambda requirement: re.split(r"[<>=!~\[; ]", requirement, maxsplit=1)[0]
+    lines = ["| extra | brings | for |", "|---|---|---|"]
+    lines += [f"| `{extra}` | {', '.join(sorted(name(r).lower() for r in extras[extra]))} | {uses} |"
+              for extra, uses in EXTRA_USES.items()]
+    return "\n".join(lines) + "\n"
+
+
 TABLES: dict[str, Callable[[], str]] = {
     "demo-gain": gain_table, "gain-summary": gain_summary, "gain-short": gain_short,
     "vtest-boxes": vtest_boxes, "vtest-record": vtest_record, "streaming-table": streaming_table,
     "streaming-summary": streaming_summary, "gain-filters": gain_filters_table,
     "gain-filters-short": gain_filters_short, "gain-verdict": gain_verdict, "filter-choice": filter_choice,
+    "hog-threshold": hog_curve, "extras": extras_table, "tracking": tracking_table, "tracking-hog": tracking_hog,
+    "threads": threads_table,
 }
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 

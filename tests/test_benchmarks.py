@@ -5,10 +5,12 @@ No timing is asserted here: speed targets live in the benchmarks' printed ratios
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
-from conftest import ROOT
+import pytest
+from conftest import ROOT, SHARED
 
 
 def test_temporal_head_benchmark_smoke():
@@ -38,3 +40,16 @@ def test_mask_counts_benchmark_smoke():
     )
     assert result.returncode == 0, result.stderr
     assert "batch max (4 p.)" in result.stdout and "24x18 stretched" in result.stdout
+
+
+@pytest.mark.skipif(not (SHARED / "data" / "vtest.avi").exists(), reason="../shared/data/vtest.avi is not here")
+def test_hog_benchmark_smoke(tmp_path):
+    pytest.importorskip("cv2")
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_hog.py"), "--frames", "3", "--thresholds", "0.7",
+         "--nms", "none,0.5", "--json", str(tmp_path / "hog.json")],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "highest F1: score >= 0.7" in result.stdout
+    assert json.loads((tmp_path / "hog.json").read_text())["frames"] == 3

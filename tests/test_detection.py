@@ -16,6 +16,8 @@ from tarpose.detection import (
     BoxesFile,
     CallableDetector,
     Detections,
+    HOG_NMS_IOU,
+    HOG_THRESHOLD,
     HOGDetector,
     PersonDetector,
     RTDetrDetector,
@@ -192,7 +194,7 @@ def test_rtdetr_equals_transformers_person_boxes(saved_rtdetr):
     for frame, batched in zip(frames, ours):
         torch.testing.assert_close(detector(frame).boxes, batched.boxes, atol=1e-4, rtol=0)
     # NMS as an option: no kept pair overlaps above the threshold
-    detector.threshold, detector.nms_iou = 0.0, 0.3
+    detector.score_threshold, detector.iou_threshold = 0.0, 0.3
     suppressed = detector(frames[0])
     iou = box_iou(suppressed.boxes, suppressed.boxes).fill_diagonal_(0)
     assert len(suppressed) and iou.max() <= 0.3
@@ -225,6 +227,36 @@ def test_hog_finds_nothing_on_a_blank_frame():
     assert len(HOGDetector()(np.full((300, 400, 3), 128, np.uint8))) == 0
 
 
+def test_hog_defaults_are_the_measured_best():
+    """HOG's default threshold and NMS are the setting of highest F1 in the benchmark's JSON
+    (benchmarks/bench_hog.py), whose rows are consistent counts; make_detector and HOGDetector
+    both use them, and --score-threshold's help says the default."""
+    import math
+
+    from tarpose.cli import build_parser
+
+    results = json.loads((ROOT / "benchmarks" / "results" / "hog_threshold.json").read_text())
+    rows = results["rows"]
+    for row in rows:
+        assert row["tp"] + row["fp"] == row["boxes"] and row["tp"] + row["fn"] == results["reference_boxes"]
+        assert row["precision"] == pytest.approx(row["tp"] / row["boxes"])
+        assert row["f1"] == pytest.approx(2 * row["tp"] / (2 * row["tp"] + row["fp"] + row["fn"]))
+    top = max(round(row["f1"], 6) for row in rows)
+    tied = [row for row in rows if round(row["f1"], 6) == top]
+    best = max(tied, key=lambda row: (row["threshold"], 2.0 if row["nms_iou"] is None else row["nms_iou"]))
+    assert results["best"] == {"threshold": best["threshold"], "nms_iou": best["nms_iou"]}
+    assert (HOG_THRESHOLD, HOG_NMS_IOU) == (best["threshold"], best["nms_iou"]), (
+        "the HOG defaults are not the benchmark's choice; re-run benchmarks/bench_hog.py")
+    pytest.importorskip("cv2")
+    margin = math.log(HOG_THRESHOLD / (1 - HOG_THRESHOLD))
+    for detector in (make_detector("hog"), HOGDetector()):
+        assert detector.hit_threshold == pytest.approx(margin) and detector.iou_threshold == HOG_NMS_IOU
+    assert make_detector("hog", score_threshold=0.5).hit_threshold == 0.0
+    predict = build_parser()._subparsers._group_actions[0].choices["predict"]
+    help_text = next(a.help for a in predict._actions if a.dest == "score_threshold")
+    assert f"{HOG_THRESHOLD:g} for hog" in help_text
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not VTEST.exists(), reason="../shared/data/vtest.avi is not here")
 def test_hog_finds_the_pedestrians_of_vtest():
@@ -242,7 +274,7 @@ def test_hog_finds_the_pedestrians_of_vtest():
     hits = total = 0
     for t, detections in zip(chosen, found):
         expected = torch.tensor(truth[t], dtype=torch.float64)
-        assert (detections.scores >= 0.5).all()
+        assert (detections.scores >= HOG_THRESHOLD).all()
         if len(detections):
             hits += int((box_iou(expected, detections.boxes).max(1).values >= 0.3).sum())
         total += len(expected)

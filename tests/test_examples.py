@@ -81,11 +81,11 @@ def test_stream_video_equals_the_predict_command(tmp_path):
     tarpose.save_pretrained(tarpose.TemporalWrapper(base, num_frames=3, jta_depth=1), tmp_path / "model")
     video, boxes = str(SHARED / "data" / "vtest.avi"), str(ROOT / "tests" / "data" / "vtest_boxes.json")
     out = run_example("stream_video.py", video, boxes, "--model", str(tmp_path / "model"), "--max-frames", "6",
-                      "--out", str(tmp_path / "tracks.json"), "--render", str(tmp_path / "overlay.mp4"))
+                      "--out", str(tmp_path / "out"), "--render", str(tmp_path / "overlay.mp4"))
     assert cli(["predict", video, "--model", str(tmp_path / "model"), "--boxes", boxes, "--max-frames", "6",
                 "--out", str(tmp_path / "predict.json"), "--quiet"]) == 0
     expected = json.loads((tmp_path / "predict.json").read_text())["predictions"]
-    tracks = json.loads((tmp_path / "tracks.json").read_text())
+    tracks = json.loads((tmp_path / "out" / "tracks.json").read_text())
     got = {(r["frame"], r["track_id"]): r for records in tracks.values() for r in records}
     assert len(got) == len(expected) > 6  # several people per frame
     for record in expected:
@@ -93,6 +93,51 @@ def test_stream_video_equals_the_predict_command(tmp_path):
         assert mine["bbox"] == record["bbox"]
         assert torch.allclose(torch.tensor(mine["keypoints"]), torch.tensor(record["keypoints"]), atol=1e-3)
     assert out.count("track ") == len(tracks) and (tmp_path / "overlay.mp4").stat().st_size > 0
+
+
+def git_status() -> str | None:
+    """``git status --porcelain --ignored`` of the checkout (None outside a git checkout)."""
+    try:
+        result = subprocess.run(["git", "status", "--porcelain", "--ignored", "--untracked-files=all"],
+                                cwd=ROOT, capture_output=True, text=True, timeout=60)
+    except FileNotFoundError:
+        return None
+    return result.stdout if result.returncode == 0 else None
+
+
+def test_stream_video_leaves_the_repository_clean(tmp_path):
+    """Run from the repository root without --out, the example writes its tracks.json into a new
+    temporary folder, not into the current directory: the checkout is as it was."""
+    import shutil
+
+    import numpy as np
+
+    from tarpose.io import write_video
+
+    before = git_status()
+    if before is None:
+        pytest.skip("not a git checkout")
+    rng = np.random.default_rng(0)
+    write_video(tmp_path / "clip.mp4", rng.integers(0, 256, (5, 96, 128, 3), dtype=np.uint8), fps=10)
+    boxes = [{"frame": t, "bbox": [20.0 + 2 * t, 10.0, 40.0, 80.0]} for t in range(5)]
+    (tmp_path / "boxes.json").write_text(json.dumps(boxes))
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLES / "stream_video.py"), str(tmp_path / "clip.mp4"), str(tmp_path / "boxes.json"),
+         "--model", "tar-vitpose-demo"], cwd=ROOT, capture_output=True, text=True, env=env, timeout=600,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    written = ROOT / result.stdout.strip().splitlines()[-1].removeprefix("wrote ")  # (ROOT / an absolute path: it)
+    try:
+        assert written.name == "tracks.json" and written.is_file()
+        assert not written.resolve().is_relative_to(ROOT.resolve()), f"wrote {written} inside the checkout"
+        assert len(json.loads(written.read_text())["0"]) == 5  # one track, every frame
+        assert git_status() == before
+    finally:
+        if written.resolve().is_relative_to(ROOT.resolve()):
+            written.unlink(missing_ok=True)  # a broken example's file, not a folder of the checkout
+        else:
+            shutil.rmtree(written.parent, ignore_errors=True)
 
 
 @pytest.mark.slow

@@ -1,7 +1,7 @@
 """What a new user ran into, each fixed: an offline Hub fails at once and says so, a mistyped
 model name gets suggestions, --render checks its extension, `tarpose models | head` ends quietly,
 `tarpose train --help` shows each default once, `tarpose demo`'s output is ignored by git, the
-demo's pictures are labelled, --threads has a sensible default, track ids sit above the boxes."""
+demo's pictures are labelled, track ids sit above the boxes (--threads' default: test_threads.py)."""
 
 from __future__ import annotations
 
@@ -16,8 +16,7 @@ import torch
 import tarpose
 from conftest import ROOT
 from hub_cache import populate
-from tarpose.cli import apply_threads, build_parser, main
-from tarpose.threads import SMALL_MODEL
+from tarpose.cli import build_parser, main
 from tarpose.inference import FramePoses
 from tarpose.io import draw_poses, label_size
 from tarpose.weights import sources
@@ -116,21 +115,6 @@ def test_demo_output_is_ignored_by_git():
     default = next(a.default for a in build_parser()._subparsers._group_actions[0].choices["demo"]._actions
                    if a.dest == "out")
     assert f"{default}/" in gitignore.read_text().splitlines()
-
-
-def test_threads_default_to_one_for_small_models():
-    from tarpose import threads
-
-    before = torch.get_num_threads()
-    try:
-        small = torch.nn.Linear(10, 10)
-        assert apply_threads(None, small) == 1 and torch.get_num_threads() == 1
-        big = torch.nn.Linear(4000, SMALL_MODEL // 4000 + 1)  # just over the line
-        # PyTorch's own default, not what a small model set before it
-        assert apply_threads(None, big) == threads._TORCH_DEFAULT == torch.get_num_threads()
-        assert apply_threads(3, small) == 3 and torch.get_num_threads() == 3
-    finally:
-        torch.set_num_threads(before)
 
 
 def test_track_id_sits_above_the_box():

@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -21,7 +22,7 @@ from ..registry import Registry
 
 #: subcommand -> module implementing it
 COMMANDS: Registry[str] = Registry("command", "tarpose --help lists them")
-for _name in ("models", "convert", "train", "evaluate", "predict", "export", "demo"):
+for _name in ("models", "download", "convert", "train", "evaluate", "predict", "export", "demo"):
     COMMANDS.register(_name, f"tarpose.cli.{_name}")
 
 
@@ -45,24 +46,35 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def add_threads_argument(parser: argparse.ArgumentParser) -> None:
-    """``--threads N`` (default: `tarpose.threads.default_threads`)."""
-    from ..threads import SMALL_MODEL
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """``n`` and ``noun`` in the right number: ``"1 frame"``, ``"2 frames"``, ``"0 frames"``.
 
+    Args:
+        n: how many.
+        noun: the singular.
+        plural: the plural when it is not ``noun + "s"``.
+    """
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
+
+
+def add_threads_argument(parser: argparse.ArgumentParser) -> None:
+    """``--threads N`` (default: one per core that other processes leave free, see
+    [default_threads][tarpose.threads.default_threads])."""
     parser.add_argument(
         "--threads", type=int, default=None, metavar="N",
-        help=f"CPU threads for PyTorch (default: 1 for a model under {SMALL_MODEL // 10**6}M "
-             "parameters, whose small operations only lose time to thread synchronisation; "
-             "PyTorch's default, one per core, otherwise)",
+        help="CPU threads for PyTorch (default: one per core that other processes leave free, "
+             "measured at the start, at least 1: threads that share a core with a busy process "
+             "stall each other)",
     )
 
 
-def apply_threads(threads: int | None, model: Any) -> int:
-    """`tarpose.threads.apply_threads`, its error as a one-line ``--threads`` message."""
+def apply_threads(threads: int | None) -> int:
+    """[tarpose.threads.apply_threads][tarpose.threads.apply_threads], its error as a one-line
+    ``--threads`` message."""
     from ..threads import apply_threads as apply
 
     try:
-        return apply(threads, model)
+        return apply(threads)
     except ValueError:
         raise CLIError(f"--threads must be >= 1, got {threads}") from None
 

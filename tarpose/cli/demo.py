@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError(f"--seed: {error}") from None
     single, temporal = load_model("vitpose-demo"), load_model("tar-vitpose-demo")
     causal = load_model("tar-vitpose-demo-causal") if args.causal else None
-    apply_threads(args.threads, temporal)
+    apply_threads(args.threads)
     choices = {}  # column ("single_frame+filter"...) -> the filter chosen on validation videos
     if args.val_videos:
         with torch.inference_mode():

@@ -12,7 +12,7 @@ import argparse
 import json
 from pathlib import Path
 
-from . import CLIError
+from . import CLIError, counted
 
 HELP = "evaluate predictions (PoseTrack mAP, as poseval computes it)"
 
@@ -42,7 +42,8 @@ def run(args: argparse.Namespace) -> int:
     except (FileNotFoundError, NotADirectoryError, ValueError) as error:
         raise CLIError(str(error)) from None
     print(
-        f"PoseTrack AP (poseval rules), {result.num_frames} frames, {sum(result.num_gt)} ground-truth joints"
+        f"PoseTrack AP (poseval rules), {counted(result.num_frames, 'frame')}, "
+        f"{counted(sum(result.num_gt), 'ground-truth joint')}"
     )
     print(result.table())
     if args.json is not None:

@@ -1,4 +1,6 @@
-"""List the registered models, with their sizes and where their pretrained weights come from."""
+"""List the registered models, with their sizes, where their pretrained weights come from and
+whether those are here: bundled with tarpose, or in the local Hugging Face cache (`tarpose
+download NAME` puts them there)."""
 
 from __future__ import annotations
 
@@ -12,14 +14,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from ..factory import probe_model
     from ..models import count_parameters, list_models, pretrained_cfg
+    from .download import cached_snapshot
 
     names = list_models(args.pattern)
     width = max((len(n) for n in names), default=4)
-    print(f"{'name':<{width}}  params  weights")
+    print(f"{'name':<{width}}  params  here     weights")
+    missing = False
     for name in names:
         model = probe_model(name)  # sizes without allocating or initialising
         cfg = pretrained_cfg(name)
-        print(f"{name:<{width}}  {count_parameters(model) / 1e6:6.1f}M  {cfg.source if cfg else '-'}")
+        if cfg is None:
+            here = "-"
+        elif Path(cfg.source).exists():
+            here = "bundled"
+        else:
+            here = "cached" if cached_snapshot(cfg.source, cfg.revision) is not None else "no"
+            missing |= here == "no"
+        print(f"{name:<{width}}  {count_parameters(model) / 1e6:6.1f}M  {here:<7}  {cfg.source if cfg else '-'}")
+    if missing:
+        print("here: cached = in the Hugging Face cache; `tarpose download NAME` fetches the others once")
     return 0

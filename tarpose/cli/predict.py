@@ -45,7 +45,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from . import CLIError, add_threads_argument
+from . import CLIError, add_threads_argument, counted
 
 HELP = "estimate poses in a video or images (detection, tracking, streaming, rendering)"
 
@@ -61,7 +61,7 @@ def _positive(text: str) -> int:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from ..detection import DEFAULT_RTDETR, DETECTORS
+    from ..detection import DEFAULT_RTDETR, DETECTORS, HOG_THRESHOLD
 
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("source", metavar="SOURCE",
@@ -79,7 +79,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"RT-DETR checkpoint (default {DEFAULT_RTDETR}; lighter: "
                              "PekingU/rtdetr_r18vd_coco_o365)")
     parser.add_argument("--score-threshold", type=float, metavar="SCORE",
-                        help="lowest detection score kept (default 0.3 for rtdetr, 0.5 for hog)")
+                        help=f"lowest detection score kept (default 0.3 for rtdetr, {HOG_THRESHOLD:g} for hog)")
     parser.add_argument("--iou-threshold", type=float, metavar="IOU",
                         help="suppress detections overlapping above IOU (default: none)")
     parser.add_argument("--out", metavar="KEYPOINTS.json", help="keypoints output")
@@ -160,18 +160,18 @@ def report(summary: Any, args: argparse.Namespace) -> None:
         say("the model's target is the last frame of its window: causal mode")
     frames = summary.frames
     if summary.truncated:
-        say(f"warning: the video ended after {frames} of the {_count(summary.announced_frames, 'frame')} "
+        say(f"warning: the video ended after {frames} of the {counted(summary.announced_frames, 'frame')} "
             f"its header announces (truncated or damaged?): poses were written for those {frames}")
     if summary.outside:
-        say(f"warning: skipped {_count(len(summary.outside), 'box')} entirely outside the frame (frames "
+        say(f"warning: skipped {counted(len(summary.outside), 'box', 'boxes')} entirely outside the frame (frames "
             f"{summary.outside[0]}..{summary.outside[-1]}): no pose is given for them")
     if summary.stopped:
-        say(f"the source stopped after {_count(frames, 'frame')} ({summary.stopped}): poses were written "
+        say(f"the source stopped after {counted(frames, 'frame')} ({summary.stopped}): poses were written "
             "for every one of them")
     if summary.unused_box_frames:
         beyond = summary.unused_box_frames
         say(f"warning: {args.boxes} has boxes for frames {beyond[0]}..{beyond[-1]} but the source has "
-            f"{_count(frames, 'frame')}")
+            f"{counted(frames, 'frame')}")
     images = [p for p in summary.outputs if args.out is None or p != Path(args.out)]
     written = [args.out] if args.out else []
     if len(images) == 1:
@@ -179,14 +179,9 @@ def report(summary: Any, args: argparse.Namespace) -> None:
     elif images:
         written.append(f"{len(images)} images {Path(args.render).stem}_*.png")
     seconds = summary.seconds
-    say(f"{_count(frames, 'frame')}, {_count(summary.poses, 'pose')} in {seconds:.1f} s "
-        f"({frames / max(seconds, 1e-9):.2f} frames/s, {_count(summary.threads, 'thread')}), peak memory "
+    say(f"{counted(frames, 'frame')}, {counted(summary.poses, 'pose')} in {seconds:.1f} s "
+        f"({frames / max(seconds, 1e-9):.2f} frames/s, {counted(summary.threads, 'thread')}), peak memory "
         f"{_peak_memory_mib(args.device):.0f} MiB; wrote {' and '.join(written)}")
-
-
-def _count(n: int, noun: str) -> str:
-    """``"1 frame"``, ``"2 frames"``."""
-    return f"{n} {noun}{'' if n == 1 else 'es' if noun.endswith(('s', 'x')) else 's'}"
 
 
 def _peak_memory_mib(device: str) -> float:

@@ -23,7 +23,7 @@ from dataclasses import MISSING, fields
 from pathlib import Path
 from typing import Any
 
-from . import CLIError
+from . import CLIError, counted
 
 HELP = "train a model (single process or torchrun); --resume continues exactly"
 
@@ -215,5 +215,5 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, FileNotFoundError, FileExistsError, FloatingPointError) as error:
         raise CLIError(str(error)) from None
     if int(os.environ.get("RANK", "0")) == 0:
-        print(f"trained {spec['name']} for {result.step} steps: {args.out / 'model.safetensors'}")
+        print(f"trained {spec['name']} for {counted(result.step, 'step')}: {args.out / 'model.safetensors'}")
     return 0

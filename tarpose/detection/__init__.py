@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -25,7 +24,7 @@ from ..boxes import nms
 from ..registry import Registry
 from .base import CallableDetector, Detections, FullFrame, PersonDetector
 from .boxes import BoxesFile, read_boxes
-from .hog import HOGDetector
+from .hog import HOG_NMS_IOU, HOG_THRESHOLD, HOGDetector, score_to_margin
 from .rtdetr import DEFAULT_RTDETR, RTDetrDetector
 
 def _rtdetr(model: str | None, score_threshold: float | None, iou_threshold: float | None,
@@ -38,10 +37,8 @@ def _rtdetr(model: str | None, score_threshold: float | None, iou_threshold: flo
 
 def _hog(model: str | None, score_threshold: float | None, iou_threshold: float | None,
          batch_size: int | None, device: str | torch.device) -> PersonDetector:
-    t = 0.5 if score_threshold is None else score_threshold
-    if not 0 < t < 1:
-        raise ValueError(f"the HOG detector's score threshold must be in (0, 1), got {t}")
-    return HOGDetector(hit_threshold=math.log(t / (1 - t)), nms_iou=iou_threshold)
+    t = HOG_THRESHOLD if score_threshold is None else score_threshold
+    return HOGDetector(hit_threshold=score_to_margin(t), iou_threshold=HOG_NMS_IOU if iou_threshold is None else iou_threshold)
 
 
 def _full_frame(model: str | None, score_threshold: float | None, iou_threshold: float | None,
@@ -73,8 +70,8 @@ def make_detector(
             ``"full-frame"``), the path of a boxes JSON file (``boxes``), a ``PersonDetector``,
             or a function ``frame -> boxes`` / ``frame -> (boxes, scores)``.
         model: the RT-DETR checkpoint (Hub id or directory; default ``DEFAULT_RTDETR``).
-        score_threshold: lowest detection score kept (RT-DETR: 0.3; HOG: 0.5, i.e. an SVM margin
-            of 0).
+        score_threshold: lowest detection score kept (RT-DETR: 0.3; HOG: ``HOG_THRESHOLD``, 0.7,
+            chosen by precision and recall on real footage, ``benchmarks/bench_hog.py``).
         iou_threshold: non-maximum suppression of detections overlapping above this IoU
             (default: none).
         batch_size: frames per RT-DETR forward pass (default 4).
@@ -101,6 +98,8 @@ def make_detector(
 __all__ = [
     "DEFAULT_RTDETR",
     "DETECTORS",
+    "HOG_NMS_IOU",
+    "HOG_THRESHOLD",
     "BoxesFile",
     "CallableDetector",
     "Detections",

@@ -24,6 +24,20 @@ _INSTALL = (
 
 #: the detector window is 64 x 128 pixels, and a person in it is about 96 pixels tall
 _WINDOW_PERSON_HEIGHT = 96.0
+#: the default lowest score kept: the best F1 at IoU 0.5 against the pedestrians of
+#: tests/data/vtest_boxes.json among scores 0.3..0.9 (benchmarks/bench_hog.py, which wrote
+#: benchmarks/results/hog_threshold.json; tests/test_detection.py checks the two agree). OpenCV's
+#: own threshold is a score of 0.5
+HOG_THRESHOLD = 0.7
+#: the default NMS IoU (None: none), chosen in the same run: OpenCV groups overlapping windows itself
+HOG_NMS_IOU: float | None = None
+
+
+def score_to_margin(score: float) -> float:
+    """The SVM margin of a HOG score (its inverse logistic): OpenCV's ``hitThreshold``."""
+    if not 0 < score < 1:
+        raise ValueError(f"the HOG detector's score threshold must be in (0, 1), got {score}")
+    return math.log(score / (1 - score))
 
 
 def import_cv2() -> Any:
@@ -42,27 +56,28 @@ class HOGDetector(PersonDetector):
 
     Boxes are OpenCV's detection windows shrunk to the person inside them (as OpenCV's
     ``peopledetect`` sample does: 15% off each side, 5% off the top and the bottom); scores are
-    the SVM margins through a logistic, ``1 / (1 + exp(-margin))`` (0.5 at the detector's
-    default threshold).
+    the SVM margins through a logistic, ``1 / (1 + exp(-margin))`` (0.5 at OpenCV's default
+    threshold, a margin of 0).
 
     Args:
         min_height: the smallest person, in frame pixels, to find; frames are enlarged so that such
             a person fills the detector's window (the default, 64, enlarges by 1.5; larger values
             are faster).
-        hit_threshold: SVM margin a window needs (OpenCV's ``hitThreshold``).
+        hit_threshold: SVM margin a window needs (OpenCV's ``hitThreshold``; default: that of a
+            score of ``HOG_THRESHOLD``, 0.7, chosen on real footage: ``benchmarks/bench_hog.py``).
         stride: window step in pixels (OpenCV's ``winStride``; 4 finds more, slower).
         scale: step between pyramid levels (OpenCV's ``scale``).
-        nms_iou: also suppress overlapping boxes above this IoU (``None``: OpenCV's own grouping
+        iou_threshold: also suppress overlapping boxes above this IoU (``None``: OpenCV's own grouping
             only).
     """
 
     def __init__(
         self,
         min_height: float = 64.0,
-        hit_threshold: float = 0.0,
+        hit_threshold: float | None = None,
         stride: int = 8,
         scale: float = 1.05,
-        nms_iou: float | None = None,
+        iou_threshold: float | None = HOG_NMS_IOU,
     ) -> None:
         cv2 = import_cv2()
         if min_height <= 0:
@@ -73,10 +88,10 @@ class HOGDetector(PersonDetector):
         self._hog = cv2.HOGDescriptor()
         self._hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
         self.upscale = max(1.0, _WINDOW_PERSON_HEIGHT / min_height)
-        self.hit_threshold = hit_threshold
+        self.hit_threshold = score_to_margin(HOG_THRESHOLD) if hit_threshold is None else hit_threshold
         self.stride = stride
         self.scale = scale
-        self.nms_iou = nms_iou
+        self.iou_threshold = iou_threshold
 
     def detect(self, frames: Sequence[np.ndarray], indices: Sequence[int]) -> list[Detections]:
         cv2 = self._cv2
@@ -98,7 +113,7 @@ class HOGDetector(PersonDetector):
             margin = np.asarray(margins, dtype=np.float64).reshape(-1)
             scores = torch.as_tensor([1 / (1 + math.exp(-m)) for m in margin], dtype=torch.float64)
             found = Detections(boxes, scores)
-            if self.nms_iou is not None and len(found):
-                found = found.select(nms(found.boxes, found.scores, self.nms_iou))
+            if self.iou_threshold is not None and len(found):
+                found = found.select(nms(found.boxes, found.scores, self.iou_threshold))
             out.append(found)
         return out

@@ -111,8 +111,8 @@ class PoseInferencer:
         flip: the flip test.
         padding: box enlargement.
         compile: ``torch.compile`` the model (long videos on a GPU).
-        threads: PyTorch CPU threads for the run (default: one for a small model, see
-            [default_threads][tarpose.threads.default_threads]).
+        threads: PyTorch CPU threads for the run (default: one per core that other processes
+            leave free when the run starts, see [default_threads][tarpose.threads.default_threads]).
     """
 
     def __init__(
@@ -179,7 +179,7 @@ class PoseInferencer:
         frames = open_frames(source)
         self.source = frames
         predictor = self.predictor = self._predictor(frames.fps)
-        threads = apply_threads(self.threads, self.model)
+        threads = apply_threads(self.threads)
         summary = self.summary = PredictionSummary(
             0, 0, 0.0, [], predictor.mode, self.mode is None, predictor.latency, threads, frames.num_frames,
         )

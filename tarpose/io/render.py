@@ -1,6 +1,7 @@
 """Drawing poses on frames, and PNG files, with numpy alone.
 
-The API: [draw_pose][tarpose.io.render.draw_pose] (one skeleton), [draw_box][tarpose.io.render.draw_box], [draw_label][tarpose.io.render.draw_label] (text),
+The API: [draw_pose][tarpose.io.render.draw_pose] (one skeleton), [draw_box][tarpose.io.render.draw_box], [draw_label][tarpose.io.render.draw_label] (text; [text_color][tarpose.io.render.text_color]
+picks black or white for a background, [label_positions][tarpose.io.render.label_positions] keeps labels apart),
 [draw_poses][tarpose.io.render.draw_poses] (every person of a [FramePoses][tarpose.inference.FramePoses]) and [write_png][tarpose.io.render.write_png]
 (8-bit PNG, no dependency). To write frames to an MP4 use
 [tarpose.io.write_video][tarpose.io.write_video] / [VideoWriter][tarpose.io.VideoWriter].
@@ -172,11 +173,70 @@ def _label(
     region[sub] = color
 
 
+def relative_luminance(color: Color) -> float:
+    """WCAG 2's relative luminance of an sRGB colour (0 black .. 1 white)."""
+    c = np.asarray(color, dtype=np.float64) / 255
+    linear = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    return float(linear @ np.array([0.2126, 0.7152, 0.0722]))
+
+
+def contrast_ratio(a: Color, b: Color) -> float:
+    """WCAG 2's contrast ratio of two colours, 1 (none) .. 21 (black on white)."""
+    la, lb = sorted((relative_luminance(a), relative_luminance(b)))
+    return (lb + 0.05) / (la + 0.05)
+
+
+def text_color(background: Color) -> Color:
+    """Black or white, whichever contrasts more with ``background`` (at least 4.58:1, WCAG's AA
+    level for text, whatever the background)."""
+    black, white = (0, 0, 0), (255, 255, 255)
+    return black if contrast_ratio(background, black) >= contrast_ratio(background, white) else white
+
+
+Rect = tuple[float, float, float, float]  # x, y, w, h
+
+
+def _overlaps(a: Rect, b: Rect) -> bool:
+    return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
+
+
+def label_positions(
+    boxes: Any, texts: Sequence[str], frame_size: tuple[int, int], scale: int = 2
+) -> list[tuple[float, float]]:
+    """Top-left corners of the labels ``texts`` of ``boxes`` ``(N, 4)`` (``x, y, w, h``) in a frame
+    of ``frame_size`` ``(H, W)``, placed so that they do not overlap one another.
+
+    Each label goes, in order of preference, just above its box, stacked further above it, inside
+    its top edge, below it, or further along those rows to the right; the first place that lies in
+    the frame and overlaps no label placed before it is taken. Where none is free (a crowd in a
+    small frame), the label sits above its box (or inside it at the frame's top) regardless.
+    """
+    height, width = frame_size
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    placed: list[Rect] = []
+    out = []
+    for (x, y, w, h), text in zip(boxes, texts):
+        lh, lw = label_size(text, scale)
+        above = y - lh - 1
+        rows = [above - k * (lh + 1) for k in range(4)] + [y + 1, y + h + 1]
+        shifts = [0.0] + [k * (lw + 1) for k in range(1, 4)] + [-k * (lw + 1) for k in range(1, 4)]
+        candidates = [(x + dx, top) for dx in shifts for top in rows]
+        default = (x, above if above >= 0 else y + 1)
+        free = [c for c in candidates if 0 <= c[1] and c[1] + lh <= height and c[0] + lw > 0 and c[0] < width
+                and not any(_overlaps((*c, lw, lh), r) for r in placed)]
+        chosen = free[0] if free else default
+        placed.append((*chosen, lw, lh))
+        out.append(chosen)
+    return out
+
+
 def draw_poses(
     frame: Any, poses: Any, *, boxes: bool = True, labels: bool = True, threshold: float = 0.3, **style: Any
 ) -> np.ndarray:
     """A copy of ``frame`` with every person of ``poses`` (a [FramePoses][tarpose.inference.FramePoses])
-    drawn in its track's colour, with its box and its track id above the box."""
+    drawn in its track's colour, with its box and its track id: above the box, on the track's
+    colour in black or white (whichever contrasts more, [text_color][tarpose.io.render.text_color]),
+    moved where it would cover another id ([label_positions][tarpose.io.render.label_positions])."""
     canvas = _as_frame(frame).copy()
     style = {"skeleton": COCO_SKELETON, "thickness": 2.0, "radius": 3.0, **style}
     for i, track_id in enumerate(poses.track_ids):
@@ -185,11 +245,12 @@ def draw_poses(
             _box(canvas, poses.boxes[i], color, 1.5)
         _pose(canvas, poses.keypoints[i], poses.scores[i], style["skeleton"], color, threshold,
               style["thickness"], style["radius"])
-        if labels:  # above the box (inside its top edge only where the frame ends)
-            x, y = poses.boxes[i][:2].tolist()
-            height, _ = label_size(str(track_id), 2)
-            top = y - height - 1 if y - height - 1 >= 0 else y + 1
-            _label(canvas, str(track_id), x, top, color, 2)
+    if labels and len(poses.track_ids):  # drawn last: no limb of another person covers an id
+        texts = [str(t) for t in poses.track_ids]
+        corners = label_positions(np.asarray(poses.boxes, dtype=np.float64), texts, canvas.shape[:2], 2)
+        for track_id, text, (x, y) in zip(poses.track_ids, texts, corners):
+            color = track_color(track_id)
+            _label(canvas, text, x, y, text_color(color), 2, background=color)
     return canvas
 
 

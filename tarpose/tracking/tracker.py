@@ -15,7 +15,8 @@ for a box it does not track (a low-score box that continues no track).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
@@ -58,16 +59,25 @@ class _Track:
     """One track: an alpha-beta filter (the steady-state Kalman filter of a constant-velocity
     model) on its box centre, and a smoothed box size."""
 
-    id: int
+    id: int | None  # None while tentative (not confirmed yet: not reported)
     centre: Tensor  # (2,) float64 filtered box centre
     size: Tensor  # (2,) float64 smoothed w, h
     velocity: Tensor  # (2,) float64 centre pixels per frame
     unseen: int = 0  # frames since the last match
     matched: int = 1  # frames matched
+    #: the last matched frames' box centre x, y, box height and score
+    recent: deque[tuple[float, float, float, float]] = field(default_factory=deque)
 
     @staticmethod
-    def start(track_id: int, box: Tensor) -> _Track:
-        return _Track(track_id, box[:2] + box[2:] / 2, box[2:].clone(), box.new_zeros(2))
+    def start(track_id: int | None, box: Tensor, score: float, memory: int) -> _Track:
+        track = _Track(track_id, box[:2] + box[2:] / 2, box[2:].clone(), box.new_zeros(2),
+                       recent=deque(maxlen=max(memory, 1)))
+        track.remember(box, score)
+        return track
+
+    def remember(self, box: Tensor, score: float) -> None:
+        x, y, w, h = box.tolist()
+        self.recent.append((x + w / 2, y + h / 2, h, float(score)))
 
     def predicted(self) -> Tensor:
         """The box ``(4,)`` expected in the next frame: the centre moved at constant velocity."""
@@ -90,21 +100,52 @@ class _Track:
         self.unseen = 0
         self.matched += 1
 
+    def still(self, frames: int, motion: float) -> bool:
+        """Whether the box centre stayed within ``motion`` box heights of its mean in each
+        direction over the last ``frames`` matched frames (all of them remembered)."""
+        if frames < 1 or len(self.recent) < frames:
+            return False
+        recent = np.asarray(self.recent)[-frames:]  # (frames, 4): x, y, h, score
+        spread = np.abs(recent[:, :2] - recent[:, :2].mean(0)).max()
+        return bool(spread < motion * np.median(recent[:, 2]))
+
+    def mean_score(self, frames: int) -> float:
+        return float(np.mean([r[3] for r in list(self.recent)[-frames:]]))
+
 
 class ByteTracker:
     """Tracks by optimal assignment on IoU, constant-velocity prediction and two score levels.
 
     Each frame: (1) boxes scoring at least ``high_threshold`` are matched to every live track
-    (seen last frame or lost for at most ``buffer`` frames) by an optimal assignment on
-    ``1 - IoU`` with each track's predicted box, pairs below ``match_iou`` forbidden (between
-    equally overlapping tracks the one seen most recently wins); (2) the boxes scoring between
-    ``low_threshold`` and ``high_threshold`` are matched the same way to the live tracks still
-    unmatched, at ``low_match_iou`` (a person half hidden by another often gets a low score:
-    ByteTrack's second pass; unlike ByteTrack it also tries lost tracks, since a person coming out
-    from behind another is first seen half hidden); (3) an unmatched high box scoring at least
-    ``new_threshold`` starts a new track (ids count up from 0 and are never reused); other
-    unmatched boxes get no id. A track unmatched for more than ``buffer`` frames in a row ends.
-    Without scores every box scores 1.
+    (seen last frame or lost for at most ``buffer`` frames; tentative ones too, below) by an
+    optimal assignment on ``1 - IoU`` with each track's predicted box, pairs below ``match_iou``
+    forbidden (between equally overlapping tracks the one seen most recently wins, then a
+    confirmed one); (2) the boxes scoring between ``low_threshold`` and ``high_threshold`` are
+    matched the same way to the tracks still unmatched, at ``low_match_iou`` (a person half hidden
+    by another often gets a low score: ByteTrack's second pass; unlike ByteTrack it also tries lost
+    tracks, since a person coming out from behind another is first seen half hidden); (3) an
+    unmatched high box scoring at least ``new_threshold`` starts a track. Without scores every box
+    scores 1.
+
+    Birth: with ``min_hits`` above 1 a new track is *tentative* until it has been matched in
+    ``min_hits`` consecutive frames (ByteTrack's activation): its boxes get no id (``None``, no
+    pose) and a frame without a match ends it, so a false box that flickers for a frame never
+    becomes a track; in the first frame after ``reset`` there is nothing to confirm against, so its
+    tracks are confirmed at once (as ByteTrack does). The default, 1, confirms every track at
+    once: on the synthetic crowds of ``benchmarks/bench_tracking.py`` 2 costs each new person their
+    first frame (IDF1 a little lower) for fewer identity switches, and on ``vtest.avi`` with HOG it
+    removes most one-frame false tracks (the figures: docs/video.md). Ids count up from 0 and are
+    never reused; a confirmed track unmatched for more than ``buffer`` frames in a row ends.
+
+    Background: a confirmed track whose box centre has stayed within ``static_motion`` box heights
+    of its mean over its last ``static_frames`` matched frames while scoring under ``static_score``
+    on average is taken for a false box on the background (a door, a sign: a detector's
+    false positive does not move, and scores low) and is not reported while that holds; it stays
+    alive, so it absorbs those boxes instead of starting new tracks, and is reported again, under
+    its id, once it moves. A person standing still keeps their poses while the detector is sure of
+    them (on ``vtest.avi`` with HOG, pedestrians standing still scored above ``static_score`` on
+    average, the red door below it); boxes without scores (score 1) are never taken for
+    background. Tracks that move, as every figure of the synthetic crowds does, are unaffected.
 
     A track predicts its box with an alpha-beta filter (the steady-state Kalman filter of a
     constant-velocity model) on the box centre: ``alpha`` of each residual corrects the centre
@@ -119,6 +160,11 @@ class ByteTracker:
         buffer: frames a lost track stays alive.
         alpha: position (and size) gain of the filter, in (0, 1].
         beta: velocity gain of the filter, in [0, 1).
+        min_hits: consecutive matched frames that confirm a new track (1: at once).
+        static_frames: matched frames a still, low-scoring track is watched before it is taken for
+            background (0: never).
+        static_motion: largest drift of a still box centre, in box heights.
+        static_score: mean score from which a still track is a person standing still.
     """
 
     def __init__(
@@ -131,6 +177,10 @@ class ByteTracker:
         buffer: int = 30,
         alpha: float = 0.5,
         beta: float = 0.05,
+        min_hits: int = 1,
+        static_frames: int = 30,
+        static_motion: float = 0.05,
+        static_score: float = 0.8,
     ) -> None:
         if not 0 <= low_threshold <= high_threshold:
             raise ValueError(
@@ -143,6 +193,10 @@ class ByteTracker:
             raise ValueError(f"buffer must be >= 0, got {buffer}")
         if not (0 < alpha <= 1 and 0 <= beta < 1):
             raise ValueError(f"need 0 < alpha <= 1 and 0 <= beta < 1, got {alpha}, {beta}")
+        if min_hits < 1:
+            raise ValueError(f"min_hits must be >= 1, got {min_hits}")
+        if static_frames < 0 or static_motion <= 0:
+            raise ValueError(f"need static_frames >= 0 and static_motion > 0, got {static_frames}, {static_motion}")
         self.high_threshold = high_threshold
         self.low_threshold = low_threshold
         self.new_threshold = new_threshold
@@ -151,58 +205,82 @@ class ByteTracker:
         self.buffer = buffer
         self.alpha = alpha
         self.beta = beta
+        self.min_hits = min_hits
+        self.static_frames = static_frames
+        self.static_motion = static_motion
+        self.static_score = static_score
         self.reset()
 
     def reset(self) -> None:
         """Forget every track (a new video starts)."""
         self._tracks: list[_Track] = []
         self._next_id = 0
+        self._frames = 0
 
     @property
     def live_tracks(self) -> dict[int, int]:
-        """Track id -> frames since it was last matched, for every track still alive."""
-        return {t.id: t.unseen for t in self._tracks}
+        """Track id -> frames since it was last matched, for every confirmed track still alive."""
+        return {t.id: t.unseen for t in self._tracks if t.id is not None}
 
     def update(self, boxes: Any, scores: Any | None = None) -> list[int | None]:
         """Track ids of this frame's boxes ``(N, 4)`` (``x, y, w, h``) with scores ``(N,)``, in the
-        boxes' order; ``None`` for a box that is not tracked."""
+        boxes' order; ``None`` for a box that is not tracked (or whose track is still tentative)."""
         boxes = as_boxes(boxes)
         scores = as_scores(scores, len(boxes))
-        ids: list[int | None] = [None] * len(boxes)
         tracks = self._tracks
         predicted = torch.stack([t.predicted() for t in tracks]) if tracks else boxes.new_zeros(0, 4)
-        free_tracks = set(range(len(tracks)))
+        matched: dict[int, int] = {}  # track index -> box index, this frame
 
         def assign(candidates: list[int], pool: list[int], threshold: float) -> None:
+            candidates = [i for i in candidates if i not in matched.values()]
             if not candidates or not pool:
                 return
             iou = box_iou(boxes[candidates], predicted[pool])  # (boxes, tracks)
-            # ties go to the track seen most recently (its prediction is the surer one)
-            unseen = torch.tensor([float(tracks[k].unseen) for k in pool], dtype=torch.float64)
+            # ties go to the track seen most recently (its prediction is the surer one), then to
+            # a confirmed track over a tentative one
+            unseen = torch.tensor([tracks[k].unseen + 0.5 * (tracks[k].id is None) for k in pool], dtype=torch.float64)
             for r, c in match(iou, threshold, _TIE_BREAK * unseen):
-                box_i, track = candidates[r], tracks[pool[c]]
-                track.observe(boxes[box_i], self.alpha, self.beta)
-                ids[box_i] = track.id
-                free_tracks.discard(pool[c])
+                tracks[pool[c]].observe(boxes[candidates[r]], self.alpha, self.beta)
+                tracks[pool[c]].remember(boxes[candidates[r]], float(scores[candidates[r]]))
+                matched[pool[c]] = candidates[r]
 
         high = [i for i in range(len(boxes)) if scores[i] >= self.high_threshold]
         low = [i for i in range(len(boxes)) if self.low_threshold <= scores[i] < self.high_threshold]
-        assign(high, sorted(free_tracks), self.match_iou)
-        assign(low, sorted(free_tracks), self.low_match_iou)
+        assign(high, list(range(len(tracks))), self.match_iou)
+        assign(low, [k for k in range(len(tracks)) if k not in matched], self.low_match_iou)
+
+        ids: list[int | None] = [None] * len(boxes)
         survivors = []
         for k, track in enumerate(tracks):
-            if k in free_tracks:
+            if k in matched:
+                if track.id is None and track.matched >= self.min_hits:  # confirmed now
+                    track.id = self._new_id()
+                ids[matched[k]] = None if self.background(track) else track.id
+            elif track.id is None:
+                continue  # a tentative track ends at its first miss
+            else:
                 track.unseen += 1
                 if track.unseen > self.buffer:
                     continue
             survivors.append(track)
+        at_once = self._frames == 0 or self.min_hits == 1
         for i in high:
-            if ids[i] is None and scores[i] >= self.new_threshold:
-                ids[i] = self._next_id
-                survivors.append(_Track.start(self._next_id, boxes[i]))
-                self._next_id += 1
+            if i not in matched.values() and scores[i] >= self.new_threshold:
+                track = _Track.start(self._new_id() if at_once else None, boxes[i], float(scores[i]), self.static_frames)
+                ids[i] = track.id
+                survivors.append(track)
         self._tracks = survivors
+        self._frames += 1
         return ids
+
+    def background(self, track: _Track) -> bool:
+        """Whether a track is taken for a false box on the background: still and scoring low
+        over its last ``static_frames`` matched frames."""
+        return track.still(self.static_frames, self.static_motion) and track.mean_score(self.static_frames) < self.static_score
+
+    def _new_id(self) -> int:
+        self._next_id += 1
+        return self._next_id - 1
 
 
 class IoUTracker:

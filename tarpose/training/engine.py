@@ -703,7 +703,8 @@ def _train(
     if out_dir is not None and env.main:
         out_dir.mkdir(parents=True, exist_ok=True)
     say(
-        f"training {type(model).__name__} on {len(samples)} samples: {total} steps "
+        f"training {type(model).__name__} on {len(samples)} sample{'s' if len(samples) != 1 else ''}: "
+        f"{total} step{'s' if total != 1 else ''} "
         f"({steps_per_epoch}/epoch) of {config.batch_size} x {env.world_size} process(es) on "
         f"{env.device}, amp {amp_dtype or 'off'}"
     )
