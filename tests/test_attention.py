@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from reference_tar import randomise_
@@ -65,29 +64,30 @@ def test_state_dict_interchangeable_with_torch():
 
 def test_auto_picks_the_cheapest():
     attn = MultiHeadAttention(768, 4)
+    assert attn.choose_strategy(40, 3, masked=True) != "fold_query"  # masked: never fold_query
     assert attn.choose_strategy(17, 2160) == "fold_context"  # JTA: 17 joints over 5 frames
     assert attn.choose_strategy(432, 17) == "fold_query"  # GRA: 24x18 map over 17 joints
     costs = attention_costs(17, 2160, 768, 4)
     assert costs["project"] > 9 * costs["fold_context"]
 
 
-@pytest.mark.parametrize("strategy", ["project", "fold_context", "auto"])
+@pytest.mark.parametrize("strategy", ["project", "fold_context", "fold_query", "auto"])
 def test_mask_is_broadcast_over_heads_not_copied(monkeypatch, strategy):
+    """The mask reaches the scores of all heads as one broadcast view, never repeated per head."""
     seen = []
-    real = F.scaled_dot_product_attention
+    real = torch.Tensor.masked_fill
 
-    def spy(q, k, v, attn_mask=None, **kw):
-        seen.append((q.shape, attn_mask))
-        return real(q, k, v, attn_mask=attn_mask, **kw)
+    def spy(scores, mask, value):
+        seen.append((scores.shape, mask))
+        return real(scores, mask, value)
 
-    monkeypatch.setattr(F, "scaled_dot_product_attention", spy)
+    monkeypatch.setattr(torch.Tensor, "masked_fill", spy)
     attn = MultiHeadAttention(16, 4, strategy=strategy)
     mask = torch.rand(2, 3, 10) > 0.5
     mask[..., 0] = True
     attn(torch.randn(2, 3, 16), torch.randn(2, 10, 16), mask)
-    assert attn.choose_strategy(40, 3, masked=True) != "fold_query"
-    (q_shape, passed), = seen
-    assert 4 in q_shape[1:3]  # the 4 heads are a batch dim of the call
+    (scores_shape, passed), = seen
+    assert scores_shape.numel() == 4 * mask.numel()  # the scores of the 4 heads
     assert passed.numel() == mask.numel()  # one mask for all heads, broadcast, not repeated
 
 
@@ -96,3 +96,29 @@ def test_bad_arguments():
         MultiHeadAttention(10, 4)
     with pytest.raises(ValueError, match="strategy"):
         MultiHeadAttention(8, 2, strategy="fast")
+
+
+def test_gathered_context_equals_torch_in_float64():
+    """A gathered context (each query's own tokens, padded and masked) against torch's attention
+    over all tokens with the same mask: values and gradients, float64."""
+    from tarpose.layers.gather import gather_allowed
+    from tarpose.layers.tokens import map_to_tokens
+
+    torch.manual_seed(2)
+    attn = randomise_(MultiHeadAttention(12, 3)).double()
+    mha = torch_mha(attn).double()
+    query = torch.randn(2, 5, 12, dtype=torch.float64, requires_grad=True)
+    feats = torch.randn(2, 3, 12, 2, 4, dtype=torch.float64, requires_grad=True)  # 24 tokens
+    allowed = torch.rand(2, 5, 24) < 0.3
+    allowed[0, 1] = False
+    allowed[0, 1, 7] = True  # a single token
+    allowed[1, 2] = True  # every token
+    ours = attn(query, *gather_allowed(feats, allowed))
+    tokens = map_to_tokens(feats).flatten(1, 2)
+    theirs, _ = mha(query, tokens, tokens, attn_mask=blocked(allowed, 3))
+    torch.testing.assert_close(ours, theirs, atol=1e-12, rtol=1e-10)
+    g = torch.randn_like(ours)
+    grads = torch.autograd.grad((ours * g).sum(), [query, feats, *attn.parameters()])
+    expected = torch.autograd.grad((theirs * g).sum(), [query, feats, *mha.parameters()])
+    for a, b in zip(grads, expected):
+        torch.testing.assert_close(a, b, atol=1e-11, rtol=1e-9)

@@ -218,23 +218,30 @@ def test_bad_input_names_the_shapes():
         wrong(clip_for())
 
 
-def test_all_attention_goes_through_sdpa(monkeypatch):
-    calls = []
-    real = F.scaled_dot_product_attention
+def test_attention_masks_are_broadcast_over_heads(monkeypatch):
+    """JTA's (B, J, T*h*w) masks reach the scores of all heads as one broadcast view, never
+    repeated per head (as nn.MultiheadAttention would); only the ViT's own blocks use SDPA."""
+    sdpa, masked = [], []
+    real_sdpa, real_fill = F.scaled_dot_product_attention, torch.Tensor.masked_fill
 
-    def spy(q, k, v, attn_mask=None, **kw):
-        calls.append(None if attn_mask is None else (tuple(attn_mask.shape), attn_mask.numel()))
-        return real(q, k, v, attn_mask=attn_mask, **kw)
+    def spy_sdpa(*args, **kwargs):
+        sdpa.append(None)
+        return real_sdpa(*args, **kwargs)
 
-    monkeypatch.setattr(F, "scaled_dot_product_attention", spy)
-    wrapper = move_gate(tarpose.TemporalWrapper(tiny_vitpose(), num_frames=T, jta_depth=2)).eval()
+    def spy_fill(scores, mask, value):
+        masked.append((scores.numel(), mask.numel()))
+        return real_fill(scores, mask, value)
+
+    monkeypatch.setattr(F, "scaled_dot_product_attention", spy_sdpa)
+    monkeypatch.setattr(torch.Tensor, "masked_fill", spy_fill)
+    wrapper = move_gate(tarpose.TemporalWrapper(tiny_vitpose(), num_frames=T, jta_depth=2, jta_heads=4)).eval()
+    wrapper.jta.gather = "never"  # the dense masks
     assert not any(isinstance(m, nn.MultiheadAttention) for m in wrapper.modules())
     with torch.no_grad():
         wrapper(clip_for())
-    masked = [c for c in calls if c is not None and c[0][-1] == T * 4 * 3]
-    # JTA's (B, J, T*h*w) masks are broadcast over the heads, never repeated per head
-    assert len(masked) == 2 and all(numel == 2 * 5 * T * 4 * 3 for _, numel in masked)
-    assert len(calls) == 2 * 2 + 2 + 1  # ViT blocks, JTA (cross + self) x depth, GRA
+    assert len(sdpa) == 2  # the ViT's blocks
+    jta = [(scores, mask) for scores, mask in masked if mask == 2 * 5 * T * 4 * 3]
+    assert len(jta) == 2 and all(scores == 4 * mask for scores, mask in jta)  # 2 layers, 4 heads
 
 
 def test_deepcopy_is_independent():

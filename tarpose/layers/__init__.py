@@ -1,6 +1,7 @@
 """Building blocks: attention, the heatmap mask, JTA and GRA."""
 
 from .attention import MultiHeadAttention, attention_costs
+from .costs import temporal_macs
 from .gra import GlobalRestoringAttention
 from .heatmap_embed import HeatmapEmbedding
 from .jta import JointTemporalAggregator, JTALayer
@@ -19,5 +20,6 @@ __all__ = [
     "heatmap_mask",
     "map_to_tokens",
     "mask_to_rows",
+    "temporal_macs",
     "tokens_to_map",
 ]

@@ -1,4 +1,4 @@
-"""Multi-head attention through ``F.scaled_dot_product_attention``, with exact algebraic shortcuts.
+"""Multi-head attention as a few batched matrix products, with exact algebraic shortcuts.
 
 The module keeps ``torch.nn.MultiheadAttention``'s parameter layout (``in_proj_weight``,
 ``in_proj_bias``, ``out_proj``), so state dicts move between the two unchanged, and offers three
@@ -20,6 +20,15 @@ exact ways of computing the same function:
 
 ``strategy="auto"`` picks the one with the fewest multiply-adds for the given lengths.
 
+Each computation runs one matrix product per projection over every batch row and head at once,
+and the attention itself as explicit batched products (scores, softmax, weighted sum): for the
+short rows of JTA and GRA (17 joints, a few dozen gathered tokens) that is as fast on CPUs as
+``F.scaled_dot_product_attention``'s kernels, and every multiply-add is visible to
+``torch.utils.flop_counter`` (which ``tarpose.layers.costs`` is tested against). Keys and values
+that read the same tokens share one product (rows ``C:3C`` of ``in_proj_weight``); in
+``"fold_query"`` the scores of all heads are one product and the weighted sum over all heads'
+values another, which also adds the heads' shares of the output together.
+
 A fourth computation serves masks that allow each query only a few tokens (JTA's heatmap mask):
 the context may be *gathered*, one set of ``K`` tokens per query ``(B, L, K, C)`` with a bool
 ``(B, L, K)`` marking the real ones ([gather_allowed][tarpose.layers.gather.gather_allowed] builds it from a
@@ -34,7 +43,7 @@ from typing import Literal
 
 import torch
 import torch.nn.functional as F
-from einops import rearrange, repeat
+from einops import rearrange
 from torch import Tensor, nn
 
 Strategy = Literal["auto", "project", "fold_context", "fold_query"]
@@ -117,84 +126,109 @@ class MultiHeadAttention(nn.Module):
         """
         if context.ndim == 4:
             return self._fold_gathered(query, context, mask)
+        strategy = self.choose_strategy(query.shape[1], context.shape[1], mask is not None)
+        if strategy == "fold_query":
+            if mask is not None:
+                mask = rearrange(mask, "b l s -> b l 1 s")  # broadcast over heads, no copies
+            return self._fold_query(query, context, mask)
         if mask is not None:
             mask = rearrange(mask, "b l s -> b 1 l s")  # broadcast over heads, no copies
-        strategy = self.choose_strategy(query.shape[1], context.shape[1], mask is not None)
         if strategy == "fold_context":
             return self._fold_context(query, context, mask)
-        if strategy == "fold_query":
-            return self._fold_query(query, context, mask)
         return self._project(query, context, mask)
 
-    # -- the three exact computations -------------------------------------------------------
+    # -- the exact computations -----------------------------------------------------------
+    #
+    # Each is a few matrix products over all heads and batch rows at once: a product per
+    # projection, the heads of a fold one batched product, no per-head copies of the context;
+    # scores and weighted sums are explicit batched products (see the module's docstring).
 
     def _project(self, query: Tensor, context: Tensor, mask: Tensor | None) -> Tensor:
-        heads = "b n (h d) -> b h n d"
+        h = self.num_heads
         if query is context:  # self-attention: one fused projection
-            q, k, v = F.linear(query, self.in_proj_weight, self.in_proj_bias).chunk(3, dim=-1)
+            qkv = F.linear(query, self.in_proj_weight, self.in_proj_bias)  # (b, l, 3c)
+            q, k, v = rearrange(qkv, "b l (k h d) -> k (b h) l d", k=3, h=h)  # (b*h, l, d) each
         else:
-            w_q, w_k, w_v = self.in_proj_weight.chunk(3)
-            b_q, b_k, b_v = self.in_proj_bias.chunk(3)
-            q, k, v = F.linear(query, w_q, b_q), F.linear(context, w_k, b_k), F.linear(context, w_v, b_v)
-        q = rearrange(q, heads, h=self.num_heads)  # (b, h, l, d)
-        k = rearrange(k, heads, h=self.num_heads)  # (b, h, s, d)
-        v = rearrange(v, heads, h=self.num_heads)  # (b, h, s, d)
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # (b, h, l, d)
-        return self.out_proj(rearrange(out, "b h l d -> b l (h d)"))
+            w_q, w_kv = self.in_proj_weight.split([self.dim, 2 * self.dim])
+            b_q, b_kv = self.in_proj_bias.split([self.dim, 2 * self.dim])
+            q = rearrange(F.linear(query, w_q, b_q), "b l (h d) -> (b h) l d", h=h)  # (b*h, l, d)
+            # keys and values read the same tokens: one product
+            kv = F.linear(context, w_kv, b_kv)  # (b, s, 2c)
+            k, v = rearrange(kv, "b s (k h d) -> k (b h) s d", k=2, h=h)  # (b*h, s, d) each
+        scores = torch.bmm(q, k.transpose(1, 2))  # (b*h, l, s)
+        scores = rearrange(scores, "(b h) l s -> b h l s", h=h)
+        weights = _softmax(scores, self.head_dim**-0.5, mask)  # (b, h, l, s)
+        out = torch.bmm(rearrange(weights, "b h l s -> (b h) l s"), v)  # (b*h, l, d)
+        return self.out_proj(rearrange(out, "(b h) l d -> b l (h d)", h=h))
+
+    def _fold_keys(self, query: Tensor) -> Tensor:
+        """The query projection, then the key projection folded into it: ``(N, C)`` ->
+        ``(H, N, C)``, row ``n`` of head ``h`` is ``W_k,h^T (W_q,h x_n + b_q,h)``."""
+        h, c = self.num_heads, self.dim
+        q = F.linear(query, self.in_proj_weight[:c], self.in_proj_bias[:c])  # (n, c)
+        w_k = rearrange(self.in_proj_weight[c : 2 * c], "(h d) c -> h d c", h=h)  # (h, d, c) view
+        return torch.bmm(rearrange(q, "n (h d) -> h n d", h=h), w_k)  # (h, n, c)
+
+    def _unfold_values(self, pooled: Tensor) -> Tensor:
+        """Attention-weighted raw tokens ``(H, N, C)`` -> the output ``(N, C)``: each head's value
+        projection, its bias (rows sum to one: it passes through), the output projection."""
+        h, c = self.num_heads, self.dim
+        w_v = rearrange(self.in_proj_weight[2 * c :], "(h d) c -> h c d", h=h)  # (h, c, d) view
+        v = rearrange(torch.bmm(pooled, w_v), "h n d -> n (h d)")  # (n, c)
+        return self.out_proj(v + self.in_proj_bias[2 * c :])
 
     def _fold_context(self, query: Tensor, context: Tensor, mask: Tensor | None) -> Tensor:
-        h = self.num_heads
-        w_q, w_k, w_v = self.in_proj_weight.chunk(3)
-        b_q, _, b_v = self.in_proj_bias.chunk(3)  # the key bias cannot change a softmax row
-        q = rearrange(F.linear(query, w_q, b_q), "b l (h d) -> b h l d", h=h)  # (b, h, l, d)
-        w_k = rearrange(w_k, "(h d) c -> h d c", h=h)  # (h, d, c)
-        q_folded = torch.einsum("bhld,hdc->bhlc", q, w_k)  # (b, h, l, c)
-        # cast before expanding: autocast would otherwise materialise the expanded copy
-        tokens = repeat(context.to(q_folded.dtype), "b s c -> b h s c", h=h)  # (b, h, s, c) view
-        pooled = F.scaled_dot_product_attention(
-            q_folded, tokens, tokens, attn_mask=mask, scale=self.head_dim**-0.5
-        )  # (b, h, l, c): attention-weighted raw tokens
-        w_v = rearrange(w_v, "(h d) c -> h d c", h=h)  # (h, d, c)
-        v = torch.einsum("bhlc,hdc->bhld", pooled, w_v)  # (b, h, l, d)
-        v = v + rearrange(b_v, "(h d) -> h 1 d", h=h)  # rows sum to one: the bias passes through
-        return self.out_proj(rearrange(v, "b h l d -> b l (h d)"))
+        b, h = query.shape[0], self.num_heads
+        folded = self._fold_keys(rearrange(query, "b l c -> (b l) c"))  # (h, b*l, c)
+        # every head's rows of a batch element against its tokens: one product, tokens shared
+        folded = rearrange(folded, "h (b l) c -> b (h l) c", b=b)  # (b, h*l, c)
+        tokens = context.to(folded.dtype)  # (b, s, c); the key bias cannot change a softmax row
+        scores = rearrange(torch.bmm(folded, tokens.transpose(1, 2)), "b (h l) s -> b h l s", h=h)
+        weights = _softmax(scores, self.head_dim**-0.5, mask)  # (b, h, l, s)
+        pooled = torch.bmm(rearrange(weights, "b h l s -> b (h l) s"), tokens)  # (b, h*l, c)
+        out = self._unfold_values(rearrange(pooled, "b (h l) c -> h (b l) c", h=h))  # (b*l, c)
+        return rearrange(out, "(b l) c -> b l c", b=b)
 
     def _fold_gathered(self, query: Tensor, context: Tensor, mask: Tensor | None) -> Tensor:
-        h = self.num_heads
-        w_q, w_k, w_v = self.in_proj_weight.chunk(3)
-        b_q, _, b_v = self.in_proj_bias.chunk(3)  # the key bias cannot change a softmax row
-        q = rearrange(F.linear(query, w_q, b_q), "b l (h d) -> b l h d", h=h)  # (b, l, h, d)
-        q_folded = torch.einsum("blhd,hdc->blhc", q, rearrange(w_k, "(h d) c -> h d c", h=h))
+        b = query.shape[0]
+        folded = self._fold_keys(rearrange(query, "b l c -> (b l) c"))  # (h, b*l, c)
+        tokens = rearrange(context.to(folded.dtype), "b l k c -> (b l) k c")  # (b*l, k, c)
+        # one query's heads are the rows of its own attention over its K tokens
+        scores = torch.bmm(rearrange(folded, "h n c -> n h c"), tokens.transpose(1, 2))  # (n, h, k)
         if mask is not None:
-            mask = rearrange(mask, "b l k -> b l 1 k")  # broadcast over heads
-        # one query's heads are the rows of its own attention over its K tokens: (b, l) is the
-        # batch of the call, the heads its query positions
-        pooled = F.scaled_dot_product_attention(
-            q_folded, context.to(q_folded.dtype), context.to(q_folded.dtype), attn_mask=mask,
-            scale=self.head_dim**-0.5,
-        )  # (b, l, h, c): attention-weighted raw tokens
-        w_v = rearrange(w_v, "(h d) c -> h d c", h=h)  # (h, d, c)
-        v = torch.einsum("blhc,hdc->blhd", pooled, w_v)  # (b, l, h, d)
-        v = v + rearrange(b_v, "(h d) -> h d", h=h)  # rows sum to one: the bias passes through
-        return self.out_proj(rearrange(v, "b l h d -> b l (h d)"))
+            mask = rearrange(mask, "b l k -> (b l) 1 k")  # broadcast over heads
+        weights = _softmax(scores, self.head_dim**-0.5, mask)  # (b*l, h, k)
+        pooled = torch.bmm(weights, tokens)  # (b*l, h, c): attention-weighted raw tokens
+        out = self._unfold_values(rearrange(pooled, "n h c -> h n c"))  # (b*l, c)
+        return rearrange(out, "(b l) c -> b l c", b=b)
 
     def _fold_query(self, query: Tensor, context: Tensor, mask: Tensor | None) -> Tensor:
-        h = self.num_heads
-        w_q, w_k, w_v = self.in_proj_weight.chunk(3)
-        b_q, b_k, b_v = self.in_proj_bias.chunk(3)
-        k = rearrange(F.linear(context, w_k, b_k), "b s (h d) -> b h s d", h=h)  # (b, h, s, d)
-        v = rearrange(F.linear(context, w_v, b_v), "b s (h d) -> b h s d", h=h)  # (b, h, s, d)
-        k_folded = torch.einsum("bhsd,hdc->bhsc", k, rearrange(w_q, "(h d) c -> h d c", h=h))
+        b, c, h = query.shape[0], self.dim, self.num_heads
+        b_q = rearrange(self.in_proj_bias[:c], "(h d) -> h d", h=h)
+        # keys and values read the same tokens: one product
+        kv = F.linear(context, self.in_proj_weight[c:], self.in_proj_bias[c:])  # (b, s, 2c)
+        k, v = rearrange(kv, "b s (k h d) -> k h (b s) d", k=2, h=h)  # (h, b*s, d) each
+        w_q = rearrange(self.in_proj_weight[:c], "(h d) c -> h d c", h=h)  # (h, d, c)
         w_o = rearrange(self.out_proj.weight, "c (h d) -> h d c", h=h)  # (h, d, c)
-        v_folded = torch.einsum("bhsd,hdc->bhsc", v, w_o)  # (b, h, s, c)
-        scale = self.head_dim**-0.5
+        k_folded = rearrange(torch.bmm(k, w_q), "h (b s) c -> b (h s) c", b=b)  # (b, h*s, c)
+        v_folded = rearrange(torch.bmm(v, w_o), "h (b s) c -> b (h s) c", b=b)  # (b, h*s, c)
         # the query bias adds b_q,h . k_s to every score of key s
-        bias = torch.einsum("bhsd,hd->bhs", k, rearrange(b_q, "(h d) -> h d", h=h)) * scale
-        bias = rearrange(bias, "b h s -> b h 1 s")
-        if mask is not None:
-            bias = bias.masked_fill(~mask, float("-inf"))
-        queries = repeat(query.to(k_folded.dtype), "b l c -> b h l c", h=h)  # (b, h, l, c) view
-        out = F.scaled_dot_product_attention(
-            queries, k_folded, v_folded, attn_mask=bias.to(queries.dtype), scale=scale
-        )  # (b, h, l, c): each head's share of the output projection
-        return out.sum(dim=1) + self.out_proj.bias
+        bias = (k * rearrange(b_q, "h d -> h 1 d")).sum(-1)  # (h, b*s)
+        bias = rearrange(bias, "h (b s) -> b 1 h s", b=b)
+        scale = self.head_dim**-0.5
+        # every map token against every head's keys: one product
+        scores = torch.bmm(query.to(k_folded.dtype), k_folded.transpose(1, 2))  # (b, l, h*s)
+        scores = rearrange(scores, "b l (h s) -> b l h s", h=h) + bias
+        weights = _softmax(scores, scale, mask)  # (b, l, h, s)
+        # each head's share of the output projection, summed over the heads by the product
+        out = torch.bmm(rearrange(weights, "b l h s -> b l (h s)"), v_folded)  # (b, l, c)
+        return out + self.out_proj.bias
+
+
+def _softmax(scores: Tensor, scale: float, mask: Tensor | None) -> Tensor:
+    """``softmax(scale * scores)`` over the last dim, positions where ``mask`` (bool, broadcast
+    to ``scores``) is False at weight exactly zero."""
+    scores = scores * scale
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    return scores.softmax(dim=-1)
