@@ -10,12 +10,19 @@ from torch.utils.flop_counter import FlopCounterMode
 from conftest import peaked_heatmaps
 from tarpose import GlobalRestoringAttention, HeatmapEmbedding, JointTemporalAggregator, TemporalWrapper
 from tarpose.layers.costs import gra_macs, heatmap_embed_macs, jta_macs, temporal_macs
+from tarpose.layers.linear import set_packed_weights
 from tarpose.layers.mask import heatmap_mask
 
 
 def counted(fn) -> int:
-    with torch.no_grad(), FlopCounterMode(display=False) as counter:
-        fn()
+    """Multiply-adds of fn's matrix products (the laid-out weights' products through F.linear,
+    which FlopCounterMode counts: the same products)."""
+    previous = set_packed_weights(False)
+    try:
+        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+            fn()
+    finally:
+        set_packed_weights(previous)
     return counter.get_total_flops() // 2
 
 

@@ -42,9 +42,10 @@ from __future__ import annotations
 from typing import Literal
 
 import torch
-import torch.nn.functional as F
 from einops import rearrange
 from torch import Tensor, nn
+
+from .linear import linear, linear_module
 
 Strategy = Literal["auto", "project", "fold_context", "fold_query"]
 STRATEGIES: tuple[str, ...] = ("auto", "project", "fold_context", "fold_query")
@@ -146,26 +147,26 @@ class MultiHeadAttention(nn.Module):
     def _project(self, query: Tensor, context: Tensor, mask: Tensor | None) -> Tensor:
         h = self.num_heads
         if query is context:  # self-attention: one fused projection
-            qkv = F.linear(query, self.in_proj_weight, self.in_proj_bias)  # (b, l, 3c)
+            qkv = linear(query, self.in_proj_weight, self.in_proj_bias)  # (b, l, 3c)
             q, k, v = rearrange(qkv, "b l (k h d) -> k (b h) l d", k=3, h=h)  # (b*h, l, d) each
         else:
             w_q, w_kv = self.in_proj_weight.split([self.dim, 2 * self.dim])
             b_q, b_kv = self.in_proj_bias.split([self.dim, 2 * self.dim])
-            q = rearrange(F.linear(query, w_q, b_q), "b l (h d) -> (b h) l d", h=h)  # (b*h, l, d)
+            q = rearrange(linear(query, w_q, b_q), "b l (h d) -> (b h) l d", h=h)  # (b*h, l, d)
             # keys and values read the same tokens: one product
-            kv = F.linear(context, w_kv, b_kv)  # (b, s, 2c)
+            kv = linear(context, w_kv, b_kv)  # (b, s, 2c)
             k, v = rearrange(kv, "b s (k h d) -> k (b h) s d", k=2, h=h)  # (b*h, s, d) each
         scores = torch.bmm(q, k.transpose(1, 2))  # (b*h, l, s)
         scores = rearrange(scores, "(b h) l s -> b h l s", h=h)
         weights = _softmax(scores, self.head_dim**-0.5, mask)  # (b, h, l, s)
         out = torch.bmm(rearrange(weights, "b h l s -> (b h) l s"), v)  # (b*h, l, d)
-        return self.out_proj(rearrange(out, "(b h) l d -> b l (h d)", h=h))
+        return linear_module(self.out_proj, rearrange(out, "(b h) l d -> b l (h d)", h=h))
 
     def _fold_keys(self, query: Tensor) -> Tensor:
         """The query projection, then the key projection folded into it: ``(N, C)`` ->
         ``(H, N, C)``, row ``n`` of head ``h`` is ``W_k,h^T (W_q,h x_n + b_q,h)``."""
         h, c = self.num_heads, self.dim
-        q = F.linear(query, self.in_proj_weight[:c], self.in_proj_bias[:c])  # (n, c)
+        q = linear(query, self.in_proj_weight[:c], self.in_proj_bias[:c])  # (n, c)
         w_k = rearrange(self.in_proj_weight[c : 2 * c], "(h d) c -> h d c", h=h)  # (h, d, c) view
         return torch.bmm(rearrange(q, "n (h d) -> h n d", h=h), w_k)  # (h, n, c)
 
@@ -175,7 +176,7 @@ class MultiHeadAttention(nn.Module):
         h, c = self.num_heads, self.dim
         w_v = rearrange(self.in_proj_weight[2 * c :], "(h d) c -> h c d", h=h)  # (h, c, d) view
         v = rearrange(torch.bmm(pooled, w_v), "h n d -> n (h d)")  # (n, c)
-        return self.out_proj(v + self.in_proj_bias[2 * c :])
+        return linear_module(self.out_proj, v + self.in_proj_bias[2 * c :])
 
     def _fold_context(self, query: Tensor, context: Tensor, mask: Tensor | None) -> Tensor:
         b, h = query.shape[0], self.num_heads
@@ -206,7 +207,7 @@ class MultiHeadAttention(nn.Module):
         b, c, h = query.shape[0], self.dim, self.num_heads
         b_q = rearrange(self.in_proj_bias[:c], "(h d) -> h d", h=h)
         # keys and values read the same tokens: one product
-        kv = F.linear(context, self.in_proj_weight[c:], self.in_proj_bias[c:])  # (b, s, 2c)
+        kv = linear(context, self.in_proj_weight[c:], self.in_proj_bias[c:])  # (b, s, 2c)
         k, v = rearrange(kv, "b s (k h d) -> k h (b s) d", k=2, h=h)  # (h, b*s, d) each
         w_q = rearrange(self.in_proj_weight[:c], "(h d) c -> h d c", h=h)  # (h, d, c)
         w_o = rearrange(self.out_proj.weight, "c (h d) -> h d c", h=h)  # (h, d, c)

@@ -7,6 +7,7 @@ from einops import rearrange
 from torch import Tensor, nn
 
 from .._checks import expect_bool, expect_shape
+from .linear import linear_module
 
 
 class HeatmapEmbedding(nn.Module):
@@ -72,7 +73,7 @@ class HeatmapEmbedding(nn.Module):
         frames = rearrange(heatmaps, "b t j y x -> b t (j y x)")
         evidence = rearrange(torch.bmm(mix, frames), "b k (j y x) -> b (k j) y x", j=self.num_joints, y=hh)
         patches = rearrange(evidence, "b k (h p1) (w p2) -> b h w (k p1 p2)", p1=s, p2=s)
-        return rearrange(self.proj(patches), "b h w c -> b c h w")
+        return rearrange(linear_module(self.proj, patches), "b h w c -> b c h w")
 
     def extra_repr(self) -> str:
         return f"num_joints={self.num_joints}, dim={self.dim}, stride={self.stride}"

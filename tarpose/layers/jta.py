@@ -34,7 +34,7 @@ class JTALayer(nn.Module):
         self.norm1 = nn.LayerNorm(dim)
         self.self_attn = MultiHeadAttention(dim, num_heads, strategy=attention)
         self.norm2 = nn.LayerNorm(dim)
-        self.mlp = Mlp(dim, int(dim * mlp_ratio))
+        self.mlp = Mlp(dim, int(dim * mlp_ratio), packed_weights=True)
         self.norm3 = nn.LayerNorm(dim)
 
     def forward(self, joints: Tensor, tokens: Tensor, mask: Tensor) -> Tensor:
