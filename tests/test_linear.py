@@ -16,6 +16,20 @@ from tarpose.layers.linear import linear, linear_module, packed_weights_apply, s
 pytestmark = pytest.mark.skipif(not packed._oneDNN_available(), reason="oneDNN's laid-out weights serve this CPU")
 
 
+@pytest.fixture(autouse=True)
+def _small_weights_too(monkeypatch):
+    """The tests' small weights take the laid-out path too (below MIN_WEIGHT it is slower)."""
+    monkeypatch.setattr(packed, "MIN_WEIGHT", 0)
+
+
+def test_small_weights_go_to_f_linear(monkeypatch):
+    monkeypatch.setattr(packed, "MIN_WEIGHT", 1 << 17)
+    x = torch.randn(68, 256)
+    with torch.no_grad():
+        assert not packed_weights_apply(x, torch.randn(256, 256))  # 65536 elements
+        assert packed_weights_apply(x, torch.randn(512, 256))
+
+
 def test_equals_f_linear_for_slices_batches_and_strides():
     torch.manual_seed(0)
     weight, bias = nn.Parameter(torch.randn(96, 32)), nn.Parameter(torch.randn(96))
@@ -24,7 +38,7 @@ def test_equals_f_linear_for_slices_batches_and_strides():
             for w, b in ((weight, bias), (weight[32:], bias[32:]), (weight[:32], None)):
                 assert packed_weights_apply(x, w, b)
                 torch.testing.assert_close(linear(x, w, b), F.linear(x, w, b), atol=1e-5, rtol=1e-5)
-    assert len(packed._cache[weight]) == 3  # one laid-out copy per slice
+    assert len(packed._cache[id(weight)][1]) == 3  # one laid-out copy per slice
 
 
 def test_only_where_it_applies_else_f_linear_bit_for_bit():
@@ -84,7 +98,7 @@ def test_freed_with_the_weight():
     layer = nn.Linear(16, 8)
     with torch.no_grad():
         linear(torch.randn(2, 16), layer.weight, layer.bias)
-    assert layer.weight in packed._cache
+    assert id(layer.weight) in packed._cache
     count = len(packed._cache)
     del layer
     gc.collect()
@@ -134,5 +148,5 @@ def test_the_temporal_modules_use_them_and_agree_with_f_linear(vitpose):
         torch.testing.assert_close(ours, plain, atol=1e-5, rtol=1e-5)
     for module in (tar.jta.layers[0].cross_attn, tar.jta.layers[0].mlp.fc1, tar.gra.attn, tar.gra.ffn.fc2,
                    tar.heatmap_embed.proj):
-        assert any(p in packed._cache for p in module.parameters(recurse=False)), module
-    assert not any(p in packed._cache for p in tar.encoder.parameters())
+        assert any(id(p) in packed._cache for p in module.parameters(recurse=False)), module
+    assert not any(id(p) in packed._cache for p in tar.encoder.parameters())
