@@ -113,7 +113,11 @@ def test_gathered_context_equals_torch_in_float64():
     allowed[0, 1] = False
     allowed[0, 1, 7] = True  # a single token
     allowed[1, 2] = True  # every token
-    ours = attn(query, *gather_allowed(feats, allowed))
+    gathered, valid = gather_allowed(feats, allowed)
+    ours = attn(query, gathered, valid)
+    # the same mask as scores to add (0 / -inf), as JTA builds it once for its layers
+    additive = torch.zeros(valid.shape, dtype=torch.float64).masked_fill(~valid, float("-inf"))
+    torch.testing.assert_close(attn(query, gathered, additive), ours, atol=1e-12, rtol=1e-12)
     tokens = map_to_tokens(feats).flatten(1, 2)
     theirs, _ = mha(query, tokens, tokens, attn_mask=blocked(allowed, 3))
     torch.testing.assert_close(ours, theirs, atol=1e-12, rtol=1e-10)

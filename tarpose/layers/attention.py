@@ -120,7 +120,10 @@ class MultiHeadAttention(nn.Module):
                 ``(B, L, K, C)``: ``K`` tokens for each query (attended the ``"fold_context"``
                 way whatever the strategy).
             mask: optional bool ``(B, L, S)`` (or broadcastable), or ``(B, L, K)`` with a gathered
-                context; True = may attend. Every row must allow at least one position.
+                context; True = may attend. Every row must allow at least one position. With a
+                gathered context also a float mask added to the scores (0 where a query may
+                attend, ``-inf`` where not), which a caller attending the same tokens several
+                times (JTA's layers) builds once.
 
         Returns:
             ``(B, L, C)``.
@@ -193,12 +196,18 @@ class MultiHeadAttention(nn.Module):
     def _fold_gathered(self, query: Tensor, context: Tensor, mask: Tensor | None) -> Tensor:
         b = query.shape[0]
         folded = self._fold_keys(rearrange(query, "b l c -> (b l) c"))  # (h, b*l, c)
+        folded = rearrange(folded, "h n c -> n h c").contiguous()  # (b*l, h, c)
         tokens = rearrange(context.to(folded.dtype), "b l k c -> (b l) k c")  # (b*l, k, c)
         # one query's heads are the rows of its own attention over its K tokens
-        scores = torch.bmm(rearrange(folded, "h n c -> n h c"), tokens.transpose(1, 2))  # (n, h, k)
-        if mask is not None:
-            mask = rearrange(mask, "b l k -> (b l) 1 k")  # broadcast over heads
-        weights = _softmax(scores, self.head_dim**-0.5, mask)  # (b*l, h, k)
+        if mask is not None and mask.dtype != torch.bool:  # additive: scale, scores and mask at once
+            bias = rearrange(mask.to(folded.dtype), "b l k -> (b l) 1 k")  # broadcast over heads
+            scores = torch.baddbmm(bias, folded, tokens.transpose(1, 2), alpha=self.head_dim**-0.5)
+            weights = scores.softmax(dim=-1)  # (b*l, h, k)
+        else:
+            scores = torch.bmm(folded, tokens.transpose(1, 2))  # (b*l, h, k)
+            if mask is not None:
+                mask = rearrange(mask, "b l k -> (b l) 1 k")  # broadcast over heads
+            weights = _softmax(scores, self.head_dim**-0.5, mask)  # (b*l, h, k)
         pooled = torch.bmm(weights, tokens)  # (b*l, h, c): attention-weighted raw tokens
         out = self._unfold_values(rearrange(pooled, "n h c -> h n c"))  # (b*l, c)
         return rearrange(out, "(b l) c -> b l c", b=b)
