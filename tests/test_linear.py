@@ -150,3 +150,19 @@ def test_the_temporal_modules_use_them_and_agree_with_f_linear(vitpose):
                    tar.heatmap_embed.proj):
         assert any(id(p) in packed._cache for p in module.parameters(recurse=False)), module
     assert not any(id(p) in packed._cache for p in tar.encoder.parameters())
+
+
+def test_gelu_in_the_same_call():
+    torch.manual_seed(0)
+    layer = nn.Linear(32, 64)
+    x = torch.randn(7, 32)
+    with torch.no_grad():
+        assert packed_weights_apply(x, layer.weight, layer.bias)
+        torch.testing.assert_close(linear_module(layer, x, gelu=True), F.gelu(layer(x)), atol=1e-5, rtol=1e-5)
+    # off the laid-out path: F.gelu after F.linear, bit for bit
+    assert torch.equal(linear_module(layer, x, gelu=True), F.gelu(layer(x)))
+    from tarpose.layers.mlp import Mlp
+
+    mlp = Mlp(32, 64, packed_weights=True)
+    with torch.no_grad():
+        torch.testing.assert_close(mlp(x), mlp.fc2(mlp.act(mlp.fc1(x))), atol=1e-5, rtol=1e-5)

@@ -73,7 +73,7 @@ def packed_weights_apply(x: Tensor, weight: Tensor, bias: Tensor | None = None) 
     )
 
 
-def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None, *, gelu: bool = False) -> Tensor:
     """``F.linear(x, weight, bias)``: ``(..., in) -> (..., out)``, through a weight laid out once
     for oneDNN where that applies (see the module's docstring).
 
@@ -81,19 +81,23 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         x: ``(..., in)``.
         weight: ``(out, in)``, a parameter or a slice of one.
         bias: ``(out,)`` or ``None``.
+        gelu: apply ``F.gelu`` (exact, erf) to the result; on the laid-out path in the same call.
     """
     if not packed_weights_apply(x, weight, bias):
-        return F.linear(x, weight, bias)
-    return torch.ops.mkldnn._linear_pointwise(x, _packed(weight), bias, "none", [], "")
+        out = F.linear(x, weight, bias)
+        return F.gelu(out) if gelu else out
+    attr = "gelu" if gelu else "none"
+    return torch.ops.mkldnn._linear_pointwise(x, _packed(weight), bias, attr, [], "none" if gelu else "")
 
 
-def linear_module(module: nn.Module, x: Tensor) -> Tensor:
-    """``module(x)`` for a linear layer: a plain ``nn.Linear`` without hooks goes through
-    ``linear``; anything else (a subclass, an adapter put in its place, hooks) is called as it
-    is."""
+def linear_module(module: nn.Module, x: Tensor, *, gelu: bool = False) -> Tensor:
+    """``module(x)`` for a linear layer (then ``F.gelu`` if ``gelu``): a plain ``nn.Linear``
+    without hooks goes through ``linear``; anything else (a subclass, an adapter put in its place,
+    hooks) is called as it is."""
     if type(module) is nn.Linear and not (module._forward_hooks or module._forward_pre_hooks):
-        return linear(x, module.weight, module.bias)
-    return module(x)
+        return linear(x, module.weight, module.bias, gelu=gelu)
+    out = module(x)
+    return F.gelu(out) if gelu else out
 
 
 def _packed(weight: Tensor) -> Tensor:

@@ -27,6 +27,8 @@ class Mlp(nn.Module):
         self.packed_weights = packed_weights
 
     def forward(self, x: Tensor) -> Tensor:
-        if self.packed_weights:
-            return linear_module(self.fc2, self.act(linear_module(self.fc1, x)))
-        return self.fc2(self.act(self.fc1(x)))
+        if not self.packed_weights:
+            return self.fc2(self.act(self.fc1(x)))
+        if type(self.act) is nn.GELU and self.act.approximate == "none":  # in fc1's call
+            return linear_module(self.fc2, linear_module(self.fc1, x, gelu=True))
+        return linear_module(self.fc2, self.act(linear_module(self.fc1, x)))
