@@ -27,7 +27,7 @@ class Mlp(nn.Module):
         self.packed_weights = packed_weights
 
     def forward(self, x: Tensor) -> Tensor:
-        if not self.packed_weights:
+        if not getattr(self, "packed_weights", False):  # (an Mlp pickled before the option)
             return self.fc2(self.act(self.fc1(x)))
         if type(self.act) is nn.GELU and self.act.approximate == "none":  # in fc1's call
             return linear_module(self.fc2, linear_module(self.fc1, x, gelu=True))
