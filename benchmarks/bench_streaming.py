@@ -11,7 +11,18 @@ same crops and DARK decoding, so only the model work differs:
 What TAR must add per frame is one more decoder pass (the restored map is decoded again), so the
 floor of streaming / single-frame is (encoder + 2 x decoder) / (encoder + decoder), with encoder
 and decoder timed on the same crops in the same run; the script prints the measured ratio next to
-it, and the temporal parts (JTA with the gathered and the dense attention, GRA) on their own.
+it, and the temporal parts (JTA with the gathered and the dense attention, GRA, the heatmap
+embedding, the per-frame masks) on their own. JTA is timed as streaming runs it, from the masks of
+the window's frames (computed once per frame, the "masks" column).
+
+Multiply-adds per frame: the encoder's and the decoder's counted by running them under
+torch.utils.flop_counter.FlopCounterMode (attention through the math kernel, so it is counted), the
+temporal modules' by formula (tarpose.layers.costs.temporal_macs, which the tests check against
+FlopCounterMode); the second table gives each part's multiply-adds per second and that rate as a
+share of the encoder's.
+
+--temporal FIELD=VALUE ... times another temporal part than the default (TARConfig fields, e.g.
+--temporal jta_depth=3 gra_ffn_ratio=1.0); the JSON records the config each model was timed with.
 
 Random weights make flat heatmaps whose masks allow nearly every token, which says nothing about a
 trained model. By default (--masks demo) the initial heatmaps the temporal part reads (only
@@ -29,16 +40,21 @@ heatmaps. With --predict-frames N it also runs `tarpose predict` end to end on
     python benchmarks/bench_streaming.py --models vitpose-b --img 384 288 --windowed
     python benchmarks/bench_streaming.py --device cuda --compile         # bf16, CUDA graphs
     python benchmarks/bench_streaming.py --small                         # tiny dims: a smoke run
+    python benchmarks/bench_streaming.py --temporal jta_depth=3 gra_ffn_ratio=1.0  # another temporal part
+    python benchmarks/bench_streaming.py --threads 2                     # two CPU threads
     python benchmarks/bench_streaming.py --json benchmarks/results/streaming.json  # also the table as JSON
 
 --json PATH writes what the run printed: the setup (device, threads, torch, crop, persons, masks,
-repeats, load averages), a row per model (every column of the table, times in ms, ``null`` where
-not measured), the check at initialisation and, with --predict-frames, the end-to-end runs.
+repeats, load averages), a row per model (every column of the tables, times in ms, ``null`` where
+not measured; ``macs``: multiply-adds per frame, ``gmacs_per_s``: their rates, ``share_of_encoder``:
+each rate over the encoder's), the check at initialisation and, with --predict-frames, the
+end-to-end runs.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import os
@@ -60,6 +76,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import tarpose  # noqa: E402
 from tarpose.inference import SingleFrameModel, StreamingPredictor  # noqa: E402
+from tarpose.layers.costs import temporal_macs  # noqa: E402
 
 VTEST = ROOT.parent / "shared" / "data" / "vtest.avi"
 BOXES = ROOT / "tests" / "data" / "vtest_boxes.json"
@@ -184,6 +201,35 @@ def run_predict(model: str, device: str, frames: int, boxes: Path) -> tuple[floa
     return float(match.group(1)), float(match.group(2))
 
 
+def temporal_config(items: list[str]) -> tarpose.TARConfig:
+    """``FIELD=VALUE`` strings -> the TARConfig they set (values read as JSON where they parse:
+    numbers, true/false; strings otherwise), a window of 5 frames unless ``num_frames`` is given."""
+    fields = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        if not sep or not name:
+            raise ValueError(f"--temporal takes FIELD=VALUE, got {item!r}")
+        try:
+            fields[name] = json.loads(text)
+        except json.JSONDecodeError:
+            fields[name] = text
+    unknown = sorted(set(fields) - {f.name for f in dataclasses.fields(tarpose.TARConfig)})
+    if unknown:
+        raise ValueError(f"--temporal: {unknown} are not TARConfig fields")
+    return tarpose.TARConfig(**{"num_frames": 5, **fields})
+
+
+def counted_macs(fn: Callable[[], object]) -> int:
+    """Multiply-adds of the matrix products ``fn`` runs, counted by FlopCounterMode (attention
+    through the math kernel, whose products it counts)."""
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter:
+        fn()
+    return counter.get_total_flops() // 2
+
+
 def build(name: str, img: tuple[int, int], device: str) -> tarpose.ViTPose:
     if name == "tiny":
         return tarpose.ViTPose(input_size=(64, 48), embed_dim=64, depth=2, num_heads=4, deconv_channels=32).to(device)
@@ -191,18 +237,21 @@ def build(name: str, img: tuple[int, int], device: str) -> tarpose.ViTPose:
 
 
 def bench_model(name: str, args: argparse.Namespace) -> dict[str, float]:
-    """All timings of one model (ms), and its check at initialisation."""
+    """All timings of one model (ms), its multiply-adds, and its check at initialisation."""
     dev = args.device
     torch.manual_seed(0)
     vitpose = build(name, tuple(args.img), dev).eval()
-    tar = tarpose.TemporalWrapper(vitpose, num_frames=5).to(dev).eval()  # shares the base modules
+    tar = tarpose.TemporalWrapper(vitpose, args.temporal).to(dev).eval()  # shares the base modules
+    t = tar.num_frames
     single = SingleFrameModel(vitpose)
     frames, boxes = synthetic_stream(8, args.persons)
-    models = {"single-frame": (single, "centred"), "streaming": (tar, "centred"), "windowed": (tar, "exact")}
-    worst = check_equal_at_init(models, frames[:6], [b[:1] for b in boxes[:6]])  # 1 person
-    limit = 2e-2 if dev.startswith("cuda") else 1e-4
-    if worst > limit:
-        raise SystemExit(f"{name}: at initialisation the pipelines' heatmaps disagree by {worst:.2e} > {limit}")
+    worst = None
+    if tar.config.restore != "postnorm":  # the restoring step is the identity at initialisation
+        models = {"single-frame": (single, "centred"), "streaming": (tar, tar.target), "windowed": (tar, "exact")}
+        worst = check_equal_at_init(models, frames[:6], [b[:1] for b in boxes[:6]])  # 1 person
+        limit = 2e-2 if dev.startswith("cuda") else 1e-4
+        if worst > limit:
+            raise SystemExit(f"{name}: at initialisation the pipelines' heatmaps disagree by {worst:.2e} > {limit}")
     with torch.no_grad():
         tar.gra.attn.out_proj.weight.normal_(0, 0.02)  # trained-looking; the cost does not depend on it
 
@@ -216,23 +265,25 @@ def bench_model(name: str, args: argparse.Namespace) -> dict[str, float]:
         from mask_counts import heatmap_bank
 
         bank = heatmap_bank(args.persons, 32, (hh, wh), stretch=args.masks == "stretched").to(dev)
-        window = bank[:5].transpose(0, 1)  # (persons, t, j, hh, wh)
+        window = bank[:t].transpose(0, 1)  # (persons, t, j, hh, wh)
     else:
-        window = heatmaps[:, None].expand(-1, 5, -1, -1, -1)
+        window = heatmaps[:, None].expand(-1, t, -1, -1, -1)
     temporal, dense = DemoHeatmaps(tar, bank), DemoHeatmaps(tar, bank, gather="never")
-    window_features = features[:, None].expand(-1, 5, -1, -1, -1).contiguous()  # (b, t, c, h, w)
-    masks = tar.jta.allowed_tokens(tarpose.heatmap_mask(window, (h, w), tar.jta.mask_threshold))
-    largest = int(masks.sum(-1).max())
-    joints = tar.jta(window_features, window)
-    embed = tar.heatmap_embed  # the default restoring step embeds the window's heatmaps (None: off)
+    window_features = features[:, None].expand(-1, t, -1, -1, -1).contiguous()  # (b, t, c, h, w)
     window_maps = window.to(features)  # (b, t, j, hh, wh)
+    frame_maps = window_maps[:, tar.target_index].contiguous()  # (b, j, hh, wh): one frame's
+    # JTA's masks of the window, each frame's computed once, as streaming does (the "masks" column)
+    window_masks = torch.stack([tar.frame_masks(window_maps[:, i], (h, w)) for i in range(t)], dim=1)
+    largest = int(tar.jta.allowed_tokens(window_masks).sum(-1).max())
+    joints = tar.jta(window_features, mask=window_masks)
+    embed = tar.heatmap_embed  # the default restoring step embeds the window's heatmaps (None: off)
     evidence = None if embed is None else embed(window_maps, tar.target_index)  # (b, c, h, w)
 
     def jta(mode: str) -> Callable[[], Tensor]:
         def call() -> Tensor:
             tar.jta.gather = mode
             try:
-                return tar.jta(window_features, window)
+                return tar.jta(window_features, mask=window_masks)
             finally:
                 tar.jta.gather = "auto"
         return call
@@ -249,12 +300,21 @@ def bench_model(name: str, args: argparse.Namespace) -> dict[str, float]:
     fns.update({
         "encoder": lambda: single.encoder(crops),
         "decoder": lambda: single.decoder(features),
+        "masks": lambda: tar.frame_masks(frame_maps, (h, w)),
         "JTA": jta("auto"),
         "JTA dense": jta("never"),
         "GRA": lambda: tar.gra(features, joints, evidence),
     })
     if embed is not None:
         fns["embed"] = lambda: embed(window_maps, tar.target_index)
+    with torch.inference_mode():
+        macs = {"encoder": counted_macs(fns["encoder"]), "decoder": counted_macs(fns["decoder"])}
+    macs.update(temporal_macs(tar.jta, tar.gra, embed, frames=t, grid=(h, w), heatmap_size=(hh, wh),
+                              batch=args.persons, tokens=largest))
+    tar.jta.gather = "never"
+    macs["jta_dense"] = temporal_macs(tar.jta, tar.gra, None, frames=t, grid=(h, w), heatmap_size=(hh, wh),
+                                      batch=args.persons)["jta"]
+    tar.jta.gather = "auto"
     with torch.inference_mode(), amp:
         for fn in fns.values():  # warm-up
             fn()
@@ -263,9 +323,27 @@ def bench_model(name: str, args: argparse.Namespace) -> dict[str, float]:
     ms.setdefault("embed", 0.0)
     ms["largest"] = largest
     ms["temporal"] = tar.config.to_dict()
-    ms["tokens"] = 5 * h * w
+    ms["num_frames"] = t
+    ms["tokens"] = t * h * w
     ms["check"] = worst
+    ms["macs"] = macs
     return ms
+
+
+#: the parts whose multiply-adds per second are compared with the encoder's: JSON key -> timing key
+RATED = {"encoder": "encoder", "decoder": "decoder", "jta": "JTA", "jta_dense": "JTA dense", "gra": "GRA",
+         "embed": "embed"}
+
+
+def rates(r: dict) -> tuple[dict[str, float | None], dict[str, float | None]]:
+    """Multiply-adds per second (G/s) of each part, and each rate over the encoder's."""
+    gmacs = {k: r["macs"][k] / (r[t] * 1e-3) / 1e9 if r["macs"][k] and r[t] > 0 else None for k, t in RATED.items()}
+    temporal = [k for k in ("jta", "gra", "embed") if gmacs[k] is not None]
+    total_macs = sum(r["macs"][k] for k in temporal)
+    total_ms = sum(r[RATED[k]] for k in temporal)
+    gmacs["temporal"] = total_macs / (total_ms * 1e-3) / 1e9 if total_ms > 0 else None
+    share = {k: None if v is None else v / gmacs["encoder"] for k, v in gmacs.items()}
+    return gmacs, share
 
 
 def main() -> None:
@@ -286,53 +364,88 @@ def main() -> None:
     parser.add_argument("--compile", action="store_true",
                         help="torch.compile every pipeline's model calls (CUDA graphs on a GPU)")
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the measured table here as JSON")
+    parser.add_argument("--temporal", nargs="+", default=[], metavar="FIELD=VALUE",
+                        help="TARConfig fields of the temporal part timed, e.g. jta_depth=3 gra_ffn_ratio=1.0 "
+                             "(default: tarpose's default with a window of 5 frames)")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="CPU threads (torch.set_num_threads; default: as the environment sets)")
     args = parser.parse_args()
+    try:
+        args.temporal = temporal_config(args.temporal)
+    except (TypeError, ValueError) as error:
+        parser.error(str(error))
+    if args.threads:
+        torch.set_num_threads(args.threads)
     if args.small:
         args.models, args.img, args.predict_frames = ["tiny"], [64, 48], 0
         if args.masks == "demo":
             args.masks = "stretched"  # 16x12 heatmaps: smaller than the demo's
 
     dev = args.device
+    t = args.temporal.num_frames
     report = {"device": dev, "threads": torch.get_num_threads(), "torch": torch.__version__, "crop": args.img,
-              "num_frames": 5, "persons": args.persons, "masks": args.masks, "repeats": args.repeats,
+              "num_frames": t, "persons": args.persons, "masks": args.masks, "repeats": args.repeats,
               "autocast": "bfloat16" if dev.startswith("cuda") else None, "compiled": args.compile,
               "load_average_start": list(os.getloadavg()), "cpus": os.cpu_count(), "units": "ms per frame",
               "models": {}}
+    changed = {k: v for k, v in args.temporal.to_dict().items() if v != getattr(tarpose.TARConfig(), k)}
     print(f"device={dev} threads={torch.get_num_threads()} torch={torch.__version__} "
-          f"crop={args.img[0]}x{args.img[1]} T=5 persons={args.persons} masks={args.masks} "
+          f"crop={args.img[0]}x{args.img[1]} T={t} persons={args.persons} masks={args.masks} "
           f"repeats={args.repeats}" + (" (bf16 autocast)" if dev.startswith("cuda") else "")
           + (" compiled" if args.compile else ""))
+    print("temporal part: " + (" ".join(f"{k}={v}" for k, v in changed.items() if k != "num_frames") or "default"))
     print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
           f"({os.cpu_count()} CPUs)")
     print(f"\nper frame, {args.persons} persons, ms (medians of {args.repeats} interleaved calls):")
     print(f"{'model':<18} {'encoder':>8} {'decoder':>8} {'JTA':>7} {'dense':>7} {'K/tokens':>9} {'GRA':>6} {'embed':>6} "
-          f"{'single':>8} {'stream':>8} {'window':>8} {'ratio':>6} {'dense':>6} {'floor':>6} {'over':>6}",
+          f"{'masks':>6} {'single':>8} {'stream':>8} {'window':>8} {'ratio':>6} {'dense':>6} {'floor':>6} {'over':>6}",
           flush=True)
-    worst = 0.0
+    checks = []
     for name in args.models:
         r = bench_model(name, args)
-        worst = max(worst, r["check"])
+        if r["check"] is not None:
+            checks.append(r["check"])
         ratio = r["streaming"] / r["single-frame"]
         floor = (r["encoder"] + 2 * r["decoder"]) / (r["encoder"] + r["decoder"])
+        gmacs, share = rates(r)
         report["models"][name] = {
             "encoder": r["encoder"], "decoder": r["decoder"], "jta": r["JTA"], "jta_dense": r["JTA dense"],
             "largest_tokens": r["largest"], "tokens": r["tokens"], "gra": r["GRA"], "embed": r["embed"],
-            "single_frame": r["single-frame"], "streaming": r["streaming"],
+            "masks": r["masks"], "single_frame": r["single-frame"], "streaming": r["streaming"],
             "streaming_dense": r["streaming dense"], "windowed": r.get("windowed"),
             "ratio": ratio, "ratio_dense": r["streaming dense"] / r["single-frame"], "floor": floor,
             "over_floor": ratio / floor, "check": r["check"], "temporal": r["temporal"],
+            "macs": r["macs"], "gmacs_per_s": gmacs, "share_of_encoder": share,
         }
         print(f"{name:<18} {r['encoder']:>8.1f} {r['decoder']:>8.1f} {r['JTA']:>7.1f} {r['JTA dense']:>7.1f} "
-              f"{r['largest']:>4.0f}/{r['tokens']:<4.0f} {r['GRA']:>6.1f} {r['embed']:>6.1f} {r['single-frame']:>8.1f} "
-              f"{r['streaming']:>8.1f} {r.get('windowed', float('nan')):>8.1f} {ratio:>5.3f}x "
+              f"{r['largest']:>4.0f}/{r['tokens']:<4.0f} {r['GRA']:>6.1f} {r['embed']:>6.1f} {r['masks']:>6.1f} "
+              f"{r['single-frame']:>8.1f} {r['streaming']:>8.1f} {r.get('windowed', float('nan')):>8.1f} {ratio:>5.3f}x "
               f"{r['streaming dense'] / r['single-frame']:>5.3f}x {floor:>5.3f}x {ratio / floor:>5.3f}x",
               flush=True)
     print("ratio = streaming / single-frame (dense: the same with JTA's dense path, as before the "
           "gathered attention); floor = (encoder + 2 x decoder) / (encoder + decoder); over = ratio / floor; "
-          "JTA: as run (gathered where cheaper), dense: the dense path; K: the largest number of tokens "
-          "a joint attends in the window batch; GRA: with its FFN; embed: the heatmap embedding (0 when off)")
-    print(f"check: at initialisation streaming and windowed heatmaps equal single-frame "
-          f"(max relative difference {worst:.1e})")
+          "JTA: as streaming runs it (gathered where cheaper), from the frames' masks; dense: the dense path; "
+          "K: the largest number of tokens a joint attends in the window batch; GRA: with its FFN; embed: the "
+          "heatmap embedding (0 when off); masks: JTA's masks of one frame's persons")
+    print(f"\nmultiply-adds per frame (G), their rate (G/s) and that rate / the encoder's ({args.persons} persons):")
+    print(f"{'model':<18} {'encoder':>14} {'decoder':>21} {'JTA':>21} {'JTA dense':>21} {'GRA':>21} "
+          f"{'embed':>21} {'temporal':>14}")
+    for name, m in report["models"].items():
+        cells = [f"{m['macs']['encoder'] / 1e9:7.3f} {m['gmacs_per_s']['encoder']:6.1f}"]
+        for key in ("decoder", "jta", "jta_dense", "gra", "embed"):
+            rate, part = m["gmacs_per_s"][key], m["share_of_encoder"][key]
+            cells.append(f"{m['macs'][key] / 1e9:7.3f} " + (f"{'-':>6} {'-':>6}" if rate is None else f"{rate:6.1f} {part:6.0%}"))
+        total = m["share_of_encoder"]["temporal"]
+        cells.append(f"{'-':>6}" if total is None else f"{m['gmacs_per_s']['temporal']:6.1f} {total:6.0%}")
+        print(f"{name:<18} {cells[0]:>14} " + " ".join(f"{c:>21}" for c in cells[1:-1]) + f" {cells[-1]:>14}")
+    print("temporal: JTA (as run) + GRA + embed together. Encoder and decoder counted by FlopCounterMode, the "
+          "temporal modules by tarpose.layers.costs.temporal_macs (matrix products only)")
+    worst = max(checks) if checks else None
+    if worst is None:
+        print("check: skipped (the restoring step is not the identity at initialisation)")
+    else:
+        print(f"check: at initialisation streaming and windowed heatmaps equal single-frame "
+              f"(max relative difference {worst:.1e})")
     print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     report["check"] = worst
     report["load_average_end"] = list(os.getloadavg())

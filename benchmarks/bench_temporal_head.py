@@ -3,7 +3,7 @@
 The reference way (tests/reference_tar.py): nn.MultiheadAttention with attention weights returned,
 the boolean mask repeated per head, keys and values projected from every token of every frame.
 tarpose: keys folded into the 17 joint queries, values projected after aggregation, the GRA query
-projection folded into the joint tokens, all through F.scaled_dot_product_attention.
+projection folded into the joint tokens, all as batched matrix products.
 
 Both run side by side on the same weights and inputs in one process (interleaved, median of
 repeats); the script checks that the outputs agree to 1e-5 relative, then prints the speed ratio and

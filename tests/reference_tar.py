@@ -64,10 +64,10 @@ class ReferenceTemporalHead(nn.Module):
         self.ffn_layers = nn.ModuleList(RefFFN(dim, dim * 2) for _ in range(depth))
         self.cross_attention = RefCrossAttention(dim, heads)
 
-    def blocked_mask(self, heatmaps: Tensor, h: int, w: int) -> Tensor:
+    def blocked_mask(self, heatmaps: Tensor, h: int, w: int, t: int | None = None) -> Tensor:
         """heatmaps (B*T, J, H, W) -> blocked (B*heads, J, T*h*w), True = may NOT attend."""
         bt, j = heatmaps.shape[:2]
-        t = self.num_frames
+        t = t or self.num_frames
         lo = heatmaps.amin(dim=(2, 3), keepdim=True)
         hi = heatmaps.amax(dim=(2, 3), keepdim=True)
         normed = (heatmaps - lo) / (hi - lo + 1e-6)
@@ -92,20 +92,32 @@ class ReferenceTemporalHead(nn.Module):
             return tokens.reshape(b, c, h, w)
         return tokens.transpose(1, 2).reshape(b, c, h, w)
 
-    def forward(self, maps: Tensor, heatmaps: Tensor) -> Tensor:
-        """maps (B, T, C, h, w), heatmaps (B, T, J, H, W) -> restored centre map (B, C, h, w)."""
+    def joints(self, maps: Tensor, heatmaps: Tensor) -> Tensor:
+        """JTA: maps (B, T, C, h, w), heatmaps (B, T, J, H, W) -> joint tokens (B, J, C)."""
         b, t, c, h, w = maps.shape
-        blocked = self.blocked_mask(heatmaps.flatten(0, 1), h, w)
+        blocked = self.blocked_mask(heatmaps.flatten(0, 1), h, w, t)
         output = (self.query_feat.weight + self.query_pe.weight).unsqueeze(0).repeat(b, 1, 1)
-        tokens = self.tokens(maps)
-        centre = tokens[:, t // 2]
-        tokens = tokens.flatten(1, 2)
+        tokens = self.tokens(maps).flatten(1, 2)
         for cross, self_attn, ffn in zip(
             self.masked_attention_layers, self.self_attention_layers, self.ffn_layers
         ):
             output = ffn(self_attn(cross(output, tokens, attn_mask=blocked)))
-        centre = self.cross_attention(centre, output)
+        return output
+
+    def forward(self, maps: Tensor, heatmaps: Tensor) -> Tensor:
+        """maps (B, T, C, h, w), heatmaps (B, T, J, H, W) -> restored centre map (B, C, h, w)."""
+        b, t, c, h, w = maps.shape
+        output = self.joints(maps, heatmaps)
+        centre = self.cross_attention(self.tokens(maps)[:, t // 2], output)
         return self.untokens(centre, h, w)
+
+    def joints_of_valid_frames(self, maps: Tensor, heatmaps: Tensor, frame_valid: Tensor) -> Tensor:
+        """JTA over each clip's valid frames only, clip by clip (what ``frame_valid`` means):
+        maps (B, T, C, h, w), heatmaps (B, T, J, H, W), frame_valid bool (B, T) -> (B, J, C)."""
+        return torch.cat([
+            self.joints(maps[i : i + 1, frame_valid[i]], heatmaps[i : i + 1, frame_valid[i]])
+            for i in range(maps.shape[0])
+        ])
 
 
 class ReferenceTARViTPose(nn.Module):

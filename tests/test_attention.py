@@ -65,6 +65,7 @@ def test_state_dict_interchangeable_with_torch():
 
 def test_auto_picks_the_cheapest():
     attn = MultiHeadAttention(768, 4)
+    assert attn.choose_strategy(40, 3, masked=True) != "fold_query"  # masked: never fold_query
     assert attn.choose_strategy(17, 2160) == "fold_context"  # JTA: 17 joints over 5 frames
     assert attn.choose_strategy(432, 17) == "fold_query"  # GRA: 24x18 map over 17 joints
     costs = attention_costs(17, 2160, 768, 4)
@@ -96,3 +97,33 @@ def test_bad_arguments():
         MultiHeadAttention(10, 4)
     with pytest.raises(ValueError, match="strategy"):
         MultiHeadAttention(8, 2, strategy="fast")
+
+
+def test_gathered_context_equals_torch_in_float64():
+    """A gathered context (each query's own tokens, padded and masked) against torch's attention
+    over all tokens with the same mask: values and gradients, float64."""
+    from tarpose.layers.gather import gather_allowed
+    from tarpose.layers.tokens import map_to_tokens
+
+    torch.manual_seed(2)
+    attn = randomise_(MultiHeadAttention(12, 3)).double()
+    mha = torch_mha(attn).double()
+    query = torch.randn(2, 5, 12, dtype=torch.float64, requires_grad=True)
+    feats = torch.randn(2, 3, 12, 2, 4, dtype=torch.float64, requires_grad=True)  # 24 tokens
+    allowed = torch.rand(2, 5, 24) < 0.3
+    allowed[0, 1] = False
+    allowed[0, 1, 7] = True  # a single token
+    allowed[1, 2] = True  # every token
+    gathered, valid = gather_allowed(feats, allowed)
+    ours = attn(query, gathered, valid)
+    # the same mask as scores to add (0 / -inf), as JTA builds it once for its layers
+    additive = torch.zeros(valid.shape, dtype=torch.float64).masked_fill(~valid, float("-inf"))
+    torch.testing.assert_close(attn(query, gathered, additive), ours, atol=1e-12, rtol=1e-12)
+    tokens = map_to_tokens(feats).flatten(1, 2)
+    theirs, _ = mha(query, tokens, tokens, attn_mask=blocked(allowed, 3))
+    torch.testing.assert_close(ours, theirs, atol=1e-12, rtol=1e-10)
+    g = torch.randn_like(ours)
+    grads = torch.autograd.grad((ours * g).sum(), [query, feats, *attn.parameters()])
+    expected = torch.autograd.grad((theirs * g).sum(), [query, feats, *mha.parameters()])
+    for a, b in zip(grads, expected):
+        torch.testing.assert_close(a, b, atol=1e-11, rtol=1e-9)

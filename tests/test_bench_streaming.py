@@ -30,17 +30,42 @@ def test_streaming_benchmark_smoke(tmp_path):
     row = report["models"]["tiny"]
     printed = next(line for line in result.stdout.splitlines() if line.startswith("tiny "))
     cells = printed.split()
-    shown = [float(c.rstrip("x")) for c in [*cells[1:5], *cells[6:10]]]
-    measured = [row[k] for k in ("encoder", "decoder", "jta", "jta_dense", "gra", "embed", "single_frame",
+    shown = [float(c.rstrip("x")) for c in [*cells[1:5], *cells[6:11]]]
+    measured = [row[k] for k in ("encoder", "decoder", "jta", "jta_dense", "gra", "embed", "masks", "single_frame",
                                  "streaming")]
     assert shown == pytest.approx(measured, abs=0.051)
     assert cells[5] == f"{row['largest_tokens']:.0f}/{row['tokens']:.0f}"
     assert row["windowed"] is None  # not measured without --windowed
     assert row["ratio"] == pytest.approx(row["streaming"] / row["single_frame"])
     assert row["floor"] == pytest.approx((row["encoder"] + 2 * row["decoder"]) / (row["encoder"] + row["decoder"]))
-    assert float(cells[11].rstrip("x")) == pytest.approx(row["ratio"], abs=5e-4)
+    assert float(cells[12].rstrip("x")) == pytest.approx(row["ratio"], abs=5e-4)
     # the temporal part timed is the default one (the figures of the docs check this record)
     from tarpose import TARConfig
 
     assert row["temporal"] == TARConfig(num_frames=5).to_dict() and row["embed"] > 0
     assert report["check"] == row["check"] <= 1e-4
+    # multiply-adds per frame and their rates: each rate is the count over the time
+    assert set(row["macs"]) == {"encoder", "decoder", "jta", "jta_dense", "gra", "embed"}
+    assert all(v > 0 for v in row["macs"].values())
+    for key, time in (("encoder", "encoder"), ("jta", "jta"), ("gra", "gra"), ("embed", "embed")):
+        assert row["gmacs_per_s"][key] == pytest.approx(row["macs"][key] / row[time] * 1e-6)
+        assert row["share_of_encoder"][key] == pytest.approx(row["gmacs_per_s"][key] / row["gmacs_per_s"]["encoder"])
+    assert "multiply-adds per frame" in result.stdout
+
+
+@pytest.mark.slow
+def test_streaming_benchmark_times_another_temporal_part(tmp_path):
+    out = tmp_path / "streaming.json"
+    command = [sys.executable, str(ROOT / "benchmarks" / "bench_streaming.py"), "--small", "--repeats", "1",
+               "--persons", "2", "--json", str(out), "--temporal", "jta_depth=1", "gra_ffn_ratio=1.0",
+               "heatmap_embed=false"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert "temporal part: jta_depth=1 gra_ffn_ratio=1.0 heatmap_embed=False" in result.stdout
+    row = json.loads(out.read_text())["models"]["tiny"]
+    from tarpose import TARConfig
+
+    assert row["temporal"] == TARConfig(num_frames=5, jta_depth=1, gra_ffn_ratio=1.0, heatmap_embed=False).to_dict()
+    assert row["embed"] == 0 and row["macs"]["embed"] == 0 and row["gmacs_per_s"]["embed"] is None
+    bad = subprocess.run(command[:-3] + ["jta_dept=1"], capture_output=True, text=True, timeout=600)
+    assert bad.returncode == 2 and "jta_dept" in bad.stderr.splitlines()[-1]

@@ -153,3 +153,41 @@ def test_the_ffn_lets_a_token_replace_its_own_content():
     for gra, constant in ((plain, True), (with_ffn, False)):
         update = rearrange(gra(fmap, one_joint) - fmap, "b c h w -> b (h w) c")
         assert torch.allclose(update, update[:, :1].expand_as(update), atol=1e-5) == constant
+
+
+@pytest.mark.parametrize("restore", ["zero_out", "residual", "postnorm"])
+@pytest.mark.parametrize("position", [False, True])
+@pytest.mark.parametrize("attention", ["auto", "project", "fold_context", "fold_query"])
+def test_float64_values_and_gradients_equal_torch_attention(restore, position, attention):
+    """GRA (every restoring step, with its FFN and the evidence) against the same computation
+    written with torch's nn.MultiheadAttention, in float64: the restored map and the gradients of
+    the map, the joint tokens, the evidence and every parameter."""
+    from tarpose.layers.position import sincos_position_2d
+
+    torch.manual_seed(1)
+    gra = GlobalRestoringAttention(16, 4, restore, ffn_ratio=2.0, position=position, attention=attention)
+    gra = randomise_(gra).double()
+    mha = nn.MultiheadAttention(16, 4, batch_first=True).double()
+    mha.load_state_dict(gra.attn.state_dict())
+    fmap, joints, evidence = (torch.randn(*shape, dtype=torch.float64) for shape in ((2, 16, 5, 3), (2, 7, 16), (2, 16, 5, 3)))
+
+    def explicit(fmap, joints, evidence):
+        tokens = rearrange(fmap, "b c h w -> b (h w) c")
+        queries = tokens + sincos_position_2d(5, 3, 16, dtype=torch.float64) if position else tokens
+        update = mha(queries, joints, joints)[0]
+        x = {"zero_out": lambda: tokens + update, "residual": lambda: tokens + gra.gate * update,
+             "postnorm": lambda: gra.norm(tokens + update)}[restore]()
+        x = x + rearrange(evidence, "b c h w -> b (h w) c")
+        x = x + gra.ffn.fc2(nn.functional.gelu(gra.ffn.fc1(gra.ffn_norm(x))))
+        return rearrange(x, "b (h w) c -> b c h w", h=5)
+
+    ours_in = [t.clone().requires_grad_() for t in (fmap, joints, evidence)]
+    theirs_in = [t.clone().requires_grad_() for t in (fmap, joints, evidence)]
+    ours, theirs = gra(*ours_in), explicit(*theirs_in)
+    torch.testing.assert_close(ours, theirs, atol=1e-10, rtol=1e-9)
+    shared = [p for name, p in gra.named_parameters() if not name.startswith("attn.")]
+    g = torch.randn_like(ours)
+    grads = torch.autograd.grad((ours * g).sum(), [*ours_in, *gra.attn.parameters(), *shared])
+    expected = torch.autograd.grad((theirs * g).sum(), [*theirs_in, *mha.parameters(), *shared])
+    for a, b in zip(grads, expected):
+        torch.testing.assert_close(a, b, atol=1e-10, rtol=1e-8)

@@ -62,3 +62,19 @@ def test_bad_input():
         emb(torch.rand(2, 5, 17, 8, 12), 2, torch.ones(2, 4, dtype=torch.bool))
     with pytest.raises(ValueError, match="stride"):
         HeatmapEmbedding(17, 16, stride=0)
+
+
+def test_float64_gradients_equal_the_loop():
+    torch.manual_seed(1)
+    emb = randomise_(HeatmapEmbedding(3, 8, stride=2)).double()
+    heat = torch.rand(3, 5, 3, 6, 4, dtype=torch.float64)
+    valid = torch.tensor([[1, 1, 1, 1, 1], [0, 1, 1, 0, 1], [0, 0, 1, 0, 0]], dtype=torch.bool)
+    ours_in, theirs_in = heat.clone().requires_grad_(), heat.clone().requires_grad_()
+    ours, theirs = emb(ours_in, 2, valid), loop_reference(emb, theirs_in, 2, valid)
+    torch.testing.assert_close(ours, theirs, atol=1e-12, rtol=1e-10)
+    g = torch.randn_like(ours)
+    grads = torch.autograd.grad((ours * g).sum(), [ours_in, *emb.parameters()])
+    expected = torch.autograd.grad((theirs * g).sum(), [theirs_in, *emb.parameters()])
+    for a, b in zip(grads, expected):
+        torch.testing.assert_close(a, b, atol=1e-12, rtol=1e-10)
+    assert grads[0][~valid].abs().sum() == 0 and grads[0][valid].abs().sum() > 0  # invalid frames: no gradient

@@ -196,3 +196,47 @@ def test_position_codes_equal_adding_them_to_the_frame_tokens():
     assert not torch.allclose(with_pos(feats, heat), plain(feats, heat))
     with pytest.raises(ValueError, match="token_layout='spatial'"):
         JointTemporalAggregator(C, J, position=True, token_layout="official")
+
+
+def reference_name(name: str) -> str:
+    """The reference head's parameter that a JointTemporalAggregator parameter copies."""
+    if name in ("query_embed", "query_pos"):
+        return {"query_embed": "query_feat.weight", "query_pos": "query_pe.weight"}[name]
+    _, i, module, rest = name.split(".", 3)
+    where = {
+        "cross_attn": f"masked_attention_layers.{i}.mha", "norm1": f"masked_attention_layers.{i}.norm",
+        "self_attn": f"self_attention_layers.{i}.mha", "norm2": f"self_attention_layers.{i}.norm",
+        "mlp": f"ffn_layers.{i}", "norm3": f"ffn_layers.{i}.norm",
+    }[module]
+    return f"{where}.{rest}"
+
+
+@pytest.mark.parametrize("gather", ["always", "never"])
+@pytest.mark.parametrize("with_valid", [False, True])
+def test_equals_the_reference_in_float64_gradients_too(gather, with_valid):
+    """JTA, gathered or dense, against the reference computation (nn.MultiheadAttention, masks
+    repeated per head, every token projected), in float64: the joint tokens and the gradients of
+    the features and of every parameter. Invalid frames: the reference runs each clip over its
+    valid frames only."""
+    torch.manual_seed(5)
+    ref = randomise_(ReferenceTemporalHead(C, J, T, depth=2, heads=2, layout="spatial")).double()
+    jta = JointTemporalAggregator(C, J, depth=2, num_heads=2, gather=gather)
+    copy_reference_into(ref, jta, GlobalRestoringAttention(C, 2, "postnorm"))
+    jta = jta.double()
+    feats, heat = (x.double() for x in inputs(6))
+    valid = torch.tensor([[True, True, False, True, True], [False, True, True, True, False]])
+    if not with_valid:
+        valid = torch.ones_like(valid)
+    mask = heatmap_mask(heat, (H, W), jta.mask_threshold) & valid[:, :, None, None, None]
+    assert mask.flatten(3).any(-1).any(1).all()  # no empty row: the reference would give NaN
+    ours_in, theirs_in = feats.clone().requires_grad_(), feats.clone().requires_grad_()
+    ours = jta(ours_in, heat, frame_valid=valid if with_valid else None)
+    theirs = ref.joints_of_valid_frames(theirs_in, heat, valid)
+    torch.testing.assert_close(ours, theirs, atol=1e-10, rtol=1e-9)
+    names = [name for name, _ in jta.named_parameters()]
+    reference = dict(ref.named_parameters())
+    g = torch.randn_like(ours)
+    grads = torch.autograd.grad((ours * g).sum(), [ours_in, *jta.parameters()])
+    expected = torch.autograd.grad((theirs * g).sum(), [theirs_in, *(reference[reference_name(n)] for n in names)])
+    for name, a, b in zip(["features", *names], grads, expected):
+        torch.testing.assert_close(a, b, atol=1e-10, rtol=1e-8, msg=name)

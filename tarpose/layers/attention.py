@@ -20,6 +20,12 @@ exact ways of computing the same function:
 
 ``strategy="auto"`` picks the one with the fewest multiply-adds for the given lengths.
 
+Each computation runs one matrix product per projection over every batch row and head at once
+(keys and values that read the same tokens share one product: rows ``C:3C`` of
+``in_proj_weight``), and the attention itself (scores, softmax, weighted sum) through
+``torch.nn.functional.scaled_dot_product_attention``, the heads as a broadcast view of the shared
+tokens, never a per-head copy.
+
 A fourth computation serves masks that allow each query only a few tokens (JTA's heatmap mask):
 the context may be *gathered*, one set of ``K`` tokens per query ``(B, L, K, C)`` with a bool
 ``(B, L, K)`` marking the real ones ([gather_allowed][tarpose.layers.gather.gather_allowed] builds it from a
@@ -36,6 +42,8 @@ import torch
 import torch.nn.functional as F
 from einops import rearrange, repeat
 from torch import Tensor, nn
+
+from .linear import linear, linear_module
 
 Strategy = Literal["auto", "project", "fold_context", "fold_query"]
 STRATEGIES: tuple[str, ...] = ("auto", "project", "fold_context", "fold_query")
@@ -110,89 +118,107 @@ class MultiHeadAttention(nn.Module):
                 ``(B, L, K, C)``: ``K`` tokens for each query (attended the ``"fold_context"``
                 way whatever the strategy).
             mask: optional bool ``(B, L, S)`` (or broadcastable), or ``(B, L, K)`` with a gathered
-                context; True = may attend. Every row must allow at least one position.
+                context; True = may attend. Every row must allow at least one position. With a
+                gathered context also a float mask added to the scores (0 where a query may
+                attend, ``-inf`` where not), which a caller attending the same tokens several
+                times (JTA's layers) builds once.
 
         Returns:
             ``(B, L, C)``.
         """
         if context.ndim == 4:
             return self._fold_gathered(query, context, mask)
+        strategy = self.choose_strategy(query.shape[1], context.shape[1], mask is not None)
         if mask is not None:
             mask = rearrange(mask, "b l s -> b 1 l s")  # broadcast over heads, no copies
-        strategy = self.choose_strategy(query.shape[1], context.shape[1], mask is not None)
-        if strategy == "fold_context":
-            return self._fold_context(query, context, mask)
         if strategy == "fold_query":
             return self._fold_query(query, context, mask)
+        if strategy == "fold_context":
+            return self._fold_context(query, context, mask)
         return self._project(query, context, mask)
 
-    # -- the three exact computations -------------------------------------------------------
+    # -- the exact computations -----------------------------------------------------------
+    #
+    # Each is a few matrix products over all heads and batch rows at once (a product per
+    # projection, the heads of a fold one batched product) around one call of
+    # F.scaled_dot_product_attention; masks are broadcast over the heads.
 
     def _project(self, query: Tensor, context: Tensor, mask: Tensor | None) -> Tensor:
-        heads = "b n (h d) -> b h n d"
+        h = self.num_heads
         if query is context:  # self-attention: one fused projection
-            q, k, v = F.linear(query, self.in_proj_weight, self.in_proj_bias).chunk(3, dim=-1)
+            qkv = linear(query, self.in_proj_weight, self.in_proj_bias)  # (b, l, 3c)
+            q, k, v = rearrange(qkv, "b l (k h d) -> k b h l d", k=3, h=h)  # (b, h, l, d) each
         else:
-            w_q, w_k, w_v = self.in_proj_weight.chunk(3)
-            b_q, b_k, b_v = self.in_proj_bias.chunk(3)
-            q, k, v = F.linear(query, w_q, b_q), F.linear(context, w_k, b_k), F.linear(context, w_v, b_v)
-        q = rearrange(q, heads, h=self.num_heads)  # (b, h, l, d)
-        k = rearrange(k, heads, h=self.num_heads)  # (b, h, s, d)
-        v = rearrange(v, heads, h=self.num_heads)  # (b, h, s, d)
+            w_q, w_kv = self.in_proj_weight.split([self.dim, 2 * self.dim])
+            b_q, b_kv = self.in_proj_bias.split([self.dim, 2 * self.dim])
+            q = rearrange(linear(query, w_q, b_q), "b l (h d) -> b h l d", h=h)  # (b, h, l, d)
+            # keys and values read the same tokens: one product
+            kv = linear(context, w_kv, b_kv)  # (b, s, 2c)
+            k, v = rearrange(kv, "b s (k h d) -> k b h s d", k=2, h=h)  # (b, h, s, d) each
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # (b, h, l, d)
-        return self.out_proj(rearrange(out, "b h l d -> b l (h d)"))
+        return linear_module(self.out_proj, rearrange(out, "b h l d -> b l (h d)"))
+
+    def _fold_keys(self, query: Tensor) -> Tensor:
+        """The query projection, then the key projection folded into it: ``(N, C)`` ->
+        ``(H, N, C)``, row ``n`` of head ``h`` is ``W_k,h^T (W_q,h x_n + b_q,h)``."""
+        h, c = self.num_heads, self.dim
+        q = linear(query, self.in_proj_weight[:c], self.in_proj_bias[:c])  # (n, c)
+        w_k = rearrange(self.in_proj_weight[c : 2 * c], "(h d) c -> h d c", h=h)  # (h, d, c) view
+        return torch.bmm(rearrange(q, "n (h d) -> h n d", h=h), w_k)  # (h, n, c)
+
+    def _unfold_values(self, pooled: Tensor) -> Tensor:
+        """Attention-weighted raw tokens ``(H, N, C)`` -> the output ``(N, C)``: each head's value
+        projection, its bias (rows sum to one: it passes through), the output projection."""
+        h, c = self.num_heads, self.dim
+        w_v = rearrange(self.in_proj_weight[2 * c :], "(h d) c -> h c d", h=h)  # (h, c, d) view
+        v = rearrange(torch.bmm(pooled, w_v), "h n d -> n (h d)")  # (n, c)
+        return linear_module(self.out_proj, v + self.in_proj_bias[2 * c :])
 
     def _fold_context(self, query: Tensor, context: Tensor, mask: Tensor | None) -> Tensor:
-        h = self.num_heads
-        w_q, w_k, w_v = self.in_proj_weight.chunk(3)
-        b_q, _, b_v = self.in_proj_bias.chunk(3)  # the key bias cannot change a softmax row
-        q = rearrange(F.linear(query, w_q, b_q), "b l (h d) -> b h l d", h=h)  # (b, h, l, d)
-        w_k = rearrange(w_k, "(h d) c -> h d c", h=h)  # (h, d, c)
-        q_folded = torch.einsum("bhld,hdc->bhlc", q, w_k)  # (b, h, l, c)
-        # cast before expanding: autocast would otherwise materialise the expanded copy
-        tokens = repeat(context.to(q_folded.dtype), "b s c -> b h s c", h=h)  # (b, h, s, c) view
+        b, h = query.shape[0], self.num_heads
+        folded = self._fold_keys(rearrange(query, "b l c -> (b l) c"))  # (h, b*l, c)
+        folded = rearrange(folded, "h (b l) c -> b h l c", b=b)  # (b, h, l, c)
+        # the raw tokens are every head's keys and values (the key bias cannot change a softmax
+        # row); cast before expanding, or autocast would materialise the expanded copy
+        tokens = repeat(context.to(folded.dtype), "b s c -> b h s c", h=h)  # (b, h, s, c) view
         pooled = F.scaled_dot_product_attention(
-            q_folded, tokens, tokens, attn_mask=mask, scale=self.head_dim**-0.5
+            folded, tokens, tokens, attn_mask=mask, scale=self.head_dim**-0.5
         )  # (b, h, l, c): attention-weighted raw tokens
-        w_v = rearrange(w_v, "(h d) c -> h d c", h=h)  # (h, d, c)
-        v = torch.einsum("bhlc,hdc->bhld", pooled, w_v)  # (b, h, l, d)
-        v = v + rearrange(b_v, "(h d) -> h 1 d", h=h)  # rows sum to one: the bias passes through
-        return self.out_proj(rearrange(v, "b h l d -> b l (h d)"))
+        out = self._unfold_values(rearrange(pooled, "b h l c -> h (b l) c"))  # (b*l, c)
+        return rearrange(out, "(b l) c -> b l c", b=b)
 
     def _fold_gathered(self, query: Tensor, context: Tensor, mask: Tensor | None) -> Tensor:
-        h = self.num_heads
-        w_q, w_k, w_v = self.in_proj_weight.chunk(3)
-        b_q, _, b_v = self.in_proj_bias.chunk(3)  # the key bias cannot change a softmax row
-        q = rearrange(F.linear(query, w_q, b_q), "b l (h d) -> b l h d", h=h)  # (b, l, h, d)
-        q_folded = torch.einsum("blhd,hdc->blhc", q, rearrange(w_k, "(h d) c -> h d c", h=h))
-        if mask is not None:
-            mask = rearrange(mask, "b l k -> b l 1 k")  # broadcast over heads
-        # one query's heads are the rows of its own attention over its K tokens: (b, l) is the
-        # batch of the call, the heads its query positions
+        b = query.shape[0]
+        folded = self._fold_keys(rearrange(query, "b l c -> (b l) c"))  # (h, b*l, c)
+        folded = rearrange(folded, "h n c -> n h c")  # (b*l, h, c)
+        tokens = rearrange(context.to(folded.dtype), "b l k c -> (b l) k c")  # (b*l, k, c)
+        if mask is not None:  # bool (True = may attend) or added to the scaled scores
+            mask = rearrange(mask, "b l k -> (b l) 1 k")  # broadcast over heads
+            if mask.dtype != torch.bool:
+                mask = mask.to(folded.dtype)
+        # one query's heads are the rows of its own attention over its K tokens
         pooled = F.scaled_dot_product_attention(
-            q_folded, context.to(q_folded.dtype), context.to(q_folded.dtype), attn_mask=mask,
-            scale=self.head_dim**-0.5,
-        )  # (b, l, h, c): attention-weighted raw tokens
-        w_v = rearrange(w_v, "(h d) c -> h d c", h=h)  # (h, d, c)
-        v = torch.einsum("blhc,hdc->blhd", pooled, w_v)  # (b, l, h, d)
-        v = v + rearrange(b_v, "(h d) -> h d", h=h)  # rows sum to one: the bias passes through
-        return self.out_proj(rearrange(v, "b l h d -> b l (h d)"))
+            folded, tokens, tokens, attn_mask=mask, scale=self.head_dim**-0.5
+        )  # (b*l, h, c): attention-weighted raw tokens
+        out = self._unfold_values(rearrange(pooled, "n h c -> h n c"))  # (b*l, c)
+        return rearrange(out, "(b l) c -> b l c", b=b)
 
     def _fold_query(self, query: Tensor, context: Tensor, mask: Tensor | None) -> Tensor:
-        h = self.num_heads
-        w_q, w_k, w_v = self.in_proj_weight.chunk(3)
-        b_q, b_k, b_v = self.in_proj_bias.chunk(3)
-        k = rearrange(F.linear(context, w_k, b_k), "b s (h d) -> b h s d", h=h)  # (b, h, s, d)
-        v = rearrange(F.linear(context, w_v, b_v), "b s (h d) -> b h s d", h=h)  # (b, h, s, d)
-        k_folded = torch.einsum("bhsd,hdc->bhsc", k, rearrange(w_q, "(h d) c -> h d c", h=h))
+        b, c, h = query.shape[0], self.dim, self.num_heads
+        b_q = rearrange(self.in_proj_bias[:c], "(h d) -> h d", h=h)
+        # keys and values read the same tokens: one product
+        kv = linear(context, self.in_proj_weight[c:], self.in_proj_bias[c:])  # (b, s, 2c)
+        k, v = rearrange(kv, "b s (k h d) -> k h (b s) d", k=2, h=h)  # (h, b*s, d) each
+        w_q = rearrange(self.in_proj_weight[:c], "(h d) c -> h d c", h=h)  # (h, d, c)
         w_o = rearrange(self.out_proj.weight, "c (h d) -> h d c", h=h)  # (h, d, c)
-        v_folded = torch.einsum("bhsd,hdc->bhsc", v, w_o)  # (b, h, s, c)
+        k_folded = rearrange(torch.bmm(k, w_q), "h (b s) c -> b h s c", b=b)  # (b, h, s, c)
+        v_folded = rearrange(torch.bmm(v, w_o), "h (b s) c -> b h s c", b=b)  # (b, h, s, c)
         scale = self.head_dim**-0.5
-        # the query bias adds b_q,h . k_s to every score of key s
-        bias = torch.einsum("bhsd,hd->bhs", k, rearrange(b_q, "(h d) -> h d", h=h)) * scale
-        bias = rearrange(bias, "b h s -> b h 1 s")
+        # the query bias adds b_q,h . k_s to every score of key s (in scaled units)
+        bias = (k * rearrange(b_q, "h d -> h 1 d")).sum(-1) * scale  # (h, b*s)
+        bias = rearrange(bias, "h (b s) -> b h 1 s", b=b)
         if mask is not None:
-            bias = bias.masked_fill(~mask, float("-inf"))
+            bias = bias.masked_fill(~mask, float("-inf"))  # (b, h, l, s)
         queries = repeat(query.to(k_folded.dtype), "b l c -> b h l c", h=h)  # (b, h, l, c) view
         out = F.scaled_dot_product_attention(
             queries, k_folded, v_folded, attn_mask=bias.to(queries.dtype), scale=scale

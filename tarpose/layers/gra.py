@@ -77,7 +77,7 @@ class GlobalRestoringAttention(nn.Module):
             self.norm = nn.LayerNorm(dim)
         if ffn_ratio > 0:
             self.ffn_norm = nn.LayerNorm(dim)
-            self.ffn = Mlp(dim, int(dim * ffn_ratio))
+            self.ffn = Mlp(dim, int(dim * ffn_ratio), packed_weights=True)
             nn.init.zeros_(self.ffn.fc2.weight)
             nn.init.zeros_(self.ffn.fc2.bias)
 

@@ -8,6 +8,7 @@ from einops import rearrange
 from torch import Tensor, nn
 
 from .._checks import expect_bool, expect_shape
+from .linear import linear_module
 
 
 class HeatmapEmbedding(nn.Module):
@@ -85,12 +86,16 @@ class HeatmapEmbedding(nn.Module):
             expect_shape("frame_valid", frame_valid, "(B, T)", (b, t))
             expect_bool("frame_valid", frame_valid)
             weights = frame_valid.to(heatmaps.dtype)
-        weights = weights.index_fill(1, torch.tensor([target_index], device=heatmaps.device), 0.0)
-        count = weights.sum(1).clamp_min(1.0)  # (b,)
-        neighbours = torch.einsum("btjyx,bt->bjyx", heatmaps, weights / count[:, None])  # (b, j, Hh, Wh)
-        evidence = torch.cat([neighbours, heatmaps[:, target_index]], dim=1)  # (b, 2j, Hh, Wh)
+        index = torch.tensor([target_index], device=heatmaps.device)
+        target = torch.zeros_like(weights).index_fill(1, index, 1.0)  # (b, t): one-hot
+        weights = weights * (1 - target)  # (b, t): the neighbours
+        count = weights.sum(1, keepdim=True).clamp_min(1.0)  # (b, 1)
+        # the neighbours' mean and the target frame's own maps, both read in one product
+        mix = torch.stack([weights / count, target], dim=1)  # (b, 2, t)
+        frames = rearrange(heatmaps, "b t j y x -> b t (j y x)")
+        evidence = rearrange(torch.bmm(mix, frames), "b k (j y x) -> b (k j) y x", j=self.num_joints, y=hh)
         patches = rearrange(evidence, "b k (h p1) (w p2) -> b h w (k p1 p2)", p1=s, p2=s)
-        return rearrange(self.proj(patches), "b h w c -> b c h w")
+        return rearrange(linear_module(self.proj, patches), "b h w c -> b c h w")
 
     def extra_repr(self) -> str:
         return f"num_joints={self.num_joints}, dim={self.dim}, stride={self.stride}"

@@ -34,12 +34,13 @@ class JTALayer(nn.Module):
         self.norm1 = nn.LayerNorm(dim)
         self.self_attn = MultiHeadAttention(dim, num_heads, strategy=attention)
         self.norm2 = nn.LayerNorm(dim)
-        self.mlp = Mlp(dim, int(dim * mlp_ratio))
+        self.mlp = Mlp(dim, int(dim * mlp_ratio), packed_weights=True)
         self.norm3 = nn.LayerNorm(dim)
 
     def forward(self, joints: Tensor, tokens: Tensor, mask: Tensor) -> Tensor:
         """joints ``(B, J, C)``, tokens ``(B, N, C)`` with mask bool ``(B, J, N)``, or gathered
-        tokens ``(B, J, K, C)`` with mask ``(B, J, K)`` -> ``(B, J, C)``."""
+        tokens ``(B, J, K, C)`` with mask ``(B, J, K)`` (bool, or float added to the scores) ->
+        ``(B, J, C)``."""
         joints = self.norm1(joints + self.cross_attn(joints, tokens, mask))
         joints = self.norm2(joints + self.self_attn(joints, joints))
         return self.norm3(joints + self.mlp(joints))
@@ -180,7 +181,8 @@ class JointTemporalAggregator(nn.Module):
         self, features: Tensor, allowed: Tensor, frame_valid: Tensor | None
     ) -> tuple[Tensor, Tensor]:
         """What the cross-attention reads: the gathered allowed tokens ``(B, J, K, C)`` with their
-        mask ``(B, J, K)``, or all tokens ``(B, T*h*w, C)`` with ``allowed`` ``(B, J, T*h*w)``."""
+        mask ``(B, J, K)`` (float: 0 on the real tokens, ``-inf`` on the padding, added to the
+        scores), or all tokens ``(B, T*h*w, C)`` with ``allowed`` ``(B, J, T*h*w)``."""
         b, t, c, h, w = features.shape
         if self.gather == "always" or (self.gather == "auto" and not is_tracing()):
             largest = allowed.sum(dim=-1).max()
@@ -195,7 +197,9 @@ class JointTemporalAggregator(nn.Module):
                 tokens = gather_tokens(features, index, self.token_layout)  # (b, j, k, c)
                 if self.position:  # token t*h*w + n sits at grid position n
                     tokens = tokens + self._position_codes(h, w, tokens)[index % (h * w)]
-                return tokens, valid
+                # the padding's -inf, added to the scores: built once for all layers
+                bias = torch.zeros(valid.shape, dtype=tokens.dtype, device=valid.device)
+                return tokens, bias.masked_fill_(~valid, float("-inf"))  # (b, j, k, c), (b, j, k)
         if frame_valid is not None:  # excluded frames: zero weight, and zeros, not NaN, to weigh
             features = features.masked_fill(~rearrange(frame_valid, "b t -> b t 1 1 1"), 0)
         tokens = map_to_tokens(features, self.token_layout)  # (b, t, h*w, c)
