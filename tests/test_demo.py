@@ -108,7 +108,7 @@ def test_demo_command_end_to_end(tmp_path, capsys, models):
         assert label in printed
     scores = json.loads((tmp_path / "r.json").read_text())
     rows = [SINGLE, SINGLE + FILTERED, TEMPORAL, TEMPORAL + FILTERED]
-    assert list(scores) == [*rows, "filters"]
+    assert list(scores) == [*rows, "filters", "latency_frames"]
     # the filters were chosen on the validation split, the numbers are those of the clip, computed here
     with torch.inference_mode():
         val = [predict_video(SyntheticVideo(split_seeds("val", 1)[0], 32, corruption=0.3), *models)]
@@ -117,6 +117,9 @@ def test_demo_command_end_to_end(tmp_path, capsys, models):
         expected = compare([predict_video(video, *models, filters=chosen)], kinds=True, speeds=True)
     for model in (SINGLE, TEMPORAL):
         assert scores["filters"][model]["spec"] == chosen[model].spec()
+    # frames each row waits for: the centred window's look-ahead (2) plus its filter's half-window
+    assert scores["latency_frames"] == {SINGLE: 0, SINGLE + FILTERED: chosen[SINGLE].latency, TEMPORAL: 2,
+                                        TEMPORAL + FILTERED: 2 + chosen[TEMPORAL].latency}
     for model in rows:
         assert KEYS | {"pck_slow", "pck_fast", "pck_occlude"} <= set(scores[model])
         for key in expected[model]:

@@ -72,7 +72,7 @@ def models_line(capsys, name: str) -> list[str]:
 
 def test_download_then_everything_runs_offline(tiny_entry, fake_hub, capsys, monkeypatch):
     remote, cache, calls = fake_hub
-    assert models_line(capsys, "test-tiny")[2] == "no"
+    assert models_line(capsys, "test-tiny")[3] == "no"
     assert main(["download", "test-tiny", "tar-test-tiny"]) == 0
     out = capsys.readouterr().out
     assert calls == [{"repo_id": "tarpose-test/tiny-hf", "revision": None, "allow_patterns": list(PATTERNS)}]
@@ -83,8 +83,10 @@ def test_download_then_everything_runs_offline(tiny_entry, fake_hub, capsys, mon
     assert not list(cache.rglob("README.md"))  # only configs and weights
 
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)  # HF_HUB_OFFLINE=1 from here on
-    assert models_line(capsys, "test-tiny")[2] == "cached"
-    assert models_line(capsys, "vitpose-demo")[2] == "bundled"
+    assert models_line(capsys, "test-tiny")[3] == "cached"
+    assert models_line(capsys, "vitpose-demo")[3] == "bundled"
+    # latency in frames: the centred demo TAR trails by its look-ahead, the causal one not at all
+    assert [models_line(capsys, n)[2] for n in ("vitpose-demo", "tar-vitpose-demo", "tar-vitpose-demo-causal")] == ["0", "2", "0"]
     with torch.no_grad():
         expected = tiny_entry(X).heatmaps
         model = tarpose.create_model("test-tiny", pretrained=True)
@@ -167,7 +169,7 @@ def test_the_readme_path_runs_offline(fake_hub, capsys, monkeypatch, tmp_path):
     assert main(["download", "usyd-community/vitpose-plus-small", "rtdetr"]) == 0
     assert "2 repos" in capsys.readouterr().out and len(calls) == 2
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
-    assert models_line(capsys, "vitpose-plus-s")[2] == "cached"
+    assert models_line(capsys, "vitpose-plus-s")[3] == "cached"
     frames = np.random.default_rng(0).integers(0, 256, (4, 120, 160, 3), dtype=np.uint8)
     write_video(tmp_path / "street.mp4", frames, fps=10)
     out = tmp_path / "keypoints.json"

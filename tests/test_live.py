@@ -113,3 +113,30 @@ def test_predict_from_a_webcam_that_goes_away_mid_stream(tmp_path, capsys, monke
     document = json.loads(out.read_text())
     assert document["mode"] == "causal" and document["latency_frames"] == 0 and document["fps"] == 30.0
     assert sorted({r["frame"] for r in document["predictions"]}) == list(range(7))
+
+
+def test_the_bundled_causal_model_runs_live_and_reads_no_later_frame(tmp_path, capsys, monkeypatch):
+    """`tarpose predict 0 --model tar-vitpose-demo-causal --causal`: the bundled causal TAR answers
+    every frame the camera gave, with zero latency, and a frame's poses do not depend on any later
+    frame (the same poses when the later frames are different)."""
+    cv2 = pytest.importorskip("cv2")
+    monkeypatch.setattr(cv2, "VideoCapture", FakeCapture)
+    out = tmp_path / "k.json"
+    code = main(["predict", "0", "--model", "tar-vitpose-demo-causal", "--causal", "--full-frame", "--out",
+                 str(out), "--quiet"])
+    assert code == 0, capsys.readouterr().err
+    document = json.loads(out.read_text())
+    assert document["mode"] == "causal" and document["latency_frames"] == 0
+    live = {r["frame"]: np.asarray(r["keypoints"]) for r in document["predictions"]}
+    assert sorted(live) == list(range(7))
+
+    model = tarpose.load_model("tar-vitpose-demo-causal")
+    frames = [f for _, f in zip(range(7), camera_frames(0))]
+    other = [f for _, f in zip(range(7), camera_frames(1))]
+    box = [0.0, 0.0, float(SIZE[1]), float(SIZE[0])]
+    for t in (2, 5):
+        # frames 0..t as the camera gave them, then different frames after t
+        changed = frames[: t + 1] + other[t + 1 :]
+        poses = list(StreamingPredictor(model).run((f, [box], [0]) for f in changed))
+        np.testing.assert_allclose(poses[t].keypoints[0].numpy(), live[t][:, :2], atol=1e-3)
+    assert not np.allclose(live[5], live[2])  # the poses follow the frames: the check can fail

@@ -4,7 +4,9 @@
 ``tar-vitpose-demo`` wraps it, frozen, in a 5-frame [TemporalWrapper][tarpose.TemporalWrapper]
 with the paper's JTA and tarpose's default restoring step (a zero-initialised GRA update, the
 window's heatmaps embedded, an FFN; see [TARConfig][tarpose.TARConfig]): its base is
-``vitpose-demo`` unchanged, so every difference between the two is the temporal part's. The trained
+``vitpose-demo`` unchanged, so every difference between the two is the temporal part's.
+``tar-vitpose-demo-causal`` is the same with a causal window (frames ``t-4..t``, no look-ahead),
+for live video. The trained
 weights ship inside tarpose, in the format ``save_pretrained`` writes (``tarpose/assets/<name>/``:
 ``config.json``, ``model.safetensors`` in half precision, a model card):
 ``tarpose.load_model(name)`` (or ``create_model(name, pretrained=True)``) loads them.
@@ -34,10 +36,12 @@ DEMO_CONFIG: dict[str, Any] = {
 DEMO_GEOMETRY = "biased"
 
 #: the bundled models, each in ``ASSETS / name``
-DEMO_MODELS: tuple[str, ...] = ("vitpose-demo", "tar-vitpose-demo")
+DEMO_MODELS: tuple[str, ...] = ("vitpose-demo", "tar-vitpose-demo", "tar-vitpose-demo-causal")
 
 #: the temporal part of the demo TAR-ViTPose
 DEMO_TEMPORAL = TARConfig(num_frames=5)
+#: the temporal part of the causal demo TAR-ViTPose: frames t-4..t, no look-ahead
+DEMO_CAUSAL = DEMO_TEMPORAL.replace(target="last")
 
 
 @register_model("vitpose-demo")
@@ -54,9 +58,18 @@ def tar_vitpose_demo(**overrides: Any) -> TemporalWrapper:
     return TemporalWrapper(vitpose_demo(**options.vitpose), DEMO_TEMPORAL, **options.temporal)
 
 
+@register_model("tar-vitpose-demo-causal")
+def tar_vitpose_demo_causal(**overrides: Any) -> TemporalWrapper:
+    """The demo ViTPose in a causal 5-frame TemporalWrapper (frames ``t-4..t``, ``target="last"``):
+    zero latency, for live video."""
+    options = ModelOptions.route(overrides)
+    return TemporalWrapper(vitpose_demo(**options.vitpose), DEMO_CAUSAL, **options.temporal)
+
+
 for _name, _what in (
     ("vitpose-demo", "demo ViTPose trained on synthetic video (tarpose.data.synthetic)"),
     ("tar-vitpose-demo", "demo TAR-ViTPose trained on synthetic video (tarpose.data.synthetic)"),
+    ("tar-vitpose-demo-causal", "demo TAR-ViTPose with a causal window (zero latency), synthetic video"),
 ):
     register_pretrained(
         _name,
