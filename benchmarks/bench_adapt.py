@@ -13,6 +13,8 @@ decay 0.05, batch 16, COCO joint weights, frozen base).
     python benchmarks/bench_adapt.py --work runs/adapt --run heldout --kinds occlude,noise,drop
     python benchmarks/bench_adapt.py --work runs/adapt --run probe --steps 800 --threads 1
     python benchmarks/bench_adapt.py --work runs/adapt --step-cost                 # what a step costs
+    python benchmarks/bench_adapt.py --work runs/adapt --collect labelfree heldout probe \
+        --json benchmarks/results/adapt_synthetic.json                              # for the docs
 
 A run adapts into ``WORK/RUN`` (resumable: the same command continues from the last checkpoint;
 the window cache in ``WORK/cache`` is shared by runs with the same crops), then scores it on the 64
@@ -113,7 +115,11 @@ def main(argv: list[str] | None = None) -> dict | None:
     parser.add_argument("--test-videos", type=int, default=64)
     parser.add_argument("--val-videos", type=int, default=32)
     parser.add_argument("--step-cost", action="store_true", help="time steps with and without the cache")
+    parser.add_argument("--collect", nargs="+", metavar="RUN", help="gather finished runs' results into --json")
+    parser.add_argument("--json", type=Path, help="with --collect: where the results go")
     args = parser.parse_args(argv)
+    if args.collect:
+        return collect(args.work, args.collect, args.json)
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.step_cost:
@@ -133,6 +139,30 @@ def main(argv: list[str] | None = None) -> dict | None:
                                   + (["--threads", str(args.threads)] if args.threads else []))
     summary(scores, config, json.loads((run / "adapt.json").read_text()))
     return scores
+
+
+def collect(work: Path, runs: list[str], out: Path | None) -> dict:
+    """The finished runs' scores (their gain.json: the single-frame model, its best filter, the
+    adapted TAR, the adapted TAR + its best filter), settings and self-consistency, as one JSON."""
+    document: dict = {"runs": {}}
+    for name in runs:
+        gain = json.loads((work / name / "gain.json").read_text())
+        report = json.loads((work / name / "adapt.json").read_text())
+        config = report["config"]
+        document["runs"][name] = {
+            "steps": report["steps"], "teacher": config["teacher"], "kinds": sorted(config["kinds"]),
+            "target_rate": config["target_rate"], "confidence_weighting": config["confidence_weighting"],
+            "teacher_filter": config["teacher_filter"], "self_consistency": report["self_consistency"],
+            "seconds_per_step": report["seconds_per_step"],
+            "scores": {k: gain[k] for k in (SINGLE, SINGLE + "+filter", TEMPORAL, TEMPORAL + "+filter")},
+            "filters": gain["filters"], "frames": gain["frames"], "corrupted_frames": gain["corrupted_frames"],
+            "videos": gain["videos"],
+        }
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(document, indent=2) + "\n")
+        print(f"wrote {out}")
+    return document
 
 
 def summary(scores: dict, config: AdaptConfig, report: dict) -> None:

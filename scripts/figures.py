@@ -999,6 +999,114 @@ def threads_table() -> str:
     return "\n".join(parts) + "\n" + textwrap.fill(setup, 100) + "\n"
 
 
+def live_table() -> str:
+    """Docs' live-video table: each option's latency (frames, and ms at 30 frames/s) and scores,
+    the causal options first, the centred ones for reference (the gain benchmark's JSON)."""
+    results, names = _gain()
+    if "causal" not in results:
+        raise SystemExit(f"{GAIN_JSON} has no causal columns: run bench_demo_gain.py without --no-causal")
+    f = {m: filter_label(info) for m, info in results["filters"].items()}
+    rows = [("single-frame", "single_frame"),
+            (f"single + {f['single_frame+causal_filter']} (causal)", "single_frame+causal_filter"),
+            ("**causal TAR** (`tar-vitpose-demo-causal`)", "causal"),
+            (f"causal TAR + {f['causal+causal_filter']}", "causal+causal_filter"),
+            (names["single_frame+filter"], "single_frame+filter"),
+            ("centred TAR (`tar-vitpose-demo`)", "temporal"), (names["temporal+filter"], "temporal+filter")]
+    columns = [("PCK corrupted", "pck_corrupted"), ("PCK all", "pck_all"), ("PCK clean", "pck_clean"),
+               ("AP corrupted", "ap_corrupted"), ("PCK fast motion", "pck_fast"), ("jitter", "jitter")]
+    lines = ["| option | waits (frames) | at 30 fps | " + " | ".join(c for c, _ in columns) + " |",
+             "|---" * (3 + len(columns)) + "|"]
+    for label, key in rows:
+        wait = results["latency_frames"][key]
+        lines.append(f"| {label} | {wait} | {1000 * wait / 30:.0f} ms | "
+                     + " | ".join(f"{results[key][k]:.2f}" for _, k in columns) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def live_verdict() -> str:
+    """The causal TAR against the issue's targets, in a few lines, from the same JSON."""
+    results = json.loads(GAIN_JSON.read_text())
+    c, sc, t, s = (results[k] for k in ("causal", "single_frame+causal_filter", "temporal", "single_frame"))
+    text = (f"Against the single-frame model after its best causal filter (chosen on validation videos), the "
+            f"causal TAR changes PCK@0.05 by {c['pck_corrupted'] - sc['pck_corrupted']:+.2f} on corrupted frames, "
+            f"{c['pck_all'] - sc['pck_all']:+.2f} on all frames and {c['pck_fast'] - sc['pck_fast']:+.2f} on fast "
+            f"motion, and OKS AP by {c['ap_corrupted'] - sc['ap_corrupted']:+.2f} on corrupted frames. Against the "
+            f"centred TAR it gives up {t['pck_corrupted'] - c['pck_corrupted']:.2f} PCK on corrupted frames for two "
+            f"frames less latency; on clean frames it scores {c['pck_clean'] - s['pck_clean']:+.2f} against the "
+            f"single-frame model.")
+    return textwrap.fill(text, 100) + "\n"
+
+
+ADAPT_JSON = ROOT / "benchmarks" / "results" / "adapt_synthetic.json"
+ADAPT_VTEST_JSON = ROOT / "benchmarks" / "results" / "adapt_vtest.json"
+#: the adaptation runs of the docs' tables, and how each is described
+ADAPT_RUNS = {
+    "labelfree": "**label-free TAR**, the defaults",
+    "heldout": "label-free TAR, adapted with occluders, noise and drops only",
+    "A-heatmaps": "label-free, the defaults (the base's heatmaps, threshold 0.1; targets 90 % corrupted)",
+    "F-peak": "label-free, joints weighted by the base's peak",
+    "E-keypoints": "label-free, teacher: Gaussians at the base's keypoints",
+    "B-filtered": "label-free, teacher: the base's keypoints filtered in time (median of 5)",
+    "C-target0.5": "label-free, targets 50 % corrupted",
+    "D-heldout": "label-free, occluders, noise and drops only",
+}
+ADAPT_COLUMNS = [("PCK clean", "pck_clean"), ("PCK corrupted", "pck_corrupted"), ("PCK all", "pck_all"),
+                 ("AP clean", "ap_clean"), ("AP corrupted", "ap_corrupted"), ("PCK fast motion", "pck_fast")]
+
+
+def _adapt_rows(rows: list[tuple[str, dict[str, float]]]) -> str:
+    lines = ["| model | " + " | ".join(c for c, _ in ADAPT_COLUMNS) + " |", "|---" * (1 + len(ADAPT_COLUMNS)) + "|"]
+    lines += [f"| {label} | " + " | ".join(f"{scores[k]:.2f}" for _, k in ADAPT_COLUMNS) + " |" for label, scores in rows]
+    return "\n".join(lines) + "\n"
+
+
+def adapt_table() -> str:
+    """The full-budget label-free runs against the single-frame model, its best filter and the
+    supervised bundled TAR (adapt_synthetic.json and demo_gain.json: the same 64 test videos)."""
+    runs = json.loads(ADAPT_JSON.read_text())["runs"]
+    gain = json.loads(GAIN_JSON.read_text())
+    full = {n: r for n, r in runs.items() if r["steps"] == 4800}
+    first = next(iter(full.values()))
+    f = {m: filter_label(info) for m, info in first["filters"].items()}
+    rows = [("single-frame", first["scores"]["single_frame"]),
+            (f"single + {f['single_frame']}", first["scores"]["single_frame+filter"]),
+            ("supervised TAR (`tar-vitpose-demo`, labels)", gain["temporal"])]
+    for name, run in full.items():
+        rows.append((f"{ADAPT_RUNS[name]} ({run['steps']} steps)", run["scores"]["temporal"]))
+        rows.append((f"... + {filter_label(run['filters']['temporal'])}", run["scores"]["temporal+filter"]))
+    return _adapt_rows(rows)
+
+
+def adapt_probes() -> str:
+    """The 800-step probes (teachers, weighting, corruption mix) against the same baselines."""
+    runs = json.loads(ADAPT_JSON.read_text())["runs"]
+    probes = {n: r for n, r in runs.items() if r["steps"] == 800}
+    first = next(iter(probes.values()))
+    f = filter_label(first["filters"]["single_frame"])
+    rows = [("single-frame", first["scores"]["single_frame"]), (f"single + {f}", first["scores"]["single_frame+filter"])]
+    rows += [(ADAPT_RUNS[n], r["scores"]["temporal"]) for n, r in probes.items()]
+    return _adapt_rows(rows)
+
+
+def adapt_vtest() -> str:
+    """Real footage: agreement with the base on held-out frames of vtest.avi (adapt_vtest.json)."""
+    r = json.loads(ADAPT_VTEST_JSON.read_text())
+    filters = [k for k in r["corrupted"] if k.startswith("base+")]
+    best = max(filters, key=lambda k: r["corrupted"][k])
+    lines = ["| model | corrupted frames | clean frames | jitter (px/frame², clean) |", "|---|---|---|---|",
+             f"| the base (`{r['base']}`) | {r['corrupted']['base']:.2f} | {r['clean']['base']:.2f} | "
+             f"{r['jitter']['base']:.3f} |"]
+    lines += [f"| base + {k[5:]} over the window | {r['corrupted'][k]:.2f} | {r['clean'][k]:.2f} | - |"
+              for k in filters if k == best]
+    lines.append(f"| **adapted** ({r['steps']} steps on frames 0-{r['train_frames'][1] - 1}) | "
+                 f"{r['corrupted']['adapted']:.2f} | {r['clean']['adapted']:.2f} | {r['jitter']['adapted']:.3f} |")
+    text = (f"{r['eval_tracks']} tracks, {r['eval_windows']} windows of frames {r['eval_frames'][0]} and later; "
+            f"agreement is PCK@0.05 against the base's keypoints on the same frames clean, over "
+            f"{r['joints']} joints the base scores at least 0.1. The other window filters: "
+            + ", ".join(f"{k[5:]} {r['corrupted'][k]:.2f}" for k in filters if k != best) + ".")
+    return "\n".join(lines) + "\n\n" + textwrap.fill(text, 100) + "\n"
+
+
 #: what each extra of pyproject.toml is for (the table's packages are read from pyproject.toml)
 EXTRA_USES = {
     "video": "reading and writing video, the progress bar (`tarpose predict`, the demo's video)",
@@ -1041,7 +1149,8 @@ TABLES: dict[str, Callable[[], str]] = {
     "streaming-summary": streaming_summary, "gain-filters": gain_filters_table,
     "gain-filters-short": gain_filters_short, "gain-verdict": gain_verdict, "filter-choice": filter_choice,
     "hog-threshold": hog_curve, "extras": extras_table, "tracking": tracking_table, "tracking-hog": tracking_hog,
-    "threads": threads_table,
+    "threads": threads_table, "live": live_table, "live-verdict": live_verdict,
+    "adapt": adapt_table, "adapt-probes": adapt_probes, "adapt-vtest": adapt_vtest,
 }
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 

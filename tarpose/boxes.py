@@ -72,3 +72,10 @@ def nms(boxes: Any, scores: Any, iou_threshold: float) -> Tensor:
         keep.append(i)
         suppressed |= iou[i] > iou_threshold
     return order[torch.tensor(keep, dtype=torch.long)]
+
+
+def overlaps_frame(boxes: Tensor, height: int, width: int) -> Tensor:
+    """Which boxes ``(N, 4)`` (``x, y, w, h``) overlap a ``height x width`` frame: ``(N,)`` bool (a
+    pose for a box the image does not show would be made up)."""
+    x, y, w, h = boxes.unbind(-1)  # each (n,)
+    return (x < width) & (y < height) & (x + w > 0) & (y + h > 0)

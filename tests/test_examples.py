@@ -95,6 +95,21 @@ def test_stream_video_equals_the_predict_command(tmp_path):
     assert out.count("track ") == len(tracks) and (tmp_path / "overlay.mp4").stat().st_size > 0
 
 
+def test_adapt_unlabelled_adapts_on_the_first_frames_and_compares_on_the_rest(tmp_path):
+    """examples/adapt_unlabelled.py on the first 40 frames of vtest.avi (the boxes file's people,
+    tracked), 2 steps; the run directory loads as a temporal model over the frozen base."""
+    video, boxes = str(SHARED / "data" / "vtest.avi"), str(ROOT / "tests" / "data" / "vtest_boxes.json")
+    out = run_example("adapt_unlabelled.py", video, "--boxes", boxes, "--split", "40", "--held-out", "12",
+                      "--steps", "2", "--batch-size", "4", "--out", str(tmp_path / "run"))
+    assert "base: 12 held-out frames" in out and "adapted: 12 held-out frames" in out and "px apart" in out
+    model = tarpose.load_model(tmp_path / "run")
+    base = tarpose.load_model("vitpose-demo")
+    assert isinstance(model, tarpose.TemporalWrapper)
+    for key, value in base.backbone.state_dict().items():  # the base did not move
+        assert torch.equal(model.encoder.state_dict()[key], value), key
+    assert "Label-free adaptation" in (tmp_path / "run" / "README.md").read_text()
+
+
 def git_status() -> str | None:
     """``git status --porcelain --ignored`` of the checkout (None outside a git checkout)."""
     try:

@@ -22,7 +22,7 @@ from ..registry import Registry
 
 #: subcommand -> module implementing it
 COMMANDS: Registry[str] = Registry("command", "tarpose --help lists them")
-for _name in ("models", "download", "convert", "train", "evaluate", "predict", "export", "demo"):
+for _name in ("models", "download", "convert", "train", "adapt", "evaluate", "predict", "export", "demo"):
     COMMANDS.register(_name, f"tarpose.cli.{_name}")
 
 

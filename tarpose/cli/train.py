@@ -81,13 +81,17 @@ def field_help(cls: type) -> dict[str, str]:
 
 
 def add_config_arguments(
-    groups: dict[str, argparse._ArgumentGroup], cls: type, run_fields: tuple[str, ...]
+    groups: dict[str, argparse._ArgumentGroup], cls: type, run_fields: tuple[str, ...],
+    skip: tuple[str, ...] = (),
 ) -> None:
-    """One option per field of the dataclass ``cls``, with its type, default and description."""
+    """One option per field of the dataclass ``cls`` (but those in ``skip``), with its type,
+    default and description."""
     hints = typing.get_type_hints(cls)
     docs = field_help(cls)
     exclusive = groups["optimisation"].add_mutually_exclusive_group()
     for f in fields(cls):
+        if f.name in skip:
+            continue
         group = groups["run"] if f.name in run_fields else groups["optimisation"]
         if f.name in EXCLUSIVE:
             group = exclusive

@@ -27,6 +27,7 @@ from torch import nn
 
 from .._checks import as_device
 from ..atomic import atomic_output
+from ..boxes import overlaps_frame
 from ..detection import BoxesFile, Detections, PersonDetector, make_detector
 from ..filters import build_filter
 from ..io.frames import FrameSource, open_frames
@@ -243,8 +244,7 @@ class PoseInferencer:
         """The detections whose boxes overlap the frame (a pose for a box the image does not show
         would be made up); each one skipped is noted in the summary's ``outside``."""
         height, width = (frame.shape[-2:] if isinstance(frame, torch.Tensor) else frame.shape[:2])
-        x, y, w, h = people.boxes.unbind(-1)  # each (n,)
-        keep = (x < width) & (y < height) & (x + w > 0) & (y + h > 0)
+        keep = overlaps_frame(people.boxes, height, width)  # (n,)
         if bool(keep.all()):
             return people
         self.summary.outside.extend([index] * int((~keep).sum()))  # type: ignore[union-attr]

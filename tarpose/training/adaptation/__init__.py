@@ -10,6 +10,7 @@ stays frozen and the temporal modules learn to restore what it sees in a clean f
 whose frames have been corrupted. The parts, one a module:
 
 - `tracks`: the footage, checked;
+- `footage`: person tracks from videos and folders, through a detector and the tracker;
 - `corrupt`: the synthetic benchmark's corruptions on real crops;
 - `cache`: every window cropped and run through the base once;
 - `teacher`: the targets, from the base's view of clean frames;
@@ -23,6 +24,7 @@ from .cache import WindowCache
 from .config import AdaptConfig
 from .consistency import self_consistency
 from .corrupt import CorruptedCrops, CropCorruptor
+from .footage import FootageOptions, RegionFrames, footage_tracks
 from .run import adapt, holdout_windows
 from .teacher import Teacher
 from .tracks import Track, as_tracks
@@ -32,12 +34,15 @@ __all__ = [
     "AdaptConfig",
     "CorruptedCrops",
     "CropCorruptor",
+    "FootageOptions",
+    "RegionFrames",
     "Teacher",
     "Track",
     "UnlabelledWindows",
     "WindowCache",
     "adapt",
     "as_tracks",
+    "footage_tracks",
     "holdout_windows",
     "self_consistency",
 ]

@@ -102,6 +102,7 @@ def adapt(
     device: str | torch.device | None = None,
     on_step: Callable[[int, float], None] | None = None,
     log: Callable[[str], None] | None = print,
+    label: str | None = None,
 ) -> TemporalWrapper:
     """Adapt TAR's temporal modules to unlabelled footage of people.
 
@@ -124,6 +125,8 @@ def adapt(
         device: default ``cuda:LOCAL_RANK`` if CUDA is available, else the CPU.
         on_step: ``fn(step, loss)`` after every optimizer step (see [train][tarpose.training.train]).
         log: where progress lines go (None: silent).
+        label: how the model card names the base (default: the source ``base`` was loaded
+            from, or its class name).
 
     Returns:
         the adapted model (base frozen), on ``device``.
@@ -136,6 +139,7 @@ def adapt(
     config = config or AdaptConfig()
     tracks = as_tracks(tracks)
     model, base_label = _wrap(base, config)
+    base_label = label or base_label
     out = Path(out)
     if (out / CHECKPOINT).exists() != resume:
         if resume:
