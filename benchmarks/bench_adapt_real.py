@@ -82,6 +82,46 @@ def window_filter(frames, valid, target, reach, reducer):
     return x.nanmedian(dim=1).values
 
 
+def picture(model, cache, rows, corruptor, rate, seed, path: Path, zoom: int = 3) -> list[str]:
+    """One held-out window of each corruption kind, its target frame as the model saw it
+    (corrupted), with the base's keypoints on it (red), the adapted model's (green) and the base's
+    on the same frame clean (white, thin): a row of crops, enlarged, written as a PNG."""
+    import numpy as np
+
+    from tarpose.data.synthetic.corruptions import names
+    from tarpose.io.render import draw_pose, write_png
+
+    data = UnlabelledWindows(cache, rows, corruptor=corruptor, teacher=Teacher(floor=0.1),
+                             target_rate=1.0, neighbour_rate=rate, seed=seed)
+    target = cache.window.target_index
+    mean, std = torch.tensor(cache.data.mean)[:, None, None], torch.tensor(cache.data.std)[:, None, None]
+    panels, shown = [], []
+    with torch.no_grad():
+        for batch in DataLoader(data, batch_size=32):
+            features, heatmaps = cached_encoding(model, batch, batch["clip"], torch.device("cpu"))
+            out = model(features=features, heatmaps=heatmaps, frame_valid=batch["frame_valid"])
+            for i in range(len(out)):
+                kind = "+".join(names(int(batch["corruption"][i, target])))
+                if kind in shown or kind == "drop":  # a dropped frame shows nothing to draw on
+                    continue
+                row = int(batch["meta"]["window"][i])
+                crop = (batch["clip"][i, target] * std + mean).clamp(0, 1) * 255  # (3, h, w)
+                image = crop.round().to(torch.uint8).permute(1, 2, 0).numpy().repeat(zoom, 0).repeat(zoom, 1)
+                to_crop = lambda heat: zoom * apply_affine(  # noqa: E731
+                    heatmap_to_image(decode_heatmaps(heat[None])[0], batch["matrix"][i : i + 1], cache.input_size,
+                                     cache.heatmap_size, cache.geometry).double(), batch["matrix"][i : i + 1])[0]
+                clean = zoom * torch.from_numpy(cache["base_keypoints"][row, target].copy())  # crop pixels
+                image = draw_pose(image, clean, color=(255, 255, 255), thickness=1.0, radius=1.5)
+                image = draw_pose(image, to_crop(heatmaps[i, target].float()), color=(230, 40, 40))
+                image = draw_pose(image, to_crop(out[i]), color=(40, 210, 60))
+                panels.append(image)
+                shown.append(kind)
+    if panels:
+        gap = np.full((panels[0].shape[0], 6, 3), 255, np.uint8)
+        write_png(path, np.concatenate([p for panel in panels for p in (panel, gap)][:-1], axis=1))
+    return shown
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--video", type=Path, default=ROOT.parent / "shared" / "data" / "vtest.avi")
@@ -95,6 +135,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--work", type=Path, default=Path("runs/adapt-real"))
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--figure", type=Path, help="also draw one held-out corrupted window of each kind (PNG)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
@@ -151,6 +192,9 @@ def main(argv: list[str] | None = None) -> dict:
                 "adapted": mean_jitter([ours[track_of == k] for k in track_of.unique()],
                                        [vis[track_of == k] for k in track_of.unique()]),
             }
+    if args.figure is not None:
+        result["figure_kinds"] = picture(adapted, cache, rows, corruptor, config.neighbour_rate, args.seed + 1,
+                                         args.figure)
     result["seconds"] = time.perf_counter() - start
     best = max(FILTERS, key=lambda s: result["corrupted"][f"base+{s}"])
     print(f"held-out frames {args.split}+ of {args.video.name}: {len(held)} tracks, {len(rows)} windows")

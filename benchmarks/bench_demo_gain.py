@@ -45,6 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 import torch
 
 import tarpose
+from tarpose.filters import build_filter
 from tarpose.data.synthetic import SyntheticVideo, split_seeds
 from tarpose.demo import (
     ASSETS,
@@ -91,6 +92,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--no-causal", action="store_true", help="leave out the live (causal) columns")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--json", type=Path, help="also write the results as JSON")
+    parser.add_argument("--every-causal-filter", action="store_true",
+                        help="also score the single-frame model after each causal candidate on the test videos "
+                             "(PCK corrupted, all, fast motion): does the causal TAR beat every one?")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -121,6 +125,21 @@ def main(argv: list[str] | None = None) -> dict:
         chosen = {c.model: c.filter for column, c in choices.items() if column.endswith(suffix)}
         results = [apply_filters(r, chosen, suffix) for r in results]
     scores = compare(results, kinds=True, speeds=True)
+    if args.every_causal_filter and causal is not None:
+        every = {}
+        for candidate in CAUSAL_FILTER_CANDIDATES:
+            filtered = compare([apply_filters(r, {SINGLE: candidate}, "+each") for r in results], speeds=True)
+            every[build_filter(candidate).spec()] = filtered[SINGLE + "+each"]
+        print(f"the single-frame model after each causal candidate, test videos ({len(every)} filters):")
+        print(f"  {'filter':<52} {'corrupted':>9} {'all':>7} {'fast':>7}")
+        for spec, row in sorted(every.items(), key=lambda item: -item[1]["pck_fast"]):
+            print(f"  {spec:<52} {row['pck_corrupted']:9.2f} {row['pck_all']:7.2f} {row['pck_fast']:7.2f}")
+        c = scores[CAUSAL]
+        print(f"  causal TAR                                           {c['pck_corrupted']:9.2f} {c['pck_all']:7.2f} "
+              f"{c['pck_fast']:7.2f}")
+        scores_every = every
+    else:
+        scores_every = None
     lookahead = {SINGLE: 0, TEMPORAL: temporal.window.lookahead, CAUSAL: causal.window.lookahead if causal else 0}
     latency = {name: lookahead[name.split("+")[0]] + (choices[name].filter.latency if name in choices else 0)
                for name in scores}
@@ -154,6 +173,7 @@ def main(argv: list[str] | None = None) -> dict:
             "frames_per_video": args.frames, "corruption": args.corruption,
             "frames": frames, "corrupted_frames": corrupted, "videos": [seeds.start, seeds.stop],
             "threads": torch.get_num_threads(), "seconds": elapsed,
+            **({} if scores_every is None else {"every_causal_filter": scores_every}),
         }
         args.json.write_text(json.dumps(document, indent=2) + "\n")
     return scores

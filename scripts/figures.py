@@ -1107,6 +1107,33 @@ def adapt_vtest() -> str:
     return "\n".join(lines) + "\n\n" + textwrap.fill(text, 100) + "\n"
 
 
+def models_table() -> str:
+    """The README's table of registered architectures, the parameter counts from the models
+    themselves (built on the meta device: no memory, no initialisation)."""
+    from tarpose.factory import probe_model
+    from tarpose.models import count_parameters
+
+    def params(*names: str) -> str:
+        return " / ".join(f"{count_parameters(probe_model(n)) / 1e6:.1f}M" for n in names)
+
+    sizes = ("s", "b", "l", "h")
+    rows = [
+        ("`vitpose-s`, `vitpose-b`, `vitpose-l`, `vitpose-h`", "ViT-S/B/L/H, classic decoder",
+         params(*(f"vitpose-{x}" for x in sizes))),
+        ("`vitpose-{s,b,l,h}-simple`", "same, simple decoder", params(*(f"vitpose-{x}-simple" for x in sizes))),
+        ("`tar-vitpose-{s,b,l,h}[-simple]`", "the same wrapped in `TemporalWrapper`",
+         params(*(f"tar-vitpose-{x}" for x in sizes))),
+        ("`vitpose-demo`, `tar-vitpose-demo`, `tar-vitpose-demo-causal`",
+         "the bundled demo models (6-layer, 128-wide ViT, 128x96 crops; the last with a causal window)",
+         params("vitpose-demo", "tar-vitpose-demo", "tar-vitpose-demo-causal")),
+        ("`[tar-]vitpose-plus-{s,b,l,h}`, `[tar-]vitpose-b-coco-aic-mpii`",
+         "names for the public ViTPose+ / multi-dataset weights (see [Weights](#weights))", "as `vitpose-{s,b,l,h}`"),
+    ]
+    lines = ["| name | backbone | params |", "|---|---|---|"]
+    lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
+    return "\n".join(lines) + "\n"
+
+
 #: what each extra of pyproject.toml is for (the table's packages are read from pyproject.toml)
 EXTRA_USES = {
     "video": "reading and writing video, the progress bar (`tarpose predict`, the demo's video)",
@@ -1150,7 +1177,7 @@ TABLES: dict[str, Callable[[], str]] = {
     "gain-filters-short": gain_filters_short, "gain-verdict": gain_verdict, "filter-choice": filter_choice,
     "hog-threshold": hog_curve, "extras": extras_table, "tracking": tracking_table, "tracking-hog": tracking_hog,
     "threads": threads_table, "live": live_table, "live-verdict": live_verdict,
-    "adapt": adapt_table, "adapt-probes": adapt_probes, "adapt-vtest": adapt_vtest,
+    "models": models_table, "adapt": adapt_table, "adapt-probes": adapt_probes, "adapt-vtest": adapt_vtest,
 }
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
@@ -1176,8 +1203,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="re-measure benchmarks/results/demo_gain.json first (a few minutes)")
     args = parser.parse_args(argv)
     if args.bench:
-        subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_demo_gain.py"),
-                        "--json", str(GAIN_JSON)], check=True)
+        subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_demo_gain.py"), "--threads", "1",
+                        "--every-causal-filter", "--json", str(GAIN_JSON)], check=True)
     args.out.mkdir(parents=True, exist_ok=True)
     index_path = args.out / "figures.json"
     index = json.loads(index_path.read_text()) if index_path.exists() else {}

@@ -94,7 +94,9 @@ def test_gain_results_are_of_the_bundled_weights_and_shown_as_measured():
 
     results = json.loads(figures.GAIN_JSON.read_text())
     assert results["bundled"]
-    for key, name in (("single_frame", "vitpose-demo"), ("temporal", "tar-vitpose-demo")):
+    models = (("single_frame", "vitpose-demo"), ("temporal", "tar-vitpose-demo"), ("causal", "tar-vitpose-demo-causal"))
+    assert set(results["weights"]) == {key for key, _ in models}  # the live columns are measured too
+    for key, name in models:
         bundled = hashlib.sha256((ASSETS / name / "model.safetensors").read_bytes()).hexdigest()
         assert results["weights"][key] == bundled, (
             f"benchmarks/results/demo_gain.json was measured on other {name} weights; "
