@@ -190,17 +190,18 @@ class MultiHeadAttention(nn.Module):
     def _fold_gathered(self, query: Tensor, context: Tensor, mask: Tensor | None) -> Tensor:
         b = query.shape[0]
         folded = self._fold_keys(rearrange(query, "b l c -> (b l) c"))  # (h, b*l, c)
-        folded = rearrange(folded, "h n c -> n h c")  # (b*l, h, c)
-        tokens = rearrange(context.to(folded.dtype), "b l k c -> (b l) k c")  # (b*l, k, c)
+        folded = rearrange(folded, "h (b l) c -> b l h c", b=b)  # (b, l, h, c)
+        tokens = context.to(folded.dtype)  # (b, l, k, c)
         if mask is not None:  # bool (True = may attend) or added to the scaled scores
-            mask = rearrange(mask, "b l k -> (b l) 1 k")  # broadcast over heads
+            mask = rearrange(mask, "b l k -> b l 1 k")  # broadcast over heads
             if mask.dtype != torch.bool:
                 mask = mask.to(folded.dtype)
-        # one query's heads are the rows of its own attention over its K tokens
+        # one query's heads are the rows of its own attention over its K tokens: (b, l) is the
+        # batch of the call (4-D, as ONNX's attention takes it), the heads its query positions
         pooled = F.scaled_dot_product_attention(
             folded, tokens, tokens, attn_mask=mask, scale=self.head_dim**-0.5
-        )  # (b*l, h, c): attention-weighted raw tokens
-        out = self._unfold_values(rearrange(pooled, "n h c -> h n c"))  # (b*l, c)
+        )  # (b, l, h, c): attention-weighted raw tokens
+        out = self._unfold_values(rearrange(pooled, "b l h c -> h (b l) c"))  # (b*l, c)
         return rearrange(out, "(b l) c -> b l c", b=b)
 
     def _fold_query(self, query: Tensor, context: Tensor, mask: Tensor | None) -> Tensor:

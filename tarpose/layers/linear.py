@@ -52,7 +52,9 @@ def set_packed_weights(enabled: bool) -> bool:
 
 def packed_weights_apply(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> bool:
     """Whether ``linear`` uses a laid-out weight for these tensors."""
-    if not (_enabled and (_available or (_available is None and _oneDNN_available()))):
+    if not _enabled or is_tracing():  # first: the one-time check below runs oneDNN ops, which a trace cannot
+        return False
+    if not (_available or (_available is None and _oneDNN_available())):
         return False
     if not (x.is_cpu and x.dtype == weight.dtype == torch.float32 and weight.ndim == 2):
         return False
@@ -69,7 +71,6 @@ def packed_weights_apply(x: Tensor, weight: Tensor, bias: Tensor | None = None) 
         and weight.is_cpu
         and torch.backends.mkldnn.enabled
         and not torch.is_autocast_enabled("cpu")
-        and not is_tracing()
     )
 
 
