@@ -288,9 +288,13 @@ def bench_model(name: str, args: argparse.Namespace) -> dict[str, float]:
                 tar.jta.gather = "auto"
         return call
 
+    # the same temporal part in a causal window (frames t-4..t, target="last"): what live video runs
+    causal = tarpose.TemporalWrapper(vitpose, args.temporal.replace(target="last")).to(dev).eval()
+    causal.load_state_dict(tar.state_dict())
     predictors = {
         "single-frame": StreamingPredictor(single, compile=args.compile),
         "streaming": StreamingPredictor(temporal, compile=args.compile),
+        "streaming causal": StreamingPredictor(DemoHeatmaps(causal, bank), compile=args.compile),
         "streaming dense": StreamingPredictor(dense, compile=args.compile),
     }
     if args.windowed:
@@ -413,6 +417,7 @@ def main() -> None:
             "largest_tokens": r["largest"], "tokens": r["tokens"], "gra": r["GRA"], "embed": r["embed"],
             "masks": r["masks"], "single_frame": r["single-frame"], "streaming": r["streaming"],
             "streaming_dense": r["streaming dense"], "windowed": r.get("windowed"),
+            "streaming_causal": r["streaming causal"], "causal_over_centred": r["streaming causal"] / r["streaming"],
             "ratio": ratio, "ratio_dense": r["streaming dense"] / r["single-frame"], "floor": floor,
             "over_floor": ratio / floor, "check": r["check"], "temporal": r["temporal"],
             "macs": r["macs"], "gmacs_per_s": gmacs, "share_of_encoder": share,
@@ -427,6 +432,9 @@ def main() -> None:
           "JTA: as streaming runs it (gathered where cheaper), from the frames' masks; dense: the dense path; "
           "K: the largest number of tokens a joint attends in the window batch; GRA: with its FFN; embed: the "
           "heatmap embedding (0 when off); masks: JTA's masks of one frame's persons")
+    print("causal streaming (frames t-4..t, zero latency) over centred streaming, the same temporal part: "
+          + ", ".join(f"{n} {m['causal_over_centred']:.3f}x ({m['streaming_causal']:.1f} ms)"
+                      for n, m in report["models"].items()))
     print(f"\nmultiply-adds per frame (G), their rate (G/s) and that rate / the encoder's ({args.persons} persons):")
     print(f"{'model':<18} {'encoder':>14} {'decoder':>21} {'JTA':>21} {'JTA dense':>21} {'GRA':>21} "
           f"{'embed':>21} {'temporal':>14}")
