@@ -81,6 +81,7 @@ class HeatmapEmbedding(nn.Module):
                 antialias=size[0] < hh or size[1] < wh,
             )
             heatmaps = rearrange(frames, "(b t) j y x -> b t j y x", b=b)  # (b, t, j, h s, w s)
+            hh, wh = size
         weights = torch.ones(b, t, dtype=heatmaps.dtype, device=heatmaps.device)
         if frame_valid is not None:
             expect_shape("frame_valid", frame_valid, "(B, T)", (b, t))
