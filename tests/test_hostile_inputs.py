@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from conftest import tiny_vitpose
@@ -545,3 +546,60 @@ def test_os_errors_on_output_paths_are_one_line_with_exit_2(tmp_path, capsys):
         err = [line for line in capsys.readouterr().err.strip().splitlines() if "warning" not in line]
         assert len(err) == 1 and err[0].startswith(f"tarpose {argv[0]}: error: "), (argv, err)
     assert blocker.read_text() == "a file where a directory should be"
+
+
+# == issue 26: the second pass ====================================================================
+
+def _run_cli(tmp_path: Path, argv: list[str], prelude: str = "") -> tuple[int, str]:
+    """``tarpose ARGV`` in a fresh process (a native crash must not take pytest with it), the test
+    models loadable by name; its exit status and stderr."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    script = f"""
+import sys
+sys.path.insert(0, {str(ROOT / 'tests')!r})
+from test_cli_predict import registered_test_models
+from tarpose.cli import main
+{prelude}
+with registered_test_models():
+    sys.exit(main({argv!r}))
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                            check=False, cwd=tmp_path)
+    return result.returncode, result.stderr
+
+
+def _one_line(err: str, command: str = "predict") -> str:
+    """The command's one error line; no traceback."""
+    assert "Traceback" not in err, err
+    lines = [line for line in err.strip().splitlines() if f"tarpose {command}: error" in line]
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+# -- 1. nothing handed to a native library that it cannot take --------------------------------
+
+@pytest.mark.parametrize("size", [(1, 1), (2, 2), (63, 63), (64, 128)])
+def test_hog_on_frames_smaller_than_its_window_finds_no_one_instead_of_crashing(tmp_path, size):
+    pytest.importorskip("cv2")
+    from tarpose.io.render import write_png
+
+    height, width = size
+    image = tmp_path / "one.png"
+    write_png(image, np.full((height, width, 3), 128, np.uint8))
+    code, err = _run_cli(tmp_path, ["predict", str(image), "--model", "tiny-tar-test", "--detector", "hog",
+                                    "--out", str(tmp_path / "o.json"), "--quiet"])
+    assert code == 0, err
+    assert json.loads((tmp_path / "o.json").read_text())["predictions"] == []
+
+
+def test_a_hog_threshold_that_makes_every_window_a_person_is_refused(tmp_path, capsys):
+    pytest.importorskip("cv2")
+    from tarpose.cli import main
+
+    assert main(["predict", "x.mp4", "--model", "m", "--detector", "hog", "--score-threshold", "1e-300",
+                 "--out", str(tmp_path / "o.json")]) == 2
+    assert "score threshold must be in [0.01, 1), got 1e-300" in _one_line(capsys.readouterr().err)
