@@ -603,3 +603,80 @@ def test_a_hog_threshold_that_makes_every_window_a_person_is_refused(tmp_path, c
     assert main(["predict", "x.mp4", "--model", "m", "--detector", "hog", "--score-threshold", "1e-300",
                  "--out", str(tmp_path / "o.json")]) == 2
     assert "score threshold must be in [0.01, 1), got 1e-300" in _one_line(capsys.readouterr().err)
+
+
+# -- 2, 3, 19. a model directory loads only when complete and consistent ---------------------------
+
+def _killed_save(tmp_path: Path, directory: Path, renames: int) -> None:
+    """``save_pretrained`` of a tiny model into ``directory``, killed (as SIGKILL would: no cleanup)
+    after ``renames`` of its renames."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    script = f"""
+import os, sys
+sys.path.insert(0, {str(ROOT / 'tests')!r})
+import torch, tarpose
+from conftest import tiny_vitpose
+torch.manual_seed(1)
+model = tarpose.TemporalWrapper(tiny_vitpose(), num_frames=3, jta_depth=1, jta_heads=2, gra_heads=4)
+replace, done = os.replace, []
+def killed(src, dst):
+    if len(done) == {renames}:
+        os._exit(9)
+    done.append(1)
+    replace(src, dst)
+os.replace = killed
+tarpose.save_pretrained(model, {str(directory)!r})
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 9, result.stderr
+
+
+def test_the_temporaries_of_a_killed_save_are_never_loaded(tmp_path):
+    directory = tmp_path / "converted"
+    _killed_save(tmp_path, directory, renames=0)
+    left = sorted(p.name for p in directory.iterdir())
+    assert left and all(name.startswith(".") and ".partial" in name for name in left), left
+    with pytest.raises(FileNotFoundError, match="only the unfinished temporary .*of a save that was interrupted"):
+        tarpose.load_model(directory)
+
+
+def test_a_tarpose_directory_without_its_weights_file_loads_no_other_file(directory):
+    (directory / "model.safetensors").rename(directory / "backup.safetensors")
+    with pytest.raises(FileNotFoundError, match=r"holds no model.safetensors or pytorch_model.bin \(backup.safetensors\)"):
+        tarpose.load_model(directory)
+
+
+def test_new_weights_beside_the_old_config_are_refused(directory, tmp_path):
+    _killed_save(tmp_path, directory, renames=1)  # model.safetensors replaced (jta_heads=2), not config.json
+    message = refused(directory, "config.json disagrees with the config its weights carry")
+    assert "temporal.jta_heads" in message and "save the model again" in message
+
+
+def test_a_killed_save_leaves_temporaries_that_the_next_save_removes(directory, tmp_path):
+    _killed_save(tmp_path, directory, renames=0)
+    assert any(".partial" in p.name for p in directory.iterdir())
+    tarpose.save_pretrained(tarpose.TemporalWrapper(tiny_vitpose(), num_frames=3, jta_depth=1), directory)
+    assert sorted(p.name for p in directory.iterdir()) == ["README.md", "config.json", "model.safetensors"]
+
+
+def test_sigterm_while_a_temporary_is_being_created_leaves_none(tmp_path):
+    from test_cli_predict import blob_video
+
+    blob_video(tmp_path / "v.mp4", n=2)
+    prelude = """
+import os, signal, tempfile
+make = tempfile.mkstemp
+def terminated_at_once(*args, **kwargs):  # the signal lands as the file has just been created
+    made = make(*args, **kwargs)
+    os.kill(os.getpid(), signal.SIGTERM)
+    return made
+tempfile.mkstemp = terminated_at_once
+"""
+    code, err = _run_cli(tmp_path, ["predict", "v.mp4", "--model", "tiny-tar-test", "--full-frame", "--out", "k.json",
+                                    "--quiet"], prelude)
+    assert code == 143 and err.strip().splitlines()[-1] == "tarpose predict: terminated", err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["v.mp4"]
