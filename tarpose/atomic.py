@@ -170,6 +170,71 @@ def _signals_held() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
+class StagedOutputs:
+    """Files written one at a time, each to a temporary beside it, and renamed into place all
+    together only by [commit][tarpose.atomic.StagedOutputs.commit]: what a multi-file output (a
+    sequence of rendered images) needs so that an interrupted or failed run never overwrites, nor
+    deletes, the files an earlier run left there. Leaving a ``with`` block commits; an error (or an
+    interrupt) discards every temporary instead.
+
+    Example:
+        ```python
+        with StagedOutputs() as staged:
+            for i, image in enumerate(images):
+                staged.path(f"frame_{i:06d}.png").write_bytes(encode_png(image))
+        ```
+    """
+
+    def __init__(self) -> None:
+        self._staged: list[tuple[Path, Path]] = []  # (temporary, target)
+
+    def path(self, target: str | os.PathLike[str]) -> Path:
+        """A new temporary for ``target`` (whose directory must exist), to write in full."""
+        target = Path(target)
+        if target.is_symlink():
+            target = Path(os.path.realpath(target))
+        if target.is_dir():
+            raise IsADirectoryError(f"output {str(target)!r} is a directory")
+        if _is_stream(target):
+            raise FileExistsError(f"output {str(target)!r} is a device or FIFO, not a file of a sequence")
+        parent = target.parent if str(target.parent) else Path(".")
+        with _signals_held():  # registered before an interrupt can land
+            self._staged.append((_temporary(target, parent), target))
+        return self._staged[-1][0]
+
+    @property
+    def targets(self) -> list[Path]:
+        """The files the temporaries will become."""
+        return [target for _, target in self._staged]
+
+    def commit(self) -> list[Path]:
+        """Rename every temporary over its target (interrupts held until all are renamed); returns
+        the targets."""
+        for tmp, _ in self._staged:
+            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private
+        targets = self.targets
+        with _signals_held():
+            for tmp, target in self._staged:
+                os.replace(tmp, target)
+            self._staged = []
+        return targets
+
+    def discard(self) -> None:
+        """Remove every temporary; the targets stay as they were."""
+        for tmp, _ in self._staged:
+            tmp.unlink(missing_ok=True)
+        self._staged = []
+
+    def __enter__(self) -> StagedOutputs:
+        return self
+
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+        if exc is None:
+            self.commit()
+        else:
+            self.discard()
+
+
 def atomic_write(path: str | os.PathLike[str], write: Callable[[str], None]) -> None:
     """Call ``write(tmp_path)``, flush it to disk, then atomically rename it to ``path`` (its
     directory is created). If ``write`` fails, ``path`` is untouched and the temporary removed."""

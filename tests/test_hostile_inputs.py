@@ -680,3 +680,55 @@ tempfile.mkstemp = terminated_at_once
                                     "--quiet"], prelude)
     assert code == 143 and err.strip().splitlines()[-1] == "tarpose predict: terminated", err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["v.mp4"]
+
+
+# -- 4. nothing of the user's is overwritten or deleted unless the run completes --------------------
+
+@pytest.mark.parametrize("failure", [KeyboardInterrupt, RuntimeError])
+def test_a_failed_render_to_images_keeps_the_images_of_the_earlier_run(tmp_path, capsys, monkeypatch, failure):
+    from test_cli_predict import TINY, blob_video, registered_test_models
+
+    from tarpose.cli import main
+    from tarpose.inference import StreamingPredictor
+
+    blob_video(tmp_path / "v.mp4", n=4)
+    argv = ["predict", str(tmp_path / "v.mp4"), "--model", TINY, "--full-frame", "--render", str(tmp_path / "x.png"),
+            "--quiet"]
+    with registered_test_models():
+        assert main(argv) == 0
+        before = {p.name: p.read_bytes() for p in tmp_path.glob("x_*.png")}
+        assert len(before) == 4
+        push, calls = StreamingPredictor.push, []
+
+        def failing(self, *args, **kwargs):  # the second run fails after drawing frame 0
+            calls.append(1)
+            if len(calls) == 3:
+                raise failure("stop")
+            return push(self, *args, **kwargs)
+
+        monkeypatch.setattr(StreamingPredictor, "push", failing)
+        monkeypatch.setattr("tarpose.io.render.draw_poses", lambda frame, *a, **k: frame * 0)  # other pictures
+        try:
+            main(argv)
+        except RuntimeError:
+            pass
+    assert len(calls) == 3
+    after = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.name != "v.mp4"}
+    assert after == before  # every earlier image as it was, no temporary left
+
+
+# -- 16. every listed render format works ----------------------------------------------------------
+
+def test_render_to_webm_writes_a_video_that_reads_back(tmp_path, capsys):
+    from test_cli_predict import TINY, blob_video, registered_test_models
+
+    from tarpose.cli import main
+    from tarpose.io import VideoReader
+
+    blob_video(tmp_path / "v.mp4", n=3)
+    with registered_test_models():
+        code = main(["predict", str(tmp_path / "v.mp4"), "--model", TINY, "--full-frame", "--render",
+                     str(tmp_path / "r.webm"), "--quiet"])
+    assert code == 0, capsys.readouterr().err
+    with VideoReader(tmp_path / "r.webm") as reader:
+        assert reader.codec in ("vp9", "vp8", "av1", "libdav1d") and sum(1 for _ in reader) == 3

@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from .._checks import as_device
-from ..atomic import atomic_output
+from ..atomic import StagedOutputs, atomic_output
 from ..detection import BoxesFile, Detections, PersonDetector, make_detector
 from ..filters import build_filter
 from ..io.frames import FrameSource, open_frames
@@ -363,10 +363,17 @@ def check_outputs(out: Path | None, render: Path | None) -> None:
             f"cannot render to {str(render)!r}: use a video ({', '.join(VIDEO_SUFFIXES)}) or "
             f"{', '.join(IMAGE_RENDER_SUFFIXES)} image(s)"
         )
+    if render is not None and render.suffix.lower() in VIDEO_SUFFIXES:
+        from ..io.video import default_codec
+
+        with contextlib.suppress(ImportError):  # no PyAV: the writer says how to install it
+            default_codec(render)  # an encoder for its container, before any frame is read
 
 
 class _Renderer:
-    """Writes drawn frames to a video, or to PNG images; removes everything on failure."""
+    """Writes drawn frames to a video, or to PNG images. The images are written beside their names
+    and renamed into place together at the end: a failed or interrupted run leaves no image of its
+    own and overwrites (or deletes) none of an earlier run's."""
 
     def __init__(self, path: Path, threshold: float) -> None:
         self.path = path
@@ -374,9 +381,10 @@ class _Renderer:
         self.video = path.suffix.lower() in VIDEO_SUFFIXES
         self.paths: list[Path] = []
         self._writer: Any = None
+        self._images = StagedOutputs()
 
     def write(self, poses: FramePoses, source: FrameSource | None) -> None:
-        from ..io.render import draw_poses, write_png
+        from ..io.render import draw_poses, encode_png
 
         image = draw_poses(poses.image, poses, threshold=self.threshold)
         if self.video:
@@ -388,18 +396,17 @@ class _Renderer:
             return
         single = source is not None and source.num_frames == 1
         path = self.path if single else self.path.with_name(f"{self.path.stem}_{poses.index:06d}{self.path.suffix}")
-        write_png(path, image)
-        self.paths.append(path)
+        self._images.path(path).write_bytes(encode_png(image))
 
     def __enter__(self) -> _Renderer:
         return self
 
     def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
         if not self.video:
-            if exc is not None:  # no partial output
-                for path in self.paths:
-                    path.unlink(missing_ok=True)
-                self.paths = []
+            if exc is not None:  # no partial output, and what was there stays
+                self._images.discard()
+            else:
+                self.paths = self._images.commit()
             return
         if self._writer is not None:
             self._writer.__exit__(exc_type, exc, tb)
