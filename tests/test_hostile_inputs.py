@@ -732,3 +732,51 @@ def test_render_to_webm_writes_a_video_that_reads_back(tmp_path, capsys):
     assert code == 0, capsys.readouterr().err
     with VideoReader(tmp_path / "r.webm") as reader:
         assert reader.codec in ("vp9", "vp8", "av1", "libdav1d") and sum(1 for _ in reader) == 3
+
+
+# -- 11, 12. weights that cannot give poses are refused at load -------------------------------------
+
+def _rewrite_weights(directory: Path, change) -> None:
+    """Change the tensors of a saved model, its metadata (the embedded config) kept."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    weights = directory / "model.safetensors"
+    with safe_open(str(weights), framework="pt") as f:
+        metadata = f.metadata()
+    state = load_file(weights)
+    change(state)
+    save_file(state, weights, metadata=metadata)
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        (lambda s: s.update({"jta.query_embed": s["jta.query_embed"].long()}),
+         "integer or bool tensors where the model has floating point ones \\(1\\): jta.query_embed: checkpoint torch.int64"),
+        (lambda s: s.update({k: v.bool() for k, v in s.items()}), "integer or bool tensors .* \\(\\d\\d+\\)"),
+        (lambda s: s["encoder.blocks.0.attn.qkv.weight"].view(-1)[7].fill_(float("nan")),
+         "1 tensor hold NaN or infinity \\(encoder.blocks.0.attn.qkv.weight\\)"),
+        (lambda s: s["jta.query_embed"].fill_(float("-inf")), "hold NaN or infinity \\(jta.query_embed\\)"),
+    ],
+)
+def test_integer_bool_and_non_finite_weights_are_refused_in_one_line(directory, tmp_path, capsys, change, match):
+    from test_cli_predict import blob_video
+
+    from tarpose.cli import main
+
+    _rewrite_weights(directory, change)
+    refused(directory, match)
+    blob_video(tmp_path / "v.mp4", n=2)
+    assert main(["predict", str(tmp_path / "v.mp4"), "--model", str(directory), "--full-frame", "--out",
+                 str(tmp_path / "k.json"), "--quiet"]) == 2
+    line = _one_line(capsys.readouterr().err)
+    assert str(directory) in line and ("hold NaN or infinity" in line or "integer or bool tensors" in line), line
+    assert not (tmp_path / "k.json").exists()
+
+
+def test_a_pickled_state_dict_with_non_string_keys_is_a_checkpoint_error(tmp_path):
+    path = tmp_path / "odd.pth"
+    torch.save({1: torch.zeros(2), "x": torch.zeros(1)}, path)
+    with pytest.raises(CheckpointError, match=f"{path}: a state dict's keys are parameter names \\(strings\\), but it holds 1"):
+        tarpose.load_model(path)
