@@ -780,3 +780,77 @@ def test_a_pickled_state_dict_with_non_string_keys_is_a_checkpoint_error(tmp_pat
     torch.save({1: torch.zeros(2), "x": torch.zeros(1)}, path)
     with pytest.raises(CheckpointError, match=f"{path}: a state dict's keys are parameter names \\(strings\\), but it holds 1"):
         tarpose.load_model(path)
+
+
+# -- 5, 6, 20. keypoint filters: state bounded, a broken keypoint fails nothing ---------------------
+
+@pytest.mark.parametrize("spec", ["one-euro", "kalman", "median:window=5"])
+def test_the_filter_state_of_ended_tracks_is_released(spec):
+    from tarpose.filters import TrackFilter
+
+    smoother = TrackFilter(spec, max_gap=50)
+    held = []
+    for t in range(400):  # a new person every frame, each seen once (a crowd passing by)
+        smoother.push([t], torch.full((1, 2, 2), float(t), dtype=torch.float64), item=t)
+        held.append(smoother.tracks)
+    assert max(held) <= 52, max(held)  # the tracks of the last max_gap frames, not all 400
+    smoother = TrackFilter(spec, max_gap=50)
+    for t in range(60):  # one person who stays: never released
+        smoother.push([7], torch.full((1, 2, 2), float(t), dtype=torch.float64))
+    assert smoother.tracks == 1
+
+
+def test_a_non_finite_keypoint_is_given_back_missing_and_filters_the_others_as_if_absent():
+    from tarpose.filters import TrackFilter, build_filter
+
+    x = torch.linspace(0, 10, 12, dtype=torch.float64)[:, None, None].expand(12, 2, 2).clone()
+    x[4, 1] = float("nan")  # one joint of one frame broken
+    x[7, 0, 0] = float("inf")
+    smoother = TrackFilter("median:window=3")
+    out = [kp for t in range(12) for _, kp in smoother.push([1], x[t][None])] + [kp for _, kp in smoother.flush()]
+    got = torch.cat(out)  # (12, 2, 2)
+    valid = torch.isfinite(x).all(-1)
+    expected = build_filter("median:window=3")(torch.where(valid[..., None], x, 0.0), valid=valid)
+    assert torch.isnan(got[4, 1]).all() and torch.isnan(got[7, 0]).all()
+    torch.testing.assert_close(got[valid], expected[valid], rtol=0, atol=1e-12)
+
+
+def test_a_refused_push_queues_nothing():
+    from tarpose.filters import TrackFilter
+
+    smoother = TrackFilter("median:window=3")
+    released = smoother.push([1], torch.zeros(1, 2, 2), item="a")
+    with pytest.raises(ValueError, match="every frame must have 2 joints, got 3"):
+        smoother.push([1], torch.zeros(1, 3, 2), item="refused")
+    with pytest.raises(ValueError, match="scores with every push or with none"):
+        smoother.push([1], torch.zeros(1, 2, 2), torch.ones(1, 2), item="refused")
+    released += smoother.push([1], torch.zeros(1, 2, 2), item="b")
+    assert [item for item, _ in released + smoother.flush()] == ["a", "b"]
+
+
+def test_one_broken_person_does_not_fail_a_filtered_run(tmp_path, capsys):
+    from test_cli_predict import _tiny, blob_video, registered_test_models
+
+    from tarpose.cli import main
+
+    def nan_model():
+        model = _tiny()
+        with torch.no_grad():
+            model.decoder.final_layer.bias.fill_(float("nan"))
+        return model
+
+    blob_video(tmp_path / "v.mp4", n=4)
+    boxes = tmp_path / "boxes.json"
+    boxes.write_text(json.dumps([{"frame": t, "bbox": b, "track_id": i} for t in range(4)
+                                 for i, b in enumerate([[0, 0, 1e300, 1e300], [10, 10, 60, 80]])]))
+    out = tmp_path / "k.json"
+    with registered_test_models(**{"nan-test": nan_model}):
+        for spec in ("one-euro", "median:window=3", "savgol:window=3,order=1"):
+            assert main(["predict", str(tmp_path / "v.mp4"), "--model", "tiny-tar-test", "--boxes", str(boxes),
+                         "--filter", spec, "--out", str(out), "--quiet"]) == 0, capsys.readouterr().err
+            records = _strict(out.read_text())["predictions"]
+            assert len(records) == 8
+            assert all(k != [0, 0, 0] for r in records if r["track_id"] == 1 for k in r["keypoints"])
+        assert main(["predict", str(tmp_path / "v.mp4"), "--model", "nan-test", "--full-frame", "--filter", "one-euro",
+                     "--out", str(out), "--quiet"]) == 0, capsys.readouterr().err
+    assert all(k == [0, 0, 0] for r in _strict(out.read_text())["predictions"] for k in r["keypoints"])
