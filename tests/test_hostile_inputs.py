@@ -854,3 +854,18 @@ def test_one_broken_person_does_not_fail_a_filtered_run(tmp_path, capsys):
         assert main(["predict", str(tmp_path / "v.mp4"), "--model", "nan-test", "--full-frame", "--filter", "one-euro",
                      "--out", str(out), "--quiet"]) == 0, capsys.readouterr().err
     assert all(k == [0, 0, 0] for r in _strict(out.read_text())["predictions"] for k in r["keypoints"])
+
+
+# -- 7. filter windows bounded by an option --------------------------------------------------------
+
+@pytest.mark.parametrize("window", ["99999999999999999999", "1000000001", "1601"])
+def test_a_filter_window_beyond_the_bound_is_one_line_naming_how_to_raise_it(tmp_path, capsys, window):
+    from tarpose.cli import main
+    from tarpose.filters import build_filter
+
+    assert main(["predict", "v.mp4", "--model", "m", "--full-frame", "--filter", f"median:window={window}",
+                 "--out", str(tmp_path / "k.json")]) == 2
+    line = _one_line(capsys.readouterr().err)
+    assert f"--filter: median: window={window} is more than 101 frames" in line and f"max_window={window}" in line
+    assert build_filter("savgol:window=301,max_window=301").window == 301  # raised as the message says
+    assert build_filter("median:window=301,max_window=301").spec() == "median:window=301,causal=false"
