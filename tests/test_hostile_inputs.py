@@ -869,3 +869,126 @@ def test_a_filter_window_beyond_the_bound_is_one_line_naming_how_to_raise_it(tmp
     assert f"--filter: median: window={window} is more than 101 frames" in line and f"max_window={window}" in line
     assert build_filter("savgol:window=301,max_window=301").window == 301  # raised as the message says
     assert build_filter("median:window=301,max_window=301").spec() == "median:window=301,causal=false"
+
+
+# -- 8. persons per model call bounded ---------------------------------------------------------------
+
+@pytest.mark.parametrize("mode", ["centred", "exact"])
+def test_a_crowd_is_run_in_calls_of_at_most_max_batch_persons_with_the_same_poses(mode):
+    from test_cli_predict import _tiny
+
+    from tarpose.inference import StreamingPredictor
+
+    model = _tiny()
+    sizes: list[tuple[str, int]] = []
+    encode, aggregate = model.encode, model.aggregate_restore
+    model.encode = lambda images: (sizes.append(("encode", len(images))), encode(images))[1]
+    model.aggregate_restore = lambda f, *a, **k: (sizes.append(("aggregate", len(f))), aggregate(f, *a, **k))[1]
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 255, (120, 160, 3), dtype=np.uint8) for _ in range(4)]
+    boxes = [[[5 + 3 * i + t, 10 + 2 * i, 40, 60] for i in range(7)] for t in range(4)]
+
+    def run(max_batch):
+        predictor = StreamingPredictor(model, mode=mode, max_batch=max_batch)
+        return list(predictor.run((f, b, range(7)) for f, b in zip(frames, boxes)))
+
+    whole = run(32)
+    sizes.clear()
+    chunked = run(3)
+    assert sizes and max(n for _, n in sizes) <= 3 * 3  # exact mode encodes a window of T=3 frames a call
+    assert max(n for kind, n in sizes if kind == "aggregate") <= 3
+    for a, b in zip(whole, chunked, strict=True):
+        assert a.track_ids == b.track_ids
+        torch.testing.assert_close(a.keypoints, b.keypoints, rtol=0, atol=1e-4)
+        torch.testing.assert_close(a.scores, b.scores, rtol=0, atol=1e-5)
+
+
+# -- 15. --padding -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("padding", ["inf", "1e308", "0", "nan", "-1"])
+def test_padding_outside_its_range_is_one_line(tmp_path, capsys, padding):
+    from tarpose.cli import main
+
+    assert main(["predict", "v.mp4", "--model", "m", "--full-frame", "--padding", padding, "--out",
+                 str(tmp_path / "k.json")]) == 2
+    assert "--padding (the box enlargement) must be in (0, 10]" in _one_line(capsys.readouterr().err)
+    with pytest.raises(ValueError, match="padding .* must be a number in \\(0, 10\\]"):
+        from test_cli_predict import _tiny
+
+        from tarpose.inference import StreamingPredictor
+
+        StreamingPredictor(_tiny(), padding=float(padding))
+
+
+# -- 9, 10. images: bounded before decoding, any bit depth read right ---------------------------------
+
+def _png_header_only(path: Path, width: int, height: int) -> None:
+    """A PNG that announces ``width x height`` pixels in a few bytes (a decompression bomb's header)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize("size", [(20000, 20000), (13000, 13000), (8192, 8192)])
+def test_an_image_larger_than_max_pixels_is_refused_before_it_is_decoded(tmp_path, capsys, size):
+    from tarpose.cli import main
+    from tarpose.io import read_image
+
+    image = tmp_path / "bomb.png"
+    _png_header_only(image, *size)
+    from test_cli_predict import registered_test_models
+
+    with registered_test_models():
+        assert main(["predict", str(image), "--model", "tiny-tar-test", "--full-frame", "--out",
+                     str(tmp_path / "k.json")]) == 2
+    line = _one_line(capsys.readouterr().err)
+    assert f"image {str(image)!r}" in line and "more than" in line and "40,000,000" in line, line
+    with pytest.raises(ValueError, match="more than"):
+        read_image(image)
+    if size == (8192, 8192):  # allowed, it is decoded: and its missing data found
+        with pytest.raises(ValueError, match="cannot read image"):
+            read_image(image, max_pixels=8192 * 8192)
+
+
+def test_a_video_with_huge_frames_is_refused_before_any_is_decoded(tmp_path, capsys):
+    from tarpose.cli import main
+    from tarpose.io import VideoWriter
+
+    video = tmp_path / "big.mp4"
+    with VideoWriter(video, fps=5) as writer:
+        writer.write(np.zeros((240, 320, 3), np.uint8))
+    from test_cli_predict import registered_test_models
+
+    with registered_test_models():
+        assert main(["predict", str(video), "--model", "tiny-tar-test", "--full-frame", "--max-pixels", "10000",
+                     "--out", str(tmp_path / "k.json")]) == 2
+    line = _one_line(capsys.readouterr().err)
+    assert f"video {str(video)!r} is 320x240 = 76,800 pixels a frame, more than the limit of 10,000" in line
+    assert "--max-pixels 76800" in line
+
+
+def test_images_of_16_bits_and_floats_are_read_at_their_brightness(tmp_path):
+    from PIL import Image
+
+    from tarpose.io import read_image
+
+    Image.fromarray(np.full((4, 5), 1000, np.uint16)).save(tmp_path / "g16.png")  # 1000/65535: nearly black
+    assert (read_image(tmp_path / "g16.png") == 4).all()
+    Image.fromarray(np.full((4, 5), 51400, np.uint16)).save(tmp_path / "g16b.png")
+    assert (read_image(tmp_path / "g16b.png") == 200).all()
+    Image.fromarray(np.full((4, 5), 0.5, np.float32)).save(tmp_path / "f.tif")  # 0..1 float
+    assert (read_image(tmp_path / "f.tif") == 128).all()
+    Image.fromarray(np.full((4, 5), 200.0, np.float32)).save(tmp_path / "f255.tif")
+    with pytest.raises(ValueError, match="holds float pixels of 200..200: a float image must hold values in 0..1"):
+        read_image(tmp_path / "f255.tif")
+    Image.fromarray(np.full((4, 5), 1 << 20, np.int32)).save(tmp_path / "i32.tif")
+    with pytest.raises(ValueError, match="32-bit integer pixels"):
+        read_image(tmp_path / "i32.tif")
+    rgb = np.random.default_rng(0).integers(0, 255, (4, 5, 3), dtype=np.uint8)
+    Image.fromarray(rgb).save(tmp_path / "rgb.png")  # 8 bits: as before
+    np.testing.assert_array_equal(read_image(tmp_path / "rgb.png"), rgb)

@@ -41,6 +41,7 @@ renamed when complete: a failed or interrupted run leaves none.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -100,7 +101,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="torch.compile the model (CUDA graphs on a GPU): minutes of compiling "
                         "at the start, then faster; for long videos")
     parser.add_argument("--max-frames", type=_positive, metavar="N", help="stop after N frames")
-    parser.add_argument("--padding", type=float, default=1.25, help="box enlargement (default 1.25)")
+    parser.add_argument("--padding", type=float, default=1.25, help="box enlargement (default 1.25, at most 10)")
+    parser.add_argument("--max-batch", type=_positive, default=32, metavar="N",
+                        help="the most persons in one call of the model (default 32): bounds memory in a crowd")
+    parser.add_argument("--max-pixels", type=_positive, default=None, metavar="N",
+                        help="the largest image or video frame read, in pixels (default 40000000: about 8K UHD)")
     parser.add_argument("--keypoint-threshold", type=float, default=0.3,
                         help="draw joints scoring at least this (default 0.3)")
     add_threads_argument(parser)
@@ -113,6 +118,11 @@ def run(args: argparse.Namespace) -> int:
     from ..filters import build_filter
     from ..inference import PoseInferencer
 
+    from ..inference.stream import MAX_PADDING
+    from ..io.frames import MAX_FRAME_PIXELS
+
+    if not (math.isfinite(args.padding) and 0 < args.padding <= MAX_PADDING):
+        raise CLIError(f"--padding (the box enlargement) must be in (0, {MAX_PADDING:g}], got {args.padding:g}")
     if args.filter is not None:
         try:
             build_filter(args.filter)  # PoseInferencer builds it again with the source's frame rate
@@ -138,6 +148,7 @@ def run(args: argparse.Namespace) -> int:
             args.model, detector=detector, keypoint_filter=args.filter, device=device,
             mode="causal" if args.causal else "exact" if args.exact else None,
             flip=args.flip, padding=args.padding, compile=args.compile, threads=args.threads,
+            max_batch=args.max_batch, max_pixels=args.max_pixels or MAX_FRAME_PIXELS,
         )
     except (FileNotFoundError, ValueError, OSError) as error:
         raise CLIError(str(error).splitlines()[0]) from None

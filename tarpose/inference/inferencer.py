@@ -29,7 +29,7 @@ from .._checks import as_device
 from ..atomic import StagedOutputs, atomic_output
 from ..detection import BoxesFile, Detections, PersonDetector, make_detector
 from ..filters import build_filter
-from ..io.frames import FrameSource, open_frames
+from ..io.frames import MAX_FRAME_PIXELS, FrameSource, open_frames
 from ..threads import apply_threads
 from ..tracking import ByteTracker, Tracker
 from .source import runnable_model
@@ -113,6 +113,9 @@ class PoseInferencer:
         compile: ``torch.compile`` the model (long videos on a GPU).
         threads: PyTorch CPU threads for the run (default: one per core that other processes
             leave free when the run starts, see [default_threads][tarpose.threads.default_threads]).
+        max_batch: the most persons in one call of the model (a crowd is run in several).
+        max_pixels: the largest frame, in pixels, read from a file (checked before it is decoded,
+            [open_frames][tarpose.io.open_frames]).
     """
 
     def __init__(
@@ -131,6 +134,8 @@ class PoseInferencer:
         padding: float = 1.25,
         compile: bool = False,
         threads: int | None = None,
+        max_batch: int = 32,
+        max_pixels: int = MAX_FRAME_PIXELS,
     ) -> None:
         self.device = as_device(device)
         self._filter_spec = keypoint_filter
@@ -148,7 +153,8 @@ class PoseInferencer:
         self.model = resolved
         self.model_name = str(model) if isinstance(model, (str, os.PathLike)) else type(model).__name__
         self.mode = mode
-        self._options = {"mode": mode, "flip": flip, "padding": padding, "compile": compile}
+        self._options = {"mode": mode, "flip": flip, "padding": padding, "compile": compile, "max_batch": max_batch}
+        self.max_pixels = max_pixels
         self.predictor = self._predictor(None)  # checks the options against the model now
         self.threads = threads
         self.source: FrameSource | None = None
@@ -176,7 +182,7 @@ class PoseInferencer:
         """
         if max_frames is not None and max_frames < 1:
             raise ValueError(f"max_frames must be >= 1, got {max_frames}")
-        frames = open_frames(source)
+        frames = open_frames(source, max_pixels=self.max_pixels)
         self.source = frames
         predictor = self.predictor = self._predictor(frames.fps)
         threads = apply_threads(self.threads)
@@ -286,7 +292,7 @@ class PoseInferencer:
         check_outputs(out_path, render_path)
         records: list[dict[str, Any]] = []
         start = time.perf_counter()
-        frames = open_frames(source)
+        frames = open_frames(source, max_pixels=self.max_pixels)
         total = frames.num_frames if max_frames is None else min(frames.num_frames or max_frames, max_frames)
         with contextlib.ExitStack() as stack:
             json_tmp = stack.enter_context(atomic_output(out_path)) if out_path else None

@@ -12,7 +12,7 @@
 Optional dependencies are imported only when used, with a message naming the extra to install.
 """
 
-from .frames import FrameSource, as_rgb_array, open_frames, read_image
+from .frames import MAX_FRAME_PIXELS, FrameSource, as_rgb_array, check_pixels, open_frames, read_image
 from .render import (
     draw_box,
     draw_label,
@@ -29,9 +29,11 @@ from .video import VideoReader, VideoWriter, read_video, write_video
 
 __all__ = [
     "FrameSource",
+    "MAX_FRAME_PIXELS",
     "VideoReader",
     "VideoWriter",
     "as_rgb_array",
+    "check_pixels",
     "draw_box",
     "draw_label",
     "draw_pose",
