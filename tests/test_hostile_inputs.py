@@ -992,3 +992,86 @@ def test_images_of_16_bits_and_floats_are_read_at_their_brightness(tmp_path):
     rgb = np.random.default_rng(0).integers(0, 255, (4, 5, 3), dtype=np.uint8)
     Image.fromarray(rgb).save(tmp_path / "rgb.png")  # 8 bits: as before
     np.testing.assert_array_equal(read_image(tmp_path / "rgb.png"), rgb)
+
+
+# -- 13, 14, 18. training and saving: one-line errors, resumes that are what they say ---------------
+
+_TRAIN = ["train", "--model", "vitpose-s", "--model-opt", "embed_dim=32", "depth=2", "num_heads=4",
+          "deconv_channels=16", "num_joints=5", "input_size=[64,48]", "--dataset", "toy_pose_data:ToyPoses",
+          "--batch-size", "4", "--workers", "0", "--log-every", "1", "--save-every", "1"]
+
+
+def test_a_full_disk_while_saving_is_an_os_error_naming_the_file(tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    # a file size limit fails writes beyond it with EFBIG, as a full disk fails them with ENOSPC
+    script = f"""
+import errno, resource, signal, sys
+sys.path.insert(0, {str(ROOT / 'tests')!r})
+import tarpose
+from conftest import tiny_vitpose
+from tarpose.cli import main
+from tarpose.training import save_checkpoint
+model = tiny_vitpose()
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (20000, 20000))
+for save in (lambda: tarpose.save_pretrained(model, {str(tmp_path / 'model')!r}),
+             lambda: save_checkpoint({str(tmp_path / 'c.safetensors')!r}, model.state_dict())):
+    try:
+        save()
+    except OSError as error:
+        print(error.errno == errno.EFBIG, error.filename)
+sys.exit(main({[*_TRAIN, '--data-opt', 'size=8', '--steps', '2', '--out', str(tmp_path / 'run')]!r}))
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                            check=False, cwd=ROOT / "tests")
+    assert result.stdout.splitlines()[:2] == [f"True {tmp_path / 'model' / 'model.safetensors'}",
+                                          f"True {tmp_path / 'c.safetensors'}"], result.stderr
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"tarpose train: error: File too large: {tmp_path / 'run' / 'checkpoint.safetensors'}")
+    assert not [p for p in tmp_path.rglob("*") if ".partial" in p.name]
+
+
+def _train(tmp_path: Path, capsys, *more: str) -> tuple[int, list[str]]:
+    from tarpose.cli import main
+
+    capsys.readouterr()
+    code = main([*_TRAIN, "--out", str(tmp_path / "run"), *more])
+    return code, [line for line in capsys.readouterr().err.strip().splitlines() if "error" in line]
+
+
+def test_resume_after_a_torn_log_line_and_refusing_a_damaged_one(tmp_path, capsys):
+    code, err = _train(tmp_path, capsys, "--data-opt", "size=8", "--steps", "2")
+    assert code == 0, err
+    log = tmp_path / "run" / "log.jsonl"
+    log.write_text(log.read_text() + '{"step": 3, "epo')  # a crash in the middle of a write
+    code, err = _train(tmp_path, capsys, "--data-opt", "size=8", "--steps", "2", "--resume")  # (at its end: reads the log)
+    assert code == 0, err
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [r["step"] for r in records if "loss" in r] == [1, 2]
+    log.write_text('{"step": 1}\n{"loss": 1.0}\n' + log.read_text())  # a line that is no record
+    code, err = _train(tmp_path, capsys, "--data-opt", "size=8", "--steps", "2", "--resume")
+    assert code == 2 and err == [f'tarpose train: error: cannot resume: {log} line 2 is not a log record with '
+                                 'a whole "step"; remove that line'], err
+
+
+def test_resuming_with_other_dataset_options_of_the_same_size_is_refused(tmp_path, capsys):
+    code, err = _train(tmp_path, capsys, "--data-opt", "size=8", "--steps", "1")
+    assert code == 0, err
+    code, err = _train(tmp_path, capsys, "--data-opt", "size=8", "sigma=3.0", "--steps", "1", "--resume")
+    assert code == 2 and len(err) == 1 and "the dataset's options changed" in err[0], err
+
+
+@pytest.mark.parametrize(("option", "message"), [
+    (["--clip-grad", "nan"], "clip_grad must be a finite number > 0 or None, got nan"),
+    (["--clip-grad", "inf"], "clip_grad must be a finite number > 0 or None, got inf"),
+    (["--joint-weights", "nan,1,1,1,1"], "joint_weights must be J finite non-negative floats, got [nan, 1.0"),
+])
+def test_non_finite_training_options_are_refused_before_training(tmp_path, capsys, option, message):
+    code, err = _train(tmp_path, capsys, "--data-opt", "size=8", "--steps", "1", *option)
+    assert code == 2 and len(err) == 1 and message in err[0], err
+    assert not (tmp_path / "run").exists()

@@ -110,7 +110,7 @@ def save_checkpoint(
         optimizer: an ``optimizer.state_dict()`` (tensors + JSON-able values), or None.
         info: any JSON-able document (step, configs, scaler state, ...).
     """
-    from safetensors.torch import save_file
+    from ..weights.safe_io import save_safetensors
 
     tensors = {f"model/{k}": _cpu(v) for k, v in model.items()}
     document: dict[str, Any] = {"info": _json_value(info or {}, "info"), "optimizer": None}
@@ -119,7 +119,7 @@ def save_checkpoint(
         tensors.update(opt_tensors)
     metadata = {"format": FORMAT, "version": str(VERSION), "document": json.dumps(document),
                 "crc32": checksum(tensors)}
-    atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=metadata))
+    atomic_write(path, lambda tmp: save_safetensors(tensors, tmp, metadata, name=path))
 
 
 def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu") -> Checkpoint:
