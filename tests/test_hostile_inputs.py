@@ -1075,3 +1075,18 @@ def test_non_finite_training_options_are_refused_before_training(tmp_path, capsy
     code, err = _train(tmp_path, capsys, "--data-opt", "size=8", "--steps", "1", *option)
     assert code == 2 and len(err) == 1 and message in err[0], err
     assert not (tmp_path / "run").exists()
+
+
+# -- 17. a boxes file nested deep ----------------------------------------------------------------------
+
+def test_a_boxes_file_nested_100000_deep_is_one_line(tmp_path, capsys):
+    from test_cli_predict import registered_test_models
+
+    from tarpose.cli import main
+
+    boxes = tmp_path / "boxes.json"
+    boxes.write_text("[" * 100_000 + "]" * 100_000)
+    with registered_test_models():
+        assert main(["predict", "v.mp4", "--model", "tiny-tar-test", "--boxes", str(boxes), "--out",
+                     str(tmp_path / "k.json")]) == 2
+    assert "nests lists/objects more than 16 deep" in _one_line(capsys.readouterr().err)

@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from .._checks import json_nesting
 from .errors import CheckpointError
 
 #: numpy types that training loops leave in checkpoint metadata (e.g. a best score as a numpy
@@ -121,7 +122,7 @@ def parse_config(text: str | bytes, where: str) -> dict[str, Any]:
             text = text.decode("utf-8")
         except UnicodeDecodeError as error:
             raise CheckpointError(f"{where} is not UTF-8 text ({error})") from None
-    if _nesting(text) > MAX_CONFIG_NESTING:  # before json.loads, which would recurse that deep
+    if json_nesting(text) > MAX_CONFIG_NESTING:  # before json.loads, which would recurse that deep
         raise CheckpointError(f"{where} nests lists/objects more than {MAX_CONFIG_NESTING} deep: not a model config")
     try:
         config = json.loads(text, parse_constant=_no_constant)
@@ -130,19 +131,6 @@ def parse_config(text: str | bytes, where: str) -> dict[str, Any]:
     if not isinstance(config, dict):
         raise CheckpointError(f"{where} must hold a JSON object, got {type(config).__name__}")
     return config
-
-
-def _nesting(text: str) -> int:
-    """The deepest bracket nesting of JSON text (brackets inside strings are not counted)."""
-    depth = deepest = 0
-    for token in re.finditer(r'"(?:[^"\\]|\\.)*"|[\[{]|[\]}]', text):
-        char = token.group()
-        if char in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif char in "]}":
-            depth -= 1
-    return deepest
 
 
 def _no_constant(name: str) -> Any:
