@@ -1090,3 +1090,73 @@ def test_a_boxes_file_nested_100000_deep_is_one_line(tmp_path, capsys):
         assert main(["predict", "v.mp4", "--model", "tiny-tar-test", "--boxes", str(boxes), "--out",
                      str(tmp_path / "k.json")]) == 2
     assert "nests lists/objects more than 16 deep" in _one_line(capsys.readouterr().err)
+
+
+# -- 20. the smaller ones ------------------------------------------------------------------------------
+
+def test_a_hundred_thousand_threads_is_named_as_the_threads_option(tmp_path, capsys):
+    from tarpose.cli import main
+    from tarpose.threads import usable_cores
+
+    assert main(["predict", "v.mp4", "--model", "m", "--full-frame", "--threads", "100000", "--out",
+                 str(tmp_path / "k.json")]) == 2
+    line = _one_line(capsys.readouterr().err)
+    assert f"--threads must be at most {4 * usable_cores()} (4 per usable core), got 100000" in line
+
+
+@pytest.mark.parametrize("field", ["jta_heads", "gra_heads"])
+def test_heads_that_do_not_divide_the_width_name_the_config(directory, field):
+    edit_config(directory, lambda c: c["temporal"].update({field: 5}))
+    message = refused(directory, "its config does not make a model")
+    assert str(directory) in message and f"{field}=5" in message and "divisible" in message
+
+
+def _recrafted(path: Path, change) -> None:
+    """Rewrite a checkpoint's metadata (its tensors kept)."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    with safe_open(str(path), framework="pt") as f:
+        metadata = dict(f.metadata())
+    change(metadata)
+    save_file(load_file(path), path, metadata=metadata)
+
+
+@pytest.mark.parametrize(("change", "match"), [
+    (lambda m: m.pop("crc32"), "it has no checksum of its tensors \\(crc32\\)"),
+    (lambda m: m.update(version="x"), "its checkpoint version 'x' is not a number"),
+    (lambda m: m.update(document="{not json"), "its metadata does not describe a training state \\(JSONDecodeError"),
+    (lambda m: m.update(document='{"optimizer": null}'), "its metadata does not describe a training state \\(KeyError"),
+    (lambda m: m.update(document='{"info": [1], "optimizer": null}'), "info is a list"),
+    (lambda m: m.update(document='{"info": {}, "optimizer": {"state": {"0": {"x": {"tensor": "gone"}}}, "param_groups": []}}'),
+     "does not describe a training state \\(KeyError: 'gone'\\)"),
+])
+def test_crafted_checkpoint_metadata_is_refused_naming_the_file(tmp_path, change, match):
+    from tarpose.training import load_checkpoint, save_checkpoint
+
+    path = tmp_path / "checkpoint.safetensors"
+    save_checkpoint(path, tiny_vitpose().state_dict(), None, {"step": 3})
+    _recrafted(path, change)
+    with pytest.raises(ValueError, match=match) as info:
+        load_checkpoint(path)
+    assert str(info.value).startswith(f"{path} is damaged") and "\n" not in str(info.value)
+
+
+def test_boxes_smaller_than_a_pixel_are_skipped_not_given_a_new_track_every_frame(tmp_path):
+    from test_cli_predict import _tiny
+
+    from tarpose.detection import PersonDetector
+    from tarpose.inference import PoseInferencer
+
+    class Tiny(PersonDetector):  # a real box and one of 1e-300 pixels, in every frame
+        def detect(self, frames, indices):
+            from tarpose.detection import Detections
+
+            return [Detections(torch.tensor([[10.0, 10, 60, 80], [30.0, 30, 1e-300, 1e-300]], dtype=torch.float64),
+                               torch.tensor([0.9, 0.9], dtype=torch.float64))
+                    for _ in frames]
+
+    inferencer = PoseInferencer(_tiny(), detector=Tiny())
+    frames = np.random.default_rng(0).integers(0, 255, (5, 120, 160, 3), dtype=np.uint8)
+    ids = {i for poses in inferencer(frames) for i in poses.track_ids}
+    assert len(ids) == 1 and inferencer.summary.tiny == [0, 1, 2, 3, 4]

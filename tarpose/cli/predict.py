@@ -46,7 +46,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from . import CLIError, add_threads_argument, counted
+from . import CLIError, add_threads_argument, check_threads, counted
 
 HELP = "estimate poses in a video or images (detection, tracking, streaming, rendering)"
 
@@ -121,6 +121,7 @@ def run(args: argparse.Namespace) -> int:
     from ..inference.stream import MAX_PADDING
     from ..io.frames import MAX_FRAME_PIXELS
 
+    check_threads(args.threads)
     if not (math.isfinite(args.padding) and 0 < args.padding <= MAX_PADDING):
         raise CLIError(f"--padding (the box enlargement) must be in (0, {MAX_PADDING:g}], got {args.padding:g}")
     if args.filter is not None:
@@ -176,6 +177,9 @@ def report(summary: Any, args: argparse.Namespace) -> None:
     if summary.outside:
         say(f"warning: skipped {counted(len(summary.outside), 'box', 'boxes')} entirely outside the frame (frames "
             f"{summary.outside[0]}..{summary.outside[-1]}): no pose is given for them")
+    if summary.tiny:
+        say(f"warning: skipped {counted(len(summary.tiny), 'box', 'boxes')} less than a pixel wide or tall "
+            f"(frames {summary.tiny[0]}..{summary.tiny[-1]}): no pose is given for them")
     if summary.stopped:
         say(f"the source stopped after {counted(frames, 'frame')} ({summary.stopped}): poses were written "
             "for every one of them")

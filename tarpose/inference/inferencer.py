@@ -35,6 +35,9 @@ from ..tracking import ByteTracker, Tracker
 from .source import runnable_model
 from .stream import FramePoses, StreamingPredictor
 
+#: the smallest box side, in pixels, that a pose is estimated for
+MIN_BOX_SIDE = 1.0
+
 #: ``render=`` file endings written as a video (anything FFmpeg muxes) or as PNG images
 VIDEO_SUFFIXES: tuple[str, ...] = (".mp4", ".m4v", ".mov", ".mkv", ".avi", ".webm")
 IMAGE_RENDER_SUFFIXES: tuple[str, ...] = (".png",)
@@ -57,6 +60,7 @@ class PredictionSummary:
         announced_frames: the frame count the source announces (a video's header), if any.
         truncated: a video ended before the frames its header announces (damaged or cut).
         outside: the frame of every box skipped for lying entirely outside its frame.
+        tiny: the frame of every box skipped for being less than a pixel wide or tall.
         unused_box_frames: frames of a boxes file beyond the last frame read (a file made for
             another video?).
         stopped: why a live source ended before it was asked to (``"interrupted"``: Ctrl-C or
@@ -75,6 +79,7 @@ class PredictionSummary:
     announced_frames: int | None = None
     truncated: bool = False
     outside: list[int] = field(default_factory=list)
+    tiny: list[int] = field(default_factory=list)
     unused_box_frames: list[int] = field(default_factory=list)
     stopped: str | None = None
 
@@ -247,13 +252,18 @@ class PoseInferencer:
 
     def _inside(self, people: Detections, frame: Any, index: int) -> Detections:
         """The detections whose boxes overlap the frame (a pose for a box the image does not show
-        would be made up); each one skipped is noted in the summary's ``outside``."""
+        would be made up) and are at least a pixel wide and tall (a smaller one holds no person,
+        and no tracker can follow it: its overlap with itself underflows); each one skipped is
+        noted in the summary's ``outside`` or ``tiny``."""
         height, width = (frame.shape[-2:] if isinstance(frame, torch.Tensor) else frame.shape[:2])
         x, y, w, h = people.boxes.unbind(-1)  # each (n,)
-        keep = (x < width) & (y < height) & (x + w > 0) & (y + h > 0)
+        inside = (x < width) & (y < height) & (x + w > 0) & (y + h > 0)
+        large = (w >= MIN_BOX_SIDE) & (h >= MIN_BOX_SIDE)
+        keep = inside & large
         if bool(keep.all()):
             return people
-        self.summary.outside.extend([index] * int((~keep).sum()))  # type: ignore[union-attr]
+        self.summary.outside.extend([index] * int((~inside).sum()))  # type: ignore[union-attr]
+        self.summary.tiny.extend([index] * int((inside & ~large).sum()))  # type: ignore[union-attr]
         return people.select(keep.nonzero().flatten())
 
     def predict(

@@ -198,9 +198,14 @@ def check_size(
         CheckpointError: the config implies more values than ``state`` holds.
     """
     stored = sum(v.numel() for k, v in state.items() if k not in _RESIZABLE)
-    one = _count(config, temporal, 1, 1)
-    per_block = _count(config, temporal, 2, 1) - one
-    per_layer = _count(config, temporal, 1, 2) - one if temporal is not None else 0
+    try:  # the modules check what no one field shows (a width that the heads do not divide)
+        one = _count(config, temporal, 1, 1)
+        per_block = _count(config, temporal, 2, 1) - one
+        per_layer = _count(config, temporal, 1, 2) - one if temporal is not None else 0
+    except (ValueError, TypeError) as error:
+        heads = f"num_heads={config.num_heads}" + (
+            f", jta_heads={temporal.jta_heads}, gra_heads={temporal.gra_heads}" if temporal is not None else "")
+        raise CheckpointError(f"{source}: its config does not make a model ({heads}): {error}") from None
     jta_depth = temporal.jta_depth if temporal is not None else 1
     implied = one + (config.depth - 1) * per_block + (jta_depth - 1) * per_layer
     if implied <= stored:
