@@ -117,7 +117,6 @@ def run(args: argparse.Namespace) -> int:
     from ..detection import DEFAULT_RTDETR, make_detector
     from ..filters import build_filter
     from ..inference import PoseInferencer
-
     from ..inference.stream import MAX_PADDING
     from ..io.frames import MAX_FRAME_PIXELS
 

@@ -27,9 +27,9 @@ from einops import rearrange
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler, get_worker_info
 
+from ..atomic import atomic_write
 from ..models.temporal import TemporalWrapper
 from ..window import Target, Window, normalize_target
-from ..atomic import atomic_write
 from .checkpoint import load_checkpoint, save_checkpoint
 from .export import export_trained
 from .losses import HeatmapLoss
