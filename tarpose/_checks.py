@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -11,6 +12,21 @@ from typing import Any
 import numpy as np
 import torch
 from torch import Tensor
+
+
+def json_nesting(text: str) -> int:
+    """The deepest bracket nesting of JSON text (brackets inside strings are not counted): check it
+    before ``json.loads``, which recurses once a level and dies of a ``RecursionError`` at about
+    a thousand."""
+    depth = deepest = 0
+    for token in re.finditer(r'"(?:[^"\\]|\\.)*"|[\[{]|[\]}]', text):
+        char = token.group()
+        if char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
 
 
 def expect_shape(

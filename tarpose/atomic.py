@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import glob
 import os
+import re
+import signal
 import stat
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -42,10 +45,10 @@ def atomic_output(path: str | os.PathLike[str], *, durable: bool = False, make_p
         raise FileNotFoundError(f"output directory {str(parent)!r} does not exist (for {str(path)!r})")
     if path.is_dir():
         raise IsADirectoryError(f"output {str(path)!r} is a directory")
-    fd, name = tempfile.mkstemp(dir=parent, prefix=f".{path.name}.", suffix=f".partial{path.suffix}")
-    os.close(fd)
-    tmp = Path(name)
+    tmp: Path | None = None
     try:
+        with _signals_held():  # an interrupt now would leave a temporary nobody knows of
+            tmp = _temporary(path, parent)
         with _naming(path):
             yield tmp
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; give it a normal file's mode
@@ -54,7 +57,8 @@ def atomic_output(path: str | os.PathLike[str], *, durable: bool = False, make_p
                 os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
         raise
     if durable:
         _fsync_dir(parent)
@@ -94,13 +98,141 @@ def _staged(path: Path) -> Iterator[tuple[Path, Path]]:
         raise IsADirectoryError(f"output {str(path)!r} is a directory")
     if _is_stream(path):
         raise FileExistsError(f"output {str(path)!r} is a device or FIFO; a model is written to a directory of files")
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=f".partial{path.suffix}")
-    os.close(fd)
-    tmp = Path(name)
+    tmp: Path | None = None
     try:
+        with _signals_held():
+            tmp = _temporary(path, path.parent)
         yield tmp, path
     finally:
-        tmp.unlink(missing_ok=True)  # a no-op once renamed
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)  # a no-op once renamed
+
+
+#: a temporary's name: ``.NAME.PID.RANDOM.partialSUFFIX``
+_TEMPORARY = re.compile(r"\.(?P<name>.+)\.(?P<pid>\d+)\.[a-z0-9_]+\.partial(?P<suffix>.*)")
+
+
+def _temporary(path: Path, parent: Path) -> Path:
+    """Create the hidden temporary of ``path`` in ``parent``; its name holds this process's id, so
+    the temporaries that a killed process left (SIGKILL, a power cut: nothing could remove them)
+    are told apart from those of a live one, and removed here first."""
+    remove_stale_temporaries(path, parent)
+    fd, name = tempfile.mkstemp(dir=parent, prefix=f".{path.name}.{os.getpid()}.", suffix=f".partial{path.suffix}")
+    os.close(fd)
+    return Path(name)
+
+
+def remove_stale_temporaries(path: str | os.PathLike[str], parent: str | os.PathLike[str] | None = None) -> list[Path]:
+    """Remove the temporaries of ``path`` that processes no longer running on this machine left
+    (a save killed by SIGKILL); those of live processes are kept. Returns the files removed.
+
+    Args:
+        path: the output whose temporaries to look for.
+        parent: the directory they are in (default: ``path``'s).
+    """
+    path = Path(path)
+    parent = Path(parent) if parent is not None else path.parent if str(path.parent) else Path(".")
+    if os.name != "posix":  # no cheap, harmless test of whether a process lives
+        return []
+    removed = []
+    for candidate in parent.glob(glob.escape(f".{path.name}.") + "*.partial*"):
+        match = _TEMPORARY.fullmatch(candidate.name)
+        if match is None or match["name"] != path.name or match["suffix"] != path.suffix:
+            continue
+        pid = int(match["pid"])
+        if pid != os.getpid() and not _alive(pid):
+            candidate.unlink(missing_ok=True)
+            removed.append(candidate)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: nothing is sent, only whether the process exists
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):  # another user's: alive
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """SIGINT and SIGTERM held back (delivered when the block ends) on POSIX; nothing elsewhere."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    held = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+class StagedOutputs:
+    """Files written one at a time, each to a temporary beside it, and renamed into place all
+    together only by [commit][tarpose.atomic.StagedOutputs.commit]: what a multi-file output (a
+    sequence of rendered images) needs so that an interrupted or failed run never overwrites, nor
+    deletes, the files an earlier run left there. Leaving a ``with`` block commits; an error (or an
+    interrupt) discards every temporary instead.
+
+    Example:
+        ```python
+        with StagedOutputs() as staged:
+            for i, image in enumerate(images):
+                staged.path(f"frame_{i:06d}.png").write_bytes(encode_png(image))
+        ```
+    """
+
+    def __init__(self) -> None:
+        self._staged: list[tuple[Path, Path]] = []  # (temporary, target)
+
+    def path(self, target: str | os.PathLike[str]) -> Path:
+        """A new temporary for ``target`` (whose directory must exist), to write in full."""
+        target = Path(target)
+        if target.is_symlink():
+            target = Path(os.path.realpath(target))
+        if target.is_dir():
+            raise IsADirectoryError(f"output {str(target)!r} is a directory")
+        if _is_stream(target):
+            raise FileExistsError(f"output {str(target)!r} is a device or FIFO, not a file of a sequence")
+        parent = target.parent if str(target.parent) else Path(".")
+        with _signals_held():  # registered before an interrupt can land
+            self._staged.append((_temporary(target, parent), target))
+        return self._staged[-1][0]
+
+    @property
+    def targets(self) -> list[Path]:
+        """The files the temporaries will become."""
+        return [target for _, target in self._staged]
+
+    def commit(self) -> list[Path]:
+        """Rename every temporary over its target (interrupts held until all are renamed); returns
+        the targets."""
+        for tmp, _ in self._staged:
+            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private
+        targets = self.targets
+        with _signals_held():
+            for tmp, target in self._staged:
+                os.replace(tmp, target)
+            self._staged = []
+        return targets
+
+    def discard(self) -> None:
+        """Remove every temporary; the targets stay as they were."""
+        for tmp, _ in self._staged:
+            tmp.unlink(missing_ok=True)
+        self._staged = []
+
+    def __enter__(self) -> StagedOutputs:
+        return self
+
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+        if exc is None:
+            self.commit()
+        else:
+            self.discard()
 
 
 def atomic_write(path: str | os.PathLike[str], write: Callable[[str], None]) -> None:

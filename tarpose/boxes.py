@@ -11,6 +11,10 @@ from typing import Any
 import torch
 from torch import Tensor
 
+#: the smallest box side, in pixels, that a pose is estimated for (a smaller box holds no person,
+#: and no tracker can follow it: its overlap with itself underflows)
+MIN_BOX_SIDE = 1.0
+
 
 def as_boxes(boxes: Any) -> Tensor:
     """Person boxes as a float64 ``(N, 4)`` tensor of ``x, y, w, h`` (N may be 0); checks them."""

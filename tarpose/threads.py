@@ -69,14 +69,32 @@ def default_threads() -> int:
     return max(1, min(int(free + 0.5), _TORCH_DEFAULT))
 
 
-def apply_threads(threads: int | None) -> int:
-    """Set PyTorch's CPU threads: ``threads``, or `default_threads`; returns them.
+#: the most threads a run takes per usable core: more only stall each other (and thousands fail
+#: to start, which then shows as an error of whatever runs next, a video's decoding)
+MAX_THREADS_PER_CORE = 4
+
+
+def check_threads(threads: int) -> int:
+    """``threads`` if it is a whole number from 1 to ``MAX_THREADS_PER_CORE`` per usable core.
 
     Raises:
-        ValueError: ``threads`` below 1.
+        ValueError: naming the bound.
     """
-    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
-        raise ValueError(f"threads must be an integer >= 1, got {threads!r}")
-    threads = default_threads() if threads is None else threads
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ValueError(f"threads must be >= 1 (a whole number), got {threads!r}")
+    most = MAX_THREADS_PER_CORE * usable_cores()
+    if threads > most:
+        raise ValueError(f"threads must be at most {most} ({MAX_THREADS_PER_CORE} per usable core), got {threads}")
+    return threads
+
+
+def apply_threads(threads: int | None) -> int:
+    """Set PyTorch's CPU threads: ``threads`` (checked by `check_threads`), or `default_threads`;
+    returns them.
+
+    Raises:
+        ValueError: ``threads`` below 1, or more than ``MAX_THREADS_PER_CORE`` per usable core.
+    """
+    threads = default_threads() if threads is None else check_threads(threads)
     torch.set_num_threads(threads)
     return threads

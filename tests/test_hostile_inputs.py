@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from conftest import tiny_vitpose
@@ -545,3 +546,617 @@ def test_os_errors_on_output_paths_are_one_line_with_exit_2(tmp_path, capsys):
         err = [line for line in capsys.readouterr().err.strip().splitlines() if "warning" not in line]
         assert len(err) == 1 and err[0].startswith(f"tarpose {argv[0]}: error: "), (argv, err)
     assert blocker.read_text() == "a file where a directory should be"
+
+
+# == issue 26: the second pass ====================================================================
+
+def _run_cli(tmp_path: Path, argv: list[str], prelude: str = "") -> tuple[int, str]:
+    """``tarpose ARGV`` in a fresh process (a native crash must not take pytest with it), the test
+    models loadable by name; its exit status and stderr."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    script = f"""
+import sys
+sys.path.insert(0, {str(ROOT / 'tests')!r})
+from test_cli_predict import registered_test_models
+from tarpose.cli import main
+{prelude}
+with registered_test_models():
+    sys.exit(main({argv!r}))
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                            check=False, cwd=tmp_path)
+    return result.returncode, result.stderr
+
+
+def _one_line(err: str, command: str = "predict") -> str:
+    """The command's one error line; no traceback."""
+    assert "Traceback" not in err, err
+    lines = [line for line in err.strip().splitlines() if f"tarpose {command}: error" in line]
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+# -- 1. nothing handed to a native library that it cannot take --------------------------------
+
+@pytest.mark.parametrize("size", [(1, 1), (2, 2), (63, 63), (64, 128)])
+def test_hog_on_frames_smaller_than_its_window_finds_no_one_instead_of_crashing(tmp_path, size):
+    pytest.importorskip("cv2")
+    from tarpose.io.render import write_png
+
+    height, width = size
+    image = tmp_path / "one.png"
+    write_png(image, np.full((height, width, 3), 128, np.uint8))
+    code, err = _run_cli(tmp_path, ["predict", str(image), "--model", "tiny-tar-test", "--detector", "hog",
+                                    "--out", str(tmp_path / "o.json"), "--quiet"])
+    assert code == 0, err
+    assert json.loads((tmp_path / "o.json").read_text())["predictions"] == []
+
+
+def test_a_hog_threshold_that_makes_every_window_a_person_is_refused(tmp_path, capsys):
+    pytest.importorskip("cv2")
+    from tarpose.cli import main
+
+    assert main(["predict", "x.mp4", "--model", "m", "--detector", "hog", "--score-threshold", "1e-300",
+                 "--out", str(tmp_path / "o.json")]) == 2
+    assert "score threshold must be in [0.01, 1), got 1e-300" in _one_line(capsys.readouterr().err)
+
+
+# -- 2, 3, 19. a model directory loads only when complete and consistent ---------------------------
+
+def _killed_save(tmp_path: Path, directory: Path, renames: int) -> None:
+    """``save_pretrained`` of a tiny model into ``directory``, killed (as SIGKILL would: no cleanup)
+    after ``renames`` of its renames."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    script = f"""
+import os, sys
+sys.path.insert(0, {str(ROOT / 'tests')!r})
+import torch, tarpose
+from conftest import tiny_vitpose
+torch.manual_seed(1)
+model = tarpose.TemporalWrapper(tiny_vitpose(), num_frames=3, jta_depth=1, jta_heads=2, gra_heads=4)
+replace, done = os.replace, []
+def killed(src, dst):
+    if len(done) == {renames}:
+        os._exit(9)
+    done.append(1)
+    replace(src, dst)
+os.replace = killed
+tarpose.save_pretrained(model, {str(directory)!r})
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 9, result.stderr
+
+
+def test_the_temporaries_of_a_killed_save_are_never_loaded(tmp_path):
+    directory = tmp_path / "converted"
+    _killed_save(tmp_path, directory, renames=0)
+    left = sorted(p.name for p in directory.iterdir())
+    assert left and all(name.startswith(".") and ".partial" in name for name in left), left
+    with pytest.raises(FileNotFoundError, match="only the unfinished temporary .*of a save that was interrupted"):
+        tarpose.load_model(directory)
+
+
+def test_a_tarpose_directory_without_its_weights_file_loads_no_other_file(directory):
+    (directory / "model.safetensors").rename(directory / "backup.safetensors")
+    with pytest.raises(FileNotFoundError, match=r"holds no model.safetensors or pytorch_model.bin \(backup.safetensors\)"):
+        tarpose.load_model(directory)
+
+
+def test_new_weights_beside_the_old_config_are_refused(directory, tmp_path):
+    _killed_save(tmp_path, directory, renames=1)  # model.safetensors replaced (jta_heads=2), not config.json
+    message = refused(directory, "config.json disagrees with the config its weights carry")
+    assert "temporal.jta_heads" in message and "save the model again" in message
+
+
+def test_a_killed_save_leaves_temporaries_that_the_next_save_removes(directory, tmp_path):
+    _killed_save(tmp_path, directory, renames=0)
+    assert any(".partial" in p.name for p in directory.iterdir())
+    tarpose.save_pretrained(tarpose.TemporalWrapper(tiny_vitpose(), num_frames=3, jta_depth=1), directory)
+    assert sorted(p.name for p in directory.iterdir()) == ["README.md", "config.json", "model.safetensors"]
+
+
+def test_sigterm_while_a_temporary_is_being_created_leaves_none(tmp_path):
+    from test_cli_predict import blob_video
+
+    blob_video(tmp_path / "v.mp4", n=2)
+    prelude = """
+import os, signal, tempfile
+make = tempfile.mkstemp
+def terminated_at_once(*args, **kwargs):  # the signal lands as the file has just been created
+    made = make(*args, **kwargs)
+    os.kill(os.getpid(), signal.SIGTERM)
+    return made
+tempfile.mkstemp = terminated_at_once
+"""
+    code, err = _run_cli(tmp_path, ["predict", "v.mp4", "--model", "tiny-tar-test", "--full-frame", "--out", "k.json",
+                                    "--quiet"], prelude)
+    assert code == 143 and err.strip().splitlines()[-1] == "tarpose predict: terminated", err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["v.mp4"]
+
+
+# -- 4. nothing of the user's is overwritten or deleted unless the run completes --------------------
+
+@pytest.mark.parametrize("failure", [KeyboardInterrupt, RuntimeError])
+def test_a_failed_render_to_images_keeps_the_images_of_the_earlier_run(tmp_path, capsys, monkeypatch, failure):
+    from test_cli_predict import TINY, blob_video, registered_test_models
+
+    from tarpose.cli import main
+    from tarpose.inference import StreamingPredictor
+
+    blob_video(tmp_path / "v.mp4", n=4)
+    argv = ["predict", str(tmp_path / "v.mp4"), "--model", TINY, "--full-frame", "--render", str(tmp_path / "x.png"),
+            "--quiet"]
+    with registered_test_models():
+        assert main(argv) == 0
+        before = {p.name: p.read_bytes() for p in tmp_path.glob("x_*.png")}
+        assert len(before) == 4
+        push, calls = StreamingPredictor.push, []
+
+        def failing(self, *args, **kwargs):  # the second run fails after drawing frame 0
+            calls.append(1)
+            if len(calls) == 3:
+                raise failure("stop")
+            return push(self, *args, **kwargs)
+
+        monkeypatch.setattr(StreamingPredictor, "push", failing)
+        monkeypatch.setattr("tarpose.io.render.draw_poses", lambda frame, *a, **k: frame * 0)  # other pictures
+        try:
+            main(argv)
+        except RuntimeError:
+            pass
+    assert len(calls) == 3
+    after = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.name != "v.mp4"}
+    assert after == before  # every earlier image as it was, no temporary left
+
+
+# -- 16. every listed render format works ----------------------------------------------------------
+
+def test_render_to_webm_writes_a_video_that_reads_back(tmp_path, capsys):
+    from test_cli_predict import TINY, blob_video, registered_test_models
+
+    from tarpose.cli import main
+    from tarpose.io import VideoReader
+
+    blob_video(tmp_path / "v.mp4", n=3)
+    with registered_test_models():
+        code = main(["predict", str(tmp_path / "v.mp4"), "--model", TINY, "--full-frame", "--render",
+                     str(tmp_path / "r.webm"), "--quiet"])
+    assert code == 0, capsys.readouterr().err
+    with VideoReader(tmp_path / "r.webm") as reader:
+        assert reader.codec in ("vp9", "vp8", "av1", "libdav1d") and sum(1 for _ in reader) == 3
+
+
+# -- 11, 12. weights that cannot give poses are refused at load -------------------------------------
+
+def _rewrite_weights(directory: Path, change) -> None:
+    """Change the tensors of a saved model, its metadata (the embedded config) kept."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    weights = directory / "model.safetensors"
+    with safe_open(str(weights), framework="pt") as f:
+        metadata = f.metadata()
+    state = load_file(weights)
+    change(state)
+    save_file(state, weights, metadata=metadata)
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        (lambda s: s.update({"jta.query_embed": s["jta.query_embed"].long()}),
+         "integer or bool tensors where the model has floating point ones \\(1\\): jta.query_embed: checkpoint torch.int64"),
+        (lambda s: s.update({k: v.bool() for k, v in s.items()}), "integer or bool tensors .* \\(\\d\\d+\\)"),
+        (lambda s: s["encoder.blocks.0.attn.qkv.weight"].view(-1)[7].fill_(float("nan")),
+         "1 tensor hold NaN or infinity \\(encoder.blocks.0.attn.qkv.weight\\)"),
+        (lambda s: s["jta.query_embed"].fill_(float("-inf")), "hold NaN or infinity \\(jta.query_embed\\)"),
+    ],
+)
+def test_integer_bool_and_non_finite_weights_are_refused_in_one_line(directory, tmp_path, capsys, change, match):
+    from test_cli_predict import blob_video
+
+    from tarpose.cli import main
+
+    _rewrite_weights(directory, change)
+    refused(directory, match)
+    blob_video(tmp_path / "v.mp4", n=2)
+    assert main(["predict", str(tmp_path / "v.mp4"), "--model", str(directory), "--full-frame", "--out",
+                 str(tmp_path / "k.json"), "--quiet"]) == 2
+    line = _one_line(capsys.readouterr().err)
+    assert str(directory) in line and ("hold NaN or infinity" in line or "integer or bool tensors" in line), line
+    assert not (tmp_path / "k.json").exists()
+
+
+def test_a_pickled_state_dict_with_non_string_keys_is_a_checkpoint_error(tmp_path):
+    path = tmp_path / "odd.pth"
+    torch.save({1: torch.zeros(2), "x": torch.zeros(1)}, path)
+    with pytest.raises(CheckpointError, match=f"{path}: a state dict's keys are parameter names \\(strings\\), but it holds 1"):
+        tarpose.load_model(path)
+
+
+# -- 5, 6, 20. keypoint filters: state bounded, a broken keypoint fails nothing ---------------------
+
+@pytest.mark.parametrize("spec", ["one-euro", "kalman", "median:window=5"])
+def test_the_filter_state_of_ended_tracks_is_released(spec):
+    from tarpose.filters import TrackFilter
+
+    smoother = TrackFilter(spec, max_gap=50)
+    held = []
+    for t in range(400):  # a new person every frame, each seen once (a crowd passing by)
+        smoother.push([t], torch.full((1, 2, 2), float(t), dtype=torch.float64), item=t)
+        held.append(smoother.tracks)
+    assert max(held) <= 52, max(held)  # the tracks of the last max_gap frames, not all 400
+    smoother = TrackFilter(spec, max_gap=50)
+    for t in range(60):  # one person who stays: never released
+        smoother.push([7], torch.full((1, 2, 2), float(t), dtype=torch.float64))
+    assert smoother.tracks == 1
+
+
+def test_a_non_finite_keypoint_is_given_back_missing_and_filters_the_others_as_if_absent():
+    from tarpose.filters import TrackFilter, build_filter
+
+    x = torch.linspace(0, 10, 12, dtype=torch.float64)[:, None, None].expand(12, 2, 2).clone()
+    x[4, 1] = float("nan")  # one joint of one frame broken
+    x[7, 0, 0] = float("inf")
+    smoother = TrackFilter("median:window=3")
+    out = [kp for t in range(12) for _, kp in smoother.push([1], x[t][None])] + [kp for _, kp in smoother.flush()]
+    got = torch.cat(out)  # (12, 2, 2)
+    valid = torch.isfinite(x).all(-1)
+    expected = build_filter("median:window=3")(torch.where(valid[..., None], x, 0.0), valid=valid)
+    assert torch.isnan(got[4, 1]).all() and torch.isnan(got[7, 0]).all()
+    torch.testing.assert_close(got[valid], expected[valid], rtol=0, atol=1e-12)
+
+
+def test_a_refused_push_queues_nothing():
+    from tarpose.filters import TrackFilter
+
+    smoother = TrackFilter("median:window=3")
+    released = smoother.push([1], torch.zeros(1, 2, 2), item="a")
+    with pytest.raises(ValueError, match="every frame must have 2 joints, got 3"):
+        smoother.push([1], torch.zeros(1, 3, 2), item="refused")
+    with pytest.raises(ValueError, match="scores with every push or with none"):
+        smoother.push([1], torch.zeros(1, 2, 2), torch.ones(1, 2), item="refused")
+    released += smoother.push([1], torch.zeros(1, 2, 2), item="b")
+    assert [item for item, _ in released + smoother.flush()] == ["a", "b"]
+
+
+def test_one_broken_person_does_not_fail_a_filtered_run(tmp_path, capsys):
+    from test_cli_predict import _tiny, blob_video, registered_test_models
+
+    from tarpose.cli import main
+
+    def nan_model():
+        model = _tiny()
+        with torch.no_grad():
+            model.decoder.final_layer.bias.fill_(float("nan"))
+        return model
+
+    blob_video(tmp_path / "v.mp4", n=4)
+    boxes = tmp_path / "boxes.json"
+    boxes.write_text(json.dumps([{"frame": t, "bbox": b, "track_id": i} for t in range(4)
+                                 for i, b in enumerate([[0, 0, 1e300, 1e300], [10, 10, 60, 80]])]))
+    out = tmp_path / "k.json"
+    with registered_test_models(**{"nan-test": nan_model}):
+        for spec in ("one-euro", "median:window=3", "savgol:window=3,order=1"):
+            assert main(["predict", str(tmp_path / "v.mp4"), "--model", "tiny-tar-test", "--boxes", str(boxes),
+                         "--filter", spec, "--out", str(out), "--quiet"]) == 0, capsys.readouterr().err
+            records = _strict(out.read_text())["predictions"]
+            assert len(records) == 8
+            assert all(k != [0, 0, 0] for r in records if r["track_id"] == 1 for k in r["keypoints"])
+        assert main(["predict", str(tmp_path / "v.mp4"), "--model", "nan-test", "--full-frame", "--filter", "one-euro",
+                     "--out", str(out), "--quiet"]) == 0, capsys.readouterr().err
+    assert all(k == [0, 0, 0] for r in _strict(out.read_text())["predictions"] for k in r["keypoints"])
+
+
+# -- 7. filter windows bounded by an option --------------------------------------------------------
+
+@pytest.mark.parametrize("window", ["99999999999999999999", "1000000001", "1601"])
+def test_a_filter_window_beyond_the_bound_is_one_line_naming_how_to_raise_it(tmp_path, capsys, window):
+    from tarpose.cli import main
+    from tarpose.filters import build_filter
+
+    assert main(["predict", "v.mp4", "--model", "m", "--full-frame", "--filter", f"median:window={window}",
+                 "--out", str(tmp_path / "k.json")]) == 2
+    line = _one_line(capsys.readouterr().err)
+    assert f"--filter: median: window={window} is more than 101 frames" in line and f"max_window={window}" in line
+    assert build_filter("savgol:window=301,max_window=301").window == 301  # raised as the message says
+    assert build_filter("median:window=301,max_window=301").spec() == "median:window=301,causal=false"
+
+
+# -- 8. persons per model call bounded ---------------------------------------------------------------
+
+@pytest.mark.parametrize("mode", ["centred", "exact"])
+def test_a_crowd_is_run_in_calls_of_at_most_max_batch_persons_with_the_same_poses(mode):
+    from test_cli_predict import _tiny
+
+    from tarpose.inference import StreamingPredictor
+
+    model = _tiny()
+    sizes: list[tuple[str, int]] = []
+    encode, aggregate = model.encode, model.aggregate_restore
+    model.encode = lambda images: (sizes.append(("encode", len(images))), encode(images))[1]
+    model.aggregate_restore = lambda f, *a, **k: (sizes.append(("aggregate", len(f))), aggregate(f, *a, **k))[1]
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 255, (120, 160, 3), dtype=np.uint8) for _ in range(4)]
+    boxes = [[[5 + 3 * i + t, 10 + 2 * i, 40, 60] for i in range(7)] for t in range(4)]
+
+    def run(max_batch):
+        predictor = StreamingPredictor(model, mode=mode, max_batch=max_batch)
+        return list(predictor.run((f, b, range(7)) for f, b in zip(frames, boxes)))
+
+    whole = run(32)
+    sizes.clear()
+    chunked = run(3)
+    assert sizes and max(n for _, n in sizes) <= 3 * 3  # exact mode encodes a window of T=3 frames a call
+    assert max(n for kind, n in sizes if kind == "aggregate") <= 3
+    for a, b in zip(whole, chunked, strict=True):
+        assert a.track_ids == b.track_ids
+        torch.testing.assert_close(a.keypoints, b.keypoints, rtol=0, atol=1e-4)
+        torch.testing.assert_close(a.scores, b.scores, rtol=0, atol=1e-5)
+
+
+# -- 15. --padding -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("padding", ["inf", "1e308", "0", "nan", "-1"])
+def test_padding_outside_its_range_is_one_line(tmp_path, capsys, padding):
+    from tarpose.cli import main
+
+    assert main(["predict", "v.mp4", "--model", "m", "--full-frame", "--padding", padding, "--out",
+                 str(tmp_path / "k.json")]) == 2
+    assert "--padding (the box enlargement) must be in (0, 10]" in _one_line(capsys.readouterr().err)
+    with pytest.raises(ValueError, match="padding .* must be a number in \\(0, 10\\]"):
+        from test_cli_predict import _tiny
+
+        from tarpose.inference import StreamingPredictor
+
+        StreamingPredictor(_tiny(), padding=float(padding))
+
+
+# -- 9, 10. images: bounded before decoding, any bit depth read right ---------------------------------
+
+def _png_header_only(path: Path, width: int, height: int) -> None:
+    """A PNG that announces ``width x height`` pixels in a few bytes (a decompression bomb's header)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize("size", [(20000, 20000), (13000, 13000), (8192, 8192)])
+def test_an_image_larger_than_max_pixels_is_refused_before_it_is_decoded(tmp_path, capsys, size):
+    from tarpose.cli import main
+    from tarpose.io import read_image
+
+    image = tmp_path / "bomb.png"
+    _png_header_only(image, *size)
+    from test_cli_predict import registered_test_models
+
+    with registered_test_models():
+        assert main(["predict", str(image), "--model", "tiny-tar-test", "--full-frame", "--out",
+                     str(tmp_path / "k.json")]) == 2
+    line = _one_line(capsys.readouterr().err)
+    assert f"image {str(image)!r}" in line and "more than" in line and "40,000,000" in line, line
+    with pytest.raises(ValueError, match="more than"):
+        read_image(image)
+    if size == (8192, 8192):  # allowed, it is decoded: and its missing data found
+        with pytest.raises(ValueError, match="cannot read image"):
+            read_image(image, max_pixels=8192 * 8192)
+
+
+def test_a_video_with_huge_frames_is_refused_before_any_is_decoded(tmp_path, capsys):
+    from tarpose.cli import main
+    from tarpose.io import VideoWriter
+
+    video = tmp_path / "big.mp4"
+    with VideoWriter(video, fps=5) as writer:
+        writer.write(np.zeros((240, 320, 3), np.uint8))
+    from test_cli_predict import registered_test_models
+
+    with registered_test_models():
+        assert main(["predict", str(video), "--model", "tiny-tar-test", "--full-frame", "--max-pixels", "10000",
+                     "--out", str(tmp_path / "k.json")]) == 2
+    line = _one_line(capsys.readouterr().err)
+    assert f"video {str(video)!r} is 320x240 = 76,800 pixels a frame, more than the limit of 10,000" in line
+    assert "--max-pixels 76800" in line
+
+
+def test_images_of_16_bits_and_floats_are_read_at_their_brightness(tmp_path):
+    from PIL import Image
+
+    from tarpose.io import read_image
+
+    Image.fromarray(np.full((4, 5), 1000, np.uint16)).save(tmp_path / "g16.png")  # 1000/65535: nearly black
+    assert (read_image(tmp_path / "g16.png") == 4).all()
+    Image.fromarray(np.full((4, 5), 51400, np.uint16)).save(tmp_path / "g16b.png")
+    assert (read_image(tmp_path / "g16b.png") == 200).all()
+    Image.fromarray(np.full((4, 5), 0.5, np.float32)).save(tmp_path / "f.tif")  # 0..1 float
+    assert (read_image(tmp_path / "f.tif") == 128).all()
+    Image.fromarray(np.full((4, 5), 200.0, np.float32)).save(tmp_path / "f255.tif")
+    with pytest.raises(ValueError, match="holds float pixels of 200..200: a float image must hold values in 0..1"):
+        read_image(tmp_path / "f255.tif")
+    Image.fromarray(np.full((4, 5), 1 << 20, np.int32)).save(tmp_path / "i32.tif")
+    with pytest.raises(ValueError, match="32-bit integer pixels"):
+        read_image(tmp_path / "i32.tif")
+    rgb = np.random.default_rng(0).integers(0, 255, (4, 5, 3), dtype=np.uint8)
+    Image.fromarray(rgb).save(tmp_path / "rgb.png")  # 8 bits: as before
+    np.testing.assert_array_equal(read_image(tmp_path / "rgb.png"), rgb)
+
+
+# -- 13, 14, 18. training and saving: one-line errors, resumes that are what they say ---------------
+
+_TRAIN = ["train", "--model", "vitpose-s", "--model-opt", "embed_dim=32", "depth=2", "num_heads=4",
+          "deconv_channels=16", "num_joints=5", "input_size=[64,48]", "--dataset", "toy_pose_data:ToyPoses",
+          "--batch-size", "4", "--workers", "0", "--log-every", "1", "--save-every", "1"]
+
+
+def test_a_full_disk_while_saving_is_an_os_error_naming_the_file(tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    # a file size limit fails writes beyond it with EFBIG, as a full disk fails them with ENOSPC
+    script = f"""
+import errno, resource, signal, sys
+sys.path.insert(0, {str(ROOT / 'tests')!r})
+import tarpose
+from conftest import tiny_vitpose
+from tarpose.cli import main
+from tarpose.training import save_checkpoint
+model = tiny_vitpose()
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (20000, 20000))
+for save in (lambda: tarpose.save_pretrained(model, {str(tmp_path / 'model')!r}),
+             lambda: save_checkpoint({str(tmp_path / 'c.safetensors')!r}, model.state_dict())):
+    try:
+        save()
+    except OSError as error:
+        print(error.errno == errno.EFBIG, error.filename)
+sys.exit(main({[*_TRAIN, '--data-opt', 'size=8', '--steps', '2', '--out', str(tmp_path / 'run')]!r}))
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                            check=False, cwd=ROOT / "tests")
+    assert result.stdout.splitlines()[:2] == [f"True {tmp_path / 'model' / 'model.safetensors'}",
+                                          f"True {tmp_path / 'c.safetensors'}"], result.stderr
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"tarpose train: error: File too large: {tmp_path / 'run' / 'checkpoint.safetensors'}")
+    assert not [p for p in tmp_path.rglob("*") if ".partial" in p.name]
+
+
+def _train(tmp_path: Path, capsys, *more: str) -> tuple[int, list[str]]:
+    from tarpose.cli import main
+
+    capsys.readouterr()
+    code = main([*_TRAIN, "--out", str(tmp_path / "run"), *more])
+    return code, [line for line in capsys.readouterr().err.strip().splitlines() if "error" in line]
+
+
+def test_resume_after_a_torn_log_line_and_refusing_a_damaged_one(tmp_path, capsys):
+    code, err = _train(tmp_path, capsys, "--data-opt", "size=8", "--steps", "2")
+    assert code == 0, err
+    log = tmp_path / "run" / "log.jsonl"
+    log.write_text(log.read_text() + '{"step": 3, "epo')  # a crash in the middle of a write
+    code, err = _train(tmp_path, capsys, "--data-opt", "size=8", "--steps", "2", "--resume")  # (at its end: reads the log)
+    assert code == 0, err
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [r["step"] for r in records if "loss" in r] == [1, 2]
+    log.write_text('{"step": 1}\n{"loss": 1.0}\n' + log.read_text())  # a line that is no record
+    code, err = _train(tmp_path, capsys, "--data-opt", "size=8", "--steps", "2", "--resume")
+    assert code == 2 and err == [f'tarpose train: error: cannot resume: {log} line 2 is not a log record with '
+                                 'a whole "step"; remove that line'], err
+
+
+def test_resuming_with_other_dataset_options_of_the_same_size_is_refused(tmp_path, capsys):
+    code, err = _train(tmp_path, capsys, "--data-opt", "size=8", "--steps", "1")
+    assert code == 0, err
+    code, err = _train(tmp_path, capsys, "--data-opt", "size=8", "sigma=3.0", "--steps", "1", "--resume")
+    assert code == 2 and len(err) == 1 and "the dataset's options changed" in err[0], err
+
+
+@pytest.mark.parametrize(("option", "message"), [
+    (["--clip-grad", "nan"], "clip_grad must be a finite number > 0 or None, got nan"),
+    (["--clip-grad", "inf"], "clip_grad must be a finite number > 0 or None, got inf"),
+    (["--joint-weights", "nan,1,1,1,1"], "joint_weights must be J finite non-negative floats, got [nan, 1.0"),
+])
+def test_non_finite_training_options_are_refused_before_training(tmp_path, capsys, option, message):
+    code, err = _train(tmp_path, capsys, "--data-opt", "size=8", "--steps", "1", *option)
+    assert code == 2 and len(err) == 1 and message in err[0], err
+    assert not (tmp_path / "run").exists()
+
+
+# -- 17. a boxes file nested deep ----------------------------------------------------------------------
+
+def test_a_boxes_file_nested_100000_deep_is_one_line(tmp_path, capsys):
+    from test_cli_predict import registered_test_models
+
+    from tarpose.cli import main
+
+    boxes = tmp_path / "boxes.json"
+    boxes.write_text("[" * 100_000 + "]" * 100_000)
+    with registered_test_models():
+        assert main(["predict", "v.mp4", "--model", "tiny-tar-test", "--boxes", str(boxes), "--out",
+                     str(tmp_path / "k.json")]) == 2
+    assert "nests lists/objects more than 16 deep" in _one_line(capsys.readouterr().err)
+
+
+# -- 20. the smaller ones ------------------------------------------------------------------------------
+
+def test_a_hundred_thousand_threads_is_named_as_the_threads_option(tmp_path, capsys):
+    from tarpose.cli import main
+    from tarpose.threads import usable_cores
+
+    assert main(["predict", "v.mp4", "--model", "m", "--full-frame", "--threads", "100000", "--out",
+                 str(tmp_path / "k.json")]) == 2
+    line = _one_line(capsys.readouterr().err)
+    assert f"--threads must be at most {4 * usable_cores()} (4 per usable core), got 100000" in line
+
+
+@pytest.mark.parametrize("field", ["jta_heads", "gra_heads"])
+def test_heads_that_do_not_divide_the_width_name_the_config(directory, field):
+    edit_config(directory, lambda c: c["temporal"].update({field: 5}))
+    message = refused(directory, "its config does not make a model")
+    assert str(directory) in message and f"{field}=5" in message and "divisible" in message
+
+
+def _recrafted(path: Path, change) -> None:
+    """Rewrite a checkpoint's metadata (its tensors kept)."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    with safe_open(str(path), framework="pt") as f:
+        metadata = dict(f.metadata())
+    change(metadata)
+    save_file(load_file(path), path, metadata=metadata)
+
+
+@pytest.mark.parametrize(("change", "match"), [
+    (lambda m: m.pop("crc32"), "it has no checksum of its tensors \\(crc32\\)"),
+    (lambda m: m.update(version="x"), "its checkpoint version 'x' is not a number"),
+    (lambda m: m.update(document="{not json"), "its metadata does not describe a training state \\(JSONDecodeError"),
+    (lambda m: m.update(document='{"optimizer": null}'), "its metadata does not describe a training state \\(KeyError"),
+    (lambda m: m.update(document='{"info": [1], "optimizer": null}'), "info is a list"),
+    (lambda m: m.update(document='{"info": {}, "optimizer": {"state": {"0": {"x": {"tensor": "gone"}}}, "param_groups": []}}'),
+     "does not describe a training state \\(KeyError: 'gone'\\)"),
+])
+def test_crafted_checkpoint_metadata_is_refused_naming_the_file(tmp_path, change, match):
+    from tarpose.training import load_checkpoint, save_checkpoint
+
+    path = tmp_path / "checkpoint.safetensors"
+    save_checkpoint(path, tiny_vitpose().state_dict(), None, {"step": 3})
+    _recrafted(path, change)
+    with pytest.raises(ValueError, match=match) as info:
+        load_checkpoint(path)
+    assert str(info.value).startswith(f"{path} is damaged") and "\n" not in str(info.value)
+
+
+def test_boxes_smaller_than_a_pixel_are_skipped_not_given_a_new_track_every_frame(tmp_path):
+    from test_cli_predict import _tiny
+
+    from tarpose.detection import PersonDetector
+    from tarpose.inference import PoseInferencer
+
+    class Tiny(PersonDetector):  # a real box and one of 1e-300 pixels, in every frame
+        def detect(self, frames, indices):
+            from tarpose.detection import Detections
+
+            return [Detections(torch.tensor([[10.0, 10, 60, 80], [30.0, 30, 1e-300, 1e-300]], dtype=torch.float64),
+                               torch.tensor([0.9, 0.9], dtype=torch.float64))
+                    for _ in frames]
+
+    inferencer = PoseInferencer(_tiny(), detector=Tiny())
+    frames = np.random.default_rng(0).integers(0, 255, (5, 120, 160, 3), dtype=np.uint8)
+    ids = {i for poses in inferencer(frames) for i in poses.track_ids}
+    assert len(ids) == 1 and inferencer.summary.tiny == [0, 1, 2, 3, 4]

@@ -75,8 +75,20 @@ def apply_threads(threads: int | None) -> int:
 
     try:
         return apply(threads)
-    except ValueError:
-        raise CLIError(f"--threads must be >= 1, got {threads}") from None
+    except ValueError as error:
+        raise CLIError(f"--{error}") from None
+
+
+def check_threads(threads: int | None) -> None:
+    """``--threads`` checked before any work ([tarpose.threads.check_threads][tarpose.threads.check_threads]),
+    its error as one line."""
+    from ..threads import check_threads as check
+
+    if threads is not None:
+        try:
+            check(threads)
+        except ValueError as error:
+            raise CLIError(f"--{error}") from None
 
 
 class Terminated(KeyboardInterrupt):

@@ -41,11 +41,12 @@ renamed when complete: a failed or interrupted run leaves none.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 from typing import Any
 
-from . import CLIError, add_threads_argument, counted
+from . import CLIError, add_threads_argument, check_threads, counted
 
 HELP = "estimate poses in a video or images (detection, tracking, streaming, rendering)"
 
@@ -100,7 +101,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="torch.compile the model (CUDA graphs on a GPU): minutes of compiling "
                         "at the start, then faster; for long videos")
     parser.add_argument("--max-frames", type=_positive, metavar="N", help="stop after N frames")
-    parser.add_argument("--padding", type=float, default=1.25, help="box enlargement (default 1.25)")
+    parser.add_argument("--padding", type=float, default=1.25, help="box enlargement (default 1.25, at most 10)")
+    parser.add_argument("--max-batch", type=_positive, default=32, metavar="N",
+                        help="the most persons in one call of the model (default 32): bounds memory in a crowd")
+    parser.add_argument("--max-pixels", type=_positive, default=None, metavar="N",
+                        help="the largest image or video frame read, in pixels (default 40000000: about 8K UHD)")
     parser.add_argument("--keypoint-threshold", type=float, default=0.3,
                         help="draw joints scoring at least this (default 0.3)")
     add_threads_argument(parser)
@@ -112,7 +117,12 @@ def run(args: argparse.Namespace) -> int:
     from ..detection import DEFAULT_RTDETR, make_detector
     from ..filters import build_filter
     from ..inference import PoseInferencer
+    from ..inference.stream import MAX_PADDING
+    from ..io.frames import MAX_FRAME_PIXELS
 
+    check_threads(args.threads)
+    if not (math.isfinite(args.padding) and 0 < args.padding <= MAX_PADDING):
+        raise CLIError(f"--padding (the box enlargement) must be in (0, {MAX_PADDING:g}], got {args.padding:g}")
     if args.filter is not None:
         try:
             build_filter(args.filter)  # PoseInferencer builds it again with the source's frame rate
@@ -138,6 +148,7 @@ def run(args: argparse.Namespace) -> int:
             args.model, detector=detector, keypoint_filter=args.filter, device=device,
             mode="causal" if args.causal else "exact" if args.exact else None,
             flip=args.flip, padding=args.padding, compile=args.compile, threads=args.threads,
+            max_batch=args.max_batch, max_pixels=args.max_pixels or MAX_FRAME_PIXELS,
         )
     except (FileNotFoundError, ValueError, OSError) as error:
         raise CLIError(str(error).splitlines()[0]) from None
@@ -165,6 +176,9 @@ def report(summary: Any, args: argparse.Namespace) -> None:
     if summary.outside:
         say(f"warning: skipped {counted(len(summary.outside), 'box', 'boxes')} entirely outside the frame (frames "
             f"{summary.outside[0]}..{summary.outside[-1]}): no pose is given for them")
+    if summary.tiny:
+        say(f"warning: skipped {counted(len(summary.tiny), 'box', 'boxes')} less than a pixel wide or tall "
+            f"(frames {summary.tiny[0]}..{summary.tiny[-1]}): no pose is given for them")
     if summary.stopped:
         say(f"the source stopped after {counted(frames, 'frame')} ({summary.stopped}): poses were written "
             "for every one of them")

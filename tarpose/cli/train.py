@@ -215,6 +215,7 @@ def run(args: argparse.Namespace) -> int:
         result = train(
             model, dataset, config, args.out, resume=args.resume, validate=validate,
             model_spec=spec, device=args.device,
+            data_spec={"dataset": args.dataset, "options": dict(args.data_opt)},
         )
     except (ValueError, FileNotFoundError, FileExistsError, FloatingPointError) as error:
         raise CLIError(str(error)) from None

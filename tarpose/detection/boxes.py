@@ -21,11 +21,16 @@ from pathlib import Path
 
 import numpy as np
 
+from .._checks import json_nesting
 from .base import Detections, PersonDetector
 
 
 def _number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+#: deepest nesting of a boxes file (a ``tarpose predict --out`` document nests 5 levels)
+MAX_BOXES_NESTING = 16
 
 
 def read_boxes(path: str | os.PathLike[str]) -> dict[int, Detections]:
@@ -35,7 +40,11 @@ def read_boxes(path: str | os.PathLike[str]) -> dict[int, Detections]:
     if not file.is_file():
         raise FileNotFoundError(f"boxes file {str(path)!r} does not exist")
     try:
-        data = json.loads(file.read_text())
+        text = file.read_text()
+        if json_nesting(text) > MAX_BOXES_NESTING:  # before json.loads, which would recurse that deep
+            raise ValueError(f"boxes file {str(path)!r} nests lists/objects more than {MAX_BOXES_NESTING} deep: "
+                             "not a list of box records")
+        data = json.loads(text)
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise ValueError(f"boxes file {str(path)!r} is not valid JSON: {error}") from None
     from_predictions = isinstance(data, dict) and isinstance(data.get("predictions"), list)

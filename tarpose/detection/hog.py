@@ -24,6 +24,13 @@ _INSTALL = (
 
 #: the detector window is 64 x 128 pixels, and a person in it is about 96 pixels tall
 _WINDOW_PERSON_HEIGHT = 96.0
+#: OpenCV's default people detector window, ``(width, height)``: ``detectMultiScale`` corrupts the
+#: heap (abort, segfault) on an image smaller than it, so such a frame is never handed to it (no
+#: person that size can be found in it anyway: the pyramid only shrinks the image)
+HOG_WINDOW = (64, 128)
+#: the lowest score threshold accepted: below it nearly every window of a frame is a detection and
+#: OpenCV's grouping of them takes tens of seconds a frame
+MIN_HOG_THRESHOLD = 0.01
 #: the default lowest score kept: the best F1 at IoU 0.5 against the pedestrians of
 #: tests/data/vtest_boxes.json among scores 0.3..0.9 (benchmarks/bench_hog.py, which wrote
 #: benchmarks/results/hog_threshold.json; tests/test_detection.py checks the two agree). OpenCV's
@@ -35,8 +42,11 @@ HOG_NMS_IOU: float | None = None
 
 def score_to_margin(score: float) -> float:
     """The SVM margin of a HOG score (its inverse logistic): OpenCV's ``hitThreshold``."""
-    if not 0 < score < 1:
-        raise ValueError(f"the HOG detector's score threshold must be in (0, 1), got {score}")
+    if not MIN_HOG_THRESHOLD <= score < 1:
+        raise ValueError(
+            f"the HOG detector's score threshold must be in [{MIN_HOG_THRESHOLD}, 1), got {score} (below "
+            f"{MIN_HOG_THRESHOLD} nearly every window is a person)"
+        )
     return math.log(score / (1 - score))
 
 
@@ -100,6 +110,9 @@ class HOGDetector(PersonDetector):
             gray = cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY)
             if self.upscale != 1:
                 gray = cv2.resize(gray, None, fx=self.upscale, fy=self.upscale, interpolation=cv2.INTER_LINEAR)
+            if gray.shape[1] < HOG_WINDOW[0] or gray.shape[0] < HOG_WINDOW[1]:  # smaller than one window
+                out.append(Detections(torch.zeros(0, 4, dtype=torch.float64), torch.zeros(0, dtype=torch.float64)))
+                continue
             rects, margins = self._hog.detectMultiScale(
                 gray, hitThreshold=self.hit_threshold, winStride=(self.stride, self.stride),
                 padding=(8, 8), scale=self.scale,

@@ -45,10 +45,11 @@ from .kalman import KalmanFilter
 from .one_euro import OneEuroFilter
 from .registry import FILTERS, build_filter, list_filters
 from .track import TrackFilter
-from .windowed import MeanFilter, MedianFilter, SavgolFilter, WindowFilter
+from .windowed import MAX_WINDOW, MeanFilter, MedianFilter, SavgolFilter, WindowFilter
 
 __all__ = [
     "FILTERS",
+    "MAX_WINDOW",
     "KalmanFilter",
     "KeypointFilter",
     "MeanFilter",

@@ -9,7 +9,7 @@ from ..registry import Registry
 from .base import KeypointFilter
 from .kalman import KalmanFilter
 from .one_euro import OneEuroFilter
-from .windowed import MeanFilter, MedianFilter, SavgolFilter
+from .windowed import MeanFilter, MedianFilter, SavgolFilter, WindowFilter
 
 __all__ = ["FILTERS", "build_filter", "list_filters"]
 
@@ -26,7 +26,9 @@ def list_filters() -> list[str]:
 
 def build_filter(spec: str | KeypointFilter, **defaults: Any) -> KeypointFilter:
     """A filter from its name and options: ``"median"``, ``"median:window=5"``,
-    ``"savgol:window=9,order=2,causal=true"``, ``"one-euro:min_cutoff=1,beta=0.01,fps=25"``.
+    ``"savgol:window=9,order=2,causal=true"``, ``"one-euro:min_cutoff=1,beta=0.01,fps=25"``. A
+    windowed filter's window is at most `MAX_WINDOW` frames unless the name raises the bound:
+    ``"median:window=301,max_window=301"``.
 
     Args:
         spec: ``NAME[:key=value,...]`` (or a filter, returned as is).
@@ -48,6 +50,9 @@ def build_filter(spec: str | KeypointFilter, **defaults: Any) -> KeypointFilter:
     for item in filter(None, (part.strip() for part in rest.split(","))):
         key, eq, value = item.partition("=")
         key = key.strip().replace("-", "_")
+        if eq and key == "max_window" and issubclass(cls, WindowFilter):  # a bound, not an option of the filter
+            options[key] = _parse(name, key, value.strip(), int)
+            continue
         if not eq or key not in cls.OPTIONS:
             raise ValueError(
                 f"{name}: bad option {item!r}; options (key=value): {', '.join(cls.OPTIONS)}"

@@ -15,16 +15,28 @@ from torch import Tensor
 from ._checks import checked_frame, integer
 from .base import KeypointFilter, OnlineFilter, Output
 
-__all__ = ["MeanFilter", "MedianFilter", "SavgolFilter", "WindowFilter"]
+__all__ = ["MAX_WINDOW", "MeanFilter", "MedianFilter", "SavgolFilter", "WindowFilter"]
+
+
+#: the longest window a filter takes unless given ``max_window=``: a centred window of ``W`` frames
+#: holds ``W // 2`` frames (and, in `tarpose predict`, their images) in memory
+MAX_WINDOW = 101
 
 
 class WindowFilter(KeypointFilter):
-    """A filter over a window of ``window`` frames (centred, or causal: ``t - W + 1 .. t``)."""
+    """A filter over a window of ``window`` frames (centred, or causal: ``t - W + 1 .. t``), at
+    most ``max_window`` frames (`MAX_WINDOW` by default; in a filter name: ``max_window=N``)."""
 
-    def __init__(self, window: int = 5, causal: bool = False) -> None:
+    def __init__(self, window: int = 5, causal: bool = False, *, max_window: int = MAX_WINDOW) -> None:
         window = integer("window", window)
         if window < 1:
             raise ValueError(f"{self.name}: window must be >= 1, got {window}")
+        if window > integer("max_window", max_window):
+            raise ValueError(
+                f"{self.name}: window={window} is more than {max_window} frames (a centred window holds "
+                f"window//2 frames and their images in memory); to allow it add max_window={window} "
+                f"(e.g. '{self.name}:window={window},max_window={window}')"
+            )
         if not causal and window % 2 == 0:
             raise ValueError(
                 f"{self.name}: a centred window must be odd, got {window} (or causal=true: frames t-{window - 1}..t)"
@@ -114,8 +126,8 @@ class SavgolFilter(WindowFilter):
     name = "savgol"
     OPTIONS = {"window": int, "order": int, "causal": bool}
 
-    def __init__(self, window: int = 7, order: int = 2, causal: bool = False) -> None:
-        super().__init__(window, causal)
+    def __init__(self, window: int = 7, order: int = 2, causal: bool = False, *, max_window: int = MAX_WINDOW) -> None:
+        super().__init__(window, causal, max_window=max_window)
         order = integer("order", order)
         if not 0 <= order < self.window:
             raise ValueError(f"savgol: order must be in [0, window) = [0, {self.window}), got {order}")

@@ -26,11 +26,11 @@ import torch
 from torch import nn
 
 from .._checks import as_device
-from ..atomic import atomic_output
-from ..boxes import overlaps_frame
+from ..atomic import StagedOutputs, atomic_output
+from ..boxes import MIN_BOX_SIDE, overlaps_frame
 from ..detection import BoxesFile, Detections, PersonDetector, make_detector
 from ..filters import build_filter
-from ..io.frames import FrameSource, open_frames
+from ..io.frames import MAX_FRAME_PIXELS, FrameSource, open_frames
 from ..threads import apply_threads
 from ..tracking import ByteTracker, Tracker
 from .source import runnable_model
@@ -58,6 +58,7 @@ class PredictionSummary:
         announced_frames: the frame count the source announces (a video's header), if any.
         truncated: a video ended before the frames its header announces (damaged or cut).
         outside: the frame of every box skipped for lying entirely outside its frame.
+        tiny: the frame of every box skipped for being less than a pixel wide or tall.
         unused_box_frames: frames of a boxes file beyond the last frame read (a file made for
             another video?).
         stopped: why a live source ended before it was asked to (``"interrupted"``: Ctrl-C or
@@ -76,6 +77,7 @@ class PredictionSummary:
     announced_frames: int | None = None
     truncated: bool = False
     outside: list[int] = field(default_factory=list)
+    tiny: list[int] = field(default_factory=list)
     unused_box_frames: list[int] = field(default_factory=list)
     stopped: str | None = None
 
@@ -114,6 +116,9 @@ class PoseInferencer:
         compile: ``torch.compile`` the model (long videos on a GPU).
         threads: PyTorch CPU threads for the run (default: one per core that other processes
             leave free when the run starts, see [default_threads][tarpose.threads.default_threads]).
+        max_batch: the most persons in one call of the model (a crowd is run in several).
+        max_pixels: the largest frame, in pixels, read from a file (checked before it is decoded,
+            [open_frames][tarpose.io.open_frames]).
     """
 
     def __init__(
@@ -132,6 +137,8 @@ class PoseInferencer:
         padding: float = 1.25,
         compile: bool = False,
         threads: int | None = None,
+        max_batch: int = 32,
+        max_pixels: int = MAX_FRAME_PIXELS,
     ) -> None:
         self.device = as_device(device)
         self._filter_spec = keypoint_filter
@@ -149,7 +156,8 @@ class PoseInferencer:
         self.model = resolved
         self.model_name = str(model) if isinstance(model, (str, os.PathLike)) else type(model).__name__
         self.mode = mode
-        self._options = {"mode": mode, "flip": flip, "padding": padding, "compile": compile}
+        self._options = {"mode": mode, "flip": flip, "padding": padding, "compile": compile, "max_batch": max_batch}
+        self.max_pixels = max_pixels
         self.predictor = self._predictor(None)  # checks the options against the model now
         self.threads = threads
         self.source: FrameSource | None = None
@@ -177,7 +185,7 @@ class PoseInferencer:
         """
         if max_frames is not None and max_frames < 1:
             raise ValueError(f"max_frames must be >= 1, got {max_frames}")
-        frames = open_frames(source)
+        frames = open_frames(source, max_pixels=self.max_pixels)
         self.source = frames
         predictor = self.predictor = self._predictor(frames.fps)
         threads = apply_threads(self.threads)
@@ -242,12 +250,17 @@ class PoseInferencer:
 
     def _inside(self, people: Detections, frame: Any, index: int) -> Detections:
         """The detections whose boxes overlap the frame (a pose for a box the image does not show
-        would be made up); each one skipped is noted in the summary's ``outside``."""
+        would be made up) and are at least a pixel wide and tall (a smaller one holds no person,
+        and no tracker can follow it: its overlap with itself underflows); each one skipped is
+        noted in the summary's ``outside`` or ``tiny``."""
         height, width = (frame.shape[-2:] if isinstance(frame, torch.Tensor) else frame.shape[:2])
-        keep = overlaps_frame(people.boxes, height, width)  # (n,)
+        inside = overlaps_frame(people.boxes, height, width)  # (n,)
+        large = (people.boxes[:, 2:] >= MIN_BOX_SIDE).all(dim=-1)  # (n,)
+        keep = inside & large
         if bool(keep.all()):
             return people
-        self.summary.outside.extend([index] * int((~keep).sum()))  # type: ignore[union-attr]
+        self.summary.outside.extend([index] * int((~inside).sum()))  # type: ignore[union-attr]
+        self.summary.tiny.extend([index] * int((inside & ~large).sum()))  # type: ignore[union-attr]
         return people.select(keep.nonzero().flatten())
 
     def predict(
@@ -286,7 +299,7 @@ class PoseInferencer:
         check_outputs(out_path, render_path)
         records: list[dict[str, Any]] = []
         start = time.perf_counter()
-        frames = open_frames(source)
+        frames = open_frames(source, max_pixels=self.max_pixels)
         total = frames.num_frames if max_frames is None else min(frames.num_frames or max_frames, max_frames)
         with contextlib.ExitStack() as stack:
             json_tmp = stack.enter_context(atomic_output(out_path)) if out_path else None
@@ -363,10 +376,17 @@ def check_outputs(out: Path | None, render: Path | None) -> None:
             f"cannot render to {str(render)!r}: use a video ({', '.join(VIDEO_SUFFIXES)}) or "
             f"{', '.join(IMAGE_RENDER_SUFFIXES)} image(s)"
         )
+    if render is not None and render.suffix.lower() in VIDEO_SUFFIXES:
+        from ..io.video import default_codec
+
+        with contextlib.suppress(ImportError):  # no PyAV: the writer says how to install it
+            default_codec(render)  # an encoder for its container, before any frame is read
 
 
 class _Renderer:
-    """Writes drawn frames to a video, or to PNG images; removes everything on failure."""
+    """Writes drawn frames to a video, or to PNG images. The images are written beside their names
+    and renamed into place together at the end: a failed or interrupted run leaves no image of its
+    own and overwrites (or deletes) none of an earlier run's."""
 
     def __init__(self, path: Path, threshold: float) -> None:
         self.path = path
@@ -374,9 +394,10 @@ class _Renderer:
         self.video = path.suffix.lower() in VIDEO_SUFFIXES
         self.paths: list[Path] = []
         self._writer: Any = None
+        self._images = StagedOutputs()
 
     def write(self, poses: FramePoses, source: FrameSource | None) -> None:
-        from ..io.render import draw_poses, write_png
+        from ..io.render import draw_poses, encode_png
 
         image = draw_poses(poses.image, poses, threshold=self.threshold)
         if self.video:
@@ -388,18 +409,17 @@ class _Renderer:
             return
         single = source is not None and source.num_frames == 1
         path = self.path if single else self.path.with_name(f"{self.path.stem}_{poses.index:06d}{self.path.suffix}")
-        write_png(path, image)
-        self.paths.append(path)
+        self._images.path(path).write_bytes(encode_png(image))
 
     def __enter__(self) -> _Renderer:
         return self
 
     def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
         if not self.video:
-            if exc is not None:  # no partial output
-                for path in self.paths:
-                    path.unlink(missing_ok=True)
-                self.paths = []
+            if exc is not None:  # no partial output, and what was there stays
+                self._images.discard()
+            else:
+                self.paths = self._images.commit()
             return
         if self._writer is not None:
             self._writer.__exit__(exc_type, exc, tb)

@@ -64,6 +64,10 @@ from ..topdown import (
 )
 from ..window import window_of
 
+#: the largest box enlargement (``padding``): a crop ten times the box already shows mostly
+#: background, and far larger values overflow the crop geometry
+MAX_PADDING = 10.0
+
 Mode = Literal["centred", "causal", "exact"]
 MODES: tuple[str, ...] = ("centred", "causal", "exact")
 Precision = Literal["auto", "float32", "bfloat16"]
@@ -235,6 +239,9 @@ class StreamingPredictor:
             ``"median:window=5"``, or a filter) run online over each track's keypoints; a centred
             filter adds its half-window to the latency (`latency`), and causal mode accepts
             only causal filters. ``None``: no filtering.
+        max_batch: the most persons (crops, windows) in one call of the model: a frame with more
+            people is run in several calls, so memory is bounded by this, not by the crowd
+            (with the flip test a call holds twice as many crops).
     """
 
     def __init__(
@@ -252,7 +259,13 @@ class StreamingPredictor:
         keep_heatmaps: bool = False,
         compile: bool = False,
         keypoint_filter: KeypointFilter | str | None = None,
+        max_batch: int = 32,
     ) -> None:
+        if isinstance(max_batch, bool) or not isinstance(max_batch, int) or max_batch < 1:
+            raise ValueError(f"max_batch (persons per model call) must be an integer >= 1, got {max_batch!r}")
+        if not (isinstance(padding, (int, float)) and not isinstance(padding, bool)
+                and math.isfinite(padding) and 0 < padding <= MAX_PADDING):
+            raise ValueError(f"padding (the box enlargement) must be a number in (0, {MAX_PADDING:g}], got {padding!r}")
         for name in ("encode", "aggregate_restore", "num_frames", "target_index", "num_joints"):
             if not hasattr(model, name):
                 raise TypeError(
@@ -313,6 +326,7 @@ class StreamingPredictor:
             else None
         )
         self.keep_heatmaps = keep_heatmaps
+        self.max_batch = max_batch
         self._model_encode = model.encode
         self._model_aggregate = model.aggregate_restore
         self._frame_masks = getattr(model, "frame_masks", None)  # None: windows of heatmaps
@@ -446,11 +460,13 @@ class StreamingPredictor:
         return features, heatmaps, masks
 
     def _encode_and_cache(self, image: Tensor, pending: _Pending) -> None:
-        crops = self._crop(image.to(self.device), pending.matrices.to(self.device))
-        features, heatmaps, masks = self._encode(crops)
-        for i, track_id in enumerate(pending.track_ids):
-            entry = _Entry(features[i], heatmaps[i], None if masks is None else masks[i])
-            self._cache.setdefault(track_id, {})[pending.index] = entry
+        image, matrices = image.to(self.device), pending.matrices.to(self.device)
+        for start in range(0, len(pending.track_ids), self.max_batch):  # max_batch persons a call
+            people = slice(start, start + self.max_batch)
+            features, heatmaps, masks = self._encode(self._crop(image, matrices[people]))
+            for i, track_id in enumerate(pending.track_ids[people]):
+                entry = _Entry(features[i], heatmaps[i], None if masks is None else masks[i])
+                self._cache.setdefault(track_id, {})[pending.index] = entry
 
     def _window_cached(self, pending: _Pending) -> tuple[Tensor, Tensor, Tensor | None, Tensor]:
         """Windows of every person of ``pending`` from the cache: features ``(b, t, v, C, h, w)``,
@@ -499,13 +515,24 @@ class StreamingPredictor:
         return (*windows, valid.expand(b, t))
 
     def _emit(self, pending: _Pending) -> FramePoses:
-        """Final heatmaps and keypoints of every person of a frame whose window is complete."""
+        """Final heatmaps and keypoints of every person of a frame whose window is complete, at
+        most ``max_batch`` persons a model call."""
         b = len(pending.track_ids)
         if b == 0:
             return FramePoses(
                 pending.index, [], pending.boxes, torch.zeros(0, self._num_joints, 2, dtype=torch.float64),
                 torch.zeros(0, self._num_joints), None, pending.box_scores,
             )
+        parts = [self._emit_people(_Pending(
+            pending.index, pending.track_ids[start : start + self.max_batch], pending.boxes[start : start + self.max_batch],
+            pending.matrices[start : start + self.max_batch],
+        )) for start in range(0, b, self.max_batch)]
+        keypoints, scores, heatmaps = (None if parts[0][k] is None else torch.cat([p[k] for p in parts]) for k in range(3))
+        return FramePoses(pending.index, pending.track_ids, pending.boxes, keypoints, scores, heatmaps, pending.box_scores)
+
+    def _emit_people(self, pending: _Pending) -> tuple[Tensor, Tensor, Tensor | None]:
+        """Keypoints ``(b, J, 2)``, scores ``(b, J)`` and (with ``keep_heatmaps``) final heatmaps
+        of the persons of ``pending``, in one model call."""
         if self.mode == "exact":
             features, heatmaps, masks, valid = self._window_exact(pending)
         else:
@@ -529,10 +556,7 @@ class StreamingPredictor:
         keypoints, scores = heatmaps_to_keypoints(
             final, pending.matrices, self.input_size, self.refine, self.data_config.geometry
         )
-        return FramePoses(
-            pending.index, pending.track_ids, pending.boxes, keypoints, scores,
-            final.cpu() if self.keep_heatmaps else None, pending.box_scores,
-        )
+        return keypoints, scores, final.cpu() if self.keep_heatmaps else None
 
     @property
     def _num_joints(self) -> int:

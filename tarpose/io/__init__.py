@@ -12,7 +12,14 @@
 Optional dependencies are imported only when used, with a message naming the extra to install.
 """
 
-from .frames import FrameSource, as_rgb_array, open_frames, read_image
+from .frames import (
+    MAX_FRAME_PIXELS,
+    FrameSource,
+    as_rgb_array,
+    check_pixels,
+    open_frames,
+    read_image,
+)
 from .render import (
     draw_box,
     draw_label,
@@ -28,10 +35,12 @@ from .render import (
 from .video import VideoReader, VideoWriter, read_video, write_video
 
 __all__ = [
+    "MAX_FRAME_PIXELS",
     "FrameSource",
     "VideoReader",
     "VideoWriter",
     "as_rgb_array",
+    "check_pixels",
     "draw_box",
     "draw_label",
     "draw_pose",

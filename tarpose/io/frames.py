@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+import warnings
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,28 @@ import torch
 
 #: file name endings read as images (anything else is opened as a video)
 IMAGE_SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
+
+#: the largest image or video frame read from a file, in pixels, unless raised (``max_pixels=``,
+#: ``--max-pixels``): about 8K UHD (7680 x 4320 = 33.2 million). Checked from the file's header,
+#: before anything is decoded: a 69-byte PNG can announce 20000 x 20000 pixels (1.2 GB decoded)
+MAX_FRAME_PIXELS = 40_000_000
+
+
+def check_pixels(width: int, height: int, where: str, max_pixels: int = MAX_FRAME_PIXELS) -> None:
+    """Refuse a frame of more than ``max_pixels`` pixels, naming the limit and how to raise it.
+
+    Args:
+        width: the frame's width, as its file's header says.
+        height: its height.
+        where: how to name the file in the message.
+        max_pixels: the limit.
+    """
+    if width * height > max_pixels:
+        raise ValueError(
+            f"{where} is {width}x{height} = {width * height:,} pixels a frame, more than the limit of "
+            f"{max_pixels:,} (a decompression bomb?); to read it raise the limit (max_pixels=, "
+            f"tarpose predict --max-pixels {width * height})"
+        )
 
 
 class FrameSource:
@@ -87,8 +110,14 @@ def as_rgb_array(frame: Any, where: str = "frame") -> np.ndarray:
     return frame
 
 
-def read_image(path: str | os.PathLike[str]) -> np.ndarray:
-    """An image file as RGB ``(H, W, 3)`` uint8 (Pillow when installed, else PyAV)."""
+def read_image(path: str | os.PathLike[str], max_pixels: int = MAX_FRAME_PIXELS) -> np.ndarray:
+    """An image file as RGB ``(H, W, 3)`` uint8 (Pillow when installed, else PyAV).
+
+    Images of any bit depth are scaled to 8 bits: 16-bit ones (``0..65535``) divided by 257, float
+    ones must hold ``0..1`` (anything else is refused: its range is unknown). An image of more
+    than ``max_pixels`` pixels is refused before it is decoded (see
+    [check_pixels][tarpose.io.frames.check_pixels]).
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"image {str(path)!r} does not exist")
@@ -97,11 +126,21 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
     except ImportError:
         Image = None
     if Image is not None:
+        where = f"image {str(path)!r}"
         try:
-            with Image.open(path) as image:
-                return np.array(image.convert("RGB"))  # writable
+            with warnings.catch_warnings():  # tarpose's own limit is checked below, in one line
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                image = Image.open(path)
+        except Image.DecompressionBombError as error:  # beyond Pillow's own hard limit
+            raise ValueError(f"{where} is more than {max_pixels:,} pixels, the limit: {error}") from None
         except OSError as error:
-            raise ValueError(f"cannot read image {str(path)!r}: {error}") from None
+            raise ValueError(f"cannot read {where}: {error}") from None
+        with image:
+            check_pixels(image.width, image.height, where, max_pixels)
+            try:
+                return _rgb8(image, where)
+            except OSError as error:  # truncated data shows when it is decoded
+                raise ValueError(f"cannot read {where}: {error}") from None
     try:
         import av  # noqa: F401
     except ImportError:
@@ -110,7 +149,30 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
     from .video import VideoReader
 
     with VideoReader(path) as reader:
+        check_pixels(reader.width, reader.height, f"image {str(path)!r}", max_pixels)
         return next(iter(reader))
+
+
+def _rgb8(image: Any, where: str) -> np.ndarray:
+    """A Pillow image as RGB ``(H, W, 3)`` uint8, its bit depth and range respected (Pillow's
+    ``convert("RGB")`` clips 16-bit values to 255 and truncates floats to 0)."""
+    mode = image.mode
+    if mode.startswith("I"):  # "I;16", "I;16B"...: 16-bit; "I": 32-bit integers (16-bit PNGs in old Pillows)
+        values = np.asarray(image).astype(np.int64)
+        low, high = (int(values.min()), int(values.max())) if values.size else (0, 0)
+        if low < 0 or high > 65535:
+            raise ValueError(f"{where} holds 32-bit integer pixels ({low}..{high}) of no known range: "
+                             "save it with 8 or 16 bits")
+        gray = ((values + 128) // 257).astype(np.uint8)  # 0..65535 -> 0..255, rounded
+    elif mode == "F":
+        values = np.asarray(image, dtype=np.float32)
+        if values.size and not (np.isfinite(values).all() and values.min() >= 0 and values.max() <= 1):
+            raise ValueError(f"{where} holds float pixels of {np.nanmin(values):g}..{np.nanmax(values):g}: "
+                             "a float image must hold values in 0..1")
+        gray = np.round(values * 255).astype(np.uint8)
+    else:
+        return np.array(image.convert("RGB"))  # writable
+    return np.repeat(gray[..., None], 3, axis=-1)
 
 
 def _natural_key(path: Path) -> list[Any]:
@@ -118,7 +180,7 @@ def _natural_key(path: Path) -> list[Any]:
     return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", path.name)]
 
 
-def open_frames(source: Any) -> FrameSource:
+def open_frames(source: Any, *, max_pixels: int = MAX_FRAME_PIXELS) -> FrameSource:
     """A ``FrameSource`` for ``source``:
 
     - a video file path (anything FFmpeg reads);
@@ -128,7 +190,9 @@ def open_frames(source: Any) -> FrameSource:
     - a numpy array ``(T, H, W, 3)`` or ``(H, W, 3)``, or a list / iterable of frames
       (``(H, W, 3)`` uint8 arrays or ``(3, H, W)`` tensors).
 
-    Raises ``FileNotFoundError`` for a missing path and ``ValueError`` for an unreadable one.
+    Raises ``FileNotFoundError`` for a missing path and ``ValueError`` for an unreadable one, or
+    for an image or video whose frames have more than ``max_pixels`` pixels (checked from the
+    file's header, before anything is decoded).
     """
     if isinstance(source, FrameSource):
         return source
@@ -142,15 +206,20 @@ def open_frames(source: Any) -> FrameSource:
             images = sorted((p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES), key=_natural_key)
             if not images:
                 raise ValueError(f"folder {str(path)!r} holds no images ({', '.join(IMAGE_SUFFIXES)})")
-            return FrameSource(str(path), "images", (read_image(p) for p in images), num_frames=len(images),
-                               files=[p.name for p in images])
+            return FrameSource(str(path), "images", (read_image(p, max_pixels) for p in images),
+                               num_frames=len(images), files=[p.name for p in images])
         if path.suffix.lower() in IMAGE_SUFFIXES:
-            image = read_image(path)
+            image = read_image(path, max_pixels)
             return FrameSource(str(path), "image", [image], width=image.shape[1], height=image.shape[0],
                                num_frames=1, files=[path.name])
         from .video import VideoReader
 
         reader = VideoReader(path)
+        try:
+            check_pixels(reader.width, reader.height, f"video {str(path)!r}", max_pixels)
+        except ValueError:
+            reader.close()
+            raise
         return FrameSource(str(path), "video", reader, fps=reader.fps, width=reader.width,
                            height=reader.height, num_frames=reader.num_frames or None, close=reader.close)
     if isinstance(source, np.ndarray) and source.ndim == 3:

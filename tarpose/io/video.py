@@ -108,7 +108,8 @@ class VideoWriter:
     """Encode RGB frames to a video file; the file appears only when the writer closes cleanly.
 
     H.264 (libx264, ``yuv420p``) when the FFmpeg inside PyAV has it, MPEG-4 Part 2 otherwise, both
-    in the container the file's extension names (``.mp4``, ``.mkv``, ``.avi``...). Odd frame sizes
+    in the container the file's extension names (``.mp4``, ``.mkv``, ``.avi``...); VP9 (or VP8, AV1)
+    in ``.webm``, which holds no other codec ([default_codec][tarpose.io.video.default_codec]). Odd frame sizes
     are padded by one edge pixel (4:2:0 needs even sides).
 
     Example:
@@ -136,7 +137,7 @@ class VideoWriter:
 
     def _open(self, height: int, width: int) -> None:
         av = self._av
-        codec = self.codec or ("libx264" if "libx264" in av.codecs_available else "mpeg4")
+        codec = self.codec or default_codec(self.path)
         try:
             self._container = av.open(str(self._tmp), mode="w", format=_container_format(self.path))
             self._stream = self._container.add_stream(codec, rate=Fraction(self.fps).limit_denominator(1001))
@@ -146,6 +147,8 @@ class VideoWriter:
         self._stream.pix_fmt = "yuv420p"
         if codec == "libx264":
             self._stream.options = {"crf": str(self.crf), "preset": "veryfast"}
+        elif codec in ("libvpx-vp9", "libvpx"):  # constant quality, real-time speed
+            self._stream.options = {"crf": str(self.crf + 11), "b:v": "0", "deadline": "realtime", "cpu-used": "8"}
         elif codec == "mpeg4":
             self._stream.bit_rate = 8_000_000
         self._size = (height, width)
@@ -199,6 +202,30 @@ class VideoWriter:
             self.close()
         else:
             self.abort(exc)
+
+
+#: encoders tried, in order, for a file's container: WebM holds only VP8/VP9/AV1; the others take
+#: H.264, or MPEG-4 Part 2 where the FFmpeg inside PyAV has no libx264
+_ENCODERS: dict[str, tuple[str, ...]] = {"webm": ("libvpx-vp9", "libvpx", "libsvtav1", "libaom-av1")}
+_DEFAULT_ENCODERS = ("libx264", "mpeg4")
+
+
+def default_codec(path: str | os.PathLike[str]) -> str:
+    """The encoder [VideoWriter][tarpose.io.VideoWriter] uses for ``path`` by default: the first of
+    those its container holds that the FFmpeg inside PyAV has.
+
+    Raises:
+        ValueError: this FFmpeg has none of them (naming the file and the encoders looked for).
+    """
+    av = _import_av()
+    wanted = _ENCODERS.get(_container_format(Path(path)) or "", _DEFAULT_ENCODERS)
+    for codec in wanted:
+        if codec in av.codecs_available:
+            return codec
+    raise ValueError(
+        f"cannot write video {str(path)!r}: the FFmpeg inside PyAV has none of the encoders its "
+        f"container takes ({', '.join(wanted)}); use .mp4 or .mkv"
+    )
 
 
 def write_video(path: str | os.PathLike[str], frames: Iterable[np.ndarray], fps: float, codec: str | None = None) -> int:

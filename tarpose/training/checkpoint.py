@@ -23,7 +23,8 @@ from torch import Tensor
 from ..atomic import atomic_write
 
 FORMAT = "tarpose-checkpoint"
-VERSION = 1
+#: 2: the CRC-32 of the tensors is always there (version 1 files may lack it)
+VERSION = 2
 
 
 @dataclass
@@ -110,7 +111,7 @@ def save_checkpoint(
         optimizer: an ``optimizer.state_dict()`` (tensors + JSON-able values), or None.
         info: any JSON-able document (step, configs, scaler state, ...).
     """
-    from safetensors.torch import save_file
+    from ..weights.safe_io import save_safetensors
 
     tensors = {f"model/{k}": _cpu(v) for k, v in model.items()}
     document: dict[str, Any] = {"info": _json_value(info or {}, "info"), "optimizer": None}
@@ -119,7 +120,7 @@ def save_checkpoint(
         tensors.update(opt_tensors)
     metadata = {"format": FORMAT, "version": str(VERSION), "document": json.dumps(document),
                 "crc32": checksum(tensors)}
-    atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=metadata))
+    atomic_write(path, lambda tmp: save_safetensors(tensors, tmp, metadata, name=path))
 
 
 def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu") -> Checkpoint:
@@ -140,18 +141,35 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu")
         raise ValueError(
             f"{path} is not a tarpose training checkpoint (format={metadata.get('format')!r})"
         )
-    if int(metadata.get("version", -1)) > VERSION:
+    version = metadata.get("version", "")
+    if not version.isdigit():
+        raise ValueError(f"{path} is damaged: its checkpoint version {version!r} is not a number")
+    if int(version) > VERSION:
         raise ValueError(
-            f"{path} has checkpoint version {metadata['version']}; this tarpose reads <= {VERSION}"
+            f"{path} has checkpoint version {version}; this tarpose reads <= {VERSION}"
         )
-    if "crc32" in metadata and metadata["crc32"] != checksum(tensors):  # older checkpoints have none
+    if "crc32" not in metadata and int(version) >= 2:  # version 1 checkpoints may predate the checksum
+        raise ValueError(
+            f"{path} is damaged: it has no checksum of its tensors (crc32), which every checkpoint "
+            f"of version {version} carries; resume from another checkpoint"
+        )
+    if "crc32" in metadata and metadata["crc32"] != checksum(tensors):
         raise ValueError(
             f"{path} is corrupted: its tensors do not match the checksum stored when it was "
             "written (a damaged disk or copy); resume from another checkpoint"
         )
-    document = json.loads(metadata["document"])
+    try:  # crafted or damaged metadata fails anywhere in here
+        document = json.loads(metadata["document"])
+        info = document["info"]
+        if not isinstance(info, dict):
+            raise TypeError(f"info is a {type(info).__name__}, not an object")
+        optimizer = None
+        if document["optimizer"] is not None:
+            optimizer = unflatten_optimizer(tensors, document["optimizer"])
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as error:
+        raise ValueError(
+            f"{path} is damaged: its metadata does not describe a training state "
+            f"({type(error).__name__}: {error}); resume from another checkpoint"
+        ) from None
     model = {k[len("model/") :]: v for k, v in tensors.items() if k.startswith("model/")}
-    optimizer = None
-    if document["optimizer"] is not None:
-        optimizer = unflatten_optimizer(tensors, document["optimizer"])
-    return Checkpoint(model=model, optimizer=optimizer, info=document["info"])
+    return Checkpoint(model=model, optimizer=optimizer, info=info)

@@ -27,6 +27,7 @@ from einops import rearrange
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler, get_worker_info
 
+from ..atomic import atomic_write
 from ..models.temporal import TemporalWrapper
 from ..window import Target, Window, normalize_target
 from .checkpoint import load_checkpoint, save_checkpoint
@@ -123,8 +124,8 @@ class TrainConfig:
                 "need lr_step_epochs > 0 and 0 < lr_gamma <= 1, got "
                 f"{self.lr_step_epochs} and {self.lr_gamma}"
             )
-        if self.clip_grad is not None and self.clip_grad <= 0:
-            problems.append(f"clip_grad must be > 0 or None, got {self.clip_grad}")
+        if self.clip_grad is not None and not (math.isfinite(self.clip_grad) and self.clip_grad > 0):
+            problems.append(f"clip_grad must be a finite number > 0 or None, got {self.clip_grad}")
         if self.amp not in ("auto", "off", "bf16", "fp16"):
             problems.append(f"amp must be 'auto', 'off', 'bf16' or 'fp16', got {self.amp!r}")
         try:
@@ -514,6 +515,7 @@ def train(
     device: str | torch.device | None = None,
     on_step: Callable[[int, float], None] | None = None,
     log: Callable[[str], None] | None = print,
+    data_spec: Mapping[str, Any] | None = None,
 ) -> TrainResult:
     """Train ``model`` on ``dataset`` (samples in [tarpose.data][tarpose.data]'s format).
 
@@ -541,6 +543,9 @@ def train(
         device: default ``cuda:LOCAL_RANK`` if CUDA is available, else CPU.
         on_step: ``fn(step, loss)`` after every optimizer step (and checkpoint).
         log: where rank 0's progress lines go (None: silent).
+        data_spec: how the dataset was made (``{"dataset": name, "options": {...}}``, JSON-able):
+            recorded in the checkpoint; a resumed run must match it (the same size alone does
+            not make the same data).
 
     Raises:
         ValueError: the dataset crops and draws targets in another geometry
@@ -550,6 +555,8 @@ def train(
     config = config or TrainConfig()
     if model_spec is not None:  # as JSON stores it (tuples become lists)
         model_spec = json.loads(json.dumps(dict(model_spec)))
+    if data_spec is not None:
+        data_spec = json.loads(json.dumps(dict(data_spec)))
     out_dir = Path(out) if out is not None else None
     if resume and out_dir is None:
         raise ValueError("resume=True needs the out directory holding the checkpoint")
@@ -563,7 +570,7 @@ def train(
     say = log if (log is not None and env.main) else (lambda _msg: None)
     try:
         return _train(
-            model, dataset, config, out_dir, resume, validate, model_spec, on_step, say, env
+            model, dataset, config, out_dir, resume, validate, model_spec, on_step, say, env, data_spec
         )
     finally:
         if env.created_group:
@@ -581,6 +588,7 @@ def _train(
     on_step: Callable[[int, float], None] | None,
     say: Callable[[str], None],
     env: _Dist,
+    data_spec: Mapping[str, Any] | None = None,
 ) -> TrainResult:
     temporal = isinstance(model, TemporalWrapper)
     if not temporal:
@@ -614,6 +622,7 @@ def _train(
         "world_size": env.world_size,
         "dataset_size": len(samples),
         "model_spec": dict(model_spec) if model_spec else None,
+        "data_spec": dict(data_spec) if data_spec else None,
     }
 
     step = 0
@@ -776,7 +785,10 @@ def _restore(
         ("world_size", "number of processes"),
         ("dataset_size", "dataset size"),
         ("model_spec", "model"),
+        ("data_spec", "dataset's options"),
     ):
+        if key == "data_spec" and key not in saved:  # written before it was recorded
+            continue
         if saved.get(key) != info[key]:
             if key == "config":
                 diff = {
@@ -799,13 +811,34 @@ def _restore(
 
 
 def _read_log(out_dir: Path | None, step: int) -> list[dict[str, Any]]:
-    """The log records up to ``step`` (later ones, from a run that crashed, are dropped)."""
+    """The log records up to ``step`` (later ones, from a run that crashed, are dropped, and so is
+    a last line that a crash cut short); the log is rewritten with those alone.
+
+    Raises:
+        ValueError: a line before the last is not a record with a whole ``"step"``, naming the
+            file and the line.
+    """
     if out_dir is None or not (out_dir / LOG).exists():
         return []
-    kept = [json.loads(line) for line in (out_dir / LOG).read_text().splitlines() if line.strip()]
-    kept = [entry for entry in kept if entry["step"] <= step]
-    with open(out_dir / LOG, "w") as f:
-        f.writelines(json.dumps(entry) + "\n" for entry in kept)
+    path = out_dir / LOG
+    text = path.read_text(encoding="utf-8", errors="replace")
+    lines = text.split("\n")
+    kept = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError as error:
+            if number == len(lines):  # the last line, without its newline: torn by a crash
+                break
+            raise ValueError(f"cannot resume: {path} line {number} is not JSON ({error}); remove that line") from None
+        if not isinstance(entry, dict) or isinstance(entry.get("step"), bool) or not isinstance(entry.get("step"), int):
+            raise ValueError(f"cannot resume: {path} line {number} is not a log record with a whole \"step\"; "
+                             "remove that line")
+        if entry["step"] <= step:
+            kept.append(entry)
+    atomic_write(path, lambda tmp: Path(tmp).write_text("".join(json.dumps(e) + "\n" for e in kept)))
     return kept
 
 

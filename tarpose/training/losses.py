@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -66,14 +67,15 @@ class HeatmapLoss(nn.Module):
                     f"joint_weights must be 'coco', a list of floats or None, got {joint_weights!r}"
                 )
             joint_weights = COCO_JOINT_WEIGHTS
-        if initial_weight < 0:
-            raise ValueError(f"initial_weight must be >= 0, got {initial_weight}")
+        if not (math.isfinite(initial_weight) and initial_weight >= 0):
+            raise ValueError(f"initial_weight must be a finite number >= 0, got {initial_weight}")
         weights = (
             None if joint_weights is None else torch.tensor(joint_weights, dtype=torch.float32)
         )
-        if weights is not None and (weights.ndim != 1 or bool((weights < 0).any())):
+        if weights is not None and (weights.ndim != 1 or not bool(torch.isfinite(weights).all())
+                                    or bool((weights < 0).any())):
             raise ValueError(
-                f"joint_weights must be J non-negative floats, got {list(joint_weights)}"
+                f"joint_weights must be J finite non-negative floats, got {list(joint_weights)}"
             )
         self.register_buffer("joint_weights", weights, persistent=False)
         self.initial_weight = float(initial_weight)

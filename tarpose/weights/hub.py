@@ -108,8 +108,8 @@ def save_pretrained(
     Args:
         model: a [ViTPose][tarpose.ViTPose] or a [TemporalWrapper][tarpose.TemporalWrapper] over one.
         save_directory: created if missing; the three files already there are replaced
-            together: they are written beside them first, so a failure (a full disk) leaves the
-            previous model loadable.
+            together: they are written beside them first, so a failure (a full disk: an
+            ``OSError`` naming the file) leaves the previous model loadable.
         name: the registered name the model was built as (recorded in ``config.json``).
         dtype: store floating-point tensors in this dtype (e.g. ``torch.float16``); the loader
             casts them back to the model's.
@@ -131,7 +131,7 @@ def save_pretrained(
     files = [directory / WEIGHTS_FILE, directory / CARD_FILE, directory / CONFIG_FILE]  # config last
     try:
         with atomic_outputs(files, durable=True) as (weights, card, config_json):
-            write_safetensors(state, weights, metadata={"config": json.dumps(config)})
+            write_safetensors(state, weights, metadata={"config": json.dumps(config)}, name=directory / WEIGHTS_FILE)
             card.write_text(model_card(model, repo_id), encoding="utf-8")
             config_json.write_text(text, encoding="utf-8")
     except BaseException:

@@ -47,14 +47,47 @@ def read_remapped(
     resolved = resolve_source(source, filename=filename, hub=hub)
     described = resolved.description
     state = find_state_dict(read_checkpoint(resolved.weights), source=described)
-    config = resolved.config if resolved.config is not None else embedded_config(resolved.weights)
+    embedded = embedded_config(resolved.weights)
+    config = resolved.config if resolved.config is not None else embedded
     try:
         fmt, remapped = remap(state, config, format=format, dataset_index=dataset_index)
     except CheckpointError as error:
         raise CheckpointError(f"{described}: {error}") from None
     except (TypeError, ValueError, KeyError, IndexError, AttributeError) as error:  # a malformed config's values
         raise CheckpointError(f"{described}: malformed checkpoint config ({type(error).__name__}: {error})") from None
+    if resolved.config is not None and embedded is not None:
+        remapped.config_conflicts = _differences(embedded, resolved.config)
     return remapped, f"{described} ({fmt} layout)"
+
+
+def check_agreement(remapped: Remapped, *, source: str) -> None:
+    """Refuse weights whose own config (``save_pretrained`` embeds it) differs from the
+    ``config.json`` beside them: a save killed between its renames leaves new weights beside the old
+    config, and a model run with the wrong ``jta_heads`` or geometry gives wrong poses silently.
+
+    Args:
+        remapped: from [read_remapped][tarpose.weights.load.read_remapped].
+        source: how to name the checkpoint in messages.
+
+    Raises:
+        CheckpointError: naming the fields that differ.
+    """
+    fields = remapped.config_conflicts
+    if not fields:
+        return
+    raise CheckpointError(
+        f"{source}: config.json disagrees with the config its weights carry ({', '.join(fields[:6])}"
+        f"{', ...' if len(fields) > 6 else ''}): a save interrupted between its renames, or an edited "
+        "config.json; save the model again (or delete config.json to use the weights' own)"
+    )
+
+
+def _differences(a: Any, b: Any, prefix: str = "") -> list[str]:
+    """The dotted names of the fields where two JSON values differ."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return [f for key in sorted(set(a) | set(b), key=str)
+                for f in _differences(a.get(key), b.get(key), f"{prefix}{key}.")]
+    return [] if a == b else [prefix.rstrip(".") or "the whole config"]
 
 
 def build_model(remapped: Remapped, options: ModelOptions, *, source: str) -> ViTPose | TemporalWrapper:
@@ -88,10 +121,12 @@ def build_vitpose(remapped: Remapped, options: ModelOptions, source: str) -> ViT
     """
     config, state = _vitpose_state(remapped, options.vitpose, source)
     check_size(config, None, state, source=source)
+    data = _data_config(remapped, config, source, options.data)
+    check_agreement(remapped, source=source)
     with skip_init():
         model = ViTPose(config)
     load_state_strict(model, state, source=source)
-    model.data_config = _data_config(remapped, config, source, options.data)
+    model.data_config = data
     return model.eval()
 
 
@@ -108,9 +143,11 @@ def _build_temporal(remapped: Remapped, options: ModelOptions, source: str) -> T
         state[("encoder." if head == "backbone" else "decoder.") + rest] = value
     state.update(remapped.temporal or {})
     check_size(config, temporal, state, source=source)
+    data = _data_config(remapped, config, source, options.data)
+    check_agreement(remapped, source=source)
     with skip_init():
         base_model = ViTPose(config)
-        base_model.data_config = _data_config(remapped, config, source, options.data)
+        base_model.data_config = data
         model = TemporalWrapper(base_model, temporal)
     load_state_strict(model, state, source=source)
     return model.eval()
@@ -161,9 +198,14 @@ def check_size(
         CheckpointError: the config implies more values than ``state`` holds.
     """
     stored = sum(v.numel() for k, v in state.items() if k not in _RESIZABLE)
-    one = _count(config, temporal, 1, 1)
-    per_block = _count(config, temporal, 2, 1) - one
-    per_layer = _count(config, temporal, 1, 2) - one if temporal is not None else 0
+    try:  # the modules check what no one field shows (a width that the heads do not divide)
+        one = _count(config, temporal, 1, 1)
+        per_block = _count(config, temporal, 2, 1) - one
+        per_layer = _count(config, temporal, 1, 2) - one if temporal is not None else 0
+    except (ValueError, TypeError) as error:
+        heads = f"num_heads={config.num_heads}" + (
+            f", jta_heads={temporal.jta_heads}, gra_heads={temporal.gra_heads}" if temporal is not None else "")
+        raise CheckpointError(f"{source}: its config does not make a model ({heads}): {error}") from None
     jta_depth = temporal.jta_depth if temporal is not None else 1
     implied = one + (config.depth - 1) * per_block + (jta_depth - 1) * per_layer
     if implied <= stored:
@@ -205,4 +247,4 @@ def _data_config(
         raise CheckpointError(f"{source}: invalid data config: {error}") from None
 
 
-__all__ = ["build_model", "build_vitpose", "check_size", "read_remapped", "skip_init"]
+__all__ = ["build_model", "build_vitpose", "check_agreement", "check_size", "read_remapped", "skip_init"]

@@ -9,6 +9,7 @@ to call, a class to build) is refused before it runs, and tarpose says which glo
 from __future__ import annotations
 
 import json
+import os
 import pickle
 import re
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from .._checks import json_nesting
 from .errors import CheckpointError
 
 #: numpy types that training loops leave in checkpoint metadata (e.g. a best score as a numpy
@@ -120,7 +122,7 @@ def parse_config(text: str | bytes, where: str) -> dict[str, Any]:
             text = text.decode("utf-8")
         except UnicodeDecodeError as error:
             raise CheckpointError(f"{where} is not UTF-8 text ({error})") from None
-    if _nesting(text) > MAX_CONFIG_NESTING:  # before json.loads, which would recurse that deep
+    if json_nesting(text) > MAX_CONFIG_NESTING:  # before json.loads, which would recurse that deep
         raise CheckpointError(f"{where} nests lists/objects more than {MAX_CONFIG_NESTING} deep: not a model config")
     try:
         config = json.loads(text, parse_constant=_no_constant)
@@ -129,19 +131,6 @@ def parse_config(text: str | bytes, where: str) -> dict[str, Any]:
     if not isinstance(config, dict):
         raise CheckpointError(f"{where} must hold a JSON object, got {type(config).__name__}")
     return config
-
-
-def _nesting(text: str) -> int:
-    """The deepest bracket nesting of JSON text (brackets inside strings are not counted)."""
-    depth = deepest = 0
-    for token in re.finditer(r'"(?:[^"\\]|\\.)*"|[\[{]|[\]}]', text):
-        char = token.group()
-        if char in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif char in "]}":
-            depth -= 1
-    return deepest
 
 
 def _no_constant(name: str) -> Any:
@@ -193,7 +182,8 @@ def _numpy_core_global(name: str) -> Any:
 
 
 def write_safetensors(
-    state: dict[str, Tensor], path: str | Path, metadata: dict[str, str] | None = None
+    state: dict[str, Tensor], path: str | Path, metadata: dict[str, str] | None = None, *,
+    name: str | os.PathLike[str] | None = None,
 ) -> Path:
     """Write ``{name: tensor}`` to ``path`` as safetensors (contiguous CPU copies, no aliasing).
 
@@ -201,12 +191,43 @@ def write_safetensors(
         state: the tensors.
         path: the file to write.
         metadata: strings stored in the file's header beside ``{"format": "pt"}``.
+        name: the file to name in an error (the output, when ``path`` is its temporary).
+
+    Raises:
+        OSError: writing failed (a full disk: ``ENOSPC``), naming ``name``; safetensors' own
+            ``SafetensorError`` is not an ``OSError`` and names no file.
     """
+    path = Path(path)
+    save_safetensors({k: _owned(v) for k, v in state.items()}, path, {"format": "pt", **(metadata or {})},
+                     name=name)
+    return path
+
+
+def save_safetensors(
+    tensors: dict[str, Tensor], path: str | os.PathLike[str], metadata: dict[str, str], *,
+    name: str | os.PathLike[str] | None = None,
+) -> None:
+    """``safetensors.torch.save_file``, with the operating system's errors raised as ``OSError``
+    naming ``name`` (default ``path``): a full disk is "No space left on device: NAME", not a
+    ``SafetensorError`` traceback.
+
+    Args:
+        tensors: contiguous CPU tensors that share no memory.
+        path: the file to write.
+        metadata: strings for the file's header.
+        name: the file to name in an error.
+    """
+    from safetensors import SafetensorError
     from safetensors.torch import save_file
 
-    path = Path(path)
-    save_file({k: _owned(v) for k, v in state.items()}, str(path), metadata={"format": "pt", **(metadata or {})})
-    return path
+    try:
+        save_file(tensors, str(path), metadata=metadata)
+    except SafetensorError as error:
+        code = re.search(r"\(os error (\d+)\)", str(error))
+        if code is None:
+            raise
+        number = int(code.group(1))
+        raise OSError(number, os.strerror(number), str(name or path)) from None
 
 
 def _owned(tensor: Tensor) -> Tensor:

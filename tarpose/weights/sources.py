@@ -40,7 +40,9 @@ def resolve_source(
 
     Args:
         source: a checkpoint file; a directory holding ``model.safetensors`` /
-            ``pytorch_model.bin`` (or a single checkpoint file); or a Hub repo id ``"org/name"``.
+            ``pytorch_model.bin`` (or a single foreign checkpoint file, never a hidden one or
+            a temporary of an interrupted save, and not beside a tarpose ``config.json``); or a
+            Hub repo id ``"org/name"``.
         filename: the weights file to use inside a directory or repo (e.g. easy_ViTPose's
             ``"torch/coco/vitpose-b-coco.pth"``).
         hub: how to fetch from the Hub (revision, cache, token, offline...).
@@ -81,13 +83,27 @@ def _resolve_directory(path: Path, filename: str | None) -> ResolvedSource:
     for name in WEIGHT_FILES:
         if (path / name).is_file():
             return ResolvedSource(path / name, config, str(path))
-    candidates = sorted(p for p in path.iterdir() if p.suffix in _CHECKPOINT_SUFFIXES)
-    if len(candidates) == 1:
+    files = sorted(p for p in path.iterdir() if p.suffix in _CHECKPOINT_SUFFIXES)
+    unfinished = [p.name for p in files if is_temporary(p)]
+    candidates = [p for p in files if not is_temporary(p)]
+    if unfinished:
+        raise FileNotFoundError(
+            f"{path} holds no {' or '.join(WEIGHT_FILES)}, only the unfinished temporary "
+            f"{', '.join(unfinished)} of a save that was interrupted: save or convert the model again"
+        )
+    if len(candidates) == 1 and (config or {}).get("format") != "tarpose":  # a foreign checkpoint, alone
         return ResolvedSource(candidates[0], config, str(candidates[0]))
     found = ", ".join(p.name for p in candidates) or "no checkpoint files"
     raise FileNotFoundError(
         f"{path} holds no {' or '.join(WEIGHT_FILES)} ({found}); pass filename= to pick one"
     )
+
+
+def is_temporary(path: Path) -> bool:
+    """Whether ``path`` is a hidden file, such as the temporaries tarpose writes beside an output
+    (``.model.safetensors.*.partial.safetensors``, [tarpose.atomic][tarpose.atomic]): never a
+    model's weights."""
+    return path.name.startswith(".") or ".partial" in path.name
 
 
 def _resolve_hub(repo_id: str, filename: str | None, hub: HubOptions) -> ResolvedSource:

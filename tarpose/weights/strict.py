@@ -17,6 +17,7 @@ def load_state_strict(module: nn.Module, state: dict[str, Tensor], *, source: st
     and views are copied into contiguous memory of their own.
     """
     expected = check_fits(module, state, source=source)
+    check_finite(state, source=source)
     settled = {k: _settle(v, expected[k]) for k, v in state.items()}
     module.load_state_dict(settled, strict=True, assign=True)
     return module
@@ -40,7 +41,12 @@ def check_fits(module: nn.Module, state: dict[str, Tensor], *, source: str) -> d
         for k, v in expected.items()
         if k in state and state[k].shape != v.shape
     ]
-    if missing or unexpected or shapes:
+    kinds = [
+        f"{k}: checkpoint {state[k].dtype} vs model {v.dtype}"
+        for k, v in expected.items()
+        if k in state and v.is_floating_point() and not state[k].is_floating_point()
+    ]
+    if missing or unexpected or shapes or kinds:
         problems = []
         if missing:
             problems.append(f"missing keys ({len(missing)}): {key_list(missing)}")
@@ -48,10 +54,32 @@ def check_fits(module: nn.Module, state: dict[str, Tensor], *, source: str) -> d
             problems.append(f"unexpected keys ({len(unexpected)}): {key_list(unexpected)}")
         if shapes:
             problems.append(f"shape mismatches ({len(shapes)}): {key_list(shapes, 4)}")
+        if kinds:
+            problems.append(f"integer or bool tensors where the model has floating point ones "
+                            f"({len(kinds)}): {key_list(kinds, 4)}")
         raise CheckpointError(
             f"{source} does not fit {type(module).__name__}: " + "; ".join(problems)
         )
     return expected
+
+
+def check_finite(state: dict[str, Tensor], *, source: str) -> None:
+    """Refuse weights holding NaN or infinity (a diverged run's, a damaged file's): a model loaded
+    from them would give NaN for every input.
+
+    Args:
+        state: the tensors to load.
+        source: how to name the checkpoint in messages.
+
+    Raises:
+        CheckpointError: naming the first tensors that are not finite.
+    """
+    bad = [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        raise CheckpointError(
+            f"{source}: {len(bad)} tensor{'s' if len(bad) > 1 else ''} hold NaN or infinity "
+            f"({key_list(bad, 4)}): these weights cannot give poses (a diverged training run?)"
+        )
 
 
 def _settle(tensor: Tensor, like: Tensor) -> Tensor:

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from ...atomic import atomic_output
-from ...boxes import overlaps_frame
+from ...boxes import MIN_BOX_SIDE, overlaps_frame
 from ...detection import PersonDetector, make_detector
 from ...geometry import box_to_center_scale
 from ...io.frames import open_frames
@@ -142,8 +142,11 @@ def footage_tracks(
         detectors: one detector for every source (a name of ``tarpose.detection.DETECTORS``, a
             boxes JSON file, a [PersonDetector][tarpose.detection.PersonDetector]) or one per
             source (e.g. a boxes file each).
-        detector_model, score_threshold, iou_threshold, device: as for
-            [make_detector][tarpose.detection.make_detector].
+        detector_model: the RT-DETR checkpoint (as for
+            [make_detector][tarpose.detection.make_detector]).
+        score_threshold: lowest detection score kept (default: the detector's).
+        iou_threshold: non-maximum suppression above this IoU (default: none).
+        device: where RT-DETR runs.
         log: where progress lines go.
 
     Returns:
@@ -242,7 +245,7 @@ def _track_source(source: Any, number: int, identity: str | None, detector: Pers
                 raise ValueError(f"frame {index} of {frames.name} is {frame.shape[1]}x{frame.shape[0]}, "
                                  f"the first was {size[1]}x{size[0]}: a source's frames must share one size")
             people = detector.detect([frame], [index])[0]
-            keep = overlaps_frame(people.boxes, *size)  # (n,)
+            keep = overlaps_frame(people.boxes, *size) & (people.boxes[:, 2:] >= MIN_BOX_SIDE).all(dim=-1)  # (n,)
             people = people.select(keep.nonzero().flatten())
             ids = people.track_ids if people.track_ids is not None else tracker.update(people.boxes, people.scores)
             for box, track in zip(people.boxes, ids):

@@ -96,6 +96,12 @@ def find_state_dict(obj: Any, *, source: str) -> dict[str, Tensor]:
         obj = inner
     else:
         raise CheckpointError(f"{source}: no dict of tensors found within three levels")
+    odd = [k for k in obj if not isinstance(k, str)]
+    if odd:
+        raise CheckpointError(
+            f"{source}: a state dict's keys are parameter names (strings), but it holds "
+            f"{key_list([repr(k) for k in odd])}"
+        )
     state: dict[str, Tensor] = obj
     if all(k.startswith("module.") for k in state):
         state = {k[len("module."):]: v for k, v in state.items()}

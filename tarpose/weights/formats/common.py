@@ -45,6 +45,9 @@ class Remapped:
     data: dict[str, Any] | None = None
     #: the registered name a tarpose checkpoint was built as, if it says
     name: str | None = None
+    #: the fields where the ``config.json`` read differs from the config the weights file carries
+    #: in its metadata (they must agree: `tarpose.weights.load.check_agreement`)
+    config_conflicts: list[str] = field(default_factory=list)
 
 
 def rename(
