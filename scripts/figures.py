@@ -1194,6 +1194,27 @@ def models_table() -> str:
     return "\n".join(lines) + "\n"
 
 
+ABLATION_JSON = ROOT / "benchmarks" / "results" / "ablation_depth.json"
+
+
+def ablation_table() -> str:
+    """Cheaper temporal parts at the bundled budget against the bundled one (the same evaluator,
+    64 test videos), from ablation_depth.json."""
+    test = json.loads(ABLATION_JSON.read_text())["test"]
+    rows = [("bundled (JTA depth 6, GRA FFN ratio 2)", "bundled-depth6"),
+            ("`jta_depth=2`", "default+frozen+depth2@4800"),
+            ("`jta_depth=2 gra_ffn_ratio=1.0`", "default+frozen+depth2+ffn1@4800")]
+    base = test["bundled-depth6"]
+    lines = ["| temporal part | PCK clean | PCK corrupted | AP clean | AP corrupted | corrupted vs bundled |",
+             "|---|---|---|---|---|---|"]
+    for label, key in rows:
+        r = test[key]
+        lines.append(f"| {label} | {r['pck_clean']:.2f} | {r['pck_corrupted']:.2f} | {r['ap_clean']:.2f} | "
+                     f"{r['ap_corrupted']:.2f} | {r['pck_corrupted'] - base['pck_corrupted']:+.2f} PCK, "
+                     f"{r['ap_corrupted'] - base['ap_corrupted']:+.2f} AP |")
+    return "\n".join(lines) + "\n"
+
+
 #: what each extra of pyproject.toml is for (the table's packages are read from pyproject.toml)
 EXTRA_USES = {
     "video": "reading and writing video, the progress bar (`tarpose predict`, the demo's video)",
@@ -1237,7 +1258,7 @@ TABLES: dict[str, Callable[[], str]] = {
     "gain-filters-short": gain_filters_short, "gain-verdict": gain_verdict, "filter-choice": filter_choice,
     "hog-threshold": hog_curve, "extras": extras_table, "tracking": tracking_table, "tracking-hog": tracking_hog,
     "threads": threads_table, "live": live_table, "live-verdict": live_verdict,
-    "models": models_table, "adapt": adapt_table, "adapt-probes": adapt_probes, "adapt-verdict": adapt_verdict, "adapt-vtest": adapt_vtest,
+    "models": models_table, "ablation": ablation_table, "adapt": adapt_table, "adapt-probes": adapt_probes, "adapt-verdict": adapt_verdict, "adapt-vtest": adapt_vtest,
 }
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
