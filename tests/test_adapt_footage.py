@@ -145,3 +145,20 @@ def test_tarpose_adapt_bad_options_are_one_line(tmp_path, capsys, extra, message
 def test_tarpose_adapt_missing_footage(tmp_path, capsys):
     assert main(["adapt", "vitpose-demo", str(tmp_path / "nope.mp4"), "--out", str(tmp_path / "run")]) == 2
     assert "no such footage" in capsys.readouterr().err
+
+
+def test_a_waiting_process_reads_what_another_detected(tmp_path):
+    """Under torchrun only rank 0 detects: the others wait for its record and read the same
+    tracks, or give up after ``wait`` seconds with a clear error."""
+    video = SyntheticVideo(723, 8, image_size=FRAME)
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i, frame in enumerate(frames_of(video)):
+        write_png(folder / f"{i:03d}.png", frame)
+    model = tiny_tar()
+    with pytest.raises(TimeoutError, match="no person tracks of this footage appeared"):
+        footage_tracks([folder], tmp_path / "footage", options(model), detectors=Truth(video), wait=0.5)
+    first = footage_tracks([folder], tmp_path / "footage", options(model), detectors=Truth(video))
+    reader = Truth(video)
+    second = footage_tracks([folder], tmp_path / "footage", options(model), detectors=reader, wait=5.0)
+    assert reader.calls == 0 and [t.key for t in second] == [t.key for t in first]

@@ -140,10 +140,11 @@ def run(args: argparse.Namespace) -> int:
             args.footage, args.out / "footage", footage, detectors=detector, detector_model=args.detector_model,
             score_threshold=args.score_threshold, iou_threshold=args.iou_threshold,
             device=args.device or "cpu", log=say,
+            wait=None if main else 24 * 3600.0,  # under torchrun, rank 0 detects and the others read
         )
         adapt(base, tracks, args.out, config, resume=args.resume, cache_dir=cache_dir, name=args.name,
               device=args.device, log=say, label=args.base)
-    except (ValueError, TypeError, FileNotFoundError, FileExistsError, FloatingPointError) as error:
+    except (ValueError, TypeError, FileNotFoundError, FileExistsError, FloatingPointError, TimeoutError) as error:
         raise CLIError(str(error)) from None
     if main:
         print(f"adapted {args.base} to the footage in {counted(config.steps, 'step')}: {args.out} "

@@ -19,6 +19,7 @@ import hashlib
 import json
 import math
 import os
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -130,6 +131,7 @@ def footage_tracks(
     iou_threshold: float | None = None,
     device: str | torch.device = "cpu",
     log: Callable[[str], None] | None = None,
+    wait: float | None = None,
 ) -> list[Track]:
     """Person tracks of ``sources``, for [adapt][tarpose.training.adapt].
 
@@ -148,6 +150,8 @@ def footage_tracks(
         iou_threshold: non-maximum suppression above this IoU (default: none).
         device: where RT-DETR runs.
         log: where progress lines go.
+        wait: do not detect: wait up to this many seconds for another process (rank 0 of a
+            torchrun) to write the record, then read it.
 
     Returns:
         the tracks: each a run of consecutive frames of one person, at least
@@ -155,6 +159,7 @@ def footage_tracks(
 
     Raises:
         ValueError: a webcam source, as many detectors as sources expected, no track long enough.
+        TimeoutError: ``wait`` seconds passed without the record.
     """
     folder = Path(folder)
     if isinstance(detectors, (str, os.PathLike, PersonDetector)):
@@ -166,13 +171,20 @@ def footage_tracks(
            "detectors": [str(d) if isinstance(d, (str, os.PathLike)) else type(d).__name__ for d in detectors]}
     key = json.loads(json.dumps(key))  # as tracks.json holds it
     record_path, data_path = folder / "tracks.json", folder / "regions.u8"
-    if None not in identities and record_path.exists() and data_path.exists():
-        record = json.loads(record_path.read_text())
-        if record.get("key") == key:
-            tracks = _read(record, data_path)
-            if log is not None:
-                log(f"read {len(tracks)} person tracks of the footage from {record_path}")
-            return tracks
+    deadline = None if wait is None else time.monotonic() + wait
+    while True:
+        if None not in identities and record_path.exists() and data_path.exists():
+            record = json.loads(record_path.read_text())
+            if record.get("key") == key:
+                tracks = _read(record, data_path)
+                if log is not None:
+                    log(f"read {len(tracks)} person tracks of the footage from {record_path}")
+                return tracks
+        if deadline is None:
+            break
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no person tracks of this footage appeared in {record_path} within {wait:.0f} s")
+        time.sleep(1.0)
     folder.mkdir(parents=True, exist_ok=True)
     min_length = options.window if options.min_length is None else options.min_length
     runs: list[dict[str, Any]] = []
