@@ -1129,6 +1129,26 @@ def adapt_verdict() -> str:
     return textwrap.fill(text, 100) + "\n"
 
 
+def adapt_detail() -> str:
+    """Per corruption kind and motion speed: the single-frame model, its best filter, the
+    supervised TAR and the label-free TAR (alone and + its filter), PCK@0.05."""
+    run = json.loads(ADAPT_JSON.read_text())["runs"]["labelfree"]
+    gain = json.loads(GAIN_JSON.read_text())
+    sc = run["scores"]
+    f = {m: filter_label(info) for m, info in run["filters"].items()}
+    columns = [("single-frame", sc["single_frame"]), (f"single + {f['single_frame']}", sc["single_frame+filter"]),
+               ("supervised TAR", gain["temporal"]), ("label-free TAR", sc["temporal"]),
+               (f"label-free + {f['temporal']}", sc["temporal+filter"])]
+    keys = [(KIND_PHRASES[k], f"pck_{k}") for k in KIND_LABELS if f"pck_{k}" in sc["temporal"]]
+    for name, (low, high) in gain["speed_buckets"].items():
+        span = f"< {high:g}" if low == 0 else f">= {low:g}" if high is None else f"{low:g}-{high:g}"
+        keys += [(f"{name} motion ({span}% of the box per frame)", f"pck_{name}"),
+                 (f"... {name}, corrupted frames", f"pck_{name}_corrupted")]
+    lines = ["| PCK@0.05 | " + " | ".join(c for c, _ in columns) + " |", "|---" * (1 + len(columns)) + "|"]
+    lines += [f"| {label} | " + " | ".join(f"{scores[key]:.2f}" for _, scores in columns) + " |" for label, key in keys]
+    return "\n".join(lines) + "\n"
+
+
 def adapt_probes() -> str:
     """The 800-step probes (teachers, weighting, corruption mix) against the same baselines."""
     runs = json.loads(ADAPT_JSON.read_text())["runs"]
@@ -1258,7 +1278,7 @@ TABLES: dict[str, Callable[[], str]] = {
     "gain-filters-short": gain_filters_short, "gain-verdict": gain_verdict, "filter-choice": filter_choice,
     "hog-threshold": hog_curve, "extras": extras_table, "tracking": tracking_table, "tracking-hog": tracking_hog,
     "threads": threads_table, "live": live_table, "live-verdict": live_verdict,
-    "models": models_table, "ablation": ablation_table, "adapt": adapt_table, "adapt-probes": adapt_probes, "adapt-verdict": adapt_verdict, "adapt-vtest": adapt_vtest,
+    "models": models_table, "ablation": ablation_table, "adapt": adapt_table, "adapt-probes": adapt_probes, "adapt-detail": adapt_detail, "adapt-verdict": adapt_verdict, "adapt-vtest": adapt_vtest,
 }
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
