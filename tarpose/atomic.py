@@ -46,6 +46,7 @@ def atomic_output(path: str | os.PathLike[str], *, durable: bool = False, make_p
     if path.is_dir():
         raise IsADirectoryError(f"output {str(path)!r} is a directory")
     tmp: Path | None = None
+    before = _own_temporaries(path, parent)
     try:
         with _signals_held():  # an interrupt now would leave a temporary nobody knows of
             tmp = _temporary(path, parent)
@@ -57,8 +58,7 @@ def atomic_output(path: str | os.PathLike[str], *, durable: bool = False, make_p
                 os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
-        if tmp is not None:
-            tmp.unlink(missing_ok=True)
+        _remove_new_temporaries(tmp, path, parent, before)
         raise
     if durable:
         _fsync_dir(parent)
@@ -99,13 +99,13 @@ def _staged(path: Path) -> Iterator[tuple[Path, Path]]:
     if _is_stream(path):
         raise FileExistsError(f"output {str(path)!r} is a device or FIFO; a model is written to a directory of files")
     tmp: Path | None = None
+    before = _own_temporaries(path, path.parent)
     try:
         with _signals_held():
             tmp = _temporary(path, path.parent)
         yield tmp, path
     finally:
-        if tmp is not None:
-            tmp.unlink(missing_ok=True)  # a no-op once renamed
+        _remove_new_temporaries(tmp, path, path.parent, before)  # a no-op once renamed
 
 
 #: a temporary's name: ``.NAME.PID.RANDOM.partialSUFFIX``
@@ -120,6 +120,28 @@ def _temporary(path: Path, parent: Path) -> Path:
     fd, name = tempfile.mkstemp(dir=parent, prefix=f".{path.name}.{os.getpid()}.", suffix=f".partial{path.suffix}")
     os.close(fd)
     return Path(name)
+
+
+def _own_temporaries(path: Path, parent: Path) -> set[Path]:
+    """This process's temporaries of ``path`` in ``parent``."""
+    mine = []
+    for candidate in parent.glob(glob.escape(f".{path.name}.{os.getpid()}.") + "*.partial*"):
+        match = _TEMPORARY.fullmatch(candidate.name)
+        if match is not None and match["name"] == path.name and int(match["pid"]) == os.getpid():
+            mine.append(candidate)
+    return set(mine)
+
+
+def _remove_new_temporaries(tmp: Path | None, path: Path, parent: Path, before: set[Path]) -> None:
+    """Remove the temporary made for this write: ``tmp``, or, when an interrupt landed between
+    its creation and its name reaching the caller (a signal another thread received runs its
+    handler at once, whatever this thread holds back), any temporary of this process for
+    ``path`` that was not there before."""
+    if tmp is not None:
+        tmp.unlink(missing_ok=True)
+        return
+    for leftover in _own_temporaries(path, parent) - before:
+        leftover.unlink(missing_ok=True)
 
 
 def remove_stale_temporaries(path: str | os.PathLike[str], parent: str | os.PathLike[str] | None = None) -> list[Path]:

@@ -682,6 +682,34 @@ tempfile.mkstemp = terminated_at_once
     assert sorted(p.name for p in tmp_path.iterdir()) == ["v.mp4"]
 
 
+@pytest.mark.parametrize("writer", ["atomic_output", "atomic_outputs"])
+def test_an_interrupt_inside_the_temporarys_creation_leaves_none(tmp_path, monkeypatch, writer):
+    """A signal that another thread receives runs its Python handler at once, whatever the main
+    thread holds back: the interrupt can land after the temporary exists and before its name is
+    known. The write still removes it (this process's new temporaries of that output)."""
+    import tempfile
+
+    from tarpose import atomic
+
+    make = tempfile.mkstemp
+
+    def interrupted(*args, **kwargs):
+        make(*args, **kwargs)
+        raise KeyboardInterrupt  # the handler ran inside the creation
+
+    (tmp_path / "k.json").write_text("earlier")
+    monkeypatch.setattr(tempfile, "mkstemp", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        if writer == "atomic_output":
+            with atomic.atomic_output(tmp_path / "k.json") as tmp:
+                tmp.write_text("new")
+        else:
+            with atomic.atomic_outputs([tmp_path / "k.json"]) as (tmp,):
+                tmp.write_text("new")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["k.json"]
+    assert (tmp_path / "k.json").read_text() == "earlier"
+
+
 # -- 4. nothing of the user's is overwritten or deleted unless the run completes --------------------
 
 @pytest.mark.parametrize("failure", [KeyboardInterrupt, RuntimeError])
