@@ -927,8 +927,9 @@ def test_a_crowd_is_run_in_calls_of_at_most_max_batch_persons_with_the_same_pose
     assert max(n for kind, n in sizes if kind == "aggregate") <= 3
     for a, b in zip(whole, chunked, strict=True):
         assert a.track_ids == b.track_ids
-        torch.testing.assert_close(a.keypoints, b.keypoints, rtol=0, atol=1e-4)
-        torch.testing.assert_close(a.scores, b.scores, rtol=0, atol=1e-5)
+        # other batch shapes sum in another order: the same poses to a thousandth of a pixel
+        torch.testing.assert_close(a.keypoints, b.keypoints, rtol=0, atol=1e-3)
+        torch.testing.assert_close(a.scores, b.scores, rtol=0, atol=1e-4)
 
 
 # -- 15. --padding -------------------------------------------------------------------------------------
