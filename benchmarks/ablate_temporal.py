@@ -215,6 +215,36 @@ def evaluate_arm(name: str, args: argparse.Namespace, split: str) -> None:
     torch.save(results, path)
 
 
+#: the bundled models as arms of the report: arm -> (model name, window target, future frames hidden)
+BUNDLED = {
+    "bundled-centred": ("tar-vitpose-demo", "centred", False),
+    "bundled-centred-no-future": ("tar-vitpose-demo", "centred", True),
+    "bundled-causal": ("tar-vitpose-demo-causal", "last", False),
+}
+
+
+def evaluate_bundled(args: argparse.Namespace, split: str) -> None:
+    """The bundled centred and causal TARs through the same evaluator, and the centred one with
+    the frames after its target marked invalid (what it makes of a window without look-ahead):
+    how much of the centred TAR's lead over the causal one is the future frames."""
+    import tarpose
+
+    for arm, (name, target, blind) in BUNDLED.items():
+        out = args.work / arm
+        path = out / f"predictions-{split}.pt"
+        if path.exists():
+            continue
+        model = tarpose.load_model(name).float().eval()
+        results = []
+        for video in eval_crops(split, args, model.data_config.geometry, target):
+            if blind:  # (f, t) validity without the frames after the target
+                video = {**video, "valid": video["valid"] & (torch.arange(video["valid"].shape[1]) <= 2)}
+            points, scores = predict(model, video)
+            results.append({"seed": video["seed"], "points": points, "scores": scores})
+        out.mkdir(parents=True, exist_ok=True)
+        torch.save(results, path)
+
+
 def smooth(points: torch.Tensor, scores: torch.Tensor, kind: str, window: int = 5) -> torch.Tensor:
     """A centred filter over each joint's track, window clamped at the video's ends:
     ``"median"`` or score-weighted ``"mean"``."""
@@ -288,10 +318,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--report", action="store_true", help="print the table of every finished arm")
+    parser.add_argument("--bundled", action="store_true",
+                        help="with --report: also the bundled centred and causal TARs, and the centred one "
+                             "without the frames after its target")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     if args.report:
-        arms = sorted(p.name for p in args.work.iterdir() if (p / "weights.pt").exists())
+        if args.bundled:
+            for split in args.splits.split(","):
+                evaluate_bundled(args, split)
+        arms = sorted(p.name for p in args.work.iterdir() if any(p.glob("predictions-*.pt")))
         for split in args.splits.split(","):
             table = report(args, arms, split)
             print(f"== {split}\n{format_report(table)}")
