@@ -41,6 +41,14 @@ def frames_of(video: SyntheticVideo) -> list[np.ndarray]:
     return [np.ascontiguousarray(image.permute(1, 2, 0).numpy()) for image in images]
 
 
+def frames_folder(folder, video: SyntheticVideo):
+    """The video's clean frames as PNG files in ``folder``."""
+    folder.mkdir()
+    for i, frame in enumerate(frames_of(video)):
+        write_png(folder / f"{i:03d}.png", frame)
+    return folder
+
+
 def tiny_tar() -> tarpose.TemporalWrapper:
     model = tarpose.TemporalWrapper(tiny_vitpose(num_joints=17), num_frames=3, jta_depth=1)
     freeze_base(model)
@@ -73,10 +81,7 @@ def test_stored_regions_crop_exactly_as_the_frames(tmp_path):
 
 def test_tracks_split_at_gaps_and_a_second_run_reads_the_record(tmp_path):
     video = SyntheticVideo(721, 14, image_size=FRAME)
-    folder = tmp_path / "frames"
-    folder.mkdir()
-    for i, frame in enumerate(frames_of(video)):
-        write_png(folder / f"{i:03d}.png", frame)
+    folder = frames_folder(tmp_path / "frames", video)
     model = tiny_tar()
     detector = Truth(video, missing=(6,))
     tracks = footage_tracks([folder], tmp_path / "footage", options(model), detectors=detector)
@@ -99,10 +104,7 @@ def test_tarpose_adapt_turns_footage_into_a_model_directory(tmp_path, capsys):
     """`tarpose adapt vitpose-demo FOLDER --boxes B.json --out DIR`: the adapted model loads,
     keeps the base, and `tarpose predict` runs it; the card names the base and the footage."""
     video = SyntheticVideo(722, 12, image_size=(128, 160))
-    folder = tmp_path / "frames"
-    folder.mkdir()
-    for i, frame in enumerate(frames_of(video)):
-        write_png(folder / f"{i:03d}.png", frame)
+    folder = frames_folder(tmp_path / "frames", video)
     boxes = [{"frame": i, "bbox": box.tolist()} for i, box in enumerate(video.boxes.to(torch.float64))]
     (tmp_path / "boxes.json").write_text(json.dumps(boxes))
     out = tmp_path / "run"
@@ -151,10 +153,7 @@ def test_a_waiting_process_reads_what_another_detected(tmp_path):
     """Under torchrun only rank 0 detects: the others wait for its record and read the same
     tracks, or give up after ``wait`` seconds with a clear error."""
     video = SyntheticVideo(723, 8, image_size=FRAME)
-    folder = tmp_path / "frames"
-    folder.mkdir()
-    for i, frame in enumerate(frames_of(video)):
-        write_png(folder / f"{i:03d}.png", frame)
+    folder = frames_folder(tmp_path / "frames", video)
     model = tiny_tar()
     with pytest.raises(TimeoutError, match="no person tracks of this footage appeared"):
         footage_tracks([folder], tmp_path / "footage", options(model), detectors=Truth(video), wait=0.5)
