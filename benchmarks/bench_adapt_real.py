@@ -35,14 +35,14 @@ from torch.utils.data import DataLoader
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import tarpose  # noqa: E402
-from tarpose.codec import decode_heatmaps, heatmap_to_image  # noqa: E402
-from tarpose.demo import mean_jitter  # noqa: E402
-from tarpose.eval.metrics import pck  # noqa: E402
-from tarpose.geometry import apply_affine, invert_affine  # noqa: E402
-from tarpose.training import AdaptConfig, adapt, cached_encoding, freeze_base  # noqa: E402
-from tarpose.training.adaptation import CropCorruptor, Teacher, UnlabelledWindows, WindowCache  # noqa: E402
-from tarpose.training.adaptation.footage import FootageOptions, footage_tracks  # noqa: E402
+import tarpose
+from tarpose.codec import decode_heatmaps, heatmap_to_image
+from tarpose.demo import mean_jitter
+from tarpose.eval.metrics import pck
+from tarpose.geometry import apply_affine, invert_affine
+from tarpose.training import AdaptConfig, adapt, cached_encoding, freeze_base
+from tarpose.training.adaptation import CropCorruptor, Teacher, UnlabelledWindows, WindowCache
+from tarpose.training.adaptation.footage import FootageOptions, footage_tracks
 
 #: window filters of the base's keypoints: name -> (frames around the target, reducer)
 FILTERS = {"median:window=3": (1, "median"), "median:window=5": (2, "median"),
@@ -82,6 +82,13 @@ def window_filter(frames, valid, target, reach, reducer):
     return x.nanmedian(dim=1).values
 
 
+def _in_crop(heatmaps, matrix, cache):
+    """Keypoints ``(J, 2)`` of heatmaps ``(J, h, w)`` in the pixels of the crop ``matrix`` made."""
+    coords, _ = decode_heatmaps(heatmaps[None])
+    image = heatmap_to_image(coords, matrix, cache.input_size, cache.heatmap_size, cache.geometry)  # (1, j, 2)
+    return apply_affine(image.double(), matrix)[0]
+
+
 def picture(model, cache, rows, corruptor, rate, seed, path: Path, zoom: int = 3) -> list[str]:
     """One held-out window of each corruption kind, its target frame as the model saw it
     (corrupted), with the base's keypoints on it (red), the adapted model's (green) and the base's
@@ -107,13 +114,11 @@ def picture(model, cache, rows, corruptor, rate, seed, path: Path, zoom: int = 3
                 row = int(batch["meta"]["window"][i])
                 crop = (batch["clip"][i, target] * std + mean).clamp(0, 1) * 255  # (3, h, w)
                 image = crop.round().to(torch.uint8).permute(1, 2, 0).numpy().repeat(zoom, 0).repeat(zoom, 1)
-                to_crop = lambda heat: zoom * apply_affine(  # noqa: E731
-                    heatmap_to_image(decode_heatmaps(heat[None])[0], batch["matrix"][i : i + 1], cache.input_size,
-                                     cache.heatmap_size, cache.geometry).double(), batch["matrix"][i : i + 1])[0]
+                matrix = batch["matrix"][i : i + 1]  # (1, 2, 3) image -> crop
                 clean = zoom * torch.from_numpy(cache["base_keypoints"][row, target].copy())  # crop pixels
                 image = draw_pose(image, clean, color=(255, 255, 255), thickness=1.0, radius=1.5)
-                image = draw_pose(image, to_crop(heatmaps[i, target].float()), color=(230, 40, 40))
-                image = draw_pose(image, to_crop(out[i]), color=(40, 210, 60))
+                image = draw_pose(image, zoom * _in_crop(heatmaps[i, target].float(), matrix, cache), color=(230, 40, 40))
+                image = draw_pose(image, zoom * _in_crop(out[i], matrix, cache), color=(40, 210, 60))
                 panels.append(image)
                 shown.append(kind)
     if panels:
