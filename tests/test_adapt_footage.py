@@ -161,3 +161,24 @@ def test_a_waiting_process_reads_what_another_detected(tmp_path):
     reader = Truth(video)
     second = footage_tracks([folder], tmp_path / "footage", options(model), detectors=reader, wait=5.0)
     assert reader.calls == 0 and [t.key for t in second] == [t.key for t in first]
+
+
+def test_tarpose_adapt_on_a_transformers_checkpoint(tmp_path, capsys):
+    """BASE may be a ViTPose tarpose did not build: a transformers VitPoseForPoseEstimation saved
+    with its own save_pretrained adapts, and its weights stay as they were."""
+    from conftest import hf_vitpose
+
+    hf_vitpose("classic", input_size=(64, 48), num_joints=17).save_pretrained(tmp_path / "hf")
+    video = SyntheticVideo(724, 10, image_size=(96, 128))
+    folder = frames_folder(tmp_path / "frames", video)
+    boxes = [{"frame": i, "bbox": box.tolist()} for i, box in enumerate(video.boxes.to(torch.float64))]
+    (tmp_path / "boxes.json").write_text(json.dumps(boxes))
+    out = tmp_path / "run"
+    code = main(["adapt", str(tmp_path / "hf"), str(folder), "--boxes", str(tmp_path / "boxes.json"), "--out",
+                 str(out), "--steps", "2", "--batch-size", "2", "--warmup-steps", "0", "--holdout", "0",
+                 "--threads", "1"])
+    assert code == 0, capsys.readouterr().err
+    adapted, base = tarpose.load_model(out), tarpose.load_model(tmp_path / "hf")
+    assert isinstance(adapted, tarpose.TemporalWrapper)
+    for key, value in base.backbone.state_dict().items():
+        assert torch.equal(adapted.encoder.state_dict()[key], value), key
