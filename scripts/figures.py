@@ -1037,7 +1037,7 @@ def live_verdict() -> str:
     every = results.get("every_causal_filter")
     if every:  # each causal candidate scored on the test videos, not only the one chosen on validation
         best = {k: max(every, key=lambda spec: every[spec][k]) for k in ("pck_corrupted", "pck_all", "pck_fast")}
-        label = lambda spec: build_label(spec)  # noqa: E731
+        label = lambda spec: filter_label({"spec": spec})  # noqa: E731
         text += (f" Scored on the test videos, the best of all {len(every)} causal candidates reaches "
                  f"{every[best['pck_corrupted']]['pck_corrupted']:.2f} PCK on corrupted frames "
                  f"({label(best['pck_corrupted'])}), {every[best['pck_all']]['pck_all']:.2f} on all frames and "
@@ -1066,13 +1066,6 @@ def live_lookahead() -> str:
             f"causal) and dropped frames ({c['pck_drop']:.2f}, {blind['pck_drop']:.2f}, {causal['pck_drop']:.2f}), "
             f"which a window can restore from the frames on both sides.")
     return textwrap.fill(text, 100) + "\n"
-
-
-def build_label(spec: str) -> str:
-    """A filter's short name from its spec."""
-    from tarpose.filters import build_filter
-
-    return build_filter(spec).label()
 
 
 ADAPT_JSON = ROOT / "benchmarks" / "results" / "adapt_synthetic.json"

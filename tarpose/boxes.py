@@ -83,3 +83,8 @@ def overlaps_frame(boxes: Tensor, height: int, width: int) -> Tensor:
     pose for a box the image does not show would be made up)."""
     x, y, w, h = boxes.unbind(-1)  # each (n,)
     return (x < width) & (y < height) & (x + w > 0) & (y + h > 0)
+
+
+def large_enough(boxes: Tensor) -> Tensor:
+    """Which boxes ``(N, 4)`` have both sides of at least `MIN_BOX_SIDE` pixels: ``(N,)`` bool."""
+    return (boxes[:, 2:] >= MIN_BOX_SIDE).all(dim=-1)

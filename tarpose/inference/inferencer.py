@@ -27,7 +27,7 @@ from torch import nn
 
 from .._checks import as_device
 from ..atomic import StagedOutputs, atomic_output
-from ..boxes import MIN_BOX_SIDE, overlaps_frame
+from ..boxes import large_enough, overlaps_frame
 from ..detection import BoxesFile, Detections, PersonDetector, make_detector
 from ..filters import build_filter
 from ..io.frames import MAX_FRAME_PIXELS, FrameSource, open_frames
@@ -255,7 +255,7 @@ class PoseInferencer:
         noted in the summary's ``outside`` or ``tiny``."""
         height, width = (frame.shape[-2:] if isinstance(frame, torch.Tensor) else frame.shape[:2])
         inside = overlaps_frame(people.boxes, height, width)  # (n,)
-        large = (people.boxes[:, 2:] >= MIN_BOX_SIDE).all(dim=-1)  # (n,)
+        large = large_enough(people.boxes)  # (n,)
         keep = inside & large
         if bool(keep.all()):
             return people

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from ...atomic import atomic_output
-from ...boxes import MIN_BOX_SIDE, overlaps_frame
+from ...boxes import large_enough, overlaps_frame
 from ...detection import PersonDetector, make_detector
 from ...geometry import box_to_center_scale
 from ...io.frames import open_frames
@@ -257,7 +257,7 @@ def _track_source(source: Any, number: int, identity: str | None, detector: Pers
                 raise ValueError(f"frame {index} of {frames.name} is {frame.shape[1]}x{frame.shape[0]}, "
                                  f"the first was {size[1]}x{size[0]}: a source's frames must share one size")
             people = detector.detect([frame], [index])[0]
-            keep = overlaps_frame(people.boxes, *size) & (people.boxes[:, 2:] >= MIN_BOX_SIDE).all(dim=-1)  # (n,)
+            keep = overlaps_frame(people.boxes, *size) & large_enough(people.boxes)  # (n,)
             people = people.select(keep.nonzero().flatten())
             ids = people.track_ids if people.track_ids is not None else tracker.update(people.boxes, people.scores)
             for box, track in zip(people.boxes, ids):
