@@ -14,12 +14,12 @@ count the default picked, both from the explicit runs (the same number of rounds
 "default" column, the default measured in its own processes, shows the same speed within the
 machine's noise (on a shared machine two runs of one setting differ by up to ~1.3x).
 
-Loads: "idle" runs nothing besides (run it under /work/runs/quiet.sh, which pauses the background
-training runs, so nothing else is known to run); "busy" starts one spinning process per core first
+Loads: "idle" runs nothing besides (run it with every other process of the machine paused or
+stopped, so nothing else is known to run); "busy" starts one spinning process per core first
 (a pure-Python loop each, at normal priority) and stops them at the end, so every core is known to
 be taken.
 
-    /work/runs/quiet.sh python benchmarks/bench_threads.py --load idle busy --json threads.json
+    python benchmarks/bench_threads.py --load idle busy --json threads.json
     python benchmarks/bench_threads.py --models vitpose-demo --frames 6 --rounds 1 --load busy   # quick
 """
 
@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> dict:
         return {}
     import torch
 
-    from tarpose.cli import usable_cores
+    from tarpose.threads import usable_cores
 
     cores = usable_cores()
     counts = list(range(1, min(cores, torch.get_num_threads()) + 1))

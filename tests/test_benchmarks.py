@@ -53,3 +53,17 @@ def test_hog_benchmark_smoke(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "highest F1: score >= 0.7" in result.stdout
     assert json.loads((tmp_path / "hog.json").read_text())["frames"] == 3
+
+
+def test_threads_benchmark_smoke(tmp_path):
+    """bench_threads.py runs a model at each thread count and the default, and its outputs agree."""
+    out = tmp_path / "threads.json"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_threads.py"), "--models", "vitpose-demo", "--frames", "2",
+         "--rounds", "1", "--load", "idle", "--json", str(out)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    row = json.loads(out.read_text())["loads"]["idle"]["models"]["vitpose-demo"]
+    assert row["outputs_agree"] and set(row["fps"]) >= {"1", "default"}
+    assert all(v > 0 for v in row["fps"].values())
