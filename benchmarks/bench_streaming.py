@@ -31,7 +31,10 @@ through JTA's mask) are the bundled demo model's on synthetic videos, at its own
 stretched: the same heatmaps covering the same share of the crop (4x the tokens); --masks model:
 the random model's own.
 
-Times are medians of interleaved calls in steady state (every push emits one frame). Before timing,
+Times are medians of interleaved calls in steady state (every push emits one frame). A whole
+frame's time varies by about 10% from one call to the next on a shared machine, so the pipelines
+get more rounds (--pipeline-repeats, 21) and their ratios are the medians of each round's ratio
+(neighbouring calls share the machine's state), printed with their quartiles. Before timing,
 the script checks that at initialisation (the restoring step is the identity) streaming and windowed give the single-frame
 heatmaps. With --predict-frames N it also runs `tarpose predict` end to end on
 ../shared/data/vtest.avi (a subprocess per model) for frames per second and peak memory.
@@ -68,6 +71,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
+from einops import rearrange, repeat
 from torch import Tensor, nn
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -136,9 +140,9 @@ class DemoHeatmaps(nn.Module):
             self.model.jta.gather = "auto"
 
 
-def interleaved(fns: dict[str, Callable[[], object]], repeats: int, device: str) -> dict[str, float]:
-    """Median seconds per call of each function, calls interleaved so that the machine's drift
-    and other load hit all alike."""
+def interleaved(fns: dict[str, Callable[[], object]], repeats: int, device: str) -> dict[str, list[float]]:
+    """Seconds of each call of each function, ``repeats`` rounds of one call each, calls
+    interleaved so that the machine's drift and other load hit all alike."""
     samples: dict[str, list[float]] = {k: [] for k in fns}
     for _ in range(repeats):
         for name, fn in fns.items():
@@ -147,7 +151,15 @@ def interleaved(fns: dict[str, Callable[[], object]], repeats: int, device: str)
             fn()
             sync(device)
             samples[name].append(time.perf_counter() - start)
-    return {k: statistics.median(v) for k, v in samples.items()}
+    return samples
+
+
+def paired_ratio(samples: dict[str, list[float]], a: str, b: str) -> tuple[float, float, float]:
+    """The median, 25th and 75th percentiles of ``a``'s call over ``b``'s in the same round:
+    neighbouring calls share the machine's state, so a slow stretch hits both."""
+    ratios = sorted(x / y for x, y in zip(samples[a], samples[b]))
+    quartiles = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else [ratios[0]] * 3
+    return statistics.median(ratios), quartiles[0], quartiles[2]
 
 
 def pusher(predictor: StreamingPredictor, frames, boxes) -> Callable[[], None]:
@@ -269,7 +281,9 @@ def bench_model(name: str, args: argparse.Namespace) -> dict[str, float]:
     else:
         window = heatmaps[:, None].expand(-1, t, -1, -1, -1)
     temporal, dense = DemoHeatmaps(tar, bank), DemoHeatmaps(tar, bank, gather="never")
-    window_features = features[:, None].expand(-1, t, -1, -1, -1).contiguous()  # (b, t, c, h, w)
+    # the window's maps as streaming stacks them, channels innermost in memory
+    tokens = repeat(features, "b c h w -> b t h w c", t=t).contiguous()  # (b, t, h, w, c)
+    window_features = rearrange(tokens, "b t h w c -> b t c h w")  # (b, t, c, h, w), a view
     window_maps = window.to(features)  # (b, t, j, hh, wh)
     frame_maps = window_maps[:, tar.target_index].contiguous()  # (b, j, hh, wh): one frame's
     # JTA's masks of the window, each frame's computed once, as streaming does (the "masks" column)
@@ -300,7 +314,8 @@ def bench_model(name: str, args: argparse.Namespace) -> dict[str, float]:
     if args.windowed:
         predictors["windowed"] = StreamingPredictor(temporal, mode="exact", compile=args.compile)
     amp = torch.autocast(dev.split(":")[0], dtype=torch.bfloat16, enabled=dev.startswith("cuda"))
-    fns = {name: pusher(p, frames, boxes) for name, p in predictors.items()}
+    pipelines = {name: pusher(p, frames, boxes) for name, p in predictors.items() if name != "windowed"}
+    fns = {name: pusher(p, frames, boxes) for name, p in predictors.items() if name == "windowed"}
     fns.update({
         "encoder": lambda: single.encoder(crops),
         "decoder": lambda: single.decoder(features),
@@ -320,10 +335,15 @@ def bench_model(name: str, args: argparse.Namespace) -> dict[str, float]:
                                       batch=args.persons)["jta"]
     tar.jta.gather = "auto"
     with torch.inference_mode(), amp:
-        for fn in fns.values():  # warm-up
+        for fn in (*pipelines.values(), *fns.values()):  # warm-up
             fn()
-        times = interleaved(fns, args.repeats, dev)
+        # the pipelines' calls vary most between rounds (whole frames, ~10% on a shared machine):
+        # more rounds of them, their ratios taken round by round
+        rounds = interleaved(pipelines, args.pipeline_repeats, dev)
+        times = {k: statistics.median(v) for k, v in {**rounds, **interleaved(fns, args.repeats, dev)}.items()}
     ms = {k: v * 1e3 for k, v in times.items()}
+    ms["paired"] = {f"{a} / single-frame": paired_ratio(rounds, a, "single-frame")
+                    for a in rounds if a != "single-frame"}
     ms.setdefault("embed", 0.0)
     ms["largest"] = largest
     ms["temporal"] = tar.config.to_dict()
@@ -356,7 +376,9 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=["vitpose-s", "vitpose-s-simple", "vitpose-b"])
     parser.add_argument("--img", type=int, nargs=2, default=[256, 192], metavar=("H", "W"))
     parser.add_argument("--persons", type=int, default=4)
-    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--repeats", type=int, default=7, help="rounds of the parts and windowed calls")
+    parser.add_argument("--pipeline-repeats", type=int, default=21,
+                        help="rounds of the single-frame and streaming pipelines")
     parser.add_argument("--masks", default="demo", choices=["demo", "stretched", "model"],
                         help="initial heatmaps that JTA's mask reads (see the module docs)")
     parser.add_argument("--predict-frames", type=int, default=0,
@@ -389,6 +411,7 @@ def main() -> None:
     t = args.temporal.num_frames
     report = {"device": dev, "threads": torch.get_num_threads(), "torch": torch.__version__, "crop": args.img,
               "num_frames": t, "persons": args.persons, "masks": args.masks, "repeats": args.repeats,
+              "pipeline_repeats": args.pipeline_repeats,
               "autocast": "bfloat16" if dev.startswith("cuda") else None, "compiled": args.compile,
               "load_average_start": list(os.getloadavg()), "cpus": os.cpu_count(), "units": "ms per frame",
               "models": {}}
@@ -400,7 +423,8 @@ def main() -> None:
     print("temporal part: " + (" ".join(f"{k}={v}" for k, v in changed.items() if k != "num_frames") or "default"))
     print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
           f"({os.cpu_count()} CPUs)")
-    print(f"\nper frame, {args.persons} persons, ms (medians of {args.repeats} interleaved calls):")
+    print(f"\nper frame, {args.persons} persons, ms (medians of {args.repeats} interleaved calls; the pipelines "
+          f"of {args.pipeline_repeats}, their ratios the medians of the rounds' ratios):")
     print(f"{'model':<18} {'encoder':>8} {'decoder':>8} {'JTA':>7} {'dense':>7} {'K/tokens':>9} {'GRA':>6} {'embed':>6} "
           f"{'masks':>6} {'single':>8} {'stream':>8} {'window':>8} {'ratio':>6} {'dense':>6} {'floor':>6} {'over':>6}",
           flush=True)
@@ -409,7 +433,9 @@ def main() -> None:
         r = bench_model(name, args)
         if r["check"] is not None:
             checks.append(r["check"])
-        ratio = r["streaming"] / r["single-frame"]
+        paired = r["paired"]
+        ratio, low, high = paired["streaming / single-frame"]
+        ratio_dense = paired["streaming dense / single-frame"][0]
         floor = (r["encoder"] + 2 * r["decoder"]) / (r["encoder"] + r["decoder"])
         gmacs, share = rates(r)
         report["models"][name] = {
@@ -417,17 +443,20 @@ def main() -> None:
             "largest_tokens": r["largest"], "tokens": r["tokens"], "gra": r["GRA"], "embed": r["embed"],
             "masks": r["masks"], "single_frame": r["single-frame"], "streaming": r["streaming"],
             "streaming_dense": r["streaming dense"], "windowed": r.get("windowed"),
-            "streaming_causal": r["streaming causal"], "causal_over_centred": r["streaming causal"] / r["streaming"],
-            "ratio": ratio, "ratio_dense": r["streaming dense"] / r["single-frame"], "floor": floor,
-            "over_floor": ratio / floor, "check": r["check"], "temporal": r["temporal"],
+            "streaming_causal": r["streaming causal"], "causal_over_centred": paired["streaming causal / single-frame"][0] / ratio,
+            "ratio": ratio, "ratio_quartiles": [low, high], "ratio_of_medians": r["streaming"] / r["single-frame"],
+            "ratio_dense": ratio_dense, "floor": floor, "over_floor": ratio / floor,
+            "over_floor_quartiles": [low / floor, high / floor], "check": r["check"], "temporal": r["temporal"],
             "macs": r["macs"], "gmacs_per_s": gmacs, "share_of_encoder": share,
         }
         print(f"{name:<18} {r['encoder']:>8.1f} {r['decoder']:>8.1f} {r['JTA']:>7.1f} {r['JTA dense']:>7.1f} "
               f"{r['largest']:>4.0f}/{r['tokens']:<4.0f} {r['GRA']:>6.1f} {r['embed']:>6.1f} {r['masks']:>6.1f} "
               f"{r['single-frame']:>8.1f} {r['streaming']:>8.1f} {r.get('windowed', float('nan')):>8.1f} {ratio:>5.3f}x "
-              f"{r['streaming dense'] / r['single-frame']:>5.3f}x {floor:>5.3f}x {ratio / floor:>5.3f}x",
+              f"{ratio_dense:>5.3f}x {floor:>5.3f}x {ratio / floor:>5.3f}x",
               flush=True)
-    print("ratio = streaming / single-frame (dense: the same with JTA's dense path, as before the "
+    print("over floor, quartiles of the rounds: " + ", ".join(
+        f"{n} {m['over_floor_quartiles'][0]:.3f}-{m['over_floor_quartiles'][1]:.3f}" for n, m in report["models"].items()))
+    print("ratio = streaming / single-frame (the median of the rounds' ratios; dense: the same with JTA's dense path, as before the "
           "gathered attention); floor = (encoder + 2 x decoder) / (encoder + decoder); over = ratio / floor; "
           "JTA: as streaming runs it (gathered where cheaper), from the frames' masks; dense: the dense path; "
           "K: the largest number of tokens a joint attends in the window batch; GRA: with its FFN; embed: the "

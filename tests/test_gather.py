@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from einops import rearrange
 
 from conftest import peaked_heatmaps
 from reference_tar import ReferenceTemporalHead, copy_reference_into, randomise_
@@ -61,12 +62,19 @@ def test_allowed_index_lists_each_rows_tokens_in_order():
 
 
 @pytest.mark.parametrize("layout", ["spatial", "official"])
-def test_gather_tokens_reads_the_attended_tokens(layout):
+@pytest.mark.parametrize("memory", ["channels first", "channels innermost"])
+def test_gather_tokens_reads_the_attended_tokens(layout, memory):
+    """The same tokens whether the maps are stored channel-first (read in place) or with their
+    channels innermost, as an encoder's tokens viewed as maps (one row per token, a view)."""
     feats, _ = inputs()
+    if memory == "channels innermost":
+        feats = rearrange(rearrange(feats, "b t c h w -> b t h w c").contiguous(), "b t h w c -> b t c h w")
+        assert feats.stride(2) == 1
     tokens = map_to_tokens(feats, layout).flatten(1, 2)  # (b, t*h*w, c)
-    index = torch.randint(0, T * H * W, (B, J, 7))
-    expected = torch.stack([tokens[b, index[b]] for b in range(B)])
-    torch.testing.assert_close(gather_tokens(feats, index, layout), expected, atol=0, rtol=0)
+    for k in (7, T * H * W):  # fewer picks than tokens, and more (every row its whole window)
+        index = torch.randint(0, T * H * W, (B, J, k))
+        expected = torch.stack([tokens[b, index[b]] for b in range(B)])
+        torch.testing.assert_close(gather_tokens(feats, index, layout), expected, atol=0, rtol=0)
 
 
 def test_gathered_attention_equals_dense_masked_attention():

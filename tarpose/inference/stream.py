@@ -488,9 +488,13 @@ class StreamingPredictor:
         def stack(parts: list[Tensor]) -> Tensor:  # (b*t) x (v, ...) -> (b, t, v, ...)
             return rearrange(torch.stack(parts), "(b t) v ... -> b t v ...", b=b, t=t)
 
+        # feature maps stacked with their channels innermost, as the encoder gives them: the
+        # temporal modules read them as tokens, which is then a view rather than a transposed copy
+        tokens = torch.stack([rearrange(r.features, "v c h w -> v h w c") for r in rows])  # (b*t, v, h, w, c)
+        features = rearrange(tokens, "(b t) v h w c -> b t v c h w", b=b, t=t)
         masks = None if rows[0].mask is None else stack([r.mask for r in rows])
         return (
-            stack([r.features for r in rows]), stack([r.heatmaps for r in rows]), masks,
+            features, stack([r.heatmaps for r in rows]), masks,
             torch.tensor(valid, device=self.device).view(b, t),
         )
 

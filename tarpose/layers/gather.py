@@ -23,6 +23,7 @@ import torch
 from einops import rearrange
 from torch import Tensor
 
+from .._checks import is_tracing
 from .tokens import TokenLayout, map_to_tokens
 
 #: One multiply-add of the gathered attention costs about as much as this many of the dense one
@@ -76,6 +77,14 @@ def gather_tokens(features: Tensor, index: Tensor, layout: TokenLayout = "spatia
         ``(B, L, K, C)``.
     """
     b, t, _, h, w = features.shape
+    in_place = layout == "spatial" and features.stride(2) != 1 and not is_tracing()
+    if in_place and index.shape[1] * index.shape[2] <= t * h * w:
+        # channels not innermost (maps stacked channel-first): read the picked tokens in place,
+        # fewer than transposing every token first (eager only: traced, K is a data-dependent size)
+        frame, position = index // (h * w), index % (h * w)  # (b, l, k) each
+        batch = torch.arange(b, device=index.device).view(b, 1, 1)
+        maps = rearrange(features, "b t c h w -> b t c (h w)")  # a view
+        return maps[batch, frame, :, position]  # (b, l, k, c)
     # one row per token (a view when channels are innermost, as a ViT encoder returns its maps)
     rows = rearrange(map_to_tokens(features, layout), "b t n c -> (b t n) c")  # (b*t*h*w, c)
     offsets = rearrange(torch.arange(b, device=index.device) * (t * h * w), "b -> b 1 1")
