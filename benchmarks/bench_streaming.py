@@ -33,7 +33,7 @@ the random model's own.
 
 Times are medians of interleaved calls in steady state (every push emits one frame). A whole
 frame's time varies by about 10% from one call to the next on a shared machine, so the pipelines
-get more rounds (--pipeline-repeats, 21) and their ratios are the medians of each round's ratio
+get more rounds (--pipeline-repeats, 41) and their ratios are the medians of each round's ratio
 (neighbouring calls share the machine's state), printed with their quartiles. Before timing,
 the script checks that at initialisation (the restoring step is the identity) streaming and windowed give the single-frame
 heatmaps. With --predict-frames N it also runs `tarpose predict` end to end on
@@ -377,7 +377,7 @@ def main() -> None:
     parser.add_argument("--img", type=int, nargs=2, default=[256, 192], metavar=("H", "W"))
     parser.add_argument("--persons", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=7, help="rounds of the parts and windowed calls")
-    parser.add_argument("--pipeline-repeats", type=int, default=21,
+    parser.add_argument("--pipeline-repeats", type=int, default=41,
                         help="rounds of the single-frame and streaming pipelines")
     parser.add_argument("--masks", default="demo", choices=["demo", "stretched", "model"],
                         help="initial heatmaps that JTA's mask reads (see the module docs)")

@@ -556,7 +556,10 @@ def speed_data() -> dict[str, Any]:
         models[name] = {
             "ms": {k: None if m[k] is None else round(m[k], 1) for k in PIPELINES},
             "added_pct": {k: round(100 * v / single, 2) for k, v in added.items()},
-            "ratio": round(m["ratio"], 3), "ratio_dense": round(m["ratio_dense"], 3), "floor": round(m["floor"], 3),
+            # the picture draws the medians' times, so its ratios are of the medians too (the
+            # table's are the medians of the rounds' ratios)
+            "ratio": round(m["streaming"] / single, 3), "ratio_dense": round(m["streaming_dense"] / single, 3),
+            "floor": round(m["floor"], 3),
             "windowed_ratio": None if m["windowed"] is None else round(m["windowed"] / single, 2),
             "tokens": [m["largest_tokens"], m["tokens"]],
         }
@@ -877,20 +880,24 @@ def streaming_table() -> str:
     ms = lambda v: "" if v is None else f"{v:.0f} ms"
     parts = ["| model | encoder | decoder | JTA gathered | JTA dense | K / tokens | GRA + FFN | heatmap embedding |",
              "|---|---|---|---|---|---|---|---|"]
-    pipelines = ["| model | single-frame | streaming | windowed | ratio | ratio, dense JTA | floor | ratio / floor |",
-                 "|---|---|---|---|---|---|---|---|"]
+    rounds = "over_floor_quartiles" in next(iter(r["models"].values()))  # paired rounds (since issue 27)
+    pipelines = ["| model | single-frame | streaming | windowed | ratio | ratio, dense JTA | floor | ratio / floor |"
+                 + (" quartiles of the rounds |" if rounds else ""), "|---" * (9 if rounds else 8) + "|"]
     for name, m in r["models"].items():
         parts.append(f"| {name} | {ms(m['encoder'])} | {ms(m['decoder'])} | {ms(m['jta'])} | {ms(m['jta_dense'])} | "
                      f"{m['largest_tokens']} / {m['tokens']} | {ms(m['gra'])} | {ms(m['embed'])} |")
         windowed = "" if m["windowed"] is None else f"{m['windowed']:.0f} ms ({m['windowed'] / m['single_frame']:.2f}x)"
         pipelines.append(f"| {name} | {ms(m['single_frame'])} | {ms(m['streaming'])} | {windowed} | {m['ratio']:.3f}x | "
-                         f"{m['ratio_dense']:.3f}x | {m['floor']:.3f}x | {m['over_floor']:.3f}x |")
+                         f"{m['ratio_dense']:.3f}x | {m['floor']:.3f}x | {m['over_floor']:.3f}x |"
+                         + (" {:.3f}-{:.3f} |".format(*m["over_floor_quartiles"]) if rounds else ""))
     lines = [*pipelines, "", f"Each part on its own, per frame ({r['persons']} persons):", "", *parts]
     load = lambda key: " ".join(f"{x:.2f}" for x in r[key])
     setup = (f"Measured on {r['device']} ({r['cpus']} cores), {r['threads']} thread(s), torch {r['torch']}, "
              f"{h}x{w} crops, T={r['num_frames']}, {r['persons']} persons, {r['masks']} masks, medians of "
-             f"{r['repeats']} interleaved calls; load average {load('load_average_start')} at the start, "
-             f"{load('load_average_end')} at the end.")
+             f"{r['repeats']} interleaved calls"
+             + (f" (the pipelines: {r['pipeline_repeats']} rounds, each ratio the median of the rounds' ratios)"
+                if rounds else "")
+             + f"; load average {load('load_average_start')} at the start, {load('load_average_end')} at the end.")
     return "\n".join(lines) + "\n\n" + textwrap.fill(setup, 100) + "\n"
 
 
@@ -1074,6 +1081,7 @@ ADAPT_VTEST_JSON = ROOT / "benchmarks" / "results" / "adapt_vtest.json"
 ADAPT_RUNS = {
     "labelfree": "**label-free TAR**, the defaults",
     "heldout": "label-free TAR, adapted with occluders, noise and drops only",
+    "labelfree-depth6": "label-free TAR, the defaults but the previous temporal part (JTA depth 6, GRA FFN ratio 2)",
     "A-heatmaps": "label-free, the defaults (the base's heatmaps, threshold 0.1; targets 90 % corrupted)",
     "F-peak": "label-free, joints weighted by the base's peak",
     "E-keypoints": "label-free, teacher: Gaussians at the base's keypoints",
@@ -1230,14 +1238,15 @@ ABLATION_JSON = ROOT / "benchmarks" / "results" / "ablation_depth.json"
 
 
 def ablation_table() -> str:
-    """Cheaper temporal parts at the bundled budget against the bundled one (the same evaluator,
-    64 test videos), from ablation_depth.json."""
+    """Cheaper temporal parts at the bundled budget against the previous default's bundled model
+    (the same evaluator, 64 test videos), and today's bundled model, from ablation_depth.json."""
     test = json.loads(ABLATION_JSON.read_text())["test"]
-    rows = [("bundled (JTA depth 6, GRA FFN ratio 2)", "bundled-depth6"),
-            ("`jta_depth=2`", "default+frozen+depth2@4800"),
-            ("`jta_depth=2 gra_ffn_ratio=1.0`", "default+frozen+depth2+ffn1@4800")]
+    rows = [("previous default, bundled until the switch (JTA depth 6, GRA FFN ratio 2)", "bundled-depth6"),
+            ("`jta_depth=2` (ablation arm)", "default+frozen+depth2@4800"),
+            ("`jta_depth=2 gra_ffn_ratio=1.0` (ablation arm)", "default+frozen+depth2+ffn1@4800"),
+            ("**today's default** (the same), bundled: `examples/train_demo.py`", "bundled-centred")]
     base = test["bundled-depth6"]
-    lines = ["| temporal part | PCK clean | PCK corrupted | AP clean | AP corrupted | corrupted vs bundled |",
+    lines = ["| temporal part | PCK clean | PCK corrupted | AP clean | AP corrupted | corrupted vs previous |",
              "|---|---|---|---|---|---|"]
     for label, key in rows:
         r = test[key]

@@ -92,15 +92,18 @@ def test_sizes_and_registry():
         n = sum(p.numel() for p in backbone.parameters())
         assert abs(n - count) / count < 0.01, (size, n)
     # the TAR-ViTPose paper's runtime table: TAR ViT-S has 35.6M parameters (the paper's modules);
-    # tarpose's default adds the FFN after GRA (2 * 384 * 768 + 768 + 384 + 2 * 384) and the
-    # heatmap embedding (2 * 17 * 4 * 4 * 384 + 384), and has no post-norm (2 * 384)
+    # tarpose's default has two JTA layers instead of six (12 C^2 + 17 C each), adds a feed-forward
+    # block of width C after GRA (2 C^2 + 2 C, and its LayerNorm 2 C) and the heatmap embedding
+    # (2 * 17 * 4 * 4 * C + C), and has no post-norm (2 C); C = 384
     from tarpose.models import count_parameters
 
     with torch.device("meta"):
         paper = count_parameters(tarpose.create_model("tar-vitpose-s", **tarpose.TARConfig.paper().to_dict()))
         default = count_parameters(tarpose.create_model("tar-vitpose-s"))
     assert round(paper / 1e6, 1) == 35.6
-    assert default - paper == (2 * 384 * 768 + 768 + 384 + 2 * 384) + (2 * 17 * 4 * 4 * 384 + 384) - 2 * 384
+    c = 384
+    layer, ffn, embed = 12 * c * c + 17 * c, 2 * c * c + 2 * c + 2 * c, 2 * 17 * 4 * 4 * c + c
+    assert default - paper == -4 * layer + ffn + embed - 2 * c
 
 
 def test_create_model_overrides_and_errors():

@@ -335,16 +335,20 @@ def test_wrap_puts_a_trained_model_in_a_registered_temporal_part():
 
 
 def test_default_paper_and_saved_configs():
-    """Today's default restores with zero_out + FFN + heatmap embedding; ``paper()`` is the paper's
-    modules; a saved config must have every field (none is guessed)."""
+    """Today's default: two JTA layers, zero_out + an FFN of width C + heatmap embedding;
+    ``paper()`` is the paper's modules (six JTA layers); a saved config must have every field (none
+    is guessed)."""
     default = tarpose.TARConfig()
-    assert (default.restore, default.gra_ffn_ratio, default.heatmap_embed) == ("zero_out", 2.0, True)
+    assert (default.jta_depth, default.restore, default.gra_ffn_ratio, default.heatmap_embed) == (
+        2, "zero_out", 1.0, True)
     assert tarpose.TARConfig.from_dict(default.to_dict()) == default
     wrapper = tarpose.TemporalWrapper(tiny_vitpose(), default)
-    assert wrapper.gra.ffn.fc1.out_features == 2 * 32 and wrapper.heatmap_embed.stride == 4
+    assert len(wrapper.jta.layers) == 2 and wrapper.gra.ffn.fc1.out_features == 32
+    assert wrapper.heatmap_embed.stride == 4
     assert {id(p) for p in wrapper.heatmap_embed.parameters()} <= {id(p) for p in wrapper.new_parameters()}
     paper = tarpose.TemporalWrapper(tiny_vitpose(), tarpose.TARConfig.paper(num_frames=3))
     assert paper.gra.restore == "postnorm" and paper.heatmap_embed is None and not hasattr(paper.gra, "ffn")
+    assert len(paper.jta.layers) == 6
     with pytest.raises(TypeError, match=r"missing \['attention', 'gra_ffn_ratio'"):
         tarpose.TARConfig.from_dict({"num_frames": 5, "target": "centred", "jta_depth": 6})
     with pytest.raises(ValueError, match="heatmap_stride must be >= 1"):

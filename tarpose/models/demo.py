@@ -2,8 +2,8 @@
 
 ``vitpose-demo`` is a 6-layer, 128-wide ViT with a light classic decoder (1.1 M parameters);
 ``tar-vitpose-demo`` wraps it, frozen, in a 5-frame [TemporalWrapper][tarpose.TemporalWrapper]
-with the paper's JTA and tarpose's default restoring step (a zero-initialised GRA update, the
-window's heatmaps embedded, an FFN; see [TARConfig][tarpose.TARConfig]): its base is
+with tarpose's default temporal part (the paper's JTA, two layers deep; a zero-initialised GRA
+update, the window's heatmaps embedded, an FFN; see [TARConfig][tarpose.TARConfig]): its base is
 ``vitpose-demo`` unchanged, so every difference between the two is the temporal part's.
 ``tar-vitpose-demo-causal`` is the same with a causal window (frames ``t-4..t``, no look-ahead),
 for live video. The trained
