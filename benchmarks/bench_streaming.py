@@ -157,7 +157,7 @@ def interleaved(fns: dict[str, Callable[[], object]], repeats: int, device: str)
 def paired_ratio(samples: dict[str, list[float]], a: str, b: str) -> tuple[float, float, float]:
     """The median, 25th and 75th percentiles of ``a``'s call over ``b``'s in the same round:
     neighbouring calls share the machine's state, so a slow stretch hits both."""
-    ratios = sorted(x / y for x, y in zip(samples[a], samples[b]))
+    ratios = [x / y for x, y in zip(samples[a], samples[b])]
     quartiles = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else [ratios[0]] * 3
     return statistics.median(ratios), quartiles[0], quartiles[2]
 
@@ -311,11 +311,11 @@ def bench_model(name: str, args: argparse.Namespace) -> dict[str, float]:
         "streaming causal": StreamingPredictor(DemoHeatmaps(causal, bank), compile=args.compile),
         "streaming dense": StreamingPredictor(dense, compile=args.compile),
     }
-    if args.windowed:
-        predictors["windowed"] = StreamingPredictor(temporal, mode="exact", compile=args.compile)
     amp = torch.autocast(dev.split(":")[0], dtype=torch.bfloat16, enabled=dev.startswith("cuda"))
-    pipelines = {name: pusher(p, frames, boxes) for name, p in predictors.items() if name != "windowed"}
-    fns = {name: pusher(p, frames, boxes) for name, p in predictors.items() if name == "windowed"}
+    pipelines = {name: pusher(p, frames, boxes) for name, p in predictors.items()}
+    fns: dict[str, Callable[[], object]] = {}  # the windowed pipeline (slow: fewer rounds) and the parts
+    if args.windowed:
+        fns["windowed"] = pusher(StreamingPredictor(temporal, mode="exact", compile=args.compile), frames, boxes)
     fns.update({
         "encoder": lambda: single.encoder(crops),
         "decoder": lambda: single.decoder(features),

@@ -124,12 +124,9 @@ def _temporary(path: Path, parent: Path) -> Path:
 
 def _own_temporaries(path: Path, parent: Path) -> set[Path]:
     """This process's temporaries of ``path`` in ``parent``."""
-    mine = []
-    for candidate in parent.glob(glob.escape(f".{path.name}.{os.getpid()}.") + "*.partial*"):
-        match = _TEMPORARY.fullmatch(candidate.name)
-        if match is not None and match["name"] == path.name and int(match["pid"]) == os.getpid():
-            mine.append(candidate)
-    return set(mine)
+    candidates = parent.glob(glob.escape(f".{path.name}.{os.getpid()}.") + "*.partial*")
+    matches = ((c, _TEMPORARY.fullmatch(c.name)) for c in candidates)
+    return {c for c, m in matches if m is not None and m["name"] == path.name and int(m["pid"]) == os.getpid()}
 
 
 def _remove_new_temporaries(tmp: Path | None, path: Path, parent: Path, before: set[Path]) -> None:
