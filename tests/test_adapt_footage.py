@@ -161,6 +161,9 @@ def test_a_waiting_process_reads_what_another_detected(tmp_path):
     reader = Truth(video)
     second = footage_tracks([folder], tmp_path / "footage", options(model), detectors=reader, wait=5.0)
     assert reader.calls == 0 and [t.key for t in second] == [t.key for t in first]
+    # frames in memory cannot be matched to another process's record: an error, not a wait
+    with pytest.raises(ValueError, match="frames in memory have no identity"):
+        footage_tracks([frames_of(video)], tmp_path / "memory", options(model), detectors=Truth(video), wait=5.0)
 
 
 def test_tarpose_adapt_on_a_transformers_checkpoint(tmp_path, capsys):

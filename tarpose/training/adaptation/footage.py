@@ -158,7 +158,8 @@ def footage_tracks(
         ``options.min_length`` (default: the window's length) long.
 
     Raises:
-        ValueError: a webcam source, as many detectors as sources expected, no track long enough.
+        ValueError: a webcam source, as many detectors as sources expected, no track long enough,
+            ``wait`` with frames in memory.
         TimeoutError: ``wait`` seconds passed without the record.
     """
     folder = Path(folder)
@@ -171,6 +172,9 @@ def footage_tracks(
            "detectors": [str(d) if isinstance(d, (str, os.PathLike)) else type(d).__name__ for d in detectors]}
     key = json.loads(json.dumps(key))  # as tracks.json holds it
     record_path, data_path = folder / "tracks.json", folder / "regions.u8"
+    if wait is not None and None in identities:
+        raise ValueError("wait: frames in memory have no identity another process's record could match; "
+                         "pass videos or folders of frames")
     deadline = None if wait is None else time.monotonic() + wait
     while True:
         if None not in identities and record_path.exists() and data_path.exists():
